@@ -1,0 +1,67 @@
+//! The `events` library: named events between scripts and Rust.
+//!
+//! ```lua
+//! events.emit("door_opened", {id = 3})                  -- writes a ScriptEvent message
+//! events.on("door_opened", function(payload)            -- runs in stage 5 of the step
+//!     return true                                       -- consumes it: later handlers are skipped
+//! end)
+//! ```
+//! Events emitted during a step reach Lua handlers in the same step (stage 5) when emitted
+//! before it, and in the next step when emitted by a handler; Rust systems read them with a
+//! `MessageReader<ScriptEvent>`.
+
+use crate::engine::callbacks::{self, List};
+use crate::engine::context::{Owner, with_world};
+use crate::error::{ScriptErrorKind, lua_error};
+use crate::value::ScriptValue;
+use bevy_ecs::message::Message;
+use mlua::{Function, Lua, Table};
+
+/// A named event with a payload, written by Lua's `events.emit` or by Rust, and delivered to
+/// Lua's `events.on` handlers.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct ScriptEvent {
+    /// The event name handlers subscribe to.
+    pub name: String,
+    /// The data the event carries.
+    pub payload: ScriptValue,
+}
+
+impl ScriptEvent {
+    /// Creates an event.
+    pub fn new(name: impl Into<String>, payload: impl Into<ScriptValue>) -> Self {
+        Self {
+            name: name.into(),
+            payload: payload.into(),
+        }
+    }
+}
+
+/// Adds `events` to a script's environment; handlers it registers belong to `owner`.
+pub(crate) fn install(lua: &Lua, env: &Table, owner: &Owner, emit: &Function) -> mlua::Result<()> {
+    let events = lua.create_table()?;
+    let owner = owner.clone();
+    let on = lua.create_function(move |lua, (name, function): (String, Function)| {
+        if name.is_empty() {
+            return Err(lua_error(ScriptErrorKind::TypeMismatch, "events.on: the event name is empty"));
+        }
+        callbacks::register(lua, List::Event(&name), owner.clone(), function)
+    })?;
+    events.raw_set("on", on)?;
+    events.raw_set("emit", emit.clone())?;
+    events.set_readonly(true);
+    env.raw_set("events", events)
+}
+
+/// Creates the `events.emit` function, shared by every script of a VM.
+pub(crate) fn create_emit(lua: &Lua) -> mlua::Result<Function> {
+    lua.create_function(|lua, (name, payload): (String, Option<ScriptValue>)| {
+        if name.is_empty() {
+            return Err(lua_error(ScriptErrorKind::TypeMismatch, "events.emit: the event name is empty"));
+        }
+        let event = ScriptEvent::new(name, payload.unwrap_or_default());
+        with_world(lua, |world| {
+            world.write_message(event);
+        })
+    })
+}

@@ -1,0 +1,200 @@
+//! `require` and `loadstring`, limited to the asset folder and the calling script.
+//!
+//! ```lua
+//! local util = require("./util")        -- util.luau or util.lua beside this script
+//! local ai = require("../shared/ai")     -- folders work; ai/init.luau is tried too
+//! local f = loadstring("return 1 + 1")   -- source text only, never bytecode
+//! ```
+//! Paths are relative to the requiring file and may not lead above the asset folder. Each
+//! script has its own module cache, so a module's state is never shared between two scripts,
+//! and a hot reload of the script loads its modules afresh. Modules run in a global table of
+//! their own; hooks and handlers they register belong to the requiring script.
+
+use crate::engine::context::Owner;
+use crate::engine::env;
+use crate::error::{ScriptErrorKind, lua_error};
+use bevy_asset::AssetServer;
+use bevy_asset::io::{AssetReaderError, AssetSourceId};
+use mlua::chunk::ChunkMode;
+use mlua::{Function, Lua, MultiValue, Table, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Where `require` reads module files from: the default source of Bevy's asset server.
+#[derive(Clone)]
+pub(crate) struct ModuleReader(pub AssetServer);
+
+/// Per-script state of `require`, kept in a Lua table so the garbage collector sees it.
+const DIR: &str = "dir";
+const MODULES: &str = "modules";
+const OWNER_ID: &str = "owner_id";
+const OWNER_PATH: &str = "owner_path";
+
+/// Creates the state table of a `require` bound to one file.
+pub(crate) fn state(lua: &Lua, owner: &Owner, file: &str, modules: &Table) -> mlua::Result<Table> {
+    let state = lua.create_table()?;
+    state.raw_set(DIR, parent_dir(file))?;
+    state.raw_set(MODULES, modules)?;
+    state.raw_set(OWNER_ID, owner.id)?;
+    state.raw_set(OWNER_PATH, &*owner.path)?;
+    Ok(state)
+}
+
+/// The shared implementation of `require`: `(state, request) -> module`.
+pub(crate) fn create_require(lua: &Lua) -> mlua::Result<Function> {
+    lua.create_function(|lua, (state, request): (Table, String)| require(lua, &state, &request))
+}
+
+/// The shared implementation of `loadstring`: `(env, source, chunkname?) -> function | nil, error`.
+pub(crate) fn create_loadstring(lua: &Lua) -> mlua::Result<Function> {
+    lua.create_function(|lua, (env, source, name): (Table, String, Option<String>)| {
+        let name = name.unwrap_or_else(|| "=(loadstring)".to_owned());
+        let loaded = lua
+            .load(source)
+            .set_name(name)
+            .set_mode(ChunkMode::Text)
+            .set_environment(env)
+            .into_function();
+        Ok(match loaded {
+            Ok(function) => MultiValue::from_iter([Value::Function(function)]),
+            Err(error) => MultiValue::from_iter([Value::Nil, Value::String(lua.create_string(error.to_string())?)]),
+        })
+    })
+}
+
+fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
+    let fail = |message: String| lua_error(ScriptErrorKind::Runtime, format!("require(\"{request}\"): {message}"));
+    let dir: String = state.raw_get(DIR)?;
+    let path = resolve(&dir, request).map_err(fail)?;
+    let modules: Table = state.raw_get(MODULES)?;
+    match modules.raw_get::<Value>(path.as_str())? {
+        Value::Nil => {}
+        Value::LightUserData(_) => return Err(fail(format!("`{path}` requires itself through a cycle"))),
+        module => return Ok(module),
+    }
+    let (file, source) = find(lua, &path).map_err(fail)?;
+    // A marker while the module runs, so a cycle fails instead of recursing.
+    modules.raw_set(path.as_str(), Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())))?;
+    let owner = Owner {
+        id: state.raw_get(OWNER_ID)?,
+        path: Arc::from(state.raw_get::<String>(OWNER_PATH)?),
+    };
+    let result = env::build(lua, &owner, &file, &modules).and_then(|module_env| {
+        lua.load(source)
+            .set_name(format!("@{file}"))
+            .set_mode(ChunkMode::Text)
+            .set_environment(module_env)
+            .into_function()?
+            .call::<Value>(())
+    });
+    let module = match result {
+        Ok(Value::Nil) => Value::Boolean(true),
+        Ok(module) => module,
+        Err(error) => {
+            modules.raw_set(path.as_str(), Value::Nil)?;
+            return Err(error);
+        }
+    };
+    modules.raw_set(path.as_str(), &module)?;
+    Ok(module)
+}
+
+/// Resolves `request` against the folder `dir` of the requiring file, both relative to the
+/// asset folder. Refuses absolute paths, aliases and any path that leads above the asset folder.
+pub(crate) fn resolve(dir: &str, request: &str) -> Result<String, String> {
+    if request.is_empty() {
+        return Err("the path is empty".into());
+    }
+    if request.starts_with('/') || request.contains('\\') || request.contains(':') {
+        return Err("only relative paths with `/` are allowed".into());
+    }
+    if request.starts_with('@') {
+        return Err("aliases are not supported; use a path relative to this script".into());
+    }
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in request.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err("the path leads outside the asset folder".into());
+                }
+            }
+            name => parts.push(name),
+        }
+    }
+    if parts.is_empty() {
+        return Err("the path names no file".into());
+    }
+    Ok(parts.join("/"))
+}
+
+fn parent_dir(file: &str) -> &str {
+    file.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// Finds the module file for a resolved path and reads it.
+fn find(lua: &Lua, path: &str) -> Result<(String, String), String> {
+    let reader = lua
+        .app_data_ref::<ModuleReader>()
+        .map(|r| r.0.clone())
+        .ok_or_else(|| "require needs Bevy's AssetPlugin".to_owned())?;
+    let candidates: Vec<String> = if path.ends_with(".luau") || path.ends_with(".lua") {
+        vec![path.to_owned()]
+    } else {
+        ["{}.luau", "{}.lua", "{}/init.luau", "{}/init.lua"]
+            .iter()
+            .map(|pattern| pattern.replace("{}", path))
+            .collect()
+    };
+    for candidate in &candidates {
+        if let Some(source) = read(&reader, candidate)? {
+            return Ok((candidate.clone(), source));
+        }
+    }
+    Err(format!("no module at {}", candidates.join(", ")))
+}
+
+/// Reads one file from the default asset source; `None` when it does not exist.
+fn read(server: &AssetServer, path: &str) -> Result<Option<String>, String> {
+    let source = server.get_source(AssetSourceId::Default).map_err(|e| e.to_string())?;
+    let reader = source.reader();
+    bevy_tasks::block_on(async {
+        let mut file = match reader.read(Path::new(path)).await {
+            Ok(file) => file,
+            Err(AssetReaderError::NotFound(_)) => return Ok(None),
+            Err(error) => return Err(format!("could not read `{path}`: {error}")),
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .await
+            .map_err(|e| format!("could not read `{path}`: {e}"))?;
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| format!("`{path}` is not UTF-8 text"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve;
+
+    #[test]
+    fn paths_resolve_against_the_requiring_folder() {
+        assert_eq!(resolve("scripts", "./util").unwrap(), "scripts/util");
+        assert_eq!(resolve("scripts/ai", "../shared/math").unwrap(), "scripts/shared/math");
+        assert_eq!(resolve("", "lib/x.luau").unwrap(), "lib/x.luau");
+    }
+
+    #[test]
+    fn escaping_the_asset_folder_is_refused() {
+        assert!(resolve("scripts", "../../secret").unwrap_err().contains("outside"));
+        assert!(resolve("", "../x").unwrap_err().contains("outside"));
+        assert!(resolve("scripts", "/etc/passwd").is_err());
+        assert!(resolve("scripts", "C:/x").is_err());
+        assert!(resolve("scripts", "..\\x").is_err());
+        assert!(resolve("scripts", "@game/x").is_err());
+        assert!(resolve("scripts", "").is_err());
+        assert!(resolve("scripts", "..").unwrap_err().contains("no file"));
+    }
+}

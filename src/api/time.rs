@@ -1,0 +1,23 @@
+//! The `time` library: the frame's time, read from Bevy's `Time` at the start of each step.
+//!
+//! ```lua
+//! time.delta()    -- seconds since the previous frame
+//! time.elapsed()  -- seconds since the app started
+//! time.frame()    -- scripting steps run so far, this one included
+//! ```
+
+use crate::engine::context::StepTime;
+use mlua::{Lua, Table};
+
+/// Adds the `time` library to the shared globals.
+pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    let time = lua.create_table()?;
+    time.raw_set("delta", lua.create_function(|lua, ()| Ok(now(lua).delta))?)?;
+    time.raw_set("elapsed", lua.create_function(|lua, ()| Ok(now(lua).elapsed))?)?;
+    time.raw_set("frame", lua.create_function(|lua, ()| Ok(now(lua).frame))?)?;
+    globals.raw_set("time", time)
+}
+
+fn now(lua: &Lua) -> StepTime {
+    lua.app_data_ref::<StepTime>().map(|t| *t).unwrap_or_default()
+}

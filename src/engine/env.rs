@@ -1,0 +1,55 @@
+//! Building the global table of one script or module: the sandboxed environment plus the
+//! libraries whose functions know which script calls them.
+
+use super::context::Owner;
+use crate::api::{events, hooks, log, require};
+use crate::vm;
+use mlua::{Function, Lua, Table};
+use std::sync::Arc;
+
+/// Functions shared by every environment of a VM, created once.
+#[derive(Clone)]
+pub(crate) struct SharedFunctions {
+    /// `events.emit`.
+    pub emit: Function,
+    /// `(state, request) -> module`.
+    pub require: Function,
+    /// `(env, source, name) -> function`.
+    pub loadstring: Function,
+    /// `(f, state) -> function(...) return f(state, ...) end`: binds Lua state to a shared
+    /// function in a Lua closure, which the garbage collector can see through (a Rust closure
+    /// holding a table would keep it alive forever).
+    pub bind: Function,
+}
+
+impl SharedFunctions {
+    /// Creates the shared functions of a VM.
+    pub fn new(lua: &Lua) -> mlua::Result<Self> {
+        Ok(Self {
+            emit: events::create_emit(lua)?,
+            require: require::create_require(lua)?,
+            loadstring: require::create_loadstring(lua)?,
+            bind: lua
+                .load("return function(f, state) return function(...) return f(state, ...) end end")
+                .set_name("=bevy_luau")
+                .call(())?,
+        })
+    }
+}
+
+/// Builds the environment of `file`, run on behalf of `owner`, sharing the module cache `modules`.
+pub(crate) fn build(lua: &Lua, owner: &Owner, file: &str, modules: &Table) -> mlua::Result<Table> {
+    let shared = lua
+        .app_data_ref::<SharedFunctions>()
+        .map(|s| s.clone())
+        .ok_or_else(|| mlua::Error::runtime("script environments need the main VM"))?;
+    let env = vm::script_env(lua)?;
+    let file: Arc<str> = Arc::from(file);
+    log::install(lua, &env, &file)?;
+    hooks::install(lua, &env, owner)?;
+    events::install(lua, &env, owner, &shared.emit)?;
+    let state = require::state(lua, owner, &file, modules)?;
+    env.raw_set("require", shared.bind.call::<Function>((&shared.require, state))?)?;
+    env.raw_set("loadstring", shared.bind.call::<Function>((&shared.loadstring, &env))?)?;
+    Ok(env)
+}

@@ -1,0 +1,216 @@
+//! [`ScriptEngine`]: the main-thread VM and the scripting step.
+
+use super::callbacks::{self, Callback, Callbacks, List};
+use super::context::{StepTime, WorldSlot, lend_world};
+use super::env::SharedFunctions;
+use super::scripts::GlobalScripts;
+use crate::api::events::ScriptEvent;
+use crate::api::require::ModuleReader;
+use crate::api::time;
+use crate::error::{ScriptError, ScriptErrorKind};
+use crate::value::ScriptValue;
+use crate::vm::{self, Budget, ScriptConfig};
+use bevy_asset::AssetServer;
+use bevy_ecs::message::{MessageCursor, Messages};
+use bevy_ecs::resource::Resource;
+use bevy_ecs::world::{Mut, World};
+use bevy_time::Time;
+use mlua::{FromLuaMulti, IntoLua, IntoLuaMulti, Lua, Value};
+
+/// The main-thread Luau VM, its loaded scripts and their hooks.
+///
+/// The [`ScriptingSystem`](crate::ScriptingSystem) takes it out of the world for each step and
+/// lends Lua the world through a scoped handle that stops working when the step ends.
+#[derive(Resource)]
+pub struct ScriptEngine {
+    lua: Lua,
+    config: ScriptConfig,
+    scripts: GlobalScripts,
+    events: MessageCursor<ScriptEvent>,
+    /// Events read for delivery, kept to reuse the allocation.
+    event_buffer: Vec<ScriptEvent>,
+    /// Errors of the running step, written as messages when it ends.
+    errors: Vec<ScriptError>,
+    frame: u64,
+}
+
+impl ScriptEngine {
+    /// Creates the engine with a sandboxed VM limited by `config`. `assets` is the asset server
+    /// `require` reads modules through; without one, `require` reports that it is missing.
+    pub fn new(config: &ScriptConfig, assets: Option<AssetServer>) -> Result<Self, ScriptError> {
+        let lua = vm::new_vm(config, |lua, globals| time::install(lua, globals))
+            .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
+        let shared = SharedFunctions::new(&lua)
+            .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
+        lua.set_app_data(shared);
+        lua.set_app_data(Callbacks::default());
+        lua.set_app_data(WorldSlot::default());
+        lua.set_app_data(StepTime::default());
+        if let Some(assets) = assets {
+            lua.set_app_data(ModuleReader(assets));
+        }
+        Ok(Self {
+            lua,
+            config: config.clone(),
+            scripts: GlobalScripts::default(),
+            events: MessageCursor::default(),
+            event_buffer: Vec::new(),
+            errors: Vec::new(),
+            frame: 0,
+        })
+    }
+
+    /// The main VM, for embedding code that needs mlua directly. Code run through it outside
+    /// the step has no world access and no instruction limit.
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// The limits the engine was created with.
+    pub fn config(&self) -> &ScriptConfig {
+        &self.config
+    }
+
+    /// Runs the Lua handlers of event `name` now, with world access, and returns whether one of
+    /// them consumed it (returned `true`).
+    ///
+    /// Handlers run in the order they were registered until one consumes the event. A handler
+    /// that errors is reported like every script error (log and [`ScriptError`] message) and
+    /// the next handler runs; when no handler consumed the event, the first such error is
+    /// returned. Call it from an exclusive system or a command, never from inside a script.
+    pub fn emit(world: &mut World, name: &str, payload: impl Into<ScriptValue>) -> Result<bool, ScriptError> {
+        let payload = payload.into();
+        let outcome = world.try_resource_scope(|world, mut engine: Mut<ScriptEngine>| {
+            let lua = engine.lua.clone();
+            let outcome = lend_world(&lua, world, || engine.dispatch_event(&lua, name, &payload));
+            engine.flush_errors(world);
+            outcome
+        });
+        match outcome {
+            None => Err(ScriptError::new(
+                "bevy_luau",
+                ScriptErrorKind::Config,
+                "ScriptEngine::emit needs the LuauScriptingPlugin",
+            )),
+            Some(Err(error)) => Err(error),
+            Some(Ok((true, _))) => Ok(true),
+            Some(Ok((false, Some(error)))) => Err(error),
+            Some(Ok((false, None))) => Ok(false),
+        }
+    }
+
+    /// The scripting step, run once a frame by the [`ScriptingSystem`](crate::ScriptingSystem).
+    pub(crate) fn step(&mut self, world: &mut World) {
+        self.frame += 1;
+        let time = world.get_resource::<Time>().map(|t| (t.delta_secs_f64(), t.elapsed_secs_f64()));
+        let (delta, elapsed) = time.unwrap_or_default();
+        if let Some(mut now) = self.lua.app_data_mut::<StepTime>() {
+            *now = StepTime { delta, elapsed, frame: self.frame };
+        }
+
+        self.scripts.collect(world, &mut self.errors);
+        let has_callbacks = self.lua.app_data_ref::<Callbacks>().is_some_and(|c| !c.is_empty());
+        if self.scripts.has_pending() || has_callbacks {
+            let lua = self.lua.clone();
+            let limit = self.config.instruction_limit;
+            let lent = lend_world(&lua, world, || {
+                // 1. Asset events: new scripts and hot reloads.
+                self.scripts.apply(&lua, limit, &mut self.errors);
+                // 2. The action queue and 3. `task` coroutines join here with the worker
+                //    pool and the scheduler.
+                // 4. Per-frame hooks.
+                self.run_hooks(&lua, delta);
+                // 5. Events for Lua handlers.
+                self.deliver_events(&lua);
+            });
+            if let Err(error) = lent {
+                self.errors.push(error);
+            }
+        } else if let Some(messages) = world.get_resource::<Messages<ScriptEvent>>() {
+            // Nobody listens: skip what was written so a later handler never gets stale events.
+            self.events.clear(messages);
+        }
+        self.flush_errors(world);
+    }
+
+    fn run_hooks(&mut self, lua: &Lua, delta: f64) {
+        let hooks = callbacks::take(lua, List::Update);
+        for hook in hooks.iter().filter(|h| h.is_alive()) {
+            self.call::<()>(hook, delta);
+        }
+        callbacks::restore(lua, List::Update, hooks);
+    }
+
+    fn deliver_events(&mut self, lua: &Lua) {
+        let mut buffer = std::mem::take(&mut self.event_buffer);
+        let cursor = &mut self.events;
+        let read = super::context::with_world(lua, |world| {
+            if let Some(messages) = world.get_resource::<Messages<ScriptEvent>>() {
+                buffer.extend(cursor.read(messages).cloned());
+            }
+        });
+        if let Err(error) = read {
+            self.errors.push(ScriptError::from_lua("bevy_luau", &error, false));
+        }
+        for event in buffer.drain(..) {
+            self.dispatch_event(lua, &event.name, &event.payload);
+        }
+        self.event_buffer = buffer;
+    }
+
+    /// Runs the handlers of one event; returns whether one consumed it and the first error.
+    fn dispatch_event(&mut self, lua: &Lua, name: &str, payload: &ScriptValue) -> (bool, Option<ScriptError>) {
+        let handlers = callbacks::take(lua, List::Event(name));
+        if handlers.is_empty() {
+            return (false, None);
+        }
+        let errors_before = self.errors.len();
+        let mut consumed = false;
+        match payload.clone().into_lua(lua) {
+            Ok(payload) => {
+                for handler in handlers.iter().filter(|h| h.is_alive()) {
+                    if let Some(Value::Boolean(true)) = self.call::<Value>(handler, &payload) {
+                        consumed = true;
+                        break;
+                    }
+                }
+            }
+            Err(error) => {
+                let message = format!("event `{name}`: the payload cannot reach Lua: {error}");
+                self.errors.push(ScriptError::new("bevy_luau", ScriptErrorKind::TypeMismatch, message));
+            }
+        }
+        callbacks::restore(lua, List::Event(name), handlers);
+        (consumed, self.errors.get(errors_before).cloned())
+    }
+
+    /// Calls one callback with a fresh instruction budget; an error is recorded, not returned.
+    fn call<R: FromLuaMulti>(&mut self, callback: &Callback, args: impl IntoLuaMulti) -> Option<R> {
+        let (result, exhausted) = Budget::run(self.config.instruction_limit, || callback.function.call::<R>(args));
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                let error = ScriptError::from_lua(&callback.owner.path, &error, exhausted);
+                if error.kind == ScriptErrorKind::MemoryLimit {
+                    // Give the memory back now, so the next callback does not fail too.
+                    let _ = self.lua.gc_collect();
+                }
+                self.errors.push(error);
+                None
+            }
+        }
+    }
+
+    /// Logs the step's errors and writes them as [`ScriptError`] messages.
+    fn flush_errors(&mut self, world: &mut World) {
+        for error in self.errors.drain(..) {
+            tracing::error!(
+                target: "bevy_luau",
+                script = %error.script,
+                kind = ?error.kind,
+                "{}", error.message
+            );
+            world.write_message(error);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Global scripts: loading them through the asset server, and hot reload.
+//!
+//! A global script runs its top level once when its asset loads and again, as a new version,
+//! each time the asset changes. A new version replaces the old one only when it compiles and
+//! its top level runs without error: then the hooks, handlers and commands of the old version
+//! are dropped. Otherwise the old version stays active and a [`ScriptError`] is reported.
+
+use super::callbacks::Callbacks;
+use super::context::{Owner, ScriptId};
+use super::env;
+use crate::asset::LuauScript;
+use crate::error::{ScriptError, ScriptErrorKind};
+use crate::vm::Budget;
+use bevy_asset::{AssetEvent, AssetLoadFailedEvent, AssetServer, Assets, Handle};
+use bevy_ecs::message::{MessageCursor, Messages};
+use bevy_ecs::resource::Resource;
+use bevy_ecs::world::World;
+use mlua::chunk::ChunkMode;
+use mlua::{Lua, Table};
+use std::sync::Arc;
+
+/// Paths of global scripts asked for with `app.add_script`, not yet handed to the asset server.
+#[derive(Resource, Default, Debug)]
+pub(crate) struct ScriptRequests {
+    /// Asset paths, in the order they were added.
+    pub global: Vec<String>,
+}
+
+/// One global script and its active version.
+struct GlobalScript {
+    path: Arc<str>,
+    handle: Handle<LuauScript>,
+    active: Option<ActiveVersion>,
+    /// The source of the last version tried, so one change is never loaded twice.
+    last_source: Option<Arc<str>>,
+}
+
+struct ActiveVersion {
+    id: ScriptId,
+    /// Kept so the version's globals live as long as it is active.
+    _env: Table,
+}
+
+/// The global scripts of the main VM.
+#[derive(Default)]
+pub(crate) struct GlobalScripts {
+    scripts: Vec<GlobalScript>,
+    loaded: MessageCursor<AssetEvent<LuauScript>>,
+    failed: MessageCursor<AssetLoadFailedEvent<LuauScript>>,
+    /// Scripts whose asset changed, with the new source, waiting for stage 1 of the step.
+    pending: Vec<(usize, LuauScript)>,
+    next_id: ScriptId,
+}
+
+impl GlobalScripts {
+    /// Whether some script version is loaded or waiting to load.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Hands new `add_script` paths to the asset server and collects changed and failed
+    /// assets. Runs outside Lua, with plain world access.
+    pub fn collect(&mut self, world: &mut World, errors: &mut Vec<ScriptError>) {
+        self.take_requests(world, errors);
+        if self.scripts.is_empty() {
+            return;
+        }
+        let mut changed = Vec::new();
+        if let Some(messages) = world.get_resource::<Messages<AssetEvent<LuauScript>>>() {
+            for event in self.loaded.read(messages) {
+                if let AssetEvent::Added { id } | AssetEvent::Modified { id } = event {
+                    changed.push(*id);
+                }
+            }
+        }
+        if let Some(messages) = world.get_resource::<Messages<AssetLoadFailedEvent<LuauScript>>>() {
+            for failure in self.failed.read(messages) {
+                for script in self.scripts.iter().filter(|s| s.handle.id() == failure.id) {
+                    let message = format!("could not load `{}`: {}", failure.path, failure.error);
+                    errors.push(ScriptError::new(&*script.path, ScriptErrorKind::Io, message));
+                }
+            }
+        }
+        let Some(assets) = world.get_resource::<Assets<LuauScript>>() else {
+            return;
+        };
+        for (index, script) in self.scripts.iter_mut().enumerate() {
+            if !changed.contains(&script.handle.id()) {
+                continue;
+            }
+            let Some(asset) = assets.get(&script.handle) else {
+                continue;
+            };
+            let unchanged = script.last_source.as_ref().is_some_and(|s| Arc::ptr_eq(s, &asset.source));
+            if !unchanged {
+                script.last_source = Some(asset.source.clone());
+                self.pending.push((index, asset.clone()));
+            }
+        }
+    }
+
+    fn take_requests(&mut self, world: &mut World, errors: &mut Vec<ScriptError>) {
+        let Some(mut requests) = world.get_resource_mut::<ScriptRequests>() else {
+            return;
+        };
+        if requests.global.is_empty() {
+            return;
+        }
+        let paths = std::mem::take(&mut requests.global);
+        let Some(server) = world.get_resource::<AssetServer>() else {
+            for path in paths {
+                let message = "scripts are assets: add Bevy's AssetPlugin (part of DefaultPlugins)";
+                errors.push(ScriptError::new(path, ScriptErrorKind::Config, message));
+            }
+            return;
+        };
+        for path in paths {
+            if self.scripts.iter().any(|s| *s.path == *path) {
+                continue;
+            }
+            let handle = server.load::<LuauScript>(path.clone());
+            self.scripts.push(GlobalScript {
+                path: Arc::from(path),
+                handle,
+                active: None,
+                last_source: None,
+            });
+        }
+    }
+
+    /// Runs the versions collected by [`Self::collect`]: stage 1 of the step.
+    pub fn apply(&mut self, lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
+        for (index, asset) in std::mem::take(&mut self.pending) {
+            self.next_id += 1;
+            let id = self.next_id;
+            let Some(script) = self.scripts.get_mut(index) else {
+                continue;
+            };
+            match run_version(lua, id, &script.path, &asset.source, limit) {
+                Ok(env) => {
+                    let old = script.active.replace(ActiveVersion { id, _env: env });
+                    if let Some(old) = old {
+                        disconnect(lua, old.id);
+                        tracing::info!(target: "bevy_luau", script = %script.path, "reloaded");
+                    }
+                }
+                Err(error) => {
+                    disconnect(lua, id);
+                    let kept = if script.active.is_some() { "; the previous version stays active" } else { "" };
+                    tracing::debug!(target: "bevy_luau", script = %script.path, "version not loaded{kept}");
+                    errors.push(error);
+                }
+            }
+        }
+    }
+}
+
+/// Compiles and runs one version of a script in a fresh environment.
+fn run_version(lua: &Lua, id: ScriptId, path: &Arc<str>, source: &str, limit: u64) -> Result<Table, ScriptError> {
+    let owner = Owner { id, path: path.clone() };
+    let lua_error = |error: mlua::Error, exhausted| ScriptError::from_lua(path, &error, exhausted);
+    let modules = lua.create_table().map_err(|e| lua_error(e, false))?;
+    let env = env::build(lua, &owner, path, &modules).map_err(|e| lua_error(e, false))?;
+    let function = lua
+        .load(source)
+        .set_name(format!("@{path}"))
+        .set_mode(ChunkMode::Text)
+        .set_environment(env.clone())
+        .into_function()
+        .map_err(|e| ScriptError::new(&**path, ScriptErrorKind::Compile, e.to_string()))?;
+    let (result, exhausted) = Budget::run(limit, || function.call::<()>(()));
+    result.map_err(|e| lua_error(e, exhausted))?;
+    Ok(env)
+}
+
+fn disconnect(lua: &Lua, id: ScriptId) {
+    if let Some(mut callbacks) = lua.app_data_mut::<Callbacks>() {
+        callbacks.disconnect_script(id);
+    }
+}

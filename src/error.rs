@@ -1,0 +1,196 @@
+//! [`ScriptError`]: the one error type of the crate, also sent as a Bevy message.
+
+use bevy_ecs::message::Message;
+use std::fmt;
+
+/// What went wrong in a script, a job or a scripting file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScriptErrorKind {
+    /// The source failed to compile (a syntax error).
+    Compile,
+    /// A Lua error raised while running: `error(...)`, a failed `assert`, a bad argument.
+    Runtime,
+    /// The script ran past [`ScriptConfig::instruction_limit`](crate::ScriptConfig::instruction_limit).
+    InstructionLimit,
+    /// The VM ran past [`ScriptConfig::memory_limit`](crate::ScriptConfig::memory_limit).
+    MemoryLimit,
+    /// A component, resource or message name that nothing registered.
+    UnknownComponent,
+    /// A value of the wrong type or shape crossed between Lua and Rust.
+    TypeMismatch,
+    /// The [`ActionQueue`](crate) stayed full for longer than a producer would wait.
+    QueueFull,
+    /// A file could not be read or written, or an asset failed to load.
+    Io,
+    /// A configuration file (`game.toml`, a CVar file) is malformed.
+    Config,
+}
+
+impl fmt::Display for ScriptErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::Compile => "compile error",
+            Self::Runtime => "runtime error",
+            Self::InstructionLimit => "instruction limit exceeded",
+            Self::MemoryLimit => "memory limit exceeded",
+            Self::UnknownComponent => "unknown component",
+            Self::TypeMismatch => "type mismatch",
+            Self::QueueFull => "action queue full",
+            Self::Io => "i/o error",
+            Self::Config => "configuration error",
+        };
+        f.write_str(name)
+    }
+}
+
+/// An error from a script, a job or a scripting file.
+///
+/// Every error is logged once with `tracing` and written as a `ScriptError` message, so
+/// systems can react to it with a `MessageReader<ScriptError>`.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct ScriptError {
+    /// The asset path of the script, or the job name, that failed.
+    pub script: String,
+    /// What kind of failure it was.
+    pub kind: ScriptErrorKind,
+    /// The message, with `file:line` and a Luau traceback where Luau gives one.
+    pub message: String,
+}
+
+impl ScriptError {
+    /// Creates an error from its parts.
+    pub fn new(script: impl Into<String>, kind: ScriptErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            script: script.into(),
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Turns an mlua error raised while running `script` into a `ScriptError`, picking the kind
+    /// from the error itself.
+    ///
+    /// `instruction_limit_hit` tells whether the instruction budget ran out during the call:
+    /// the interrupt raises a plain Lua error, so only the caller knows.
+    pub(crate) fn from_lua(script: &str, error: &mlua::Error, instruction_limit_hit: bool) -> Self {
+        let kind = if instruction_limit_hit {
+            ScriptErrorKind::InstructionLimit
+        } else {
+            classify(error)
+        };
+        Self::new(script, kind, render(error))
+    }
+}
+
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} in {}: {}", self.kind, self.script, self.message)
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+/// Marker carried inside an `mlua::Error::ExternalError` to give a Lua error a specific kind
+/// (an unknown component, a type mismatch) while it travels through Lua frames.
+#[derive(Debug, Clone)]
+pub(crate) struct KindedError {
+    pub kind: ScriptErrorKind,
+    pub message: String,
+}
+
+impl fmt::Display for KindedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for KindedError {}
+
+/// Builds a Lua error of a given kind, for Rust functions called from Lua.
+pub(crate) fn lua_error(kind: ScriptErrorKind, message: impl Into<String>) -> mlua::Error {
+    mlua::Error::external(KindedError {
+        kind,
+        message: message.into(),
+    })
+}
+
+/// Picks the [`ScriptErrorKind`] of an mlua error, looking through callback and context wrappers.
+fn classify(error: &mlua::Error) -> ScriptErrorKind {
+    match error {
+        mlua::Error::SyntaxError { .. } => ScriptErrorKind::Compile,
+        mlua::Error::MemoryError(_) => ScriptErrorKind::MemoryLimit,
+        mlua::Error::CallbackError { cause, .. } => classify(cause),
+        mlua::Error::WithContext { cause, .. } => classify(cause),
+        mlua::Error::FromLuaConversionError { .. }
+        | mlua::Error::BadArgument { .. }
+        | mlua::Error::UserDataTypeMismatch
+        | mlua::Error::SerializeError(_)
+        | mlua::Error::DeserializeError(_) => {
+            if let mlua::Error::BadArgument { cause, .. } = error {
+                let inner = classify(cause);
+                if inner != ScriptErrorKind::Runtime {
+                    return inner;
+                }
+            }
+            ScriptErrorKind::TypeMismatch
+        }
+        mlua::Error::ExternalError(inner) => inner
+            .downcast_ref::<KindedError>()
+            .map(|k| k.kind)
+            .or_else(|| inner.downcast_ref::<ScriptError>().map(|e| e.kind))
+            .unwrap_or(ScriptErrorKind::Runtime),
+        _ => ScriptErrorKind::Runtime,
+    }
+}
+
+/// Renders an mlua error as one message: the innermost cause first (it carries `file:line`),
+/// then the traceback Luau attached.
+fn render(error: &mlua::Error) -> String {
+    match error {
+        mlua::Error::CallbackError { traceback, cause } => {
+            let cause = render(cause);
+            if traceback.is_empty() {
+                cause
+            } else {
+                format!("{cause}\n{traceback}")
+            }
+        }
+        mlua::Error::WithContext { context, cause } => format!("{context}: {}", render(cause)),
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinded_errors_keep_their_kind_through_callbacks() {
+        let inner = lua_error(ScriptErrorKind::UnknownComponent, "ecs.get: no component `Helth`");
+        let wrapped = mlua::Error::CallbackError {
+            traceback: "stack traceback:\n\t[C]: in function 'get'".into(),
+            cause: std::sync::Arc::new(inner),
+        };
+        let error = ScriptError::from_lua("scripts/a.luau", &wrapped, false);
+        assert_eq!(error.kind, ScriptErrorKind::UnknownComponent);
+        assert!(error.message.contains("no component `Helth`"));
+        assert!(error.message.contains("stack traceback"));
+    }
+
+    #[test]
+    fn instruction_limit_flag_wins_over_the_lua_message() {
+        let error = mlua::Error::runtime("boom");
+        let error = ScriptError::from_lua("a.luau", &error, true);
+        assert_eq!(error.kind, ScriptErrorKind::InstructionLimit);
+    }
+
+    #[test]
+    fn memory_errors_are_memory_limit() {
+        let error = mlua::Error::MemoryError("not enough memory".into());
+        assert_eq!(
+            ScriptError::from_lua("a.luau", &error, false).kind,
+            ScriptErrorKind::MemoryLimit
+        );
+    }
+}

@@ -1,0 +1,83 @@
+#![warn(missing_docs)]
+//! Sandboxed, hot-reloading Luau scripting for Bevy.
+//!
+//! # Quick start
+//!
+//! Add [`LuauScriptingPlugin`] next to Bevy's task pool, time and asset plugins (all part of
+//! `DefaultPlugins`), then load global scripts from the asset folder:
+//!
+//! ```no_run
+//! use bevy_app::{App, TaskPoolPlugin};
+//! use bevy_asset::AssetPlugin;
+//! use bevy_luau::prelude::*;
+//! use bevy_time::TimePlugin;
+//!
+//! App::new()
+//!     .add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+//!     .add_plugins(LuauScriptingPlugin::default())
+//!     .add_script("scripts/hello.luau")
+//!     .run();
+//! ```
+//!
+//! # Hooks
+//!
+//! A global script runs its top level once, when it loads. There it registers what should run
+//! later: `hooks.on_update(function(dt) end)` runs every frame, `events.on(name, handler)` runs
+//! when an event is emitted. Both return a connection with `:disconnect()`.
+//!
+//! Each frame, one exclusive system in the [`ScriptingSystem`] set runs the scripting step:
+//! 1. asset events: new scripts load and changed ones hot-reload;
+//! 2. the action queue (worker results, CVar changes);
+//! 3. due `task` coroutines;
+//! 4. `hooks.on_update` callbacks, in the order they were registered;
+//! 5. [`ScriptEvent`] messages, delivered to `events.on` handlers.
+//!
+//! From an exclusive Rust system, [`ScriptEngine::emit`] runs an event's handlers at once and
+//! tells whether one of them consumed the event.
+//!
+//! # Hot reload
+//!
+//! Scripts are [`LuauScript`] assets. With the `hot-reload` feature (on by default) Bevy's file
+//! watcher notices when a script changes; the new version runs, and the hooks and handlers of
+//! the old one are dropped. When the new version fails to compile or its top level errors, the
+//! old version stays active and a [`ScriptError`] is sent.
+//!
+//! # The sandbox
+//!
+//! Every script runs in Luau's sandbox mode with a global table of its own: two scripts that
+//! define the same global never see each other's. There is no `io`, no `os.execute`, no
+//! `loadfile` or `dofile`, and `loadstring` takes source text only; `require` resolves paths
+//! inside the asset folder, relative to the requiring script. [`ScriptConfig`] limits each VM's
+//! memory and each call's instructions: a runaway script stops with a [`ScriptError`] of kind
+//! [`ScriptErrorKind::InstructionLimit`] or [`ScriptErrorKind::MemoryLimit`], and the frame goes
+//! on. Errors are logged and sent as [`ScriptError`] messages; they never panic the app.
+
+pub mod api;
+/// The [`LuauScript`] asset and its loader.
+pub mod asset;
+/// The main-thread engine: [`ScriptEngine`], the scripting step, hooks and hot reload.
+pub mod engine;
+/// [`ScriptError`] and [`ScriptErrorKind`].
+pub mod error;
+/// [`LuauScriptingPlugin`], [`ScriptingSystem`] and [`ScriptingAppExt`].
+pub mod plugin;
+/// [`ScriptValue`], the dynamic value that crosses between Lua and Rust.
+pub mod value;
+/// Sandboxed VMs and [`ScriptConfig`].
+pub mod vm;
+
+pub use api::events::ScriptEvent;
+pub use asset::{LuauScript, LuauScriptLoader};
+pub use engine::ScriptEngine;
+pub use error::{ScriptError, ScriptErrorKind};
+pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
+pub use value::ScriptValue;
+pub use vm::ScriptConfig;
+
+/// The most common types, re-exported: `use bevy_luau::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        LuauScript, LuauScriptingPlugin, ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent,
+        ScriptValue, ScriptingAppExt, ScriptingSystem,
+    };
+}

@@ -1,0 +1,126 @@
+//! [`LuauScriptingPlugin`], the [`ScriptingSystem`] set and the [`ScriptingAppExt`] trait.
+
+use crate::api::events::ScriptEvent;
+use crate::asset::{LuauScript, LuauScriptLoader};
+use crate::engine::ScriptEngine;
+use crate::engine::scripts::ScriptRequests;
+use crate::error::ScriptError;
+use crate::vm::ScriptConfig;
+use bevy_app::{App, Plugin, Update};
+use bevy_asset::{AssetApp, AssetServer};
+use bevy_ecs::schedule::{IntoScheduleConfigs, SystemSet};
+use bevy_ecs::system::Local;
+use bevy_ecs::world::{Mut, World};
+use std::path::PathBuf;
+
+/// Adds Luau scripting to an app: the [`ScriptEngine`], the [`LuauScript`] asset and the
+/// [`ScriptingSystem`] that runs scripts each frame.
+///
+/// It needs Bevy's `TaskPoolPlugin`, `TimePlugin` and `AssetPlugin`, all part of
+/// `DefaultPlugins` and of the sub-crates the examples use.
+#[derive(Debug, Clone)]
+pub struct LuauScriptingPlugin {
+    /// Sandbox limits and compiler settings for every VM. Default: [`ScriptConfig::default`].
+    pub config: ScriptConfig,
+    /// How many worker VMs the worker pool runs; `None` means as many as the async compute
+    /// task pool has threads. Default: `None`.
+    pub workers: Option<usize>,
+    /// How many actions the action queue from workers to the main thread holds before producers
+    /// wait. Default: 256.
+    pub queue_capacity: usize,
+    /// A game template folder (`game.toml` and `scripts/`) to load at startup. Default: `None`.
+    pub template: Option<PathBuf>,
+}
+
+impl Default for LuauScriptingPlugin {
+    fn default() -> Self {
+        Self {
+            config: ScriptConfig::default(),
+            workers: None,
+            queue_capacity: 256,
+            template: None,
+        }
+    }
+}
+
+/// The system set of the one exclusive system that runs the scripting step in `Update`.
+///
+/// Order your systems against it: Rust systems that write [`ScriptEvent`]s for Lua to handle
+/// in the same frame run `.before(ScriptingSystem)`; systems that read what scripts did run
+/// `.after(ScriptingSystem)`.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ScriptingSystem;
+
+impl Plugin for LuauScriptingPlugin {
+    fn build(&self, app: &mut App) {
+        register_asset(app);
+        app.add_message::<ScriptError>()
+            .add_message::<ScriptEvent>()
+            .insert_resource(self.config.clone())
+            .init_resource::<ScriptRequests>()
+            .add_systems(Update, scripting_step.in_set(ScriptingSystem));
+        if self.template.is_some() {
+            tracing::warn!(
+                target: "bevy_luau",
+                "LuauScriptingPlugin::template is not supported by this version of bevy_luau; \
+                 add scripts with `app.add_script`"
+            );
+        }
+    }
+
+    fn finish(&self, app: &mut App) {
+        // Here rather than in `build`, so the plugin works whatever order plugins are added in.
+        register_asset(app);
+        let assets = app.world().get_resource::<AssetServer>().cloned();
+        match ScriptEngine::new(&self.config, assets) {
+            Ok(engine) => {
+                app.insert_resource(engine);
+            }
+            Err(error) => tracing::error!(target: "bevy_luau", "could not create the script engine: {error}"),
+        }
+    }
+}
+
+/// Registers the asset and its loader once the asset server exists.
+fn register_asset(app: &mut App) {
+    let has_server = app.world().contains_resource::<AssetServer>();
+    let registered = app.world().contains_resource::<bevy_asset::Assets<LuauScript>>();
+    if has_server && !registered {
+        app.init_asset::<LuauScript>().register_asset_loader(LuauScriptLoader);
+    }
+}
+
+/// The exclusive system of [`ScriptingSystem`].
+fn scripting_step(world: &mut World, mut warned: Local<bool>) {
+    let ran = world.try_resource_scope(|world, mut engine: Mut<ScriptEngine>| engine.step(world));
+    if ran.is_none() && !*warned {
+        *warned = true;
+        tracing::warn!(
+            target: "bevy_luau",
+            "the scripting step found no ScriptEngine: add LuauScriptingPlugin (and AssetPlugin) to the app"
+        );
+    }
+}
+
+/// Sets up scripting from the `App`. Every method returns `&mut App` for chaining.
+pub trait ScriptingAppExt {
+    /// Loads the global script at `path` (relative to the asset folder) at startup; it
+    /// hot-reloads when the file changes. Adding the same path twice loads it once.
+    fn add_script(&mut self, path: impl Into<String>) -> &mut Self;
+}
+
+impl ScriptingAppExt for App {
+    fn add_script(&mut self, path: impl Into<String>) -> &mut Self {
+        if !self.is_plugin_added::<LuauScriptingPlugin>() {
+            tracing::warn!(
+                target: "bevy_luau",
+                "add_script was called before LuauScriptingPlugin was added; the script loads once it is"
+            );
+        }
+        self.world_mut()
+            .get_resource_or_init::<ScriptRequests>()
+            .global
+            .push(path.into());
+        self
+    }
+}

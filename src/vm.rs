@@ -1,0 +1,267 @@
+//! Creating sandboxed Luau VMs: the standard library, limits, compiler options and the
+//! per-script global tables.
+//!
+//! Every VM of the crate, the main one in [`ScriptEngine`](crate::ScriptEngine) and each worker,
+//! comes from [`new_vm`]. It is in Luau sandbox mode: the built-in libraries and their metatables
+//! are read-only, the shared global table is read-only, and each script runs in a global table
+//! of its own ([`script_env`]) that reads through to the built-ins.
+//!
+//! # The instruction limit
+//!
+//! Luau calls an interrupt at every checkpoint: loop back-edges, calls and returns. The crate
+//! installs a plain C-ABI interrupt that decrements a thread-local budget and raises an error
+//! once it reaches zero, and keeps raising at every later checkpoint until the host call
+//! returns, so `pcall` cannot swallow it. The budget is set by [`Budget::run`] around each call
+//! from the host into Lua: each hook, event handler and script top level gets its own
+//! [`ScriptConfig::instruction_limit`] checkpoints.
+
+use crate::value::install_entity_metatable;
+use bevy_ecs::resource::Resource;
+use mlua::chunk::Compiler;
+use mlua::{Lua, LuaOptions, StdLib, Table};
+use std::cell::Cell;
+use std::os::raw::c_int;
+
+/// Sandbox limits and compiler settings shared by the main VM and every worker VM.
+#[derive(Resource, Debug, Clone, PartialEq)]
+pub struct ScriptConfig {
+    /// Most bytes one VM may allocate. An allocation past it fails with a
+    /// [`MemoryLimit`](crate::ScriptErrorKind::MemoryLimit) error, and the VM stays usable.
+    /// `0` means no limit. Default: 16 MiB.
+    pub memory_limit: usize,
+    /// Most interrupt checkpoints (loop iterations, calls and returns) one call from the host
+    /// into Lua may pass: a hook, an event handler, a script's top level. A call that passes it
+    /// stops with an [`InstructionLimit`](crate::ScriptErrorKind::InstructionLimit) error and the
+    /// frame goes on. `0` means no limit. Default: 1,000,000.
+    pub instruction_limit: u64,
+    /// Compiles scripts to native code with Luau's code generator. It takes effect only with
+    /// the cargo feature `luau-jit`; without it the setting is ignored with a warning.
+    /// Default: `false`.
+    pub native_codegen: bool,
+}
+
+impl Default for ScriptConfig {
+    fn default() -> Self {
+        Self {
+            memory_limit: 16 * 1024 * 1024,
+            instruction_limit: 1_000_000,
+            native_codegen: false,
+        }
+    }
+}
+
+/// The real (read-only) global table of a VM, kept so script environments can read through
+/// to it directly rather than through the shared sandbox proxy.
+#[derive(Clone)]
+pub(crate) struct BuiltinGlobals(pub Table);
+
+/// The compiler every chunk of the crate is compiled with: full optimizations, with line info
+/// and function names kept for error messages and tracebacks.
+pub(crate) fn compiler() -> Compiler {
+    Compiler::new()
+        .set_optimization_level(2)
+        .set_debug_level(1)
+        .set_type_info_level(1)
+}
+
+/// Creates a sandboxed VM with the limits of `config`.
+///
+/// `install` runs before the sandbox is sealed and adds the shared libraries (those whose
+/// functions do not depend on the calling script); after sealing nothing can add globals.
+pub(crate) fn new_vm(
+    config: &ScriptConfig,
+    install: impl FnOnce(&Lua, &Table) -> mlua::Result<()>,
+) -> mlua::Result<Lua> {
+    let lua = Lua::new_with(StdLib::ALL_SAFE, LuaOptions::new())?;
+    lua.set_compiler(compiler());
+    configure_codegen(&lua, config.native_codegen);
+
+    let globals = lua.globals();
+    // mlua's default `require` reads the file system and its `loadstring` loads into the
+    // shared environment; each script gets its own versions of both instead.
+    globals.raw_remove("require")?;
+    globals.raw_remove("loadstring")?;
+    install_entity_metatable(&lua)?;
+    install(&lua, &globals)?;
+
+    lua.sandbox(true)?;
+    // The sandbox proxy shared by all threads must not carry values between scripts.
+    lua.globals().set_readonly(true);
+    lua.set_app_data(BuiltinGlobals(globals));
+
+    if config.memory_limit > 0 {
+        lua.set_memory_limit(config.memory_limit)?;
+    }
+    install_interrupt(&lua)?;
+    Ok(lua)
+}
+
+/// A fresh global table for one script: writes stay in it, reads fall through to the
+/// built-ins. Marked `safeenv` like Luau's own sandboxed threads, so imports such as
+/// `math.floor` stay on the fast path.
+pub(crate) fn script_env(lua: &Lua) -> mlua::Result<Table> {
+    let builtins = lua
+        .app_data_ref::<BuiltinGlobals>()
+        .map(|g| g.0.clone())
+        .ok_or_else(|| mlua::Error::runtime("the VM was not created by bevy_luau"))?;
+    let env = lua.create_table()?;
+    let meta = lua.create_table_from([("__index", builtins)])?;
+    meta.set_readonly(true);
+    env.set_metatable(Some(meta))?;
+    env.set_safeenv(true);
+    Ok(env)
+}
+
+#[cfg(feature = "luau-jit")]
+fn configure_codegen(lua: &Lua, enabled: bool) {
+    lua.enable_jit(enabled);
+}
+
+#[cfg(not(feature = "luau-jit"))]
+fn configure_codegen(_lua: &Lua, enabled: bool) {
+    if enabled {
+        tracing::warn!(
+            "ScriptConfig::native_codegen is set, but bevy_luau was built without the \
+             `luau-jit` feature; scripts are interpreted"
+        );
+    }
+}
+
+thread_local! {
+    /// Checkpoints left for the host call running on this thread.
+    static REMAINING: Cell<u64> = const { Cell::new(u64::MAX) };
+    /// Set once the budget of the current host call ran out.
+    static EXHAUSTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The instruction budget of one call from the host into Lua.
+pub(crate) struct Budget;
+
+impl Budget {
+    /// Runs `f` (a call into Lua) with `limit` interrupt checkpoints (`0` = unlimited), and
+    /// returns its result together with whether the budget ran out.
+    ///
+    /// Budgets nest: the budget of an outer call is restored when `f` returns.
+    pub(crate) fn run<R>(limit: u64, f: impl FnOnce() -> R) -> (R, bool) {
+        let limit = if limit == 0 { u64::MAX } else { limit };
+        let saved = (REMAINING.replace(limit), EXHAUSTED.replace(false));
+        let result = f();
+        let exhausted = EXHAUSTED.get();
+        REMAINING.set(saved.0);
+        EXHAUSTED.set(saved.1);
+        (result, exhausted)
+    }
+}
+
+/// The interrupt Luau calls at every checkpoint. `gc >= 0` marks a garbage collector step,
+/// which must not raise.
+unsafe extern "C-unwind" fn interrupt(state: *mut mlua::ffi::lua_State, gc: c_int) {
+    if gc >= 0 {
+        return;
+    }
+    let remaining = REMAINING.get();
+    if remaining > 0 {
+        REMAINING.set(remaining - 1);
+        return;
+    }
+    EXHAUSTED.set(true);
+    // SAFETY: Luau calls the interrupt on a running thread at a point where raising an error is
+    // allowed (this is how Luau's own tools stop runaway scripts); nothing in this frame needs
+    // dropping before the error unwinds.
+    unsafe { mlua::ffi::luaL_error(state, c"instruction limit exceeded".as_ptr()) }
+}
+
+fn install_interrupt(lua: &Lua) -> mlua::Result<()> {
+    // SAFETY: `lua_callbacks` returns the callbacks of this VM's global state, which lives as
+    // long as `lua`; writing the interrupt field is how Luau expects it to be set, and the
+    // function stored there only touches thread-local counters and the state it is given.
+    unsafe {
+        lua.exec_raw::<()>((), |state| {
+            (*mlua::ffi::lua_callbacks(state)).interrupt = Some(interrupt);
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vm() -> Lua {
+        new_vm(&ScriptConfig::default(), |_, _| Ok(())).expect("vm")
+    }
+
+    #[test]
+    fn infinite_loop_stops_at_the_budget_and_pcall_cannot_swallow_it() {
+        let lua = vm();
+        let env = script_env(&lua).unwrap();
+        let f = lua
+            .load("while true do pcall(function() while true do end end) end")
+            .set_environment(env)
+            .into_function()
+            .unwrap();
+        let (result, exhausted) = Budget::run(10_000, || f.call::<()>(()));
+        assert!(result.is_err());
+        assert!(exhausted);
+        // The next call gets a fresh budget.
+        let (result, exhausted) = Budget::run(10_000, || lua.load("return 1 + 1").eval::<i32>());
+        assert_eq!(result.unwrap(), 2);
+        assert!(!exhausted);
+    }
+
+    #[test]
+    fn memory_bomb_fails_and_the_vm_stays_usable() {
+        let config = ScriptConfig {
+            memory_limit: 4 * 1024 * 1024,
+            ..Default::default()
+        };
+        let lua = new_vm(&config, |_, _| Ok(())).unwrap();
+        let err = lua
+            .load("local t = {} while true do t[#t + 1] = string.rep('x', 1024) end")
+            .exec()
+            .unwrap_err();
+        assert!(matches!(err, mlua::Error::MemoryError(_)), "{err:?}");
+        lua.gc_collect().unwrap();
+        assert_eq!(lua.load("return 40 + 2").eval::<i32>().unwrap(), 42);
+    }
+
+    #[test]
+    fn script_envs_are_separate_and_builtins_read_only() {
+        let lua = vm();
+        let a = script_env(&lua).unwrap();
+        let b = script_env(&lua).unwrap();
+        lua.load("shared = 1").set_environment(a.clone()).exec().unwrap();
+        let seen: Option<i32> = lua.load("return shared").set_environment(b).eval().unwrap();
+        assert_eq!(seen, None);
+        let err = lua
+            .load("math.floor = nil")
+            .set_environment(a.clone())
+            .exec()
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+        let err = lua
+            .load("getfenv(0).leak = 1")
+            .set_environment(a)
+            .exec()
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+    }
+
+    #[test]
+    fn host_access_is_closed() {
+        let lua = vm();
+        let env = script_env(&lua).unwrap();
+        let missing: Vec<String> = lua
+            .load(
+                "local found = {}
+                 for _, name in {'io', 'loadfile', 'dofile', 'load', 'require', 'loadstring'} do
+                     if _G[name] ~= nil then table.insert(found, name) end
+                 end
+                 if os.execute or os.exit or os.getenv or os.remove then table.insert(found, 'os.*') end
+                 return found",
+            )
+            .set_environment(env)
+            .eval()
+            .unwrap();
+        assert!(missing.is_empty(), "available: {missing:?}");
+    }
+}
