@@ -156,7 +156,7 @@ fn render(error: &mlua::Error) -> String {
             }
         }
         mlua::Error::WithContext { context, cause } => format!("{context}: {}", render(cause)),
-        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::SyntaxError { message, .. } | mlua::Error::RuntimeError(message) => message.clone(),
         other => other.to_string(),
     }
 }

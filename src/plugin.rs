@@ -71,12 +71,28 @@ impl Plugin for LuauScriptingPlugin {
     fn finish(&self, app: &mut App) {
         // Here rather than in `build`, so the plugin works whatever order plugins are added in.
         register_asset(app);
-        let assets = app.world().get_resource::<AssetServer>().cloned();
-        match ScriptEngine::new(&self.config, assets) {
-            Ok(engine) => {
-                app.insert_resource(engine);
-            }
-            Err(error) => tracing::error!(target: "bevy_luau", "could not create the script engine: {error}"),
+        create_engine(app.world_mut());
+    }
+}
+
+/// Creates the [`ScriptEngine`] from the [`ScriptConfig`] resource, once.
+fn create_engine(world: &mut World) -> bool {
+    if world.contains_resource::<ScriptEngine>() {
+        return true;
+    }
+    let Some(config) = world.get_resource::<ScriptConfig>() else {
+        return false;
+    };
+    let assets = world.get_resource::<AssetServer>().cloned();
+    match ScriptEngine::new(config, assets) {
+        Ok(engine) => {
+            world.insert_resource(engine);
+            true
+        }
+        Err(error) => {
+            tracing::error!(target: "bevy_luau", "could not create the script engine: {error}");
+            world.write_message(error);
+            false
         }
     }
 }
@@ -93,6 +109,10 @@ fn register_asset(app: &mut App) {
 /// The exclusive system of [`ScriptingSystem`].
 fn scripting_step(world: &mut World, mut warned: Local<bool>) {
     let ran = world.try_resource_scope(|world, mut engine: Mut<ScriptEngine>| engine.step(world));
+    // An app driven by `app.update()` alone never ran `Plugin::finish`: create the engine now.
+    if ran.is_none() && !*warned && create_engine(world) {
+        return;
+    }
     if ran.is_none() && !*warned {
         *warned = true;
         tracing::warn!(

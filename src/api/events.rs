@@ -10,6 +10,7 @@
 //! before it, and in the next step when emitted by a handler; Rust systems read them with a
 //! `MessageReader<ScriptEvent>`.
 
+use crate::api::function;
 use crate::engine::callbacks::{self, List};
 use crate::engine::context::{Owner, with_world};
 use crate::error::{ScriptErrorKind, lua_error};
@@ -41,7 +42,7 @@ impl ScriptEvent {
 pub(crate) fn install(lua: &Lua, env: &Table, owner: &Owner, emit: &Function) -> mlua::Result<()> {
     let events = lua.create_table()?;
     let owner = owner.clone();
-    let on = lua.create_function(move |lua, (name, function): (String, Function)| {
+    let on = function::create(lua, "events.on", move |lua, (name, function): (String, Function)| {
         if name.is_empty() {
             return Err(lua_error(ScriptErrorKind::TypeMismatch, "events.on: the event name is empty"));
         }
@@ -55,7 +56,7 @@ pub(crate) fn install(lua: &Lua, env: &Table, owner: &Owner, emit: &Function) ->
 
 /// Creates the `events.emit` function, shared by every script of a VM.
 pub(crate) fn create_emit(lua: &Lua) -> mlua::Result<Function> {
-    lua.create_function(|lua, (name, payload): (String, Option<ScriptValue>)| {
+    function::create(lua, "events.emit", |lua, (name, payload): (String, Option<ScriptValue>)| {
         if name.is_empty() {
             return Err(lua_error(ScriptErrorKind::TypeMismatch, "events.emit: the event name is empty"));
         }

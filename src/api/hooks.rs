@@ -7,6 +7,7 @@
 //! A hook that errors is reported as a `ScriptError` and stays registered; the other hooks of
 //! the frame still run. Hot reload drops the hooks the old version of a script registered.
 
+use crate::api::function;
 use crate::engine::callbacks::{self, List};
 use crate::engine::context::Owner;
 use mlua::{Function, Lua, Table};
@@ -15,8 +16,8 @@ use mlua::{Function, Lua, Table};
 pub(crate) fn install(lua: &Lua, env: &Table, owner: &Owner) -> mlua::Result<()> {
     let hooks = lua.create_table()?;
     let owner = owner.clone();
-    let on_update = lua.create_function(move |lua, function: Function| {
-        callbacks::register(lua, List::Update, owner.clone(), function)
+    let on_update = function::create(lua, "hooks.on_update", move |lua, (f,): (Function,)| {
+        callbacks::register(lua, List::Update, owner.clone(), f)
     })?;
     hooks.raw_set("on_update", on_update)?;
     hooks.set_readonly(true);

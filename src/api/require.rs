@@ -10,6 +10,7 @@
 //! and a hot reload of the script loads its modules afresh. Modules run in a global table of
 //! their own; hooks and handlers they register belong to the requiring script.
 
+use crate::api::function;
 use crate::engine::context::Owner;
 use crate::engine::env;
 use crate::error::{ScriptErrorKind, lua_error};
@@ -42,12 +43,17 @@ pub(crate) fn state(lua: &Lua, owner: &Owner, file: &str, modules: &Table) -> ml
 
 /// The shared implementation of `require`: `(state, request) -> module`.
 pub(crate) fn create_require(lua: &Lua) -> mlua::Result<Function> {
-    lua.create_function(|lua, (state, request): (Table, String)| require(lua, &state, &request))
+    function::create(lua, "require", |lua, (state, request): (Table, Value)| {
+        let request: String = function::arg(lua, request, 1, "require")?;
+        require(lua, &state, &request)
+    })
 }
 
 /// The shared implementation of `loadstring`: `(env, source, chunkname?) -> function | nil, error`.
 pub(crate) fn create_loadstring(lua: &Lua) -> mlua::Result<Function> {
-    lua.create_function(|lua, (env, source, name): (Table, String, Option<String>)| {
+    function::create(lua, "loadstring", |lua, (env, source, name): (Table, Value, Value)| {
+        let source: String = function::arg(lua, source, 1, "loadstring")?;
+        let name: Option<String> = function::arg(lua, name, 2, "loadstring")?;
         let name = name.unwrap_or_else(|| "=(loadstring)".to_owned());
         let loaded = lua
             .load(source)

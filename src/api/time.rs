@@ -6,15 +6,16 @@
 //! time.frame()    -- scripting steps run so far, this one included
 //! ```
 
+use crate::api::function;
 use crate::engine::context::StepTime;
 use mlua::{Lua, Table};
 
 /// Adds the `time` library to the shared globals.
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let time = lua.create_table()?;
-    time.raw_set("delta", lua.create_function(|lua, ()| Ok(now(lua).delta))?)?;
-    time.raw_set("elapsed", lua.create_function(|lua, ()| Ok(now(lua).elapsed))?)?;
-    time.raw_set("frame", lua.create_function(|lua, ()| Ok(now(lua).frame))?)?;
+    time.raw_set("delta", function::create(lua, "time.delta", |lua, ()| Ok(now(lua).delta))?)?;
+    time.raw_set("elapsed", function::create(lua, "time.elapsed", |lua, ()| Ok(now(lua).elapsed))?)?;
+    time.raw_set("frame", function::create(lua, "time.frame", |lua, ()| Ok(now(lua).frame))?)?;
     globals.raw_set("time", time)
 }
 

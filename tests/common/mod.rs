@@ -1,0 +1,142 @@
+//! A headless app with a temporary, watched asset folder, for the integration tests.
+
+#![allow(dead_code, reason = "each test file uses a different part of the harness")]
+
+use bevy_app::{App, TaskPoolPlugin, Update};
+use bevy_asset::AssetPlugin;
+use bevy_ecs::message::MessageReader;
+use bevy_ecs::prelude::*;
+use bevy_luau::prelude::*;
+use bevy_time::{TimePlugin, TimeUpdateStrategy};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The frame time of every test app.
+pub const FRAME: Duration = Duration::from_millis(100);
+
+/// Every `ScriptError` and `ScriptEvent` the app produced, in order.
+#[derive(Resource, Default)]
+pub struct Seen {
+    pub errors: Vec<ScriptError>,
+    pub events: Vec<ScriptEvent>,
+}
+
+pub struct Harness {
+    pub app: App,
+    pub dir: TempDir,
+}
+
+impl Harness {
+    /// An app whose asset folder holds `files`, with the default plugin settings.
+    pub fn new(files: &[(&str, &str)]) -> Self {
+        Self::with_plugin(LuauScriptingPlugin::default(), files)
+    }
+
+    pub fn with_config(config: ScriptConfig, files: &[(&str, &str)]) -> Self {
+        Self::with_plugin(LuauScriptingPlugin { config, ..Default::default() }, files)
+    }
+
+    pub fn with_plugin(plugin: LuauScriptingPlugin, files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (path, contents) in files {
+            write(dir.path(), path, contents);
+        }
+        let mut app = App::new();
+        app.add_plugins((
+            TaskPoolPlugin::default(),
+            TimePlugin,
+            AssetPlugin {
+                file_path: dir.path().to_string_lossy().into_owned(),
+                watch_for_changes_override: Some(true),
+                ..Default::default()
+            },
+            plugin,
+        ))
+        .insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
+        .init_resource::<Seen>()
+        .add_systems(Update, record.after(ScriptingSystem));
+        app.finish();
+        app.cleanup();
+        Self { app, dir }
+    }
+
+    /// Adds global scripts, in order.
+    pub fn scripts(mut self, paths: &[&str]) -> Self {
+        for path in paths {
+            self.app.add_script(*path);
+        }
+        self
+    }
+
+    /// Rewrites a file of the asset folder.
+    pub fn write(&self, path: &str, contents: &str) {
+        write(self.dir.path(), path, contents);
+    }
+
+    pub fn update(&mut self) {
+        self.app.update();
+    }
+
+    /// Runs frames until `done` holds, failing the test after 20 s.
+    pub fn run_until(&mut self, what: &str, mut done: impl FnMut(&Seen) -> bool) {
+        let start = Instant::now();
+        loop {
+            self.app.update();
+            if done(self.seen()) {
+                return;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let seen = self.seen();
+                panic!("timed out waiting for {what}; errors: {:#?}; events: {:?}", seen.errors, seen.events);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Runs frames until an event called `name` was emitted.
+    pub fn run_until_event(&mut self, name: &str) {
+        self.run_until(&format!("event `{name}`"), |seen| seen.events.iter().any(|e| e.name == name));
+    }
+
+    pub fn seen(&self) -> &Seen {
+        self.app.world().resource::<Seen>()
+    }
+
+    /// Takes the events seen so far.
+    pub fn take_events(&mut self) -> Vec<ScriptEvent> {
+        std::mem::take(&mut self.app.world_mut().resource_mut::<Seen>().events)
+    }
+
+    /// Takes the errors seen so far.
+    pub fn take_errors(&mut self) -> Vec<ScriptError> {
+        std::mem::take(&mut self.app.world_mut().resource_mut::<Seen>().errors)
+    }
+
+    /// Payloads of the events called `name` seen so far.
+    pub fn payloads(&self, name: &str) -> Vec<ScriptValue> {
+        self.seen()
+            .events
+            .iter()
+            .filter(|e| e.name == name)
+            .map(|e| e.payload.clone())
+            .collect()
+    }
+
+    /// Fails the test if any script error was reported (a failing Lua `assert` is one).
+    pub fn assert_no_errors(&self) {
+        let errors = &self.seen().errors;
+        assert!(errors.is_empty(), "script errors: {errors:#?}");
+    }
+}
+
+fn write(root: &Path, path: &str, contents: &str) {
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("create dir");
+    std::fs::write(path, contents).expect("write file");
+}
+
+fn record(mut errors: MessageReader<ScriptError>, mut events: MessageReader<ScriptEvent>, mut seen: ResMut<Seen>) {
+    seen.errors.extend(errors.read().cloned());
+    seen.events.extend(events.read().cloned());
+}
