@@ -73,14 +73,19 @@ fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
     let dir: String = state.raw_get(DIR)?;
     let path = resolve(&dir, request).map_err(fail)?;
     let modules: Table = state.raw_get(MODULES)?;
-    match modules.raw_get::<Value>(path.as_str())? {
-        Value::Nil => {}
-        Value::LightUserData(_) => return Err(fail(format!("`{path}` requires itself through a cycle"))),
-        module => return Ok(module),
+    // The cache is keyed by the resolved request (no file system probe on a hit) and by the
+    // file found, so `./util` and `util.luau` share one module.
+    if let Some(module) = cached(&modules, &path).map_err(fail)? {
+        return Ok(module);
     }
     let (file, source) = find(lua, &path).map_err(fail)?;
+    if let Some(module) = cached(&modules, &file).map_err(fail)? {
+        modules.raw_set(path.as_str(), &module)?;
+        return Ok(module);
+    }
     // A marker while the module runs, so a cycle fails instead of recursing.
-    modules.raw_set(path.as_str(), Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())))?;
+    let loading = Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()));
+    modules.raw_set(file.as_str(), &loading)?;
     let owner = Owner {
         id: state.raw_get(OWNER_ID)?,
         path: Arc::from(state.raw_get::<String>(OWNER_PATH)?),
@@ -97,12 +102,22 @@ fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
         Ok(Value::Nil) => Value::Boolean(true),
         Ok(module) => module,
         Err(error) => {
-            modules.raw_set(path.as_str(), Value::Nil)?;
+            modules.raw_set(file.as_str(), Value::Nil)?;
             return Err(error);
         }
     };
+    modules.raw_set(file.as_str(), &module)?;
     modules.raw_set(path.as_str(), &module)?;
     Ok(module)
+}
+
+/// The cached module under `key`, or an error while that module is still loading.
+fn cached(modules: &Table, key: &str) -> Result<Option<Value>, String> {
+    match modules.raw_get::<Value>(key).map_err(|e| e.to_string())? {
+        Value::Nil => Ok(None),
+        Value::LightUserData(_) => Err(format!("`{key}` requires itself through a cycle")),
+        module => Ok(Some(module)),
+    }
 }
 
 /// Resolves `request` against the folder `dir` of the requiring file, both relative to the

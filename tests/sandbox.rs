@@ -1,0 +1,257 @@
+//! The sandbox and the failure model: closed host access, per-script globals, limits, `require`.
+
+mod common;
+
+use bevy_luau::prelude::*;
+use common::Harness;
+
+/// Runs `source` as the top level of one script and returns the errors it reported, after it
+/// emitted `done` or failed.
+fn run(source: &str) -> Harness {
+    let mut h = Harness::new(&[("scripts/test.luau", source)]).scripts(&["scripts/test.luau"]);
+    h.run_until("the script to finish", |seen| {
+        !seen.errors.is_empty() || seen.events.iter().any(|e| e.name == "done")
+    });
+    h
+}
+
+#[test]
+fn host_access_is_unavailable() {
+    let h = run(r#"
+        assert(io == nil, "io")
+        assert(loadfile == nil, "loadfile")
+        assert(dofile == nil, "dofile")
+        assert(load == nil, "load")
+        assert(os.execute == nil and os.exit == nil and os.getenv == nil and os.remove == nil, "os")
+        assert(package == nil, "package")
+        assert(debug == nil or debug.getregistry == nil, "debug registry")
+        events.emit("done")
+    "#);
+    h.assert_no_errors();
+}
+
+#[test]
+fn bytecode_is_refused_by_loadstring() {
+    let bytecode = mlua::chunk::Compiler::new().compile("return 1").expect("compiles");
+    let escaped: String = bytecode.iter().map(|b| format!("\\x{b:02x}")).collect();
+    let h = run(&format!(
+        r#"
+        local f, err = loadstring("{escaped}")
+        assert(f == nil, "bytecode loaded")
+        assert(string.find(err, "binary"), err)
+        local g = assert(loadstring("return 20 + 22"))
+        assert(g() == 42)
+        events.emit("done")
+        "#
+    ));
+    h.assert_no_errors();
+}
+
+#[test]
+fn globals_are_per_script() {
+    let mut h = Harness::new(&[
+        ("scripts/a.luau", "counter = 'a'\nfunction greet() return 'a' end\nevents.emit('a', counter)"),
+        (
+            "scripts/b.luau",
+            "assert(counter == nil and greet == nil, 'saw globals of a')\ncounter = 'b'\nevents.emit('b', counter)",
+        ),
+        ("scripts/c.luau", "assert(counter == nil, 'saw globals of a or b')\nevents.emit('c')"),
+    ])
+    .scripts(&["scripts/a.luau", "scripts/b.luau", "scripts/c.luau"]);
+    h.run_until("three scripts", |seen| {
+        ["a", "b", "c"].iter().all(|n| seen.events.iter().any(|e| e.name == *n))
+    });
+    h.assert_no_errors();
+}
+
+#[test]
+fn builtin_libraries_are_read_only() {
+    let h = run(r#"
+        local function fails(f, what)
+            local ok, err = pcall(f)
+            assert(not ok, what .. " was writable")
+            assert(string.find(tostring(err), "readonly"), tostring(err))
+        end
+        fails(function() math.floor = nil end, "math")
+        fails(function() string.upper = nil end, "string")
+        fails(function() table.insert = print end, "table")
+        fails(function() events.emit = nil end, "events")
+        fails(function() hooks.on_update = nil end, "hooks")
+        fails(function() time.delta = nil end, "time")
+        fails(function() getfenv(0).leak = true end, "the shared environment")
+        fails(function() getmetatable("").__index.upper = nil end, "the string metatable")
+        -- A script may shadow a library in its own globals without touching anyone else's.
+        math = {floor = function() return 0 end}
+        assert(math.floor(1.5) == 0)
+        events.emit("done")
+    "#);
+    h.assert_no_errors();
+}
+
+#[test]
+fn loadstring_runs_in_the_scripts_own_globals() {
+    let h = run(r#"
+        mine = 7
+        local f = assert(loadstring("return mine"))
+        assert(f() == 7)
+        assert(loadstring("theirs = 1"))()
+        assert(theirs == 1)
+        local g, err = loadstring("this is not lua")
+        assert(g == nil and type(err) == "string")
+        events.emit("done")
+    "#);
+    h.assert_no_errors();
+}
+
+#[test]
+fn infinite_loop_stops_at_instruction_limit() {
+    let config = ScriptConfig { instruction_limit: 100_000, ..Default::default() };
+    let mut h = Harness::with_config(
+        config,
+        &[
+            ("scripts/spin.luau", "hooks.on_update(function()\n    while true do end\nend)"),
+            ("scripts/ok.luau", "hooks.on_update(function() events.emit('alive') end)"),
+        ],
+    )
+    .scripts(&["scripts/spin.luau", "scripts/ok.luau"]);
+    h.run_until_event("alive");
+    h.take_errors();
+    h.take_events();
+    h.update();
+    h.update();
+    let errors = h.take_errors();
+    assert_eq!(errors.len(), 2, "the spinning hook stays registered: {errors:#?}");
+    for error in &errors {
+        assert_eq!(error.kind, ScriptErrorKind::InstructionLimit);
+        assert_eq!(error.script, "scripts/spin.luau");
+        assert!(error.message.contains("scripts/spin.luau:2"), "{}", error.message);
+    }
+    assert_eq!(h.payloads("alive").len(), 2, "the frame goes on");
+}
+
+#[test]
+fn runaway_top_level_stops_and_pcall_cannot_hide_it() {
+    let config = ScriptConfig { instruction_limit: 50_000, ..Default::default() };
+    let mut h = Harness::with_config(
+        config,
+        &[(
+            "scripts/sneaky.luau",
+            "while true do pcall(function() while true do end end) end",
+        )],
+    )
+    .scripts(&["scripts/sneaky.luau"]);
+    h.run_until("an error", |seen| !seen.errors.is_empty());
+    assert_eq!(h.take_errors()[0].kind, ScriptErrorKind::InstructionLimit);
+}
+
+#[test]
+fn allocation_bomb_stops_at_memory_limit_and_the_vm_stays_usable() {
+    let config = ScriptConfig { memory_limit: 8 * 1024 * 1024, ..Default::default() };
+    let mut h = Harness::with_config(
+        config,
+        &[(
+            "scripts/bomb.luau",
+            r#"
+            local armed = true
+            hooks.on_update(function()
+                if armed then
+                    armed = false
+                    local t = {}
+                    while true do t[#t + 1] = string.rep("x", 4096) end
+                end
+                local fine = table.create(1000, "ok")
+                events.emit("after", #fine)
+            end)
+            "#,
+        )],
+    )
+    .scripts(&["scripts/bomb.luau"]);
+    h.run_until("the memory error", |seen| !seen.errors.is_empty());
+    let errors = h.take_errors();
+    assert_eq!(errors[0].kind, ScriptErrorKind::MemoryLimit, "{errors:#?}");
+    h.run_until_event("after");
+    h.assert_no_errors();
+    assert_eq!(h.payloads("after")[0], ScriptValue::Number(1000.0));
+}
+
+#[test]
+fn deep_recursion_errors_without_crashing() {
+    let mut h = Harness::new(&[(
+        "scripts/deep.luau",
+        r#"
+        local function down(n) return down(n + 1) + 1 end
+        local ok, err = pcall(down, 1)
+        assert(not ok and string.find(tostring(err), "stack"), tostring(err))
+        local function nest(n) return {nest = n > 0 and nest(n - 1) or nil} end
+        events.emit("done")
+        down(1)
+        "#,
+    )])
+    .scripts(&["scripts/deep.luau"]);
+    h.run_until("the recursion error", |seen| !seen.errors.is_empty());
+    let errors = h.take_errors();
+    assert_eq!(errors[0].kind, ScriptErrorKind::Runtime);
+    assert!(errors[0].message.contains("stack overflow"), "{}", errors[0].message);
+    assert_eq!(h.payloads("done").len(), 1);
+}
+
+#[test]
+fn require_resolves_inside_the_asset_folder() {
+    let mut h = Harness::new(&[
+        ("scripts/main.luau", r#"
+            local util = require("./lib/util")
+            local again = require("lib/util.luau")
+            assert(util == again, "modules are cached per script")
+            assert(util.double(21) == 42)
+            assert(util.shared_name() == "shared", "nested require relative to the module")
+            assert(double == nil, "module globals stay in the module")
+            local ok, err = pcall(require, "../../secret")
+            assert(not ok and string.find(tostring(err), "outside the asset folder"), tostring(err))
+            ok, err = pcall(require, "/etc/passwd")
+            assert(not ok and string.find(tostring(err), "relative"), tostring(err))
+            ok, err = pcall(require, "./missing")
+            assert(not ok and string.find(tostring(err), "no module"), tostring(err))
+            ok, err = pcall(require, "./lib/cycle_a")
+            assert(not ok and string.find(tostring(err), "cycle"), tostring(err))
+            ok, err = pcall(require, 42)
+            assert(not ok and string.find(tostring(err), "require"), tostring(err))
+            events.emit("done")
+        "#),
+        ("scripts/lib/util.luau", r#"
+            local shared = require("../shared/init.luau")
+            function double(x) return x * 2 end
+            return { double = double, shared_name = function() return shared.name end }
+        "#),
+        ("scripts/shared/init.luau", "return { name = 'shared' }"),
+        ("scripts/lib/cycle_a.luau", "return require('./cycle_b')"),
+        ("scripts/lib/cycle_b.luau", "return require('./cycle_a')"),
+        ("secret.luau", "return 'secret'"),
+    ])
+    .scripts(&["scripts/main.luau"]);
+    h.run_until("the script to finish", |seen| {
+        !seen.errors.is_empty() || seen.events.iter().any(|e| e.name == "done")
+    });
+    h.assert_no_errors();
+}
+
+#[test]
+fn errors_in_modules_name_the_module_file() {
+    let mut h = Harness::new(&[
+        ("scripts/main.luau", "require('./broken')"),
+        ("scripts/broken.luau", "local x = 1\nerror('module failed')"),
+    ])
+    .scripts(&["scripts/main.luau"]);
+    h.run_until("an error", |seen| !seen.errors.is_empty());
+    let error = &h.seen().errors[0];
+    assert_eq!(error.script, "scripts/main.luau");
+    assert!(error.message.contains("scripts/broken.luau:2"), "{}", error.message);
+}
+
+#[test]
+fn compile_errors_report_file_and_line() {
+    let mut h = Harness::new(&[("scripts/syntax.luau", "local x = 1\nlocal = 2\n")]).scripts(&["scripts/syntax.luau"]);
+    h.run_until("an error", |seen| !seen.errors.is_empty());
+    let error = &h.seen().errors[0];
+    assert_eq!(error.kind, ScriptErrorKind::Compile);
+    assert!(error.message.contains("scripts/syntax.luau:2"), "{}", error.message);
+}
