@@ -59,7 +59,11 @@ pub struct ScriptError {
 
 impl ScriptError {
     /// Creates an error from its parts.
-    pub fn new(script: impl Into<String>, kind: ScriptErrorKind, message: impl Into<String>) -> Self {
+    pub fn new(
+        script: impl Into<String>,
+        kind: ScriptErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             script: script.into(),
             kind,
@@ -156,7 +160,9 @@ fn render(error: &mlua::Error) -> String {
             }
         }
         mlua::Error::WithContext { context, cause } => format!("{context}: {}", render(cause)),
-        mlua::Error::SyntaxError { message, .. } | mlua::Error::RuntimeError(message) => message.clone(),
+        mlua::Error::SyntaxError { message, .. } | mlua::Error::RuntimeError(message) => {
+            message.clone()
+        }
         other => other.to_string(),
     }
 }
@@ -167,7 +173,10 @@ mod tests {
 
     #[test]
     fn kinded_errors_keep_their_kind_through_callbacks() {
-        let inner = lua_error(ScriptErrorKind::UnknownComponent, "ecs.get: no component `Helth`");
+        let inner = lua_error(
+            ScriptErrorKind::UnknownComponent,
+            "ecs.get: no component `Helth`",
+        );
         let wrapped = mlua::Error::CallbackError {
             traceback: "stack traceback:\n\t[C]: in function 'get'".into(),
             cause: std::sync::Arc::new(inner),

@@ -74,10 +74,14 @@ pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
 pub use value::ScriptValue;
 pub use vm::ScriptConfig;
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The most common types, re-exported: `use bevy_luau::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        LuauScript, LuauScriptingPlugin, ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent,
-        ScriptValue, ScriptingAppExt, ScriptingSystem,
+        LuauScript, LuauScriptingPlugin, ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind,
+        ScriptEvent, ScriptValue, ScriptingAppExt, ScriptingSystem,
     };
 }

@@ -100,9 +100,12 @@ fn create_engine(world: &mut World) -> bool {
 /// Registers the asset and its loader once the asset server exists.
 fn register_asset(app: &mut App) {
     let has_server = app.world().contains_resource::<AssetServer>();
-    let registered = app.world().contains_resource::<bevy_asset::Assets<LuauScript>>();
+    let registered = app
+        .world()
+        .contains_resource::<bevy_asset::Assets<LuauScript>>();
     if has_server && !registered {
-        app.init_asset::<LuauScript>().register_asset_loader(LuauScriptLoader);
+        app.init_asset::<LuauScript>()
+            .register_asset_loader(LuauScriptLoader);
     }
 }
 

@@ -55,6 +55,10 @@ impl Default for ScriptConfig {
 #[derive(Clone)]
 pub(crate) struct BuiltinGlobals(pub Table);
 
+/// Globals that each script gets its own version of. They must not exist in the shared global
+/// table, or Luau's load-time import resolution would bind scripts to the shared ones.
+pub(crate) const PER_SCRIPT_GLOBALS: &[&str] = &["print", "require", "loadstring"];
+
 /// The compiler every chunk of the crate is compiled with: full optimizations, with line info
 /// and function names kept for error messages and tracebacks.
 pub(crate) fn compiler() -> Compiler {
@@ -78,9 +82,12 @@ pub(crate) fn new_vm(
 
     let globals = lua.globals();
     // mlua's default `require` reads the file system and its `loadstring` loads into the
-    // shared environment; each script gets its own versions of both instead.
-    globals.raw_remove("require")?;
-    globals.raw_remove("loadstring")?;
+    // shared environment; each script gets its own versions of both instead. `print` goes too:
+    // Luau resolves a global that exists in the shared table as a constant at load time, so a
+    // per-script `print` would never be seen while the built-in one exists.
+    for per_script in PER_SCRIPT_GLOBALS {
+        globals.raw_remove(*per_script)?;
+    }
     install_entity_metatable(&lua)?;
     install(&lua, &globals)?;
 
@@ -229,7 +236,10 @@ mod tests {
         let lua = vm();
         let a = script_env(&lua).unwrap();
         let b = script_env(&lua).unwrap();
-        lua.load("shared = 1").set_environment(a.clone()).exec().unwrap();
+        lua.load("shared = 1")
+            .set_environment(a.clone())
+            .exec()
+            .unwrap();
         let seen: Option<i32> = lua.load("return shared").set_environment(b).eval().unwrap();
         assert_eq!(seen, None);
         let err = lua

@@ -61,18 +61,29 @@ fn disconnect_stops_a_hook() {
         h.update();
     }
     h.assert_no_errors();
-    assert_eq!(h.payloads("call"), vec![ScriptValue::Number(1.0), ScriptValue::Number(2.0)]);
+    assert_eq!(
+        h.payloads("call"),
+        vec![ScriptValue::Number(1.0), ScriptValue::Number(2.0)]
+    );
     assert_eq!(h.payloads("other").len(), 6, "the other hook keeps running");
 }
 
 #[test]
 fn erroring_hook_reports_each_frame_and_other_hooks_still_run() {
     let mut h = Harness::new(&[
-        ("scripts/bad.luau", "hooks.on_update(function()\n    error('boom')\nend)\n"),
-        ("scripts/good.luau", "hooks.on_update(function() events.emit('good') end)"),
+        (
+            "scripts/bad.luau",
+            "hooks.on_update(function()\n    error('boom')\nend)\n",
+        ),
+        (
+            "scripts/good.luau",
+            "hooks.on_update(function() events.emit('good') end)",
+        ),
     ])
     .scripts(&["scripts/bad.luau", "scripts/good.luau"]);
-    h.run_until("both scripts loaded", |seen| seen.events.iter().any(|e| e.name == "good"));
+    h.run_until("both scripts loaded", |seen| {
+        seen.events.iter().any(|e| e.name == "good")
+    });
     h.take_errors();
     h.take_events();
     for _ in 0..3 {
@@ -83,7 +94,11 @@ fn erroring_hook_reports_each_frame_and_other_hooks_still_run() {
     for error in &errors {
         assert_eq!(error.kind, ScriptErrorKind::Runtime);
         assert_eq!(error.script, "scripts/bad.luau");
-        assert!(error.message.contains("scripts/bad.luau:2"), "file:line in {}", error.message);
+        assert!(
+            error.message.contains("scripts/bad.luau:2"),
+            "file:line in {}",
+            error.message
+        );
         assert!(error.message.contains("boom"));
     }
     assert_eq!(h.payloads("good").len(), 3);
@@ -108,7 +123,9 @@ fn lua_events_reach_rust_and_rust_events_reach_lua_in_the_same_step() {
         "#,
     )])
     .scripts(&["scripts/pong.luau"]);
-    h.app.init_resource::<Frame>().add_systems(Update, send_ping.before(ScriptingSystem));
+    h.app
+        .init_resource::<Frame>()
+        .add_systems(Update, send_ping.before(ScriptingSystem));
     h.run_until_event("pong");
     h.take_events();
     h.update();
@@ -117,7 +134,10 @@ fn lua_events_reach_rust_and_rust_events_reach_lua_in_the_same_step() {
     let pongs = h.payloads("pong");
     assert_eq!(pongs.len(), 2, "{pongs:?}");
     let frame = h.app.world().resource::<Frame>().0;
-    assert_eq!(pongs[1].as_map().unwrap()["n"], ScriptValue::Number(f64::from(frame)));
+    assert_eq!(
+        pongs[1].as_map().unwrap()["n"],
+        ScriptValue::Number(f64::from(frame))
+    );
 }
 
 #[test]
@@ -142,10 +162,16 @@ fn a_handler_returning_true_consumes_the_event() {
     let jump = ScriptValue::Map([("verb".to_owned(), ScriptValue::from("jump"))].into());
     assert_eq!(ScriptEngine::emit(world, "action", look), Ok(true));
     assert_eq!(ScriptEngine::emit(world, "action", jump), Ok(false));
-    assert_eq!(ScriptEngine::emit(world, "nobody_listens", ScriptValue::Nil), Ok(false));
+    assert_eq!(
+        ScriptEngine::emit(world, "nobody_listens", ScriptValue::Nil),
+        Ok(false)
+    );
     h.update();
     h.assert_no_errors();
-    assert_eq!(h.payloads("first"), vec![ScriptValue::from("look"), ScriptValue::from("jump")]);
+    assert_eq!(
+        h.payloads("first"),
+        vec![ScriptValue::from("look"), ScriptValue::from("jump")]
+    );
     assert_eq!(h.payloads("second"), vec![ScriptValue::from("jump")]);
 }
 
@@ -161,9 +187,14 @@ fn emit_returns_the_handler_error_when_nothing_consumed_the_event() {
     .scripts(&["scripts/fails.luau"]);
     h.run_until_event("ready");
     let world = h.app.world_mut();
-    let error = ScriptEngine::emit(world, "hit", "not a table").expect_err("indexing a string field fails");
+    let error =
+        ScriptEngine::emit(world, "hit", "not a table").expect_err("indexing a string field fails");
     assert_eq!(error.kind, ScriptErrorKind::Runtime);
-    assert!(error.message.contains("scripts/fails.luau:2"), "{}", error.message);
+    assert!(
+        error.message.contains("scripts/fails.luau:2"),
+        "{}",
+        error.message
+    );
     let hit = ScriptValue::Map([("damage".to_owned(), ScriptValue::Number(3.0))].into());
     assert_eq!(ScriptEngine::emit(world, "hit", hit), Ok(true));
     // The failure was also reported as a message.
@@ -216,10 +247,19 @@ fn time_reports_frames_and_elapsed_time() {
     h.update();
     h.assert_no_errors();
     let times = h.payloads("time");
-    let frames: Vec<f64> = times.iter().map(|t| t.as_map().unwrap()["frame"].as_number().unwrap()).collect();
+    let frames: Vec<f64> = times
+        .iter()
+        .map(|t| t.as_map().unwrap()["frame"].as_number().unwrap())
+        .collect();
     assert_eq!(frames, vec![0.0, 1.0, 2.0]);
-    let elapsed: Vec<f64> = times.iter().map(|t| t.as_map().unwrap()["elapsed"].as_number().unwrap()).collect();
-    assert!((elapsed[2] - elapsed[1] - FRAME.as_secs_f64()).abs() < 1e-6, "{elapsed:?}");
+    let elapsed: Vec<f64> = times
+        .iter()
+        .map(|t| t.as_map().unwrap()["elapsed"].as_number().unwrap())
+        .collect();
+    assert!(
+        (elapsed[2] - elapsed[1] - FRAME.as_secs_f64()).abs() < 1e-6,
+        "{elapsed:?}"
+    );
 }
 
 #[test]

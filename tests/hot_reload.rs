@@ -15,7 +15,8 @@ fn version_script(version: u32) -> String {
 }
 
 fn start() -> Harness {
-    let mut h = Harness::new(&[("scripts/live.luau", &version_script(1))]).scripts(&["scripts/live.luau"]);
+    let mut h =
+        Harness::new(&[("scripts/live.luau", &version_script(1))]).scripts(&["scripts/live.luau"]);
     h.run_until_event("version");
     h
 }
@@ -25,7 +26,9 @@ fn start() -> Harness {
 fn settle_on(h: &mut Harness, version: u32) -> Vec<ScriptValue> {
     let wanted = ScriptValue::Number(f64::from(version));
     h.run_until(&format!("version {version}"), |seen| {
-        seen.events.iter().any(|e| e.name == "version" && e.payload == wanted)
+        seen.events
+            .iter()
+            .any(|e| e.name == "version" && e.payload == wanted)
     });
     h.take_events();
     for _ in 0..3 {
@@ -39,7 +42,11 @@ fn hot_reload_runs_the_new_code_and_drops_the_old_hooks() {
     let mut h = start();
     h.write("scripts/live.luau", &version_script(2));
     let versions = settle_on(&mut h, 2);
-    assert_eq!(versions, vec![ScriptValue::Number(2.0); 3], "only the new hook runs");
+    assert_eq!(
+        versions,
+        vec![ScriptValue::Number(2.0); 3],
+        "only the new hook runs"
+    );
     h.assert_no_errors();
 }
 
@@ -57,19 +64,30 @@ fn hot_reload_replaces_event_handlers_instead_of_adding_them() {
 #[test]
 fn syntax_error_keeps_the_old_version_and_fixing_it_takes_effect() {
     let mut h = start();
-    h.write("scripts/live.luau", "hooks.on_update(function()\n    events.emit('version', 2\nend)\n");
+    h.write(
+        "scripts/live.luau",
+        "hooks.on_update(function()\n    events.emit('version', 2\nend)\n",
+    );
     h.run_until("a compile error", |seen| !seen.errors.is_empty());
     let errors = h.take_errors();
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert_eq!(errors[0].kind, ScriptErrorKind::Compile);
     assert_eq!(errors[0].script, "scripts/live.luau");
-    assert!(errors[0].message.contains("scripts/live.luau:"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("scripts/live.luau:"),
+        "{}",
+        errors[0].message
+    );
 
     h.take_events();
     for _ in 0..3 {
         h.update();
     }
-    assert_eq!(h.payloads("version"), vec![ScriptValue::Number(1.0); 3], "the old version still runs");
+    assert_eq!(
+        h.payloads("version"),
+        vec![ScriptValue::Number(1.0); 3],
+        "the old version still runs"
+    );
 
     h.write("scripts/live.luau", &version_script(3));
     let versions = settle_on(&mut h, 3);
@@ -87,7 +105,11 @@ fn failing_top_level_keeps_the_old_version_and_drops_the_new_hooks() {
     h.run_until("a runtime error", |seen| !seen.errors.is_empty());
     let errors = h.take_errors();
     assert_eq!(errors[0].kind, ScriptErrorKind::Runtime);
-    assert!(errors[0].message.contains("scripts/live.luau:2"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("scripts/live.luau:2"),
+        "{}",
+        errors[0].message
+    );
     h.take_events();
     for _ in 0..3 {
         h.update();
@@ -98,7 +120,10 @@ fn failing_top_level_keeps_the_old_version_and_drops_the_new_hooks() {
 #[test]
 fn hot_reload_loads_modules_afresh() {
     let mut h = Harness::new(&[
-        ("scripts/main.luau", "local m = require('./m')\nhooks.on_update(function() events.emit('version', m.v) end)"),
+        (
+            "scripts/main.luau",
+            "local m = require('./m')\nhooks.on_update(function() events.emit('version', m.v) end)",
+        ),
         ("scripts/m.luau", "return {v = 1}"),
     ])
     .scripts(&["scripts/main.luau"]);

@@ -32,7 +32,9 @@ fn host_access_is_unavailable() {
 
 #[test]
 fn bytecode_is_refused_by_loadstring() {
-    let bytecode = mlua::chunk::Compiler::new().compile("return 1").expect("compiles");
+    let bytecode = mlua::chunk::Compiler::new()
+        .compile("return 1")
+        .expect("compiles");
     let escaped: String = bytecode.iter().map(|b| format!("\\x{b:02x}")).collect();
     let h = run(&format!(
         r#"
@@ -59,7 +61,9 @@ fn globals_are_per_script() {
     ])
     .scripts(&["scripts/a.luau", "scripts/b.luau", "scripts/c.luau"]);
     h.run_until("three scripts", |seen| {
-        ["a", "b", "c"].iter().all(|n| seen.events.iter().any(|e| e.name == *n))
+        ["a", "b", "c"]
+            .iter()
+            .all(|n| seen.events.iter().any(|e| e.name == *n))
     });
     h.assert_no_errors();
 }
@@ -89,6 +93,18 @@ fn builtin_libraries_are_read_only() {
 }
 
 #[test]
+fn per_script_functions_are_not_shadowed_by_builtins() {
+    let h = run(r#"
+        assert(print == log.info, "print is the script's log.info")
+        assert(type(require) == "function" and type(loadstring) == "function")
+        local function nested() return print end
+        assert(nested() == log.info)
+        events.emit("done")
+    "#);
+    h.assert_no_errors();
+}
+
+#[test]
 fn loadstring_runs_in_the_scripts_own_globals() {
     let h = run(r#"
         mine = 7
@@ -105,12 +121,21 @@ fn loadstring_runs_in_the_scripts_own_globals() {
 
 #[test]
 fn infinite_loop_stops_at_instruction_limit() {
-    let config = ScriptConfig { instruction_limit: 100_000, ..Default::default() };
+    let config = ScriptConfig {
+        instruction_limit: 100_000,
+        ..Default::default()
+    };
     let mut h = Harness::with_config(
         config,
         &[
-            ("scripts/spin.luau", "hooks.on_update(function()\n    while true do end\nend)"),
-            ("scripts/ok.luau", "hooks.on_update(function() events.emit('alive') end)"),
+            (
+                "scripts/spin.luau",
+                "hooks.on_update(function()\n    while true do end\nend)",
+            ),
+            (
+                "scripts/ok.luau",
+                "hooks.on_update(function() events.emit('alive') end)",
+            ),
         ],
     )
     .scripts(&["scripts/spin.luau", "scripts/ok.luau"]);
@@ -120,18 +145,29 @@ fn infinite_loop_stops_at_instruction_limit() {
     h.update();
     h.update();
     let errors = h.take_errors();
-    assert_eq!(errors.len(), 2, "the spinning hook stays registered: {errors:#?}");
+    assert_eq!(
+        errors.len(),
+        2,
+        "the spinning hook stays registered: {errors:#?}"
+    );
     for error in &errors {
         assert_eq!(error.kind, ScriptErrorKind::InstructionLimit);
         assert_eq!(error.script, "scripts/spin.luau");
-        assert!(error.message.contains("scripts/spin.luau:2"), "{}", error.message);
+        assert!(
+            error.message.contains("scripts/spin.luau:2"),
+            "{}",
+            error.message
+        );
     }
     assert_eq!(h.payloads("alive").len(), 2, "the frame goes on");
 }
 
 #[test]
 fn runaway_top_level_stops_and_pcall_cannot_hide_it() {
-    let config = ScriptConfig { instruction_limit: 50_000, ..Default::default() };
+    let config = ScriptConfig {
+        instruction_limit: 50_000,
+        ..Default::default()
+    };
     let mut h = Harness::with_config(
         config,
         &[(
@@ -146,7 +182,10 @@ fn runaway_top_level_stops_and_pcall_cannot_hide_it() {
 
 #[test]
 fn allocation_bomb_stops_at_memory_limit_and_the_vm_stays_usable() {
-    let config = ScriptConfig { memory_limit: 8 * 1024 * 1024, ..Default::default() };
+    let config = ScriptConfig {
+        memory_limit: 8 * 1024 * 1024,
+        ..Default::default()
+    };
     let mut h = Harness::with_config(
         config,
         &[(
@@ -191,14 +230,20 @@ fn deep_recursion_errors_without_crashing() {
     h.run_until("the recursion error", |seen| !seen.errors.is_empty());
     let errors = h.take_errors();
     assert_eq!(errors[0].kind, ScriptErrorKind::Runtime);
-    assert!(errors[0].message.contains("stack overflow"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("stack overflow"),
+        "{}",
+        errors[0].message
+    );
     assert_eq!(h.payloads("done").len(), 1);
 }
 
 #[test]
 fn require_resolves_inside_the_asset_folder() {
     let mut h = Harness::new(&[
-        ("scripts/main.luau", r#"
+        (
+            "scripts/main.luau",
+            r#"
             local util = require("./lib/util")
             local again = require("lib/util.luau")
             assert(util == again, "modules are cached per script")
@@ -216,12 +261,16 @@ fn require_resolves_inside_the_asset_folder() {
             ok, err = pcall(require, 42)
             assert(not ok and string.find(tostring(err), "require"), tostring(err))
             events.emit("done")
-        "#),
-        ("scripts/lib/util.luau", r#"
+        "#,
+        ),
+        (
+            "scripts/lib/util.luau",
+            r#"
             local shared = require("../shared/init.luau")
             function double(x) return x * 2 end
             return { double = double, shared_name = function() return shared.name end }
-        "#),
+        "#,
+        ),
         ("scripts/shared/init.luau", "return { name = 'shared' }"),
         ("scripts/lib/cycle_a.luau", "return require('./cycle_b')"),
         ("scripts/lib/cycle_b.luau", "return require('./cycle_a')"),
@@ -244,14 +293,23 @@ fn errors_in_modules_name_the_module_file() {
     h.run_until("an error", |seen| !seen.errors.is_empty());
     let error = &h.seen().errors[0];
     assert_eq!(error.script, "scripts/main.luau");
-    assert!(error.message.contains("scripts/broken.luau:2"), "{}", error.message);
+    assert!(
+        error.message.contains("scripts/broken.luau:2"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn compile_errors_report_file_and_line() {
-    let mut h = Harness::new(&[("scripts/syntax.luau", "local x = 1\nlocal = 2\n")]).scripts(&["scripts/syntax.luau"]);
+    let mut h = Harness::new(&[("scripts/syntax.luau", "local x = 1\nlocal = 2\n")])
+        .scripts(&["scripts/syntax.luau"]);
     h.run_until("an error", |seen| !seen.errors.is_empty());
     let error = &h.seen().errors[0];
     assert_eq!(error.kind, ScriptErrorKind::Compile);
-    assert!(error.message.contains("scripts/syntax.luau:2"), "{}", error.message);
+    assert!(
+        error.message.contains("scripts/syntax.luau:2"),
+        "{}",
+        error.message
+    );
 }

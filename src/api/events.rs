@@ -42,12 +42,19 @@ impl ScriptEvent {
 pub(crate) fn install(lua: &Lua, env: &Table, owner: &Owner, emit: &Function) -> mlua::Result<()> {
     let events = lua.create_table()?;
     let owner = owner.clone();
-    let on = function::create(lua, "events.on", move |lua, (name, function): (String, Function)| {
-        if name.is_empty() {
-            return Err(lua_error(ScriptErrorKind::TypeMismatch, "events.on: the event name is empty"));
-        }
-        callbacks::register(lua, List::Event(&name), owner.clone(), function)
-    })?;
+    let on = function::create(
+        lua,
+        "events.on",
+        move |lua, (name, function): (String, Function)| {
+            if name.is_empty() {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    "events.on: the event name is empty",
+                ));
+            }
+            callbacks::register(lua, List::Event(&name), owner.clone(), function)
+        },
+    )?;
     events.raw_set("on", on)?;
     events.raw_set("emit", emit.clone())?;
     events.set_readonly(true);
@@ -56,13 +63,20 @@ pub(crate) fn install(lua: &Lua, env: &Table, owner: &Owner, emit: &Function) ->
 
 /// Creates the `events.emit` function, shared by every script of a VM.
 pub(crate) fn create_emit(lua: &Lua) -> mlua::Result<Function> {
-    function::create(lua, "events.emit", |lua, (name, payload): (String, Option<ScriptValue>)| {
-        if name.is_empty() {
-            return Err(lua_error(ScriptErrorKind::TypeMismatch, "events.emit: the event name is empty"));
-        }
-        let event = ScriptEvent::new(name, payload.unwrap_or_default());
-        with_world(lua, |world| {
-            world.write_message(event);
-        })
-    })
+    function::create(
+        lua,
+        "events.emit",
+        |lua, (name, payload): (String, Option<ScriptValue>)| {
+            if name.is_empty() {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    "events.emit: the event name is empty",
+                ));
+            }
+            let event = ScriptEvent::new(name, payload.unwrap_or_default());
+            with_world(lua, |world| {
+                world.write_message(event);
+            })
+        },
+    )
 }

@@ -14,7 +14,12 @@ pub(crate) trait Args: Sized {
 }
 
 /// Converts argument number `pos` (from 1) of function `name`.
-pub(crate) fn arg<T: FromLua>(lua: &Lua, value: Value, pos: usize, name: &'static str) -> mlua::Result<T> {
+pub(crate) fn arg<T: FromLua>(
+    lua: &Lua,
+    value: Value,
+    pos: usize,
+    name: &'static str,
+) -> mlua::Result<T> {
     T::from_lua(value, lua).map_err(|cause| mlua::Error::BadArgument {
         to: Some(name.to_owned()),
         pos,
@@ -72,7 +77,10 @@ mod tests {
     #[test]
     fn bad_arguments_name_the_function_and_position() {
         let lua = Lua::new();
-        let f = create(&lua, "demo.twice", |_, (a, b): (f64, String)| Ok(format!("{a}{b}"))).unwrap();
+        let f = create(&lua, "demo.twice", |_, (a, b): (f64, String)| {
+            Ok(format!("{a}{b}"))
+        })
+        .unwrap();
         assert_eq!(f.call::<String>((1, "x")).unwrap(), "1x");
         let error = f.call::<String>((1, true)).unwrap_err().to_string();
         assert!(error.contains("bad argument #2 to `demo.twice`"), "{error}");

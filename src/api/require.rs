@@ -51,25 +51,37 @@ pub(crate) fn create_require(lua: &Lua) -> mlua::Result<Function> {
 
 /// The shared implementation of `loadstring`: `(env, source, chunkname?) -> function | nil, error`.
 pub(crate) fn create_loadstring(lua: &Lua) -> mlua::Result<Function> {
-    function::create(lua, "loadstring", |lua, (env, source, name): (Table, Value, Value)| {
-        let source: String = function::arg(lua, source, 1, "loadstring")?;
-        let name: Option<String> = function::arg(lua, name, 2, "loadstring")?;
-        let name = name.unwrap_or_else(|| "=(loadstring)".to_owned());
-        let loaded = lua
-            .load(source)
-            .set_name(name)
-            .set_mode(ChunkMode::Text)
-            .set_environment(env)
-            .into_function();
-        Ok(match loaded {
-            Ok(function) => MultiValue::from_iter([Value::Function(function)]),
-            Err(error) => MultiValue::from_iter([Value::Nil, Value::String(lua.create_string(error.to_string())?)]),
-        })
-    })
+    function::create(
+        lua,
+        "loadstring",
+        |lua, (env, source, name): (Table, Value, Value)| {
+            let source: String = function::arg(lua, source, 1, "loadstring")?;
+            let name: Option<String> = function::arg(lua, name, 2, "loadstring")?;
+            let name = name.unwrap_or_else(|| "=(loadstring)".to_owned());
+            let loaded = lua
+                .load(source)
+                .set_name(name)
+                .set_mode(ChunkMode::Text)
+                .set_environment(env)
+                .into_function();
+            Ok(match loaded {
+                Ok(function) => MultiValue::from_iter([Value::Function(function)]),
+                Err(error) => MultiValue::from_iter([
+                    Value::Nil,
+                    Value::String(lua.create_string(error.to_string())?),
+                ]),
+            })
+        },
+    )
 }
 
 fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
-    let fail = |message: String| lua_error(ScriptErrorKind::Runtime, format!("require(\"{request}\"): {message}"));
+    let fail = |message: String| {
+        lua_error(
+            ScriptErrorKind::Runtime,
+            format!("require(\"{request}\"): {message}"),
+        )
+    };
     let dir: String = state.raw_get(DIR)?;
     let path = resolve(&dir, request).map_err(fail)?;
     let modules: Table = state.raw_get(MODULES)?;
@@ -178,7 +190,9 @@ fn find(lua: &Lua, path: &str) -> Result<(String, String), String> {
 
 /// Reads one file from the default asset source; `None` when it does not exist.
 fn read(server: &AssetServer, path: &str) -> Result<Option<String>, String> {
-    let source = server.get_source(AssetSourceId::Default).map_err(|e| e.to_string())?;
+    let source = server
+        .get_source(AssetSourceId::Default)
+        .map_err(|e| e.to_string())?;
     let reader = source.reader();
     bevy_tasks::block_on(async {
         let mut file = match reader.read(Path::new(path)).await {
@@ -203,13 +217,20 @@ mod tests {
     #[test]
     fn paths_resolve_against_the_requiring_folder() {
         assert_eq!(resolve("scripts", "./util").unwrap(), "scripts/util");
-        assert_eq!(resolve("scripts/ai", "../shared/math").unwrap(), "scripts/shared/math");
+        assert_eq!(
+            resolve("scripts/ai", "../shared/math").unwrap(),
+            "scripts/shared/math"
+        );
         assert_eq!(resolve("", "lib/x.luau").unwrap(), "lib/x.luau");
     }
 
     #[test]
     fn escaping_the_asset_folder_is_refused() {
-        assert!(resolve("scripts", "../../secret").unwrap_err().contains("outside"));
+        assert!(
+            resolve("scripts", "../../secret")
+                .unwrap_err()
+                .contains("outside")
+        );
         assert!(resolve("", "../x").unwrap_err().contains("outside"));
         assert!(resolve("scripts", "/etc/passwd").is_err());
         assert!(resolve("scripts", "C:/x").is_err());

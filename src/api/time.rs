@@ -13,12 +13,23 @@ use mlua::{Lua, Table};
 /// Adds the `time` library to the shared globals.
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let time = lua.create_table()?;
-    time.raw_set("delta", function::create(lua, "time.delta", |lua, ()| Ok(now(lua).delta))?)?;
-    time.raw_set("elapsed", function::create(lua, "time.elapsed", |lua, ()| Ok(now(lua).elapsed))?)?;
-    time.raw_set("frame", function::create(lua, "time.frame", |lua, ()| Ok(now(lua).frame))?)?;
+    time.raw_set(
+        "delta",
+        function::create(lua, "time.delta", |lua, ()| Ok(now(lua).delta))?,
+    )?;
+    time.raw_set(
+        "elapsed",
+        function::create(lua, "time.elapsed", |lua, ()| Ok(now(lua).elapsed))?,
+    )?;
+    time.raw_set(
+        "frame",
+        function::create(lua, "time.frame", |lua, ()| Ok(now(lua).frame))?,
+    )?;
     globals.raw_set("time", time)
 }
 
 fn now(lua: &Lua) -> StepTime {
-    lua.app_data_ref::<StepTime>().map(|t| *t).unwrap_or_default()
+    lua.app_data_ref::<StepTime>()
+        .map(|t| *t)
+        .unwrap_or_default()
 }

@@ -65,7 +65,12 @@ pub(crate) enum List<'a> {
 }
 
 /// Adds a callback to `list`, returning its connection for Lua.
-pub(crate) fn register(lua: &Lua, list: List<'_>, owner: Owner, function: Function) -> mlua::Result<Connection> {
+pub(crate) fn register(
+    lua: &Lua,
+    list: List<'_>,
+    owner: Owner,
+    function: Function,
+) -> mlua::Result<Connection> {
     let alive = Arc::new(AtomicBool::new(true));
     let callback = Callback {
         owner,
@@ -77,7 +82,11 @@ pub(crate) fn register(lua: &Lua, list: List<'_>, owner: Owner, function: Functi
         .ok_or_else(|| mlua::Error::runtime("callbacks can only be registered in the main VM"))?;
     match list {
         List::Update => callbacks.on_update.push(callback),
-        List::Event(name) => callbacks.events.entry(name.to_owned()).or_default().push(callback),
+        List::Event(name) => callbacks
+            .events
+            .entry(name.to_owned())
+            .or_default()
+            .push(callback),
     }
     Ok(Connection(alive))
 }
@@ -90,7 +99,11 @@ pub(crate) fn take(lua: &Lua, list: List<'_>) -> Vec<Callback> {
     };
     match list {
         List::Update => std::mem::take(&mut callbacks.on_update),
-        List::Event(name) => callbacks.events.get_mut(name).map(std::mem::take).unwrap_or_default(),
+        List::Event(name) => callbacks
+            .events
+            .get_mut(name)
+            .map(std::mem::take)
+            .unwrap_or_default(),
     }
 }
 

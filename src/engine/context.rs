@@ -53,7 +53,11 @@ pub(crate) fn with_world<R>(lua: &Lua, f: impl FnOnce(&mut World) -> R) -> mlua:
 
 /// Gives Lua the world for the length of `f`: a scoped handle in [`WorldSlot`], removed again
 /// before this returns, whatever `f` does.
-pub(crate) fn lend_world<R>(lua: &Lua, world: &mut World, f: impl FnOnce() -> R) -> Result<R, ScriptError> {
+pub(crate) fn lend_world<R>(
+    lua: &Lua,
+    world: &mut World,
+    f: impl FnOnce() -> R,
+) -> Result<R, ScriptError> {
     let result = lua.scope(|scope| {
         let handle = scope.create_any_userdata_ref_mut(world)?;
         set_slot(lua, Some(handle))?;
@@ -61,7 +65,8 @@ pub(crate) fn lend_world<R>(lua: &Lua, world: &mut World, f: impl FnOnce() -> R)
         set_slot(lua, None)?;
         Ok(result)
     });
-    result.map_err(|error| ScriptError::new("bevy_luau", ScriptErrorKind::Runtime, error.to_string()))
+    result
+        .map_err(|error| ScriptError::new("bevy_luau", ScriptErrorKind::Runtime, error.to_string()))
 }
 
 fn set_slot(lua: &Lua, handle: Option<AnyUserData>) -> mlua::Result<()> {

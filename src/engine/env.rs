@@ -49,7 +49,13 @@ pub(crate) fn build(lua: &Lua, owner: &Owner, file: &str, modules: &Table) -> ml
     hooks::install(lua, &env, owner)?;
     events::install(lua, &env, owner, &shared.emit)?;
     let state = require::state(lua, owner, &file, modules)?;
-    env.raw_set("require", shared.bind.call::<Function>((&shared.require, state))?)?;
-    env.raw_set("loadstring", shared.bind.call::<Function>((&shared.loadstring, &env))?)?;
+    env.raw_set(
+        "require",
+        shared.bind.call::<Function>((&shared.require, state))?,
+    )?;
+    env.raw_set(
+        "loadstring",
+        shared.bind.call::<Function>((&shared.loadstring, &env))?,
+    )?;
     Ok(env)
 }

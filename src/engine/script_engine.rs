@@ -38,7 +38,7 @@ impl ScriptEngine {
     /// Creates the engine with a sandboxed VM limited by `config`. `assets` is the asset server
     /// `require` reads modules through; without one, `require` reports that it is missing.
     pub fn new(config: &ScriptConfig, assets: Option<AssetServer>) -> Result<Self, ScriptError> {
-        let lua = vm::new_vm(config, |lua, globals| time::install(lua, globals))
+        let lua = vm::new_vm(config, time::install)
             .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
         let shared = SharedFunctions::new(&lua)
             .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
@@ -78,7 +78,11 @@ impl ScriptEngine {
     /// that errors is reported like every script error (log and [`ScriptError`] message) and
     /// the next handler runs; when no handler consumed the event, the first such error is
     /// returned. Call it from an exclusive system or a command, never from inside a script.
-    pub fn emit(world: &mut World, name: &str, payload: impl Into<ScriptValue>) -> Result<bool, ScriptError> {
+    pub fn emit(
+        world: &mut World,
+        name: &str,
+        payload: impl Into<ScriptValue>,
+    ) -> Result<bool, ScriptError> {
         let payload = payload.into();
         let outcome = world.try_resource_scope(|world, mut engine: Mut<ScriptEngine>| {
             let lua = engine.lua.clone();
@@ -102,14 +106,23 @@ impl ScriptEngine {
     /// The scripting step, run once a frame by the [`ScriptingSystem`](crate::ScriptingSystem).
     pub(crate) fn step(&mut self, world: &mut World) {
         self.frame += 1;
-        let time = world.get_resource::<Time>().map(|t| (t.delta_secs_f64(), t.elapsed_secs_f64()));
+        let time = world
+            .get_resource::<Time>()
+            .map(|t| (t.delta_secs_f64(), t.elapsed_secs_f64()));
         let (delta, elapsed) = time.unwrap_or_default();
         if let Some(mut now) = self.lua.app_data_mut::<StepTime>() {
-            *now = StepTime { delta, elapsed, frame: self.frame };
+            *now = StepTime {
+                delta,
+                elapsed,
+                frame: self.frame,
+            };
         }
 
         self.scripts.collect(world, &mut self.errors);
-        let has_callbacks = self.lua.app_data_ref::<Callbacks>().is_some_and(|c| !c.is_empty());
+        let has_callbacks = self
+            .lua
+            .app_data_ref::<Callbacks>()
+            .is_some_and(|c| !c.is_empty());
         if self.scripts.has_pending() || has_callbacks {
             let lua = self.lua.clone();
             let limit = self.config.instruction_limit;
@@ -150,7 +163,8 @@ impl ScriptEngine {
             }
         });
         if let Err(error) = read {
-            self.errors.push(ScriptError::from_lua("bevy_luau", &error, false));
+            self.errors
+                .push(ScriptError::from_lua("bevy_luau", &error, false));
         }
         for event in buffer.drain(..) {
             self.dispatch_event(lua, &event.name, &event.payload);
@@ -159,7 +173,12 @@ impl ScriptEngine {
     }
 
     /// Runs the handlers of one event; returns whether one consumed it and the first error.
-    fn dispatch_event(&mut self, lua: &Lua, name: &str, payload: &ScriptValue) -> (bool, Option<ScriptError>) {
+    fn dispatch_event(
+        &mut self,
+        lua: &Lua,
+        name: &str,
+        payload: &ScriptValue,
+    ) -> (bool, Option<ScriptError>) {
         let handlers = callbacks::take(lua, List::Event(name));
         if handlers.is_empty() {
             return (false, None);
@@ -177,7 +196,11 @@ impl ScriptEngine {
             }
             Err(error) => {
                 let message = format!("event `{name}`: the payload cannot reach Lua: {error}");
-                self.errors.push(ScriptError::new("bevy_luau", ScriptErrorKind::TypeMismatch, message));
+                self.errors.push(ScriptError::new(
+                    "bevy_luau",
+                    ScriptErrorKind::TypeMismatch,
+                    message,
+                ));
             }
         }
         callbacks::restore(lua, List::Event(name), handlers);
@@ -186,7 +209,9 @@ impl ScriptEngine {
 
     /// Calls one callback with a fresh instruction budget; an error is recorded, not returned.
     fn call<R: FromLuaMulti>(&mut self, callback: &Callback, args: impl IntoLuaMulti) -> Option<R> {
-        let (result, exhausted) = Budget::run(self.config.instruction_limit, || callback.function.call::<R>(args));
+        let (result, exhausted) = Budget::run(self.config.instruction_limit, || {
+            callback.function.call::<R>(args)
+        });
         match result {
             Ok(value) => Some(value),
             Err(error) => {

@@ -77,7 +77,11 @@ impl GlobalScripts {
             for failure in self.failed.read(messages) {
                 for script in self.scripts.iter().filter(|s| s.handle.id() == failure.id) {
                     let message = format!("could not load `{}`: {}", failure.path, failure.error);
-                    errors.push(ScriptError::new(&*script.path, ScriptErrorKind::Io, message));
+                    errors.push(ScriptError::new(
+                        &*script.path,
+                        ScriptErrorKind::Io,
+                        message,
+                    ));
                 }
             }
         }
@@ -91,7 +95,10 @@ impl GlobalScripts {
             let Some(asset) = assets.get(&script.handle) else {
                 continue;
             };
-            let unchanged = script.last_source.as_ref().is_some_and(|s| Arc::ptr_eq(s, &asset.source));
+            let unchanged = script
+                .last_source
+                .as_ref()
+                .is_some_and(|s| Arc::ptr_eq(s, &asset.source));
             if !unchanged {
                 script.last_source = Some(asset.source.clone());
                 self.pending.push((index, asset.clone()));
@@ -146,7 +153,11 @@ impl GlobalScripts {
                 }
                 Err(error) => {
                     disconnect(lua, id);
-                    let kept = if script.active.is_some() { "; the previous version stays active" } else { "" };
+                    let kept = if script.active.is_some() {
+                        "; the previous version stays active"
+                    } else {
+                        ""
+                    };
                     tracing::debug!(target: "bevy_luau", script = %script.path, "version not loaded{kept}");
                     errors.push(error);
                 }
@@ -156,8 +167,17 @@ impl GlobalScripts {
 }
 
 /// Compiles and runs one version of a script in a fresh environment.
-fn run_version(lua: &Lua, id: ScriptId, path: &Arc<str>, source: &str, limit: u64) -> Result<Table, ScriptError> {
-    let owner = Owner { id, path: path.clone() };
+fn run_version(
+    lua: &Lua,
+    id: ScriptId,
+    path: &Arc<str>,
+    source: &str,
+    limit: u64,
+) -> Result<Table, ScriptError> {
+    let owner = Owner {
+        id,
+        path: path.clone(),
+    };
     let lua_error = |error: mlua::Error, exhausted| ScriptError::from_lua(path, &error, exhausted);
     let modules = lua.create_table().map_err(|e| lua_error(e, false))?;
     let env = env::build(lua, &owner, path, &modules).map_err(|e| lua_error(e, false))?;

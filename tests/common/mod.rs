@@ -1,6 +1,9 @@
 //! A headless app with a temporary, watched asset folder, for the integration tests.
 
-#![allow(dead_code, reason = "each test file uses a different part of the harness")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
 
 use bevy_app::{App, TaskPoolPlugin, Update};
 use bevy_asset::AssetPlugin;
@@ -34,7 +37,13 @@ impl Harness {
     }
 
     pub fn with_config(config: ScriptConfig, files: &[(&str, &str)]) -> Self {
-        Self::with_plugin(LuauScriptingPlugin { config, ..Default::default() }, files)
+        Self::with_plugin(
+            LuauScriptingPlugin {
+                config,
+                ..Default::default()
+            },
+            files,
+        )
     }
 
     pub fn with_plugin(plugin: LuauScriptingPlugin, files: &[(&str, &str)]) -> Self {
@@ -88,7 +97,10 @@ impl Harness {
             }
             if start.elapsed() > Duration::from_secs(20) {
                 let seen = self.seen();
-                panic!("timed out waiting for {what}; errors: {:#?}; events: {:?}", seen.errors, seen.events);
+                panic!(
+                    "timed out waiting for {what}; errors: {:#?}; events: {:?}",
+                    seen.errors, seen.events
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -96,7 +108,9 @@ impl Harness {
 
     /// Runs frames until an event called `name` was emitted.
     pub fn run_until_event(&mut self, name: &str) {
-        self.run_until(&format!("event `{name}`"), |seen| seen.events.iter().any(|e| e.name == name));
+        self.run_until(&format!("event `{name}`"), |seen| {
+            seen.events.iter().any(|e| e.name == name)
+        });
     }
 
     pub fn seen(&self) -> &Seen {
@@ -136,7 +150,11 @@ fn write(root: &Path, path: &str, contents: &str) {
     std::fs::write(path, contents).expect("write file");
 }
 
-fn record(mut errors: MessageReader<ScriptError>, mut events: MessageReader<ScriptEvent>, mut seen: ResMut<Seen>) {
+fn record(
+    mut errors: MessageReader<ScriptError>,
+    mut events: MessageReader<ScriptEvent>,
+    mut seen: ResMut<Seen>,
+) {
     seen.errors.extend(errors.read().cloned());
     seen.events.extend(events.read().cloned());
 }
