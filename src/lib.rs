@@ -6,18 +6,21 @@
 //! Add [`LuauScriptingPlugin`] next to Bevy's task pool, time and asset plugins (all part of
 //! `DefaultPlugins`), then load global scripts from the asset folder:
 //!
-//! ```no_run
+//! ```
 //! use bevy_app::{App, TaskPoolPlugin};
 //! use bevy_asset::AssetPlugin;
 //! use bevy_luau::prelude::*;
 //! use bevy_time::TimePlugin;
 //!
-//! App::new()
-//!     .add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+//! let mut app = App::new();
+//! app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
 //!     .add_plugins(LuauScriptingPlugin::default())
-//!     .add_script("scripts/hello.luau")
-//!     .run();
+//!     .add_script("scripts/hello.luau");
+//! app.update();
+//! # assert!(app.world().contains_resource::<ScriptEngine>());
 //! ```
+//! A real game calls `app.run()` instead of `app.update()`. With Bevy's umbrella crate the
+//! plugins are `(DefaultPlugins, LuauScriptingPlugin::default())`.
 //!
 //! # Hooks
 //!

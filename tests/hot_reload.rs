@@ -118,6 +118,30 @@ fn failing_top_level_keeps_the_old_version_and_drops_the_new_hooks() {
 }
 
 #[test]
+fn editing_a_module_reloads_the_scripts_that_require_it() {
+    let mut h = Harness::new(&[
+        ("scripts/main.luau", "local m = require('./lib/m')\nhooks.on_update(function() events.emit('version', m.v) end)"),
+        ("scripts/other.luau", "hooks.on_update(function() events.emit('other', 1) end)"),
+        ("scripts/lib/m.luau", "return {v = 1}"),
+    ])
+    .scripts(&["scripts/main.luau", "scripts/other.luau"]);
+    h.run_until_event("version");
+    // Let the asset server pick the module up before it changes.
+    for _ in 0..5 {
+        h.update();
+    }
+    h.write("scripts/lib/m.luau", "return {v = 2}");
+    let versions = settle_on(&mut h, 2);
+    assert_eq!(versions, vec![ScriptValue::Number(2.0); 3]);
+    assert_eq!(
+        h.payloads("other").len(),
+        3,
+        "scripts that do not use the module keep running"
+    );
+    h.assert_no_errors();
+}
+
+#[test]
 fn hot_reload_loads_modules_afresh() {
     let mut h = Harness::new(&[
         (

@@ -25,6 +25,11 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub(crate) struct ModuleReader(pub AssetServer);
 
+/// Module files required since the engine last looked, with the script version that required
+/// them, so a change to a module can reload the scripts that use it.
+#[derive(Default)]
+pub(crate) struct RequiredModules(pub Vec<(crate::engine::context::ScriptId, String)>);
+
 /// Per-script state of `require`, kept in a Lua table so the garbage collector sees it.
 const DIR: &str = "dir";
 const MODULES: &str = "modules";
@@ -91,6 +96,13 @@ fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
         return Ok(module);
     }
     let (file, source) = find(lua, &path).map_err(fail)?;
+    let owner = Owner {
+        id: state.raw_get(OWNER_ID)?,
+        path: Arc::from(state.raw_get::<String>(OWNER_PATH)?),
+    };
+    if let Some(mut required) = lua.app_data_mut::<RequiredModules>() {
+        required.0.push((owner.id, file.clone()));
+    }
     if let Some(module) = cached(&modules, &file).map_err(fail)? {
         modules.raw_set(path.as_str(), &module)?;
         return Ok(module);
@@ -98,10 +110,6 @@ fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
     // A marker while the module runs, so a cycle fails instead of recursing.
     let loading = Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()));
     modules.raw_set(file.as_str(), &loading)?;
-    let owner = Owner {
-        id: state.raw_get(OWNER_ID)?,
-        path: Arc::from(state.raw_get::<String>(OWNER_PATH)?),
-    };
     let result = env::build(lua, &owner, &file, &modules).and_then(|module_env| {
         lua.load(source)
             .set_name(format!("@{file}"))

@@ -5,7 +5,7 @@ use super::context::{StepTime, WorldSlot, lend_world};
 use super::env::SharedFunctions;
 use super::scripts::GlobalScripts;
 use crate::api::events::ScriptEvent;
-use crate::api::require::ModuleReader;
+use crate::api::require::{ModuleReader, RequiredModules};
 use crate::api::time;
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::value::ScriptValue;
@@ -46,6 +46,7 @@ impl ScriptEngine {
         lua.set_app_data(Callbacks::default());
         lua.set_app_data(WorldSlot::default());
         lua.set_app_data(StepTime::default());
+        lua.set_app_data(RequiredModules::default());
         if let Some(assets) = assets {
             lua.set_app_data(ModuleReader(assets));
         }
@@ -118,7 +119,7 @@ impl ScriptEngine {
             };
         }
 
-        self.scripts.collect(world, &mut self.errors);
+        self.scripts.collect(&self.lua, world, &mut self.errors);
         let has_callbacks = self
             .lua
             .app_data_ref::<Callbacks>()

@@ -4,10 +4,14 @@
 //! each time the asset changes. A new version replaces the old one only when it compiles and
 //! its top level runs without error: then the hooks, handlers and commands of the old version
 //! are dropped. Otherwise the old version stays active and a [`ScriptError`] is reported.
+//!
+//! Modules a script `require`s are watched too: when one changes, every script whose active
+//! version required it reloads.
 
 use super::callbacks::Callbacks;
 use super::context::{Owner, ScriptId};
 use super::env;
+use crate::api::require::RequiredModules;
 use crate::asset::LuauScript;
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::vm::Budget;
@@ -33,6 +37,8 @@ struct GlobalScript {
     active: Option<ActiveVersion>,
     /// The source of the last version tried, so one change is never loaded twice.
     last_source: Option<Arc<str>>,
+    /// Module files the active version required.
+    modules: Vec<String>,
 }
 
 struct ActiveVersion {
@@ -49,6 +55,8 @@ pub(crate) struct GlobalScripts {
     failed: MessageCursor<AssetLoadFailedEvent<LuauScript>>,
     /// Scripts whose asset changed, with the new source, waiting for stage 1 of the step.
     pending: Vec<(usize, LuauScript)>,
+    /// Handles of required module files, kept so the asset server watches them.
+    module_handles: Vec<(String, Handle<LuauScript>)>,
     next_id: ScriptId,
 }
 
@@ -60,16 +68,22 @@ impl GlobalScripts {
 
     /// Hands new `add_script` paths to the asset server and collects changed and failed
     /// assets. Runs outside Lua, with plain world access.
-    pub fn collect(&mut self, world: &mut World, errors: &mut Vec<ScriptError>) {
+    pub fn collect(&mut self, lua: &Lua, world: &mut World, errors: &mut Vec<ScriptError>) {
         self.take_requests(world, errors);
         if self.scripts.is_empty() {
             return;
         }
+        self.watch_required_modules(lua, world);
         let mut changed = Vec::new();
+        let mut modules_changed = Vec::new();
         if let Some(messages) = world.get_resource::<Messages<AssetEvent<LuauScript>>>() {
             for event in self.loaded.read(messages) {
                 if let AssetEvent::Added { id } | AssetEvent::Modified { id } = event {
                     changed.push(*id);
+                }
+                if let AssetEvent::Modified { id } = event {
+                    let module = self.module_handles.iter().find(|(_, h)| h.id() == *id);
+                    modules_changed.extend(module.map(|(path, _)| path.clone()));
                 }
             }
         }
@@ -89,7 +103,8 @@ impl GlobalScripts {
             return;
         };
         for (index, script) in self.scripts.iter_mut().enumerate() {
-            if !changed.contains(&script.handle.id()) {
+            let module_changed = script.modules.iter().any(|m| modules_changed.contains(m));
+            if !changed.contains(&script.handle.id()) && !module_changed {
                 continue;
             }
             let Some(asset) = assets.get(&script.handle) else {
@@ -99,9 +114,37 @@ impl GlobalScripts {
                 .last_source
                 .as_ref()
                 .is_some_and(|s| Arc::ptr_eq(s, &asset.source));
-            if !unchanged {
+            if !unchanged || module_changed {
                 script.last_source = Some(asset.source.clone());
                 self.pending.push((index, asset.clone()));
+            }
+        }
+    }
+
+    /// Records the modules active script versions required, and has the asset server watch them.
+    fn watch_required_modules(&mut self, lua: &Lua, world: &World) {
+        let Some(required) = lua
+            .app_data_mut::<RequiredModules>()
+            .map(|mut r| std::mem::take(&mut r.0))
+        else {
+            return;
+        };
+        for (id, file) in required {
+            let Some(script) = self
+                .scripts
+                .iter_mut()
+                .find(|s| s.active.as_ref().is_some_and(|a| a.id == id))
+            else {
+                continue;
+            };
+            if !script.modules.contains(&file) {
+                script.modules.push(file.clone());
+            }
+            if !self.module_handles.iter().any(|(path, _)| *path == file)
+                && let Some(server) = world.get_resource::<AssetServer>()
+            {
+                let handle = server.load::<LuauScript>(file.clone());
+                self.module_handles.push((file, handle));
             }
         }
     }
@@ -131,6 +174,7 @@ impl GlobalScripts {
                 handle,
                 active: None,
                 last_source: None,
+                modules: Vec::new(),
             });
         }
     }
@@ -145,6 +189,7 @@ impl GlobalScripts {
             };
             match run_version(lua, id, &script.path, &asset.source, limit) {
                 Ok(env) => {
+                    script.modules.clear();
                     let old = script.active.replace(ActiveVersion { id, _env: env });
                     if let Some(old) = old {
                         disconnect(lua, old.id);
