@@ -64,6 +64,7 @@ pub mod engine;
 pub mod error;
 /// [`LuauScriptingPlugin`], [`ScriptingSystem`] and [`ScriptingAppExt`].
 pub mod plugin;
+pub(crate) mod reflect;
 /// [`ScriptValue`], the dynamic value that crosses between Lua and Rust.
 pub mod value;
 /// Sandboxed VMs and [`ScriptConfig`].

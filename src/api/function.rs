@@ -4,6 +4,9 @@
 //! mlua's own argument conversion does not know the Lua-visible name of a function, so every
 //! library function of the crate is created through [`create`].
 
+use crate::error::{ScriptErrorKind, lua_error};
+use crate::value::entity_from_lua;
+use bevy_ecs::entity::Entity;
 use mlua::{FromLua, Function, IntoLuaMulti, Lua, MultiValue, Value};
 use std::sync::Arc;
 
@@ -26,6 +29,47 @@ pub(crate) fn arg<T: FromLua>(
         name: None,
         cause: Arc::new(cause),
     })
+}
+
+/// Converts argument number `pos` of function `name` into an entity: an entity value, or a
+/// number holding exact entity bits (as entity fields of serde components arrive in Lua).
+pub(crate) fn entity_arg(value: &Value, pos: usize, name: &'static str) -> mlua::Result<Entity> {
+    let entity = match value {
+        Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 && *n < 9_007_199_254_740_992.0 => {
+            Entity::try_from_bits(*n as u64)
+        }
+        Value::Integer(i) => u64::try_from(*i).ok().and_then(Entity::try_from_bits),
+        other => entity_from_lua(other),
+    };
+    entity.ok_or_else(|| {
+        lua_error(
+            ScriptErrorKind::TypeMismatch,
+            format!(
+                "bad argument #{pos} to `{name}`: expected an Entity, got {}",
+                describe(value)
+            ),
+        )
+    })
+}
+
+/// A short description of a Lua value for error messages: its type, and the value itself
+/// when it is short.
+pub(crate) fn describe(value: &Value) -> String {
+    match value {
+        Value::Nil => "nil".to_owned(),
+        Value::Boolean(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::Integer(i) => format!("number {i}"),
+        Value::String(s) => {
+            let text = s.to_string_lossy();
+            if text.len() <= 32 {
+                format!("string \"{text}\"")
+            } else {
+                "a string".to_owned()
+            }
+        }
+        other => other.type_name().to_owned(),
+    }
 }
 
 impl Args for () {

@@ -1,8 +1,25 @@
 //! The Lua libraries, one file each.
 
+use mlua::{Lua, Table};
+
 pub mod events;
 pub(crate) mod function;
 pub(crate) mod hooks;
+#[cfg(feature = "input")]
+pub(crate) mod input;
 pub mod log;
 pub(crate) mod require;
 pub(crate) mod time;
+#[cfg(feature = "transform")]
+pub(crate) mod transform;
+
+/// Adds the libraries every script shares (their functions do not depend on the calling
+/// script) to the global table of a main VM, before it is sealed.
+pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    time::install(lua, globals)?;
+    #[cfg(feature = "transform")]
+    transform::install(lua, globals)?;
+    #[cfg(feature = "input")]
+    input::install(lua, globals)?;
+    Ok(())
+}

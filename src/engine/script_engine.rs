@@ -6,7 +6,6 @@ use super::env::SharedFunctions;
 use super::scripts::GlobalScripts;
 use crate::api::events::ScriptEvent;
 use crate::api::require::{ModuleReader, RequiredModules};
-use crate::api::time;
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::value::ScriptValue;
 use crate::vm::{self, Budget, ScriptConfig};
@@ -38,7 +37,7 @@ impl ScriptEngine {
     /// Creates the engine with a sandboxed VM limited by `config`. `assets` is the asset server
     /// `require` reads modules through; without one, `require` reports that it is missing.
     pub fn new(config: &ScriptConfig, assets: Option<AssetServer>) -> Result<Self, ScriptError> {
-        let lua = vm::new_vm(config, time::install)
+        let lua = vm::new_vm(config, crate::api::install_shared)
             .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
         let shared = SharedFunctions::new(&lua)
             .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;

@@ -1,0 +1,1 @@
+//! Converting reflected values to and from Lua (being written).
