@@ -18,6 +18,8 @@ pub enum ScriptErrorKind {
     UnknownComponent,
     /// A value of the wrong type or shape crossed between Lua and Rust.
     TypeMismatch,
+    /// An entity that does not exist (any more) was passed to a world function.
+    EntityNotFound,
     /// The [`ActionQueue`](crate) stayed full for longer than a producer would wait.
     QueueFull,
     /// A file could not be read or written, or an asset failed to load.
@@ -35,6 +37,7 @@ impl fmt::Display for ScriptErrorKind {
             Self::MemoryLimit => "memory limit exceeded",
             Self::UnknownComponent => "unknown component",
             Self::TypeMismatch => "type mismatch",
+            Self::EntityNotFound => "entity not found",
             Self::QueueFull => "action queue full",
             Self::Io => "i/o error",
             Self::Config => "configuration error",

@@ -65,16 +65,20 @@ pub mod error;
 /// [`LuauScriptingPlugin`], [`ScriptingSystem`] and [`ScriptingAppExt`].
 pub mod plugin;
 pub(crate) mod reflect;
+/// [`ScriptRegistry`](registry::ScriptRegistry): the components, resources and messages Lua reaches by name.
+pub mod registry;
 /// [`ScriptValue`], the dynamic value that crosses between Lua and Rust.
 pub mod value;
 /// Sandboxed VMs and [`ScriptConfig`].
 pub mod vm;
 
+pub use api::commands::ScriptCommand;
 pub use api::events::ScriptEvent;
 pub use asset::{LuauScript, LuauScriptLoader};
-pub use engine::ScriptEngine;
+pub use engine::{Script, ScriptEngine};
 pub use error::{ScriptError, ScriptErrorKind};
 pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
+pub use registry::ScriptRegistry;
 pub use value::ScriptValue;
 pub use vm::ScriptConfig;
 
@@ -85,7 +89,7 @@ struct ReadmeDoctests;
 /// The most common types, re-exported: `use bevy_luau::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        LuauScript, LuauScriptingPlugin, ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind,
-        ScriptEvent, ScriptValue, ScriptingAppExt, ScriptingSystem,
+        LuauScript, LuauScriptingPlugin, Script, ScriptConfig, ScriptEngine, ScriptError,
+        ScriptErrorKind, ScriptEvent, ScriptValue, ScriptingAppExt, ScriptingSystem,
     };
 }

@@ -5,12 +5,18 @@ use crate::asset::{LuauScript, LuauScriptLoader};
 use crate::engine::ScriptEngine;
 use crate::engine::scripts::ScriptRequests;
 use crate::error::ScriptError;
+use crate::registry::ScriptRegistry;
 use crate::vm::ScriptConfig;
 use bevy_app::{App, Plugin, Update};
 use bevy_asset::{AssetApp, AssetServer};
+use bevy_ecs::component::Component;
+use bevy_ecs::message::Message;
+use bevy_ecs::resource::Resource;
 use bevy_ecs::schedule::{IntoScheduleConfigs, SystemSet};
 use bevy_ecs::system::Local;
 use bevy_ecs::world::{Mut, World};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::path::PathBuf;
 
 /// Adds Luau scripting to an app: the [`ScriptEngine`], the [`LuauScript`] asset and the
@@ -54,10 +60,12 @@ pub struct ScriptingSystem;
 impl Plugin for LuauScriptingPlugin {
     fn build(&self, app: &mut App) {
         register_asset(app);
+        crate::engine::entity_scripts::init(app.world_mut());
         app.add_message::<ScriptError>()
             .add_message::<ScriptEvent>()
             .insert_resource(self.config.clone())
             .init_resource::<ScriptRequests>()
+            .init_resource::<ScriptRegistry>()
             .add_systems(Update, scripting_step.in_set(ScriptingSystem));
         if self.template.is_some() {
             tracing::warn!(
@@ -130,6 +138,25 @@ pub trait ScriptingAppExt {
     /// Loads the global script at `path` (relative to the asset folder) at startup; it
     /// hot-reloads when the file changes. Adding the same path twice loads it once.
     fn add_script(&mut self, path: impl Into<String>) -> &mut Self;
+
+    /// Makes the serde component `T` reachable from Lua under its short type name
+    /// (`ecs.get(e, "Health")`). Registering it twice is a no-op. Components registered for
+    /// reflection with `#[reflect(Component)]` are reachable without this call.
+    fn register_script_component<T: Component + Serialize + DeserializeOwned>(
+        &mut self,
+    ) -> &mut Self;
+
+    /// Makes the serde resource `T` reachable from Lua under its short type name
+    /// (`ecs.resource("Score")`). Registering it twice is a no-op. Resources registered for
+    /// reflection with `#[reflect(Resource)]` are reachable without this call.
+    fn register_script_resource<T: Resource + Serialize + DeserializeOwned>(&mut self)
+    -> &mut Self;
+
+    /// Adds the Bevy message `T` to the app and makes it a Lua event under its short type name:
+    /// `events.emit("Damage", {...})` writes a `T`, and every `T` written by Rust reaches Lua's
+    /// `events.on("Damage", ...)` handlers in the next scripting step. Registering it twice is a
+    /// no-op.
+    fn register_script_message<T: Message + Serialize + DeserializeOwned>(&mut self) -> &mut Self;
 }
 
 impl ScriptingAppExt for App {
@@ -144,6 +171,33 @@ impl ScriptingAppExt for App {
             .get_resource_or_init::<ScriptRequests>()
             .global
             .push(path.into());
+        self
+    }
+
+    fn register_script_component<T: Component + Serialize + DeserializeOwned>(
+        &mut self,
+    ) -> &mut Self {
+        self.world_mut().register_component::<T>();
+        self.world_mut()
+            .get_resource_or_init::<ScriptRegistry>()
+            .register_component::<T>();
+        self
+    }
+
+    fn register_script_resource<T: Resource + Serialize + DeserializeOwned>(
+        &mut self,
+    ) -> &mut Self {
+        self.world_mut()
+            .get_resource_or_init::<ScriptRegistry>()
+            .register_resource::<T>();
+        self
+    }
+
+    fn register_script_message<T: Message + Serialize + DeserializeOwned>(&mut self) -> &mut Self {
+        self.add_message::<T>();
+        self.world_mut()
+            .get_resource_or_init::<ScriptRegistry>()
+            .register_message::<T>();
         self
     }
 }

@@ -137,10 +137,6 @@ pub(crate) fn entity_to_lua(entity: Entity) -> Value {
 /// Reads an entity back from a Lua value made by [`entity_to_lua`].
 ///
 /// Returns `None` for anything else, including light userdata whose bits are not an entity.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "entity arguments of the ecs library read it")
-)]
 pub(crate) fn entity_from_lua(value: &Value) -> Option<Entity> {
     match value {
         Value::LightUserData(data) => entity_from_light_userdata(*data),

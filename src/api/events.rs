@@ -14,9 +14,10 @@ use crate::api::function;
 use crate::engine::callbacks::{self, List};
 use crate::engine::context::{Owner, with_world};
 use crate::error::{ScriptErrorKind, lua_error};
+use crate::registry::ScriptRegistry;
 use crate::value::ScriptValue;
 use bevy_ecs::message::Message;
-use mlua::{Function, Lua, Table};
+use mlua::{FromLua, Function, Lua, Table, Value};
 
 /// A named event with a payload, written by Lua's `events.emit` or by Rust, and delivered to
 /// Lua's `events.on` handlers.
@@ -66,17 +67,38 @@ pub(crate) fn create_emit(lua: &Lua) -> mlua::Result<Function> {
     function::create(
         lua,
         "events.emit",
-        |lua, (name, payload): (String, Option<ScriptValue>)| {
-            if name.is_empty() {
-                return Err(lua_error(
-                    ScriptErrorKind::TypeMismatch,
-                    "events.emit: the event name is empty",
-                ));
-            }
-            let event = ScriptEvent::new(name, payload.unwrap_or_default());
-            with_world(lua, |world| {
-                world.write_message(event);
-            })
-        },
+        |lua, (name, payload): (String, Value)| emit(lua, &name, payload, "events.emit"),
     )
+}
+
+/// Emits event `name`: a registered message of that name when there is one (see
+/// `register_script_message`), a [`ScriptEvent`] otherwise.
+pub(crate) fn emit(lua: &Lua, name: &str, payload: Value, function: &str) -> mlua::Result<()> {
+    if name.is_empty() {
+        return Err(lua_error(
+            ScriptErrorKind::TypeMismatch,
+            format!("{function}: the event name is empty"),
+        ));
+    }
+    with_world(lua, |world| {
+        let registered = world
+            .get_resource::<ScriptRegistry>()
+            .and_then(|r| r.message(name));
+        if let Some(message) = registered {
+            return (message.write)(
+                lua,
+                world,
+                payload,
+                &format!("{function}: message `{name}`"),
+            );
+        }
+        let payload = ScriptValue::from_lua(payload, lua).map_err(|e| {
+            lua_error(
+                ScriptErrorKind::TypeMismatch,
+                format!("{function}: event `{name}`: {e}"),
+            )
+        })?;
+        world.write_message(ScriptEvent::new(name, payload));
+        Ok(())
+    })?
 }

@@ -2,6 +2,8 @@
 
 use mlua::{Lua, Table};
 
+pub mod commands;
+pub(crate) mod ecs;
 pub mod events;
 pub(crate) mod function;
 pub(crate) mod hooks;
@@ -17,6 +19,8 @@ pub(crate) mod transform;
 /// script) to the global table of a main VM, before it is sealed.
 pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     time::install(lua, globals)?;
+    ecs::install(lua, globals)?;
+    commands::install(lua, globals)?;
     #[cfg(feature = "transform")]
     transform::install(lua, globals)?;
     #[cfg(feature = "input")]

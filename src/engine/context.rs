@@ -23,6 +23,15 @@ pub(crate) struct Owner {
 #[derive(Default)]
 pub(crate) struct WorldSlot(pub Option<AnyUserData>);
 
+/// Errors raised where no caller can take them (a method called from inside `ecs.despawn`),
+/// written as messages at the end of the step.
+#[derive(Default)]
+pub(crate) struct ErrorSink(pub Vec<ScriptError>);
+
+/// The instruction limit of the VM, for calls into Lua made from inside library functions.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct InstructionLimit(pub u64);
+
 /// The frame's time as the `time` library reports it.
 #[derive(Default, Debug, Clone, Copy)]
 pub(crate) struct StepTime {

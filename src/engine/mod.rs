@@ -2,8 +2,10 @@
 
 pub(crate) mod callbacks;
 pub(crate) mod context;
+pub(crate) mod entity_scripts;
 pub(crate) mod env;
 mod script_engine;
 pub(crate) mod scripts;
 
+pub use entity_scripts::Script;
 pub use script_engine::ScriptEngine;

@@ -1,12 +1,14 @@
 //! [`ScriptEngine`]: the main-thread VM and the scripting step.
 
 use super::callbacks::{self, Callback, Callbacks, List};
-use super::context::{StepTime, WorldSlot, lend_world};
+use super::context::{ErrorSink, InstructionLimit, StepTime, WorldSlot, lend_world};
+use super::entity_scripts::{self, EntityScripts};
 use super::env::SharedFunctions;
 use super::scripts::GlobalScripts;
 use crate::api::events::ScriptEvent;
 use crate::api::require::{ModuleReader, RequiredModules};
 use crate::error::{ScriptError, ScriptErrorKind};
+use crate::registry::{MessageSource, ScriptRegistry};
 use crate::value::ScriptValue;
 use crate::vm::{self, Budget, ScriptConfig};
 use bevy_asset::AssetServer;
@@ -28,6 +30,8 @@ pub struct ScriptEngine {
     events: MessageCursor<ScriptEvent>,
     /// Events read for delivery, kept to reuse the allocation.
     event_buffer: Vec<ScriptEvent>,
+    /// Readers of registered message types, by name.
+    message_sources: Vec<(String, Box<dyn MessageSource>)>,
     /// Errors of the running step, written as messages when it ends.
     errors: Vec<ScriptError>,
     frame: u64,
@@ -46,6 +50,9 @@ impl ScriptEngine {
         lua.set_app_data(WorldSlot::default());
         lua.set_app_data(StepTime::default());
         lua.set_app_data(RequiredModules::default());
+        lua.set_app_data(EntityScripts::default());
+        lua.set_app_data(ErrorSink::default());
+        lua.set_app_data(InstructionLimit(config.instruction_limit));
         if let Some(assets) = assets {
             lua.set_app_data(ModuleReader(assets));
         }
@@ -55,6 +62,7 @@ impl ScriptEngine {
             scripts: GlobalScripts::default(),
             events: MessageCursor::default(),
             event_buffer: Vec::new(),
+            message_sources: Vec::new(),
             errors: Vec::new(),
             frame: 0,
         })
@@ -118,23 +126,30 @@ impl ScriptEngine {
             };
         }
 
+        self.watch_messages(world);
         self.scripts.collect(&self.lua, world, &mut self.errors);
+        entity_scripts::collect(&self.lua, world);
         let has_callbacks = self
             .lua
             .app_data_ref::<Callbacks>()
             .is_some_and(|c| !c.is_empty());
-        if self.scripts.has_pending() || has_callbacks {
+        if self.scripts.has_pending() || has_callbacks || entity_scripts::has_work(&self.lua, world)
+        {
             let lua = self.lua.clone();
             let limit = self.config.instruction_limit;
             let lent = lend_world(&lua, world, || {
                 // 1. Asset events: new scripts and hot reloads.
                 self.scripts.apply(&lua, limit, &mut self.errors);
+                entity_scripts::apply(&lua, limit, &mut self.errors);
                 // 2. The action queue and 3. `task` coroutines join here with the worker
                 //    pool and the scheduler.
                 // 4. Per-frame hooks.
                 self.run_hooks(&lua, delta);
-                // 5. Events for Lua handlers.
+                entity_scripts::update(&lua, delta, limit);
+                // 5. Events and registered messages for Lua handlers.
                 self.deliver_events(&lua);
+                // Deferred `commands`, in the order they were issued.
+                crate::api::commands::apply(&lua);
             });
             if let Err(error) = lent {
                 self.errors.push(error);
@@ -144,6 +159,22 @@ impl ScriptEngine {
             self.events.clear(messages);
         }
         self.flush_errors(world);
+    }
+
+    /// Starts reading message types registered since the last step.
+    fn watch_messages(&mut self, world: &World) {
+        let Some(registry) = world.get_resource::<ScriptRegistry>() else {
+            return;
+        };
+        if registry.message_count() == self.message_sources.len() {
+            return;
+        }
+        for (name, access) in registry.messages() {
+            if !self.message_sources.iter().any(|(n, _)| n == name) {
+                self.message_sources
+                    .push((name.clone(), (access.reader)(world)));
+            }
+        }
     }
 
     fn run_hooks(&mut self, lua: &Lua, delta: f64) {
@@ -156,10 +187,17 @@ impl ScriptEngine {
 
     fn deliver_events(&mut self, lua: &Lua) {
         let mut buffer = std::mem::take(&mut self.event_buffer);
+        let mut messages = Vec::new();
         let cursor = &mut self.events;
+        let sources = &mut self.message_sources;
         let read = super::context::with_world(lua, |world| {
-            if let Some(messages) = world.get_resource::<Messages<ScriptEvent>>() {
-                buffer.extend(cursor.read(messages).cloned());
+            if let Some(events) = world.get_resource::<Messages<ScriptEvent>>() {
+                buffer.extend(cursor.read(events).cloned());
+            }
+            let mut values = Vec::new();
+            for (name, source) in sources.iter_mut() {
+                source.read(lua, world, &mut values);
+                messages.extend(values.drain(..).map(|v| (name.clone(), v)));
             }
         });
         if let Err(error) = read {
@@ -170,6 +208,18 @@ impl ScriptEngine {
             self.dispatch_event(lua, &event.name, &event.payload);
         }
         self.event_buffer = buffer;
+        for (name, message) in messages {
+            match message {
+                Ok(payload) => {
+                    self.dispatch_lua_event(lua, &name, &payload);
+                }
+                Err(error) => self.errors.push(ScriptError::new(
+                    "bevy_luau",
+                    ScriptErrorKind::TypeMismatch,
+                    format!("message `{name}` cannot reach Lua: {error}"),
+                )),
+            }
+        }
     }
 
     /// Runs the handlers of one event; returns whether one consumed it and the first error.
@@ -179,31 +229,41 @@ impl ScriptEngine {
         name: &str,
         payload: &ScriptValue,
     ) -> (bool, Option<ScriptError>) {
-        let handlers = callbacks::take(lua, List::Event(name));
-        if handlers.is_empty() {
-            return (false, None);
-        }
-        let errors_before = self.errors.len();
-        let mut consumed = false;
         match payload.clone().into_lua(lua) {
-            Ok(payload) => {
-                for handler in handlers.iter().filter(|h| h.is_alive()) {
-                    if let Some(Value::Boolean(true)) = self.call::<Value>(handler, &payload) {
-                        consumed = true;
-                        break;
-                    }
-                }
-            }
+            Ok(payload) => self.dispatch_lua_event(lua, name, &payload),
             Err(error) => {
                 let message = format!("event `{name}`: the payload cannot reach Lua: {error}");
-                self.errors.push(ScriptError::new(
-                    "bevy_luau",
-                    ScriptErrorKind::TypeMismatch,
-                    message,
-                ));
+                let error = ScriptError::new("bevy_luau", ScriptErrorKind::TypeMismatch, message);
+                self.errors.push(error.clone());
+                (false, Some(error))
+            }
+        }
+    }
+
+    /// Runs the `events.on` handlers of one event, then the entity scripts' `on_event` unless a
+    /// handler consumed it; returns whether one consumed it and the first error.
+    fn dispatch_lua_event(
+        &mut self,
+        lua: &Lua,
+        name: &str,
+        payload: &Value,
+    ) -> (bool, Option<ScriptError>) {
+        let errors_before = self.errors.len();
+        let handlers = callbacks::take(lua, List::Event(name));
+        let mut consumed = false;
+        for handler in handlers.iter().filter(|h| h.is_alive()) {
+            if let Some(Value::Boolean(true)) = self.call::<Value>(handler, payload) {
+                consumed = true;
+                break;
             }
         }
         callbacks::restore(lua, List::Event(name), handlers);
+        if !consumed {
+            consumed = entity_scripts::event(lua, name, payload, self.config.instruction_limit);
+        }
+        if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
+            self.errors.append(&mut sink.0);
+        }
         (consumed, self.errors.get(errors_before).cloned())
     }
 
@@ -228,6 +288,9 @@ impl ScriptEngine {
 
     /// Logs the step's errors and writes them as [`ScriptError`] messages.
     fn flush_errors(&mut self, world: &mut World) {
+        if let Some(mut sink) = self.lua.app_data_mut::<ErrorSink>() {
+            self.errors.append(&mut sink.0);
+        }
         for error in self.errors.drain(..) {
             tracing::error!(
                 target: "bevy_luau",

@@ -20,8 +20,9 @@ use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::World;
 use mlua::chunk::ChunkMode;
-use mlua::{Lua, Table};
+use mlua::{Lua, Table, Value};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Paths of global scripts asked for with `app.add_script`, not yet handed to the asset server.
 #[derive(Resource, Default, Debug)]
@@ -57,7 +58,6 @@ pub(crate) struct GlobalScripts {
     pending: Vec<(usize, LuauScript)>,
     /// Handles of required module files, kept so the asset server watches them.
     module_handles: Vec<(String, Handle<LuauScript>)>,
-    next_id: ScriptId,
 }
 
 impl GlobalScripts {
@@ -182,13 +182,12 @@ impl GlobalScripts {
     /// Runs the versions collected by [`Self::collect`]: stage 1 of the step.
     pub fn apply(&mut self, lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
         for (index, asset) in std::mem::take(&mut self.pending) {
-            self.next_id += 1;
-            let id = self.next_id;
+            let id = next_id();
             let Some(script) = self.scripts.get_mut(index) else {
                 continue;
             };
             match run_version(lua, id, &script.path, &asset.source, limit) {
-                Ok(env) => {
+                Ok((env, _)) => {
                     script.modules.clear();
                     let old = script.active.replace(ActiveVersion { id, _env: env });
                     if let Some(old) = old {
@@ -211,14 +210,15 @@ impl GlobalScripts {
     }
 }
 
-/// Compiles and runs one version of a script in a fresh environment.
-fn run_version(
+/// Compiles and runs one version of a script in a fresh environment; returns the environment
+/// and what the top level returned.
+pub(crate) fn run_version(
     lua: &Lua,
     id: ScriptId,
     path: &Arc<str>,
     source: &str,
     limit: u64,
-) -> Result<Table, ScriptError> {
+) -> Result<(Table, Value), ScriptError> {
     let owner = Owner {
         id,
         path: path.clone(),
@@ -233,12 +233,19 @@ fn run_version(
         .set_environment(env.clone())
         .into_function()
         .map_err(|e| ScriptError::new(&**path, ScriptErrorKind::Compile, e.to_string()))?;
-    let (result, exhausted) = Budget::run(limit, || function.call::<()>(()));
-    result.map_err(|e| lua_error(e, exhausted))?;
-    Ok(env)
+    let (result, exhausted) = Budget::run(limit, || function.call::<Value>(()));
+    let value = result.map_err(|e| lua_error(e, exhausted))?;
+    Ok((env, value))
 }
 
-fn disconnect(lua: &Lua, id: ScriptId) {
+/// A new id for a script version, unique in the process.
+pub(crate) fn next_id() -> ScriptId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Disconnects every hook and handler of script version `id`.
+pub(crate) fn disconnect(lua: &Lua, id: ScriptId) {
     if let Some(mut callbacks) = lua.app_data_mut::<Callbacks>() {
         callbacks.disconnect_script(id);
     }

@@ -1,0 +1,173 @@
+//! The `commands` library: world changes deferred to the end of the scripting step.
+//!
+//! ```lua
+//! commands.spawn({Health = {current = 5, max = 5}})
+//! commands.set(e, "Health", {current = 1, max = 5})
+//! commands.remove(e, "Poisoned")
+//! commands.despawn(e)
+//! commands.emit("wave_cleared", {wave = 3})
+//! ```
+//! Commands are applied after stage 5 of the step, in the order they were issued, with the same
+//! checks as `ecs.*`; a command that fails is reported as a `ScriptError` and the rest still
+//! apply. Values are copied when the command is issued, so later changes to a table do not
+//! reach it. Use them when a change must not be seen by the rest of this frame's scripts, for
+//! example despawning an entity other scripts still look up this frame. Worker VMs, which
+//! have no world, change it only through commands.
+
+use crate::api::function::{self, entity_arg};
+use crate::api::{ecs, events};
+use crate::engine::context::{ErrorSink, with_world};
+use crate::error::ScriptError;
+use crate::value::ScriptValue;
+use bevy_ecs::entity::Entity;
+use mlua::{IntoLua, Lua, Table, Value};
+
+/// A deferred world change, issued by a script and applied by the main thread in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScriptCommand {
+    /// Spawns an entity with components by short type name.
+    Spawn(Vec<(String, ScriptValue)>),
+    /// Replaces (or inserts) one component.
+    Set(Entity, String, ScriptValue),
+    /// Removes one component.
+    Remove(Entity, String),
+    /// Despawns an entity, running its entity script's `on_despawn`.
+    Despawn(Entity),
+    /// Emits an event, as `events.emit` does.
+    Emit(String, ScriptValue),
+}
+
+/// Commands issued in the main VM during the running step.
+#[derive(Default)]
+pub(crate) struct CommandQueue(pub Vec<ScriptCommand>);
+
+/// Adds the `commands` library to the shared globals of the main VM.
+pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    lua.set_app_data(CommandQueue::default());
+    let commands = lua.create_table()?;
+    commands.raw_set(
+        "spawn",
+        function::create(
+            lua,
+            "commands.spawn",
+            |lua, (components,): (Option<Table>,)| {
+                let mut list = Vec::new();
+                if let Some(components) = components {
+                    for pair in components.pairs::<String, ScriptValue>() {
+                        list.push(pair.map_err(|e| bad(1, "commands.spawn", e))?);
+                    }
+                }
+                push(lua, ScriptCommand::Spawn(list))
+            },
+        )?,
+    )?;
+    commands.raw_set(
+        "set",
+        function::create(
+            lua,
+            "commands.set",
+            |lua, (e, name, value): (Value, String, ScriptValue)| {
+                let entity = entity_arg(&e, 1, "commands.set")?;
+                push(lua, ScriptCommand::Set(entity, name, value))
+            },
+        )?,
+    )?;
+    commands.raw_set(
+        "remove",
+        function::create(lua, "commands.remove", |lua, (e, name): (Value, String)| {
+            let entity = entity_arg(&e, 1, "commands.remove")?;
+            push(lua, ScriptCommand::Remove(entity, name))
+        })?,
+    )?;
+    commands.raw_set(
+        "despawn",
+        function::create(lua, "commands.despawn", |lua, (e,): (Value,)| {
+            let entity = entity_arg(&e, 1, "commands.despawn")?;
+            push(lua, ScriptCommand::Despawn(entity))
+        })?,
+    )?;
+    commands.raw_set(
+        "emit",
+        function::create(
+            lua,
+            "commands.emit",
+            |lua, (name, payload): (String, Option<ScriptValue>)| {
+                push(lua, ScriptCommand::Emit(name, payload.unwrap_or_default()))
+            },
+        )?,
+    )?;
+    commands.set_readonly(true);
+    globals.raw_set("commands", commands)
+}
+
+fn bad(pos: usize, name: &str, cause: mlua::Error) -> mlua::Error {
+    mlua::Error::BadArgument {
+        to: Some(name.to_owned()),
+        pos,
+        name: None,
+        cause: std::sync::Arc::new(cause),
+    }
+}
+
+fn push(lua: &Lua, command: ScriptCommand) -> mlua::Result<()> {
+    let mut queue = lua
+        .app_data_mut::<CommandQueue>()
+        .ok_or_else(|| mlua::Error::runtime("commands are not available in this VM"))?;
+    queue.0.push(command);
+    Ok(())
+}
+
+/// Applies the queued commands in order; a failing one is reported and the rest still apply.
+pub(crate) fn apply(lua: &Lua) {
+    let Some(commands) = lua
+        .app_data_mut::<CommandQueue>()
+        .map(|mut q| std::mem::take(&mut q.0))
+    else {
+        return;
+    };
+    for command in commands {
+        if let Err(error) = apply_one(lua, command)
+            && let Some(mut sink) = lua.app_data_mut::<ErrorSink>()
+        {
+            sink.0
+                .push(ScriptError::from_lua("commands", &error, false));
+        }
+    }
+}
+
+/// Applies one command through the same code as the `ecs` and `events` functions.
+pub(crate) fn apply_one(lua: &Lua, command: ScriptCommand) -> mlua::Result<()> {
+    match command {
+        ScriptCommand::Spawn(components) => {
+            let pairs = components.into_iter().map(|(name, value)| {
+                Ok((
+                    Value::String(lua.create_string(&name)?),
+                    value.into_lua(lua)?,
+                ))
+            });
+            ecs::spawn(lua, pairs, "commands.spawn").map(|_| ())
+        }
+        ScriptCommand::Set(entity, name, value) => {
+            let value = value.into_lua(lua)?;
+            with_world(lua, |world| {
+                ecs::existing(world, entity, "commands.set")?;
+                ecs::insert(lua, world, entity, &name, value, "commands.set")
+            })?
+        }
+        ScriptCommand::Remove(entity, name) => with_world(lua, |world| {
+            ecs::existing(world, entity, "commands.remove")?;
+            let access = crate::registry::lookup(
+                world,
+                crate::registry::Kind::Component,
+                &name,
+                "commands.remove",
+            )?;
+            access.remove(world, entity);
+            Ok(())
+        })?,
+        ScriptCommand::Despawn(entity) => ecs::despawn(lua, entity, "commands.despawn"),
+        ScriptCommand::Emit(name, payload) => {
+            events::emit(lua, &name, payload.into_lua(lua)?, "commands.emit")
+        }
+    }
+}

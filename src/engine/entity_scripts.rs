@@ -1,0 +1,491 @@
+//! Entity scripts: the [`Script`] component, one Lua instance per entity, and their methods.
+//!
+//! An entity script returns a table of methods. Each scripted entity gets its own instance
+//! table (`self`, with `self.entity`) whose metatable reads missing keys from the methods, so
+//! a hot reload swaps the methods of every instance at once and keeps their fields.
+//!
+//! - `on_spawn(self)` runs in the first step after the component is added and the script loaded;
+//! - `on_update(self, dt)` runs every frame in stage 4, after the global hooks;
+//! - `on_event(self, name, payload)` runs in stage 5 for events no global handler consumed;
+//! - `on_despawn(self)` runs exactly once: at once when a script calls `ecs.despawn`, or in the
+//!   next step when Rust despawns the entity or removes the component (the entity is gone by
+//!   then, but `self` and its fields are not).
+
+use super::context::{ErrorSink, ScriptId};
+use super::scripts::run_version;
+use crate::asset::LuauScript;
+use crate::error::{ScriptError, ScriptErrorKind};
+use crate::vm::Budget;
+use bevy_asset::{AssetEvent, AssetId, Assets, Handle};
+use bevy_ecs::component::Component;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::lifecycle::HookContext;
+use bevy_ecs::message::{MessageCursor, Messages};
+use bevy_ecs::resource::Resource;
+use bevy_ecs::world::{DeferredWorld, World};
+use mlua::{Function, IntoLuaMulti, Lua, Table, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Attaches a [`LuauScript`] to an entity, which then gets its own instance of the script.
+///
+/// ```
+/// # use bevy_asset::{AssetServer, Handle};
+/// # use bevy_luau::{LuauScript, Script};
+/// # fn spawn(commands: &mut bevy_ecs::system::Commands, server: &AssetServer) {
+/// commands.spawn(Script::new(server.load("scripts/enemy.luau")));
+/// # }
+/// ```
+#[derive(Component, Clone, Debug)]
+#[component(on_insert = Script::inserted, on_remove = Script::removed)]
+pub struct Script {
+    handle: Handle<LuauScript>,
+}
+
+impl Script {
+    /// Attaches the script behind `handle`.
+    pub fn new(handle: Handle<LuauScript>) -> Self {
+        Self { handle }
+    }
+
+    /// The script asset.
+    pub fn handle(&self) -> &Handle<LuauScript> {
+        &self.handle
+    }
+
+    fn inserted(mut world: DeferredWorld, context: HookContext) {
+        if let Some(mut lifecycle) = world.get_resource_mut::<ScriptLifecycle>() {
+            lifecycle.inserted.push(context.entity);
+        }
+    }
+
+    fn removed(mut world: DeferredWorld, context: HookContext) {
+        if let Some(mut lifecycle) = world.get_resource_mut::<ScriptLifecycle>() {
+            lifecycle.removed.push(context.entity);
+        }
+    }
+}
+
+/// Entities whose [`Script`] was inserted or removed since the last step.
+#[derive(Resource, Default)]
+pub(crate) struct ScriptLifecycle {
+    inserted: Vec<Entity>,
+    removed: Vec<Entity>,
+}
+
+/// One entity's instance of its script.
+#[derive(Clone)]
+pub(crate) struct Instance {
+    entity: Entity,
+    class: usize,
+    this: Table,
+    alive: Arc<AtomicBool>,
+}
+
+impl Instance {
+    fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Relaxed)
+    }
+}
+
+/// One entity script asset, shared by all its instances.
+struct Class {
+    path: Arc<str>,
+    handle: Handle<LuauScript>,
+    /// The metatable of every instance: `__index` points at the active version's methods.
+    meta: Table,
+    version: Option<Version>,
+    last_source: Option<Arc<str>>,
+}
+
+/// The active version of a class.
+struct Version {
+    id: ScriptId,
+    on_spawn: Option<Function>,
+    on_update: Option<Function>,
+    on_event: Option<Function>,
+    on_despawn: Option<Function>,
+    /// Kept so the version's globals live as long as it is active.
+    _env: Table,
+}
+
+/// All entity script classes and instances of the main VM (kept in its app data, so
+/// `ecs.despawn` can reach them).
+#[derive(Default)]
+pub(crate) struct EntityScripts {
+    classes: Vec<Class>,
+    by_asset: HashMap<AssetId<LuauScript>, usize>,
+    /// Instances in creation order, the order `on_update` runs in.
+    instances: Vec<Instance>,
+    by_entity: HashMap<Entity, Instance>,
+    /// Entities whose script has not loaded yet.
+    waiting: Vec<Entity>,
+    /// Class versions waiting for stage 1: (class, source).
+    pending: Vec<(usize, Arc<str>)>,
+    loaded: MessageCursor<AssetEvent<LuauScript>>,
+}
+
+impl EntityScripts {
+    /// Whether no entity script exists.
+    pub fn is_empty(&self) -> bool {
+        self.classes.is_empty()
+    }
+}
+
+/// Collects changed entity script assets, outside Lua. Cheap when there are no entity scripts.
+pub(crate) fn collect(lua: &Lua, world: &World) {
+    let Some(mut scripts) = lua.app_data_mut::<EntityScripts>() else {
+        return;
+    };
+    let scripts = &mut *scripts;
+    let (Some(messages), Some(assets)) = (
+        world.get_resource::<Messages<AssetEvent<LuauScript>>>(),
+        world.get_resource::<Assets<LuauScript>>(),
+    ) else {
+        return;
+    };
+    for event in scripts.loaded.read(messages) {
+        let (AssetEvent::Added { id } | AssetEvent::Modified { id }) = event else {
+            continue;
+        };
+        let Some(&class) = scripts.by_asset.get(id) else {
+            continue;
+        };
+        queue_version(
+            &mut scripts.classes[class],
+            class,
+            assets,
+            &mut scripts.pending,
+        );
+    }
+}
+
+fn queue_version(
+    class: &mut Class,
+    index: usize,
+    assets: &Assets<LuauScript>,
+    pending: &mut Vec<(usize, Arc<str>)>,
+) {
+    let Some(asset) = assets.get(&class.handle) else {
+        return;
+    };
+    if class
+        .last_source
+        .as_ref()
+        .is_some_and(|s| Arc::ptr_eq(s, &asset.source))
+    {
+        return;
+    }
+    class.last_source = Some(asset.source.clone());
+    pending.push((index, asset.source.clone()));
+}
+
+/// Whether stage 1 has entity script work: lifecycle changes or class versions to load.
+pub(crate) fn has_work(lua: &Lua, world: &World) -> bool {
+    let lifecycle = world
+        .get_resource::<ScriptLifecycle>()
+        .is_some_and(|l| !l.inserted.is_empty() || !l.removed.is_empty());
+    lifecycle
+        || lua
+            .app_data_ref::<EntityScripts>()
+            .is_some_and(|s| !s.pending.is_empty() || !s.is_empty())
+}
+
+/// Stage 1 for entity scripts: load changed classes, then create and remove instances.
+pub(crate) fn apply(lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
+    load_versions(lua, limit, errors);
+    let lifecycle = super::context::with_world(lua, |world| {
+        world.get_resource_mut::<ScriptLifecycle>().map(|mut l| {
+            (
+                std::mem::take(&mut l.inserted),
+                std::mem::take(&mut l.removed),
+            )
+        })
+    });
+    let Ok(Some((inserted, removed))) = lifecycle else {
+        return;
+    };
+    for entity in removed {
+        despawned(lua, entity, limit);
+    }
+    let waiting = lua
+        .app_data_mut::<EntityScripts>()
+        .map(|mut s| std::mem::take(&mut s.waiting))
+        .unwrap_or_default();
+    for entity in waiting.into_iter().chain(inserted) {
+        attach(lua, entity, limit);
+    }
+}
+
+fn load_versions(lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
+    let Some(pending) = lua
+        .app_data_mut::<EntityScripts>()
+        .map(|mut s| std::mem::take(&mut s.pending))
+    else {
+        return;
+    };
+    for (class, source) in pending {
+        let Some((path, old_id)) = lua.app_data_ref::<EntityScripts>().map(|s| {
+            let class = &s.classes[class];
+            (class.path.clone(), class.version.as_ref().map(|v| v.id))
+        }) else {
+            continue;
+        };
+        let id = super::scripts::next_id();
+        let result =
+            run_version(lua, id, &path, &source, limit).and_then(|(env, value)| match value {
+                Value::Table(methods) => Ok((env, methods)),
+                other => Err(ScriptError::new(
+                    &*path,
+                    ScriptErrorKind::TypeMismatch,
+                    format!(
+                        "an entity script must return a table of methods, not {}",
+                        other.type_name()
+                    ),
+                )),
+            });
+        match result {
+            Ok((env, methods)) => {
+                let method = |name: &str| methods.raw_get::<Option<Function>>(name).ok().flatten();
+                let version = Version {
+                    id,
+                    on_spawn: method("on_spawn"),
+                    on_update: method("on_update"),
+                    on_event: method("on_event"),
+                    on_despawn: method("on_despawn"),
+                    _env: env,
+                };
+                if let Some(mut scripts) = lua.app_data_mut::<EntityScripts>() {
+                    let class = &mut scripts.classes[class];
+                    if let Err(error) = class.meta.raw_set("__index", methods) {
+                        errors.push(ScriptError::from_lua(&path, &error, false));
+                    }
+                    class.version = Some(version);
+                }
+                if let Some(old) = old_id {
+                    super::scripts::disconnect(lua, old);
+                    tracing::info!(target: "bevy_luau", script = %path, "reloaded entity script");
+                }
+            }
+            Err(error) => {
+                super::scripts::disconnect(lua, id);
+                errors.push(error);
+            }
+        }
+    }
+}
+
+/// Creates the instance of a newly scripted entity and runs its `on_spawn`.
+fn attach(lua: &Lua, entity: Entity, limit: u64) {
+    let handle = super::context::with_world(lua, |world| {
+        world
+            .get_entity(entity)
+            .ok()
+            .and_then(|e| e.get::<Script>())
+            .map(|s| s.handle.clone())
+    });
+    let Ok(Some(handle)) = handle else {
+        return;
+    };
+    // A replaced script first says goodbye with its old class.
+    let replaced = lua.app_data_ref::<EntityScripts>().and_then(|s| {
+        s.by_entity
+            .get(&entity)
+            .map(|i| s.classes[i.class].handle.id() != handle.id())
+    });
+    if replaced == Some(true) {
+        despawned(lua, entity, limit);
+    } else if replaced == Some(false) {
+        return;
+    }
+    let Some((class, ready)) = class_for(lua, handle) else {
+        return;
+    };
+    if !ready {
+        if let Some(mut s) = lua.app_data_mut::<EntityScripts>() {
+            s.waiting.push(entity);
+        }
+        return;
+    }
+    let Some(meta) = lua
+        .app_data_ref::<EntityScripts>()
+        .map(|s| s.classes[class].meta.clone())
+    else {
+        return;
+    };
+    let instance = lua.create_table().and_then(|this| {
+        this.raw_set("entity", crate::value::entity_to_lua(entity))?;
+        this.set_metatable(Some(meta))?;
+        Ok(Instance {
+            entity,
+            class,
+            this,
+            alive: Arc::new(AtomicBool::new(true)),
+        })
+    });
+    let Ok(instance) = instance else {
+        return;
+    };
+    let on_spawn = lua.app_data_mut::<EntityScripts>().and_then(|mut s| {
+        s.instances.push(instance.clone());
+        s.by_entity.insert(entity, instance.clone());
+        s.classes[class]
+            .version
+            .as_ref()
+            .and_then(|v| v.on_spawn.clone())
+    });
+    if let Some(on_spawn) = on_spawn {
+        call_method(lua, &instance, &on_spawn, limit, ());
+    }
+}
+
+/// The class of a script asset, created on first use, and whether a version is loaded.
+fn class_for(lua: &Lua, handle: Handle<LuauScript>) -> Option<(usize, bool)> {
+    let existing = lua.app_data_ref::<EntityScripts>().and_then(|s| {
+        s.by_asset
+            .get(&handle.id())
+            .map(|&c| (c, s.classes[c].version.is_some()))
+    });
+    if existing.is_some() {
+        return existing;
+    }
+    let meta = lua.create_table().ok()?;
+    let path: Arc<str> = handle.path().map_or_else(
+        || Arc::from(format!("{:?}", handle.id())),
+        |p| Arc::from(p.to_string()),
+    );
+    let source = super::context::with_world(lua, |world| {
+        world
+            .get_resource::<Assets<LuauScript>>()
+            .and_then(|a| a.get(&handle))
+            .map(|a| a.source.clone())
+    })
+    .ok()
+    .flatten();
+    let mut scripts = lua.app_data_mut::<EntityScripts>()?;
+    let index = scripts.classes.len();
+    scripts.by_asset.insert(handle.id(), index);
+    scripts.classes.push(Class {
+        path,
+        handle,
+        meta,
+        version: None,
+        last_source: source.clone(),
+    });
+    // The asset may have loaded before anyone attached it: load it with the next stage 1.
+    if let Some(source) = source {
+        scripts.pending.push((index, source));
+    }
+    Some((index, false))
+}
+
+/// Removes the instance of `entity`, if any, and runs its `on_despawn` once.
+pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
+    let removed = lua.app_data_mut::<EntityScripts>().and_then(|mut s| {
+        s.waiting.retain(|e| *e != entity);
+        let instance = s.by_entity.remove(&entity)?;
+        instance.alive.store(false, Ordering::Relaxed);
+        let on_despawn = s.classes[instance.class]
+            .version
+            .as_ref()
+            .and_then(|v| v.on_despawn.clone());
+        Some((instance, on_despawn))
+    });
+    if let Some((instance, Some(on_despawn))) = removed {
+        call_method(lua, &instance, &on_despawn, limit, ());
+    }
+}
+
+/// Stage 4: `on_update` of every instance, in creation order.
+pub(crate) fn update(lua: &Lua, delta: f64, limit: u64) {
+    let Some((instances, methods)) = lua.app_data_mut::<EntityScripts>().map(|mut s| {
+        let methods: Vec<Option<Function>> = s
+            .classes
+            .iter()
+            .map(|c| c.version.as_ref().and_then(|v| v.on_update.clone()))
+            .collect();
+        (std::mem::take(&mut s.instances), methods)
+    }) else {
+        return;
+    };
+    for instance in instances.iter().filter(|i| i.is_alive()) {
+        if let Some(method) = &methods[instance.class] {
+            call_method(lua, instance, method, limit, delta);
+        }
+    }
+    restore(lua, instances);
+}
+
+/// Stage 5: `on_event` of every instance whose script has one; returns whether one consumed it.
+pub(crate) fn event(lua: &Lua, name: &str, payload: &Value, limit: u64) -> bool {
+    let Some((instances, methods)) = lua.app_data_mut::<EntityScripts>().and_then(|mut s| {
+        let methods: Vec<Option<Function>> = s
+            .classes
+            .iter()
+            .map(|c| c.version.as_ref().and_then(|v| v.on_event.clone()))
+            .collect();
+        methods
+            .iter()
+            .any(Option::is_some)
+            .then(|| (std::mem::take(&mut s.instances), methods))
+    }) else {
+        return false;
+    };
+    let mut consumed = false;
+    for instance in instances.iter().filter(|i| i.is_alive()) {
+        if let Some(method) = &methods[instance.class]
+            && let Some(Value::Boolean(true)) =
+                call_method(lua, instance, method, limit, (name, payload))
+        {
+            consumed = true;
+            break;
+        }
+    }
+    restore(lua, instances);
+    consumed
+}
+
+/// Puts the instance list back after a dispatch: despawned ones leave, new ones join at the end.
+fn restore(lua: &Lua, mut instances: Vec<Instance>) {
+    if let Some(mut s) = lua.app_data_mut::<EntityScripts>() {
+        let added = std::mem::take(&mut s.instances);
+        instances.extend(added);
+        instances.retain(Instance::is_alive);
+        s.instances = instances;
+    }
+}
+
+/// Calls `method(self, args...)` of one instance with a fresh budget; errors go to the sink.
+fn call_method(
+    lua: &Lua,
+    instance: &Instance,
+    method: &Function,
+    limit: u64,
+    args: impl IntoLuaMulti,
+) -> Option<Value> {
+    let (result, exhausted) = Budget::run(limit, || method.call::<Value>((&instance.this, args)));
+    match result {
+        Ok(value) => Some(value),
+        Err(error) => {
+            let path = lua
+                .app_data_ref::<EntityScripts>()
+                .map(|s| s.classes[instance.class].path.clone())
+                .unwrap_or_else(|| Arc::from("entity script"));
+            let mut error = ScriptError::from_lua(&path, &error, exhausted);
+            error.message = format!("entity {}: {}", instance.entity, error.message);
+            if error.kind == ScriptErrorKind::MemoryLimit {
+                let _ = lua.gc_collect();
+            }
+            if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
+                sink.0.push(error);
+            }
+            None
+        }
+    }
+}
+
+/// Registers the lifecycle queue the [`Script`] hooks write to.
+pub(crate) fn init(world: &mut World) {
+    world.init_resource::<ScriptLifecycle>();
+}

@@ -1,0 +1,497 @@
+//! [`ScriptRegistry`]: which components, resources and messages Lua reaches by name, and how.
+//!
+//! Two backends, both by short type name (`Health`, `Score`, `Damage`):
+//! - **serde**: `app.register_script_component::<T>()` (and `_resource`, `_message`) for types
+//!   that implement `Serialize + DeserializeOwned`. Values cross through mlua's serde support.
+//! - **reflection**: any component or resource registered in the `AppTypeRegistry` with
+//!   `ReflectComponent` (`#[reflect(Component)]`, or `#[reflect(Resource)]` for resources) is
+//!   found without registration. Values cross through [`crate::reflect`], so entities stay
+//!   exact and `Vec3` fields are native vectors.
+//!
+//! A serde registration wins over a reflected type with the same short name.
+
+use crate::error::{ScriptErrorKind, lua_error};
+use bevy_ecs::component::{Component, ComponentId};
+use bevy_ecs::entity::Entity;
+use bevy_ecs::message::{Message, MessageCursor, Messages};
+use bevy_ecs::reflect::{AppTypeRegistry, ReflectComponent, ReflectResource};
+use bevy_ecs::resource::Resource;
+use bevy_ecs::world::World;
+use bevy_reflect::{ReflectFromReflect, TypeInfo, TypeRegistration};
+use mlua::{Lua, LuaSerdeExt, Value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The components, resources and messages registered for Lua by name.
+///
+/// Filled by [`ScriptingAppExt`](crate::ScriptingAppExt); reflected types join on first use.
+#[derive(Resource, Default)]
+pub struct ScriptRegistry {
+    components: HashMap<String, Arc<Access>>,
+    resources: HashMap<String, Arc<Access>>,
+    messages: HashMap<String, Arc<MessageAccess>>,
+}
+
+impl ScriptRegistry {
+    /// Registers a serde component under its short type name; registering it again is a no-op.
+    pub fn register_component<T: Component + Serialize + DeserializeOwned>(&mut self) {
+        self.components
+            .entry(short_name(std::any::type_name::<T>()))
+            .or_insert_with(|| Arc::new(Access::Serde(SerdeAccess::component::<T>())));
+    }
+
+    /// Registers a serde resource under its short type name; registering it again is a no-op.
+    pub fn register_resource<T: Resource + Serialize + DeserializeOwned>(&mut self) {
+        self.resources
+            .entry(short_name(std::any::type_name::<T>()))
+            .or_insert_with(|| Arc::new(Access::Serde(SerdeAccess::resource::<T>())));
+    }
+
+    /// Registers a serde message under its short type name; registering it again is a no-op.
+    pub fn register_message<T: Message + Serialize + DeserializeOwned>(&mut self) {
+        self.messages
+            .entry(short_name(std::any::type_name::<T>()))
+            .or_insert_with(|| Arc::new(MessageAccess::of::<T>()));
+    }
+
+    /// The names of every serde-registered component, sorted.
+    pub fn component_names(&self) -> Vec<&str> {
+        sorted(self.components.keys())
+    }
+
+    /// The names of every serde-registered resource, sorted.
+    pub fn resource_names(&self) -> Vec<&str> {
+        sorted(self.resources.keys())
+    }
+
+    /// The names of every registered message, sorted.
+    pub fn message_names(&self) -> Vec<&str> {
+        sorted(self.messages.keys())
+    }
+
+    pub(crate) fn message(&self, name: &str) -> Option<Arc<MessageAccess>> {
+        self.messages.get(name).cloned()
+    }
+
+    pub(crate) fn message_count(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub(crate) fn messages(&self) -> impl Iterator<Item = (&String, &Arc<MessageAccess>)> {
+        self.messages.iter()
+    }
+}
+
+fn sorted<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut names: Vec<&str> = names.map(String::as_str).collect();
+    names.sort_unstable();
+    names
+}
+
+/// Whether a name stands for a component or a resource.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    Component,
+    Resource,
+}
+
+impl Kind {
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Component => "component",
+            Kind::Resource => "resource",
+        }
+    }
+}
+
+/// Finds how to reach the component or resource `name`, from the serde registrations first,
+/// then the reflected types (whose lookups are cached). `function` names the caller in errors.
+pub(crate) fn lookup(
+    world: &mut World,
+    kind: Kind,
+    name: &str,
+    function: &str,
+) -> mlua::Result<Arc<Access>> {
+    let registry = world.get_resource_or_init::<ScriptRegistry>();
+    let table = match kind {
+        Kind::Component => &registry.components,
+        Kind::Resource => &registry.resources,
+    };
+    if let Some(access) = table.get(name) {
+        return Ok(access.clone());
+    }
+    let access = Arc::new(find_reflected(world, kind, name, function)?);
+    let mut registry = world.resource_mut::<ScriptRegistry>();
+    let table = match kind {
+        Kind::Component => &mut registry.components,
+        Kind::Resource => &mut registry.resources,
+    };
+    table.insert(name.to_owned(), access.clone());
+    Ok(access)
+}
+
+fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua::Result<Access> {
+    let unknown = |detail: String| {
+        lua_error(
+            ScriptErrorKind::UnknownComponent,
+            format!("{function}: no {} named `{name}`{detail}", kind.noun()),
+        )
+    };
+    let Some(types) = world.get_resource::<AppTypeRegistry>() else {
+        return Err(unknown(String::new()));
+    };
+    let types = types.read();
+    let matches: Vec<&TypeRegistration> = types
+        .iter()
+        .filter(|r| r.type_info().type_path_table().short_path() == name)
+        .filter(|r| r.data::<ReflectComponent>().is_some())
+        .filter(|r| (kind == Kind::Resource) == r.data::<ReflectResource>().is_some())
+        .collect();
+    match matches.as_slice() {
+        [registration] => {
+            let (Some(component), Some(from_reflect)) = (
+                registration.data::<ReflectComponent>(),
+                registration.data::<ReflectFromReflect>(),
+            ) else {
+                return Err(unknown(
+                    " that scripts can build (it needs `FromReflect`)".into(),
+                ));
+            };
+            Ok(Access::Reflect(ReflectAccess {
+                type_id: registration.type_id(),
+                info: registration.type_info(),
+                component: component.clone(),
+                from_reflect: from_reflect.clone(),
+            }))
+        }
+        [] => {
+            let hint = match kind {
+                Kind::Component => {
+                    "; register it with `app.register_script_component::<T>()` or derive Reflect with #[reflect(Component)]"
+                }
+                Kind::Resource => {
+                    "; register it with `app.register_script_resource::<T>()` or derive Reflect with #[reflect(Resource)]"
+                }
+            };
+            Err(unknown(hint.into()))
+        }
+        several => {
+            let paths: Vec<&str> = several.iter().map(|r| r.type_info().type_path()).collect();
+            Err(unknown(format!(
+                ": the name is ambiguous between {}; register one with serde",
+                paths.join(", ")
+            )))
+        }
+    }
+}
+
+/// How one component or resource type crosses between Lua and the world.
+pub(crate) enum Access {
+    Serde(SerdeAccess),
+    Reflect(ReflectAccess),
+}
+
+/// The serde backend: monomorphized functions for one type.
+#[derive(Clone, Copy)]
+pub(crate) struct SerdeAccess {
+    get: fn(&Lua, &World, Entity) -> mlua::Result<Option<Value>>,
+    set: fn(&Lua, &mut World, Entity, Value, &str) -> mlua::Result<()>,
+    remove: fn(&mut World, Entity) -> bool,
+    id: fn(&mut World) -> ComponentId,
+}
+
+/// The reflection backend.
+pub(crate) struct ReflectAccess {
+    type_id: TypeId,
+    info: &'static TypeInfo,
+    component: ReflectComponent,
+    from_reflect: ReflectFromReflect,
+}
+
+/// Options for values leaving Rust through serde: `None` and `()` become `nil`, not the
+/// null light userdata (light userdata are entities in this crate).
+fn serialize_options() -> mlua::serde::SerializeOptions {
+    mlua::serde::SerializeOptions::new()
+        .serialize_none_to_null(false)
+        .serialize_unit_to_null(false)
+        .set_array_metatable(false)
+}
+
+/// Converts a component, resource or message for Lua. A unit struct (a tag component) becomes
+/// an empty table, so that having it never reads as `nil`.
+fn to_lua<T: Serialize>(lua: &Lua, value: &T) -> mlua::Result<Value> {
+    match lua.to_value_with(value, serialize_options())? {
+        Value::Nil => lua.create_table().map(Value::Table),
+        value => Ok(value),
+    }
+}
+
+/// Builds a value from Lua. An empty table also stands for a unit struct (`{}` for a tag).
+fn from_lua<T: DeserializeOwned>(lua: &Lua, value: Value, what: &str) -> mlua::Result<T> {
+    let empty_table = matches!(&value, Value::Table(t) if t.is_empty());
+    lua.from_value(value)
+        .or_else(|error| {
+            if empty_table {
+                lua.from_value(Value::Nil).map_err(|_| error)
+            } else {
+                Err(error)
+            }
+        })
+        .map_err(|e| {
+            lua_error(
+                ScriptErrorKind::TypeMismatch,
+                format!("{what}: {}", plain(&e)),
+            )
+        })
+}
+
+/// An mlua serde error without its "deserialize error: " prefix.
+fn plain(error: &mlua::Error) -> String {
+    match error {
+        mlua::Error::DeserializeError(message) | mlua::Error::SerializeError(message) => {
+            message.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+impl SerdeAccess {
+    fn component<T: Component + Serialize + DeserializeOwned>() -> Self {
+        Self {
+            get: |lua, world, entity| {
+                let value = world.get_entity(entity).ok().and_then(|e| e.get::<T>());
+                value.map(|v| to_lua(lua, v)).transpose()
+            },
+            set: |lua, world, entity, value, what| {
+                let component: T = from_lua(lua, value, what)?;
+                if let Ok(mut e) = world.get_entity_mut(entity) {
+                    e.insert(component);
+                }
+                Ok(())
+            },
+            remove: |world, entity| {
+                world
+                    .get_entity_mut(entity)
+                    .ok()
+                    .and_then(|mut e| e.take::<T>())
+                    .is_some()
+            },
+            id: |world| world.register_component::<T>(),
+        }
+    }
+
+    fn resource<T: Resource + Serialize + DeserializeOwned>() -> Self {
+        Self {
+            get: |lua, world, _| {
+                world
+                    .get_resource::<T>()
+                    .map(|v| to_lua(lua, v))
+                    .transpose()
+            },
+            set: |lua, world, _, value, what| {
+                let resource: T = from_lua(lua, value, what)?;
+                world.insert_resource(resource);
+                Ok(())
+            },
+            remove: |world, _| world.remove_resource::<T>().is_some(),
+            id: |world| world.register_component::<T>(),
+        }
+    }
+}
+
+impl Access {
+    /// The value on `entity` (ignored for serde resources), or `None` when it has none.
+    pub fn get(&self, lua: &Lua, world: &World, entity: Entity) -> mlua::Result<Option<Value>> {
+        match self {
+            Access::Serde(s) => (s.get)(lua, world, entity),
+            Access::Reflect(r) => {
+                let Ok(entity) = world.get_entity(entity) else {
+                    return Ok(None);
+                };
+                r.component
+                    .reflect(entity)
+                    .map(|value| crate::reflect::to_lua(lua, value.as_partial_reflect()))
+                    .transpose()
+            }
+        }
+    }
+
+    /// Replaces (or inserts) the value on `entity`. `what` names the call for errors.
+    pub fn set(
+        &self,
+        lua: &Lua,
+        world: &mut World,
+        entity: Entity,
+        value: Value,
+        what: &str,
+    ) -> mlua::Result<()> {
+        match self {
+            Access::Serde(s) => (s.set)(lua, world, entity, value, what),
+            Access::Reflect(r) => {
+                let types = world.resource::<AppTypeRegistry>().clone();
+                let types = types.read();
+                let dynamic = crate::reflect::from_lua(lua, value, r.info, &types, what)?;
+                let concrete = r.from_reflect.from_reflect(&*dynamic).ok_or_else(|| {
+                    lua_error(
+                        ScriptErrorKind::TypeMismatch,
+                        format!("{what}: the value does not make a `{}`", r.info.type_path()),
+                    )
+                })?;
+                if let Ok(mut entity) = world.get_entity_mut(entity) {
+                    r.component
+                        .insert(&mut entity, concrete.as_partial_reflect(), &types);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes the value from `entity`; returns whether it had one.
+    pub fn remove(&self, world: &mut World, entity: Entity) -> bool {
+        match self {
+            Access::Serde(s) => (s.remove)(world, entity),
+            Access::Reflect(r) => {
+                let Ok(mut entity) = world.get_entity_mut(entity) else {
+                    return false;
+                };
+                let had = r.component.contains(&entity);
+                r.component.remove(&mut entity);
+                had
+            }
+        }
+    }
+
+    /// The component id, registering the component when the world has not seen it yet.
+    pub fn component_id(&self, world: &mut World) -> ComponentId {
+        match self {
+            Access::Serde(s) => (s.id)(world),
+            Access::Reflect(r) => match world.components().get_valid_id(r.type_id) {
+                Some(id) => id,
+                None => r.component.register_component(world),
+            },
+        }
+    }
+
+    /// The value of a resource, or `None` when the world has none.
+    pub fn get_resource(&self, lua: &Lua, world: &World) -> mlua::Result<Option<Value>> {
+        match self {
+            Access::Serde(s) => (s.get)(lua, world, Entity::PLACEHOLDER),
+            Access::Reflect(r) => match r.resource_entity(world) {
+                Some(entity) => self.get(lua, world, entity),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Replaces a resource. A reflected resource must exist already (Rust inserts it); a serde
+    /// resource is inserted when missing.
+    pub fn set_resource(
+        &self,
+        lua: &Lua,
+        world: &mut World,
+        value: Value,
+        what: &str,
+    ) -> mlua::Result<()> {
+        match self {
+            Access::Serde(s) => (s.set)(lua, world, Entity::PLACEHOLDER, value, what),
+            Access::Reflect(r) => match r.resource_entity(world) {
+                Some(entity) => self.set(lua, world, entity, value, what),
+                None => Err(lua_error(
+                    ScriptErrorKind::UnknownComponent,
+                    format!("{what}: the resource does not exist; insert it from Rust first"),
+                )),
+            },
+        }
+    }
+}
+
+impl ReflectAccess {
+    /// The entity that holds this resource, when the world has it.
+    fn resource_entity(&self, world: &World) -> Option<Entity> {
+        let id = world.components().get_valid_id(self.type_id)?;
+        world.resource_entities().get(id)
+    }
+}
+
+/// How one registered message type crosses between Lua and Bevy's message queues.
+pub(crate) struct MessageAccess {
+    /// Writes a message built from a Lua value.
+    pub write: fn(&Lua, &mut World, Value, &str) -> mlua::Result<()>,
+    /// Creates a reader that starts at the messages written from now on.
+    pub reader: fn(&World) -> Box<dyn MessageSource>,
+}
+
+/// Reads the new messages of one type as Lua values.
+pub(crate) trait MessageSource: Send + Sync {
+    /// Appends the messages written since the last read, converted to Lua.
+    fn read(&mut self, lua: &Lua, world: &World, out: &mut Vec<mlua::Result<Value>>);
+}
+
+struct TypedSource<T: Message>(MessageCursor<T>);
+
+impl<T: Message + Serialize> MessageSource for TypedSource<T> {
+    fn read(&mut self, lua: &Lua, world: &World, out: &mut Vec<mlua::Result<Value>>) {
+        if let Some(messages) = world.get_resource::<Messages<T>>() {
+            out.extend(self.0.read(messages).map(|m| to_lua(lua, m)));
+        }
+    }
+}
+
+impl MessageAccess {
+    fn of<T: Message + Serialize + DeserializeOwned>() -> Self {
+        Self {
+            write: |lua, world, value, what| {
+                let message: T = from_lua(lua, value, what)?;
+                world.write_message(message).map(|_| ()).ok_or_else(|| {
+                    lua_error(
+                        ScriptErrorKind::UnknownComponent,
+                        format!("{what}: the message type is registered for scripts but not added to the app"),
+                    )
+                })
+            },
+            reader: |world| {
+                let cursor = world
+                    .get_resource::<Messages<T>>()
+                    .map(Messages::get_cursor_current)
+                    .unwrap_or_default();
+                Box::new(TypedSource::<T>(cursor))
+            },
+        }
+    }
+}
+
+/// The short form of a Rust type name: module paths dropped, generics kept
+/// (`game::Stats<game::Speed>` becomes `Stats<Speed>`), matching bevy_reflect's short paths.
+pub(crate) fn short_name(type_name: &str) -> String {
+    let mut short = String::with_capacity(type_name.len());
+    let mut segment_start = 0;
+    for (i, c) in type_name.char_indices() {
+        if matches!(c, '<' | '>' | ',' | '(' | ')' | '[' | ']' | ';' | '&' | ' ') {
+            push_last_segment(&mut short, &type_name[segment_start..i]);
+            short.push(c);
+            segment_start = i + c.len_utf8();
+        }
+    }
+    push_last_segment(&mut short, &type_name[segment_start..]);
+    short
+}
+
+fn push_last_segment(out: &mut String, path: &str) {
+    out.push_str(path.rsplit("::").next().unwrap_or(path));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn short_names_drop_module_paths_inside_generics() {
+        assert_eq!(short_name("game::combat::Health"), "Health");
+        assert_eq!(short_name("game::Stats<game::Speed>"), "Stats<Speed>");
+        assert_eq!(short_name("a::Pair<b::X, (c::Y, u8)>"), "Pair<X, (Y, u8)>");
+        assert_eq!(short_name("Plain"), "Plain");
+    }
+}
