@@ -38,12 +38,38 @@
 //! From an exclusive Rust system, [`ScriptEngine::emit`] runs an event's handlers at once and
 //! tells whether one of them consumed the event.
 //!
+//! # The world from Lua
+//!
+//! The `ecs` library reads and writes components and resources by short type name:
+//! `ecs.get(e, "Health")`, `ecs.set(e, "Health", {current = 70, max = 100})`,
+//! `ecs.query("Health", "Enemy")`, `ecs.resource("Score")`. Types reach Lua in two ways: serde
+//! types through [`ScriptingAppExt::register_script_component`] (and `_resource`), and any type
+//! registered for reflection with `#[reflect(Component)]` or `#[reflect(Resource)]` without
+//! further setup. The `transform` library (feature `transform`) moves entities with native
+//! vectors, and [`ScriptingAppExt::register_script_message`] turns a Bevy message into a Lua
+//! event in both directions. `commands.*` defers a change to the end of the step.
+//!
+//! # Entity scripts
+//!
+//! A [`Script`] component attaches a script that returns a table of methods. Each entity gets
+//! its own instance as `self` (with `self.entity`): `on_spawn`, `on_update(dt)`,
+//! `on_event(name, payload)` and `on_despawn` run for it.
+//!
+//! ```lua
+//! local Enemy = {}
+//! function Enemy:on_spawn() self.hp = 10 end
+//! function Enemy:on_update(dt) transform.translate(self.entity, vector.create(0, 0, dt)) end
+//! return Enemy
+//! ```
+//!
 //! # Hot reload
 //!
 //! Scripts are [`LuauScript`] assets. With the `hot-reload` feature (on by default) Bevy's file
 //! watcher notices when a script changes; the new version runs, and the hooks and handlers of
 //! the old one are dropped. When the new version fails to compile or its top level errors, the
-//! old version stays active and a [`ScriptError`] is sent.
+//! old version stays active and a [`ScriptError`] is sent. An entity script's new methods reach
+//! every instance at once, and each instance keeps its fields. Editing a module that a script
+//! `require`s reloads that script.
 //!
 //! # The sandbox
 //!

@@ -7,13 +7,19 @@
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::value::entity_from_lua;
 use bevy_ecs::entity::Entity;
-use mlua::{FromLua, Function, IntoLuaMulti, Lua, MultiValue, Value};
+use mlua::{FromLua, FromLuaMulti, Function, IntoLuaMulti, Lua, MultiValue, Value};
 use std::sync::Arc;
 
 /// The arguments of a library function, converted one by one with their position.
+///
+/// mlua first takes the raw values off the stack (`Raw`, a tuple of `Value`s, which cannot
+/// fail and allocates nothing); each is then converted here, so an error can name the
+/// function and the argument.
 pub(crate) trait Args: Sized {
-    /// Converts `args`; `name` is the Lua-visible function name for errors.
-    fn convert(lua: &Lua, args: MultiValue, name: &'static str) -> mlua::Result<Self>;
+    /// The values as mlua takes them from the stack.
+    type Raw: FromLuaMulti;
+    /// Converts `raw`; `name` is the Lua-visible function name for errors.
+    fn convert(lua: &Lua, raw: Self::Raw, name: &'static str) -> mlua::Result<Self>;
 }
 
 /// Converts argument number `pos` (from 1) of function `name`.
@@ -73,36 +79,35 @@ pub(crate) fn describe(value: &Value) -> String {
 }
 
 impl Args for () {
-    fn convert(_: &Lua, _: MultiValue, _: &'static str) -> mlua::Result<Self> {
+    type Raw = ();
+    fn convert(_: &Lua, _: (), _: &'static str) -> mlua::Result<Self> {
         Ok(())
     }
 }
 
 impl Args for MultiValue {
+    type Raw = MultiValue;
     fn convert(_: &Lua, args: MultiValue, _: &'static str) -> mlua::Result<Self> {
         Ok(args)
     }
 }
 
 macro_rules! impl_args {
-    ($($t:ident),+) => {
+    ($($t:ident $v:ident $pos:literal),+) => {
         impl<$($t: FromLua),+> Args for ($($t,)+) {
-            fn convert(lua: &Lua, args: MultiValue, name: &'static str) -> mlua::Result<Self> {
-                let mut args = args.into_iter();
-                let mut pos = 0;
-                Ok(($({
-                    pos += 1;
-                    arg::<$t>(lua, args.next().unwrap_or(Value::Nil), pos, name)?
-                },)+))
+            type Raw = ($(impl_args!(@value $t),)+);
+            fn convert(lua: &Lua, ($($v,)+): Self::Raw, name: &'static str) -> mlua::Result<Self> {
+                Ok(($(arg::<$t>(lua, $v, $pos, name)?,)+))
             }
         }
     };
+    (@value $t:ident) => { Value };
 }
 
-impl_args!(A);
-impl_args!(A, B);
-impl_args!(A, B, C);
-impl_args!(A, B, C, D);
+impl_args!(A a 1);
+impl_args!(A a 1, B b 2);
+impl_args!(A a 1, B b 2, C c 3);
+impl_args!(A a 1, B b 2, C c 3, D d 4);
 
 /// Creates a Lua function called `name` (as Lua code sees it, e.g. `"hooks.on_update"`).
 pub(crate) fn create<A, R, F>(lua: &Lua, name: &'static str, f: F) -> mlua::Result<Function>
@@ -111,7 +116,7 @@ where
     R: IntoLuaMulti,
     F: Fn(&Lua, A) -> mlua::Result<R> + Send + 'static,
 {
-    lua.create_function(move |lua, args: MultiValue| f(lua, A::convert(lua, args, name)?))
+    lua.create_function(move |lua, raw: A::Raw| f(lua, A::convert(lua, raw, name)?))
 }
 
 #[cfg(test)]

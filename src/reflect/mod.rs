@@ -1,0 +1,73 @@
+//! Converting reflected values to and from Lua, directly through `bevy_reflect`.
+//!
+//! Components and resources that are registered for reflection (`#[derive(Reflect)]` with
+//! `#[reflect(Component)]` or `#[reflect(Resource)]`) reach scripts through this module, without
+//! serde. That keeps entities exact and turns a `Vec3` into Luau's native `vector`.
+//!
+//! # Mapping
+//!
+//! | Rust (reflected) | Lua |
+//! |---|---|
+//! | `Entity` | an entity (a light userdata, exact for every generation) |
+//! | `Vec3`, `Vec3A` | `vector`; a `{x =, y =, z =}` table is accepted too |
+//! | `Vec2` | `vector` with `z = 0`; reading ignores `z` and accepts `{x =, y =}` too |
+//! | `Quat`, and other glam types such as `Vec4` or `IVec2` | a table of their fields, `{x =, y =, z =, w =}` |
+//! | `bool` | boolean |
+//! | `f32`, `f64` | number |
+//! | `i8` … `i128`, `u8` … `u128`, `isize`, `usize` | number; reading checks it is whole and in range |
+//! | `String`, `Cow<'static, str>`, `Name` | string (`&'static str` is written, never read) |
+//! | `char` | a string of one character |
+//! | `Duration` | number of seconds |
+//! | `Option<T>` | `nil`, or what `T` maps to |
+//! | struct | a table of its fields, `{current = 70, max = 100}` |
+//! | tuple struct with one field (a newtype) | what the field maps to |
+//! | other tuple structs, tuples | a list, `{a, b}` |
+//! | `Vec<T>`, `VecDeque<T>`, `[T; N]`, `HashSet<T>` | a list; an array's length is checked |
+//! | `HashMap<K, V>`, `BTreeMap<K, V>` | a table whose keys are what `K` maps to (string, number, entity) |
+//! | enum, unit variant | its name, `"Idle"` |
+//! | enum, tuple variant with one field | `{Walk = 2.5}` |
+//! | enum, other tuple variant | `{Patrol = {a, b}}` |
+//! | enum, struct variant | `{Attack = {target = e, damage = 5}}` |
+//! | any other opaque type (`PathBuf`, `Handle<T>`, …) | an error: it cannot cross |
+//!
+//! Enums use serde's externally tagged form, and reading accepts exactly those shapes.
+//!
+//! # Reading from Lua
+//!
+//! - A value read from Lua replaces the old one as a whole, so a struct needs every field. A
+//!   missing field is an error, except that an `Option` field may be left out (it is `None`,
+//!   since a Lua table cannot hold `nil`). An unknown field is an error too, so that a typo
+//!   never vanishes silently.
+//! - Fields marked `#[reflect(ignore)]` are invisible to Lua; `FromReflect` gives them their
+//!   default value.
+//! - Numbers are Lua doubles: integers beyond 2^53 lose precision on the way to Lua, and a number
+//!   read into an `f32` is rounded (or becomes infinite beyond its range). NaN and infinities pass
+//!   through unchanged; callers that must refuse them check for themselves. Strings are never
+//!   read as numbers.
+//! - Strings that are not valid UTF-8 have the bad bytes replaced (except in field names and
+//!   `char`s, where they are an error).
+//! - A list has no holes, except a list of `Option`s, where a hole is a `None` (it ends at its
+//!   highest index, which may be at most `#t` or twice its number of items). Elsewhere a `None`
+//!   inside a list, a map or a one-field variant disappears, as any `nil` in a Lua table does.
+//! - A value nested more than 64 tables deep (which is how a table that contains itself ends)
+//!   or made of more than 2^20 values is an error.
+//!
+//! Every failure is a Lua error of kind [`ScriptErrorKind::TypeMismatch`] that names the path to
+//! the offending value, such as ``ecs.set: component `Stats`: field `health.max`: expected a
+//! number, got string "x"``.
+//!
+//! # What the result is
+//!
+//! [`from_lua`] returns leaves as concrete values (`f32`, `String`, `Entity`, `Vec3`) and
+//! everything else as `Dynamic*` values that carry their represented type. Turn the result into
+//! the real type with `ReflectFromReflect` or `ReflectComponent::insert`, which does that itself.
+
+mod failure;
+mod from_lua;
+mod to_lua;
+
+#[cfg(test)]
+mod tests;
+
+pub(crate) use from_lua::from_lua;
+pub(crate) use to_lua::to_lua;
