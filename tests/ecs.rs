@@ -54,9 +54,7 @@ fn harness(source: &str) -> Harness {
 
 fn run(source: &str) -> Harness {
     let mut h = harness(source);
-    h.run_until("the script to finish", |seen| {
-        !seen.errors.is_empty() || seen.events.iter().any(|e| e.name == "done")
-    });
+    h.run_until_done();
     h.assert_no_errors();
     h
 }

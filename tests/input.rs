@@ -15,27 +15,10 @@ use bevy_math::Vec2;
 use bevy_window::{PrimaryWindow, Window};
 use common::Harness;
 
-/// Helpers every test script starts with.
-const PRELUDE: &str = r#"
--- Calls f(...), which must fail with a message containing `expected`; returns the message.
-local function fails(expected, f, ...)
-    local ok, err = pcall(f, ...)
-    assert(not ok, "expected an error containing: " .. expected)
-    err = tostring(err)
-    assert(string.find(err, expected, 1, true), err)
-    return err
-end
-"#;
 
-/// An app with one script whose `check` handler runs `body` (with the payload as `p`) when
-/// the test calls [`check`].
+/// An app whose script runs `body` in its `check` handler, with the payload as `p`.
 fn harness(body: &str) -> Harness {
-    let source = format!(
-        "{PRELUDE}\nevents.on(\"check\", function(p)\n{body}\nend)\nevents.emit(\"ready\")\n"
-    );
-    let mut h = Harness::new(&[("scripts/t.luau", &source)]).scripts(&["scripts/t.luau"]);
-    h.run_until_event("ready");
-    h
+    Harness::with_handler("", "check", body)
 }
 
 /// Runs the script's `check` handler now and fails the test if a Lua `assert` in it failed.

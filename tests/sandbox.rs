@@ -9,9 +9,7 @@ use common::Harness;
 /// emitted `done` or failed.
 fn run(source: &str) -> Harness {
     let mut h = Harness::new(&[("scripts/test.luau", source)]).scripts(&["scripts/test.luau"]);
-    h.run_until("the script to finish", |seen| {
-        !seen.errors.is_empty() || seen.events.iter().any(|e| e.name == "done")
-    });
+    h.run_until_done();
     h
 }
 
@@ -277,9 +275,7 @@ fn require_resolves_inside_the_asset_folder() {
         ("secret.luau", "return 'secret'"),
     ])
     .scripts(&["scripts/main.luau"]);
-    h.run_until("the script to finish", |seen| {
-        !seen.errors.is_empty() || seen.events.iter().any(|e| e.name == "done")
-    });
+    h.run_until_done();
     h.assert_no_errors();
 }
 

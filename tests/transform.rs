@@ -24,26 +24,13 @@ end
 local function id(e)
     return string.match(tostring(e), "^Entity%((.+)%)$")
 end
--- Calls f(...), which must fail with a message containing `expected`; returns the message.
-local function fails(expected, f, ...)
-    local ok, err = pcall(f, ...)
-    assert(not ok, "expected an error containing: " .. expected)
-    err = tostring(err)
-    assert(string.find(err, expected, 1, true), err)
-    return err
-end
 local NAN = 0 / 0
 local INF = math.huge
 "#;
 
-/// An app with one script whose `setup` handler runs `body` with the handler's payload as `p`.
+/// An app whose script runs `body` in its `setup` handler, with the payload as `p`.
 fn harness(body: &str) -> Harness {
-    let source = format!(
-        "{PRELUDE}\nevents.on(\"setup\", function(p)\n{body}\nend)\nevents.emit(\"ready\")\n"
-    );
-    let mut h = Harness::new(&[("scripts/t.luau", &source)]).scripts(&["scripts/t.luau"]);
-    h.run_until_event("ready");
-    h
+    Harness::with_handler(PRELUDE, "setup", body)
 }
 
 /// Runs the script's `setup` handler now, with world access.

@@ -15,6 +15,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+/// Lua helpers a test script may start with.
+pub const LUA_PRELUDE: &str = r#"
+-- Calls f(...), which must fail with a message containing `expected`; returns the message.
+local function fails(expected, f, ...)
+    local ok, err = pcall(f, ...)
+    assert(not ok, "expected an error containing: " .. expected)
+    err = tostring(err)
+    assert(string.find(err, expected, 1, true), err)
+    return err
+end
+"#;
+
 /// The frame time of every test app.
 pub const FRAME: Duration = Duration::from_millis(100);
 
@@ -68,6 +80,24 @@ impl Harness {
         app.finish();
         app.cleanup();
         Self { app, dir }
+    }
+
+    /// An app with one script, `scripts/t.luau`: `prelude`, then a handler of `event` that runs
+    /// `body` with the payload as `p`. Returns once the script has loaded.
+    pub fn with_handler(prelude: &str, event: &str, body: &str) -> Self {
+        let source = format!(
+            "{LUA_PRELUDE}\n{prelude}\nevents.on(\"{event}\", function(p)\n{body}\nend)\nevents.emit(\"ready\")\n"
+        );
+        let mut h = Harness::new(&[("scripts/t.luau", &source)]).scripts(&["scripts/t.luau"]);
+        h.run_until_event("ready");
+        h
+    }
+
+    /// Runs frames until the scripts emitted `done` or reported an error.
+    pub fn run_until_done(&mut self) {
+        self.run_until("the script to finish", |seen| {
+            !seen.errors.is_empty() || seen.events.iter().any(|e| e.name == "done")
+        });
     }
 
     /// Adds global scripts, in order.
