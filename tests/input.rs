@@ -15,7 +15,6 @@ use bevy_math::Vec2;
 use bevy_window::{PrimaryWindow, Window};
 use common::Harness;
 
-
 /// An app whose script runs `body` in its `check` handler, with the payload as `p`.
 fn harness(body: &str) -> Harness {
     Harness::with_handler("", "check", body)
