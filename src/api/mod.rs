@@ -11,6 +11,7 @@ pub(crate) mod hooks;
 pub(crate) mod input;
 pub mod log;
 pub(crate) mod require;
+pub(crate) mod task;
 pub(crate) mod time;
 #[cfg(feature = "transform")]
 pub(crate) mod transform;
@@ -21,6 +22,7 @@ pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     time::install(lua, globals)?;
     ecs::install(lua, globals)?;
     commands::install(lua, globals)?;
+    task::install(lua, globals)?;
     #[cfg(feature = "transform")]
     transform::install(lua, globals)?;
     #[cfg(feature = "input")]

@@ -2,6 +2,7 @@
 //! (through a scoped handle), the frame's time, and the identity of the calling script.
 
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
+use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use mlua::{AnyUserData, Lua};
 use std::sync::Arc;
@@ -17,6 +18,40 @@ pub(crate) struct Owner {
     /// The asset path of the script, for errors and logs.
     pub path: Arc<str>,
 }
+
+/// Who is running Lua right now: the script version and, for entity scripts, the entity.
+/// Coroutines remember the caller that created them, so despawning an entity or reloading a
+/// script can cancel them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Caller {
+    /// The script version.
+    pub script: ScriptId,
+    /// The entity of an entity script.
+    pub entity: Option<Entity>,
+}
+
+thread_local! {
+    static CALLER: std::cell::Cell<Option<Caller>> = const { std::cell::Cell::new(None) };
+}
+
+impl Caller {
+    /// Runs `f` with `self` as the current caller, restoring the previous one after.
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        let saved = CALLER.replace(Some(self));
+        let result = f();
+        CALLER.set(saved);
+        result
+    }
+
+    /// The caller of the running Lua code, if any.
+    pub fn current() -> Option<Caller> {
+        CALLER.get()
+    }
+}
+
+/// The asset path of every script version that ran, for errors raised later by its coroutines.
+#[derive(Default)]
+pub(crate) struct ScriptPaths(pub std::collections::HashMap<ScriptId, Arc<str>>);
 
 /// The world handle of the running step: a userdata created by `Lua::scope`, so it stops
 /// working the moment the step's scope ends and Lua can never keep the world.

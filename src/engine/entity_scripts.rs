@@ -11,7 +11,8 @@
 //!   next step when Rust despawns the entity or removes the component (the entity is gone by
 //!   then, but `self` and its fields are not).
 
-use super::context::{ErrorSink, ScriptId};
+use super::context::{Caller, ErrorSink, ScriptId};
+use super::scheduler::Scheduler;
 use super::scripts::run_version;
 use crate::asset::LuauScript;
 use crate::error::{ScriptError, ScriptErrorKind};
@@ -99,13 +100,21 @@ struct Class {
     last_source: Option<Arc<str>>,
 }
 
+/// One method of a class version.
+#[derive(Clone)]
+struct Method {
+    function: Function,
+    /// The version it belongs to, the owner of the coroutines it starts.
+    version: ScriptId,
+}
+
 /// The active version of a class.
 struct Version {
     id: ScriptId,
-    on_spawn: Option<Function>,
-    on_update: Option<Function>,
-    on_event: Option<Function>,
-    on_despawn: Option<Function>,
+    on_spawn: Option<Method>,
+    on_update: Option<Method>,
+    on_event: Option<Method>,
+    on_despawn: Option<Method>,
     /// Kept so the version's globals live as long as it is active.
     _env: Table,
 }
@@ -247,7 +256,13 @@ fn load_versions(lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
             });
         match result {
             Ok((env, methods)) => {
-                let method = |name: &str| methods.raw_get::<Option<Function>>(name).ok().flatten();
+                let method = |name: &str| {
+                    let function = methods.raw_get::<Option<Function>>(name).ok().flatten();
+                    function.map(|function| Method {
+                        function,
+                        version: id,
+                    })
+                };
                 let version = Version {
                     id,
                     on_spawn: method("on_spawn"),
@@ -392,15 +407,21 @@ pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
             .and_then(|v| v.on_despawn.clone());
         Some((instance, on_despawn))
     });
-    if let Some((instance, Some(on_despawn))) = removed {
-        call_method(lua, &instance, &on_despawn, limit, ());
+    if let Some((instance, on_despawn)) = removed {
+        if let Some(on_despawn) = on_despawn {
+            call_method(lua, &instance, &on_despawn, limit, ());
+        }
+        // After on_despawn, so tasks it starts for the entity end with it too.
+        if let Some(mut scheduler) = lua.app_data_mut::<Scheduler>() {
+            scheduler.cancel_entity(entity);
+        }
     }
 }
 
 /// Stage 4: `on_update` of every instance, in creation order.
 pub(crate) fn update(lua: &Lua, delta: f64, limit: u64) {
     let Some((instances, methods)) = lua.app_data_mut::<EntityScripts>().map(|mut s| {
-        let methods: Vec<Option<Function>> = s
+        let methods: Vec<Option<Method>> = s
             .classes
             .iter()
             .map(|c| c.version.as_ref().and_then(|v| v.on_update.clone()))
@@ -420,7 +441,7 @@ pub(crate) fn update(lua: &Lua, delta: f64, limit: u64) {
 /// Stage 5: `on_event` of every instance whose script has one; returns whether one consumed it.
 pub(crate) fn event(lua: &Lua, name: &str, payload: &Value, limit: u64) -> bool {
     let Some((instances, methods)) = lua.app_data_mut::<EntityScripts>().and_then(|mut s| {
-        let methods: Vec<Option<Function>> = s
+        let methods: Vec<Option<Method>> = s
             .classes
             .iter()
             .map(|c| c.version.as_ref().and_then(|v| v.on_event.clone()))
@@ -460,11 +481,16 @@ fn restore(lua: &Lua, mut instances: Vec<Instance>) {
 fn call_method(
     lua: &Lua,
     instance: &Instance,
-    method: &Function,
+    method: &Method,
     limit: u64,
     args: impl IntoLuaMulti,
 ) -> Option<Value> {
-    let (result, exhausted) = Budget::run(limit, || method.call::<Value>((&instance.this, args)));
+    let caller = Caller {
+        script: method.version,
+        entity: Some(instance.entity),
+    };
+    let call = || method.function.call::<Value>((&instance.this, args));
+    let (result, exhausted) = caller.run(|| Budget::run(limit, call));
     match result {
         Ok(value) => Some(value),
         Err(error) => {

@@ -4,6 +4,7 @@ pub(crate) mod callbacks;
 pub(crate) mod context;
 pub(crate) mod entity_scripts;
 pub(crate) mod env;
+pub(crate) mod scheduler;
 mod script_engine;
 pub(crate) mod scripts;
 

@@ -1,9 +1,10 @@
 //! [`ScriptEngine`]: the main-thread VM and the scripting step.
 
 use super::callbacks::{self, Callback, Callbacks, List};
-use super::context::{ErrorSink, InstructionLimit, StepTime, WorldSlot, lend_world};
+use super::context::{Caller, ErrorSink, InstructionLimit, StepTime, WorldSlot, lend_world};
 use super::entity_scripts::{self, EntityScripts};
 use super::env::SharedFunctions;
+use super::scheduler::{self, Scheduler};
 use super::scripts::GlobalScripts;
 use crate::api::events::ScriptEvent;
 use crate::api::require::{ModuleReader, RequiredModules};
@@ -53,6 +54,7 @@ impl ScriptEngine {
         lua.set_app_data(EntityScripts::default());
         lua.set_app_data(ErrorSink::default());
         lua.set_app_data(InstructionLimit(config.instruction_limit));
+        lua.set_app_data(super::context::ScriptPaths::default());
         if let Some(assets) = assets {
             lua.set_app_data(ModuleReader(assets));
         }
@@ -126,6 +128,8 @@ impl ScriptEngine {
             };
         }
 
+        // Before anything runs Lua: tasks scheduled in any stage count from this step's time.
+        scheduler::begin_step(&self.lua, elapsed, self.frame);
         self.watch_messages(world);
         self.scripts.collect(&self.lua, world, &mut self.errors);
         entity_scripts::collect(&self.lua, world);
@@ -133,7 +137,14 @@ impl ScriptEngine {
             .lua
             .app_data_ref::<Callbacks>()
             .is_some_and(|c| !c.is_empty());
-        if self.scripts.has_pending() || has_callbacks || entity_scripts::has_work(&self.lua, world)
+        let has_tasks = self
+            .lua
+            .app_data_ref::<Scheduler>()
+            .is_some_and(|s| s.len() > 0);
+        if self.scripts.has_pending()
+            || has_callbacks
+            || has_tasks
+            || entity_scripts::has_work(&self.lua, world)
         {
             let lua = self.lua.clone();
             let limit = self.config.instruction_limit;
@@ -141,14 +152,16 @@ impl ScriptEngine {
                 // 1. Asset events: new scripts and hot reloads.
                 self.scripts.apply(&lua, limit, &mut self.errors);
                 entity_scripts::apply(&lua, limit, &mut self.errors);
-                // 2. The action queue and 3. `task` coroutines join here with the worker
-                //    pool and the scheduler.
+                // 2. The action queue joins here with the worker pool.
+                // 3. `task` coroutines whose time has come.
+                scheduler::resume_due(&lua, limit);
                 // 4. Per-frame hooks.
                 self.run_hooks(&lua, delta);
                 entity_scripts::update(&lua, delta, limit);
                 // 5. Events and registered messages for Lua handlers.
                 self.deliver_events(&lua);
-                // Deferred `commands`, in the order they were issued.
+                // `task.defer`red coroutines, then deferred `commands` in the order issued.
+                scheduler::resume_deferred(&lua, limit);
                 crate::api::commands::apply(&lua);
             });
             if let Err(error) = lent {
@@ -269,9 +282,13 @@ impl ScriptEngine {
 
     /// Calls one callback with a fresh instruction budget; an error is recorded, not returned.
     fn call<R: FromLuaMulti>(&mut self, callback: &Callback, args: impl IntoLuaMulti) -> Option<R> {
-        let (result, exhausted) = Budget::run(self.config.instruction_limit, || {
-            callback.function.call::<R>(args)
-        });
+        let caller = Caller {
+            script: callback.owner.id,
+            entity: None,
+        };
+        let limit = self.config.instruction_limit;
+        let (result, exhausted) =
+            caller.run(|| Budget::run(limit, || callback.function.call::<R>(args)));
         match result {
             Ok(value) => Some(value),
             Err(error) => {

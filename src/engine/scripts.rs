@@ -9,8 +9,9 @@
 //! version required it reloads.
 
 use super::callbacks::Callbacks;
-use super::context::{Owner, ScriptId};
+use super::context::{Caller, Owner, ScriptId, ScriptPaths};
 use super::env;
+use super::scheduler::Scheduler;
 use crate::api::require::RequiredModules;
 use crate::asset::LuauScript;
 use crate::error::{ScriptError, ScriptErrorKind};
@@ -192,11 +193,13 @@ impl GlobalScripts {
                     let old = script.active.replace(ActiveVersion { id, _env: env });
                     if let Some(old) = old {
                         disconnect(lua, old.id);
+                        cancel_tasks(lua, old.id);
                         tracing::info!(target: "bevy_luau", script = %script.path, "reloaded");
                     }
                 }
                 Err(error) => {
                     disconnect(lua, id);
+                    cancel_tasks(lua, id);
                     let kept = if script.active.is_some() {
                         "; the previous version stays active"
                     } else {
@@ -233,7 +236,14 @@ pub(crate) fn run_version(
         .set_environment(env.clone())
         .into_function()
         .map_err(|e| ScriptError::new(&**path, ScriptErrorKind::Compile, e.to_string()))?;
-    let (result, exhausted) = Budget::run(limit, || function.call::<Value>(()));
+    if let Some(mut paths) = lua.app_data_mut::<ScriptPaths>() {
+        paths.0.insert(id, path.clone());
+    }
+    let caller = Caller {
+        script: id,
+        entity: None,
+    };
+    let (result, exhausted) = caller.run(|| Budget::run(limit, || function.call::<Value>(())));
     let value = result.map_err(|e| lua_error(e, exhausted))?;
     Ok((env, value))
 }
@@ -242,6 +252,16 @@ pub(crate) fn run_version(
 pub(crate) fn next_id() -> ScriptId {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Cancels the `task` coroutines of a global script version that is no longer active.
+fn cancel_tasks(lua: &Lua, id: ScriptId) {
+    if let Some(mut scheduler) = lua.app_data_mut::<Scheduler>() {
+        scheduler.cancel_script(id);
+    }
+    if let Some(mut paths) = lua.app_data_mut::<ScriptPaths>() {
+        paths.0.remove(&id);
+    }
 }
 
 /// Disconnects every hook and handler of script version `id`.

@@ -1,0 +1,231 @@
+//! The coroutine scheduler behind the `task` library, driven by the scripting step.
+//!
+//! Tasks wait for one of three things: the next step (`task.wait()`), a moment of game time
+//! (`task.wait(seconds)`, `task.delay`), or the end of the current step (`task.defer`). Stage 3
+//! of the step resumes every task whose moment has come, and the end of the step resumes the
+//! deferred ones; tasks that are due together resume in the order they were scheduled. Each
+//! resumption gets its own instruction budget, and an error ends only its own coroutine.
+//!
+//! Every task remembers its [`Caller`]: despawning an entity cancels the tasks of its entity
+//! script, and reloading a global script cancels the tasks of the old version.
+
+use super::context::{Caller, ErrorSink, ScriptId, ScriptPaths};
+use crate::error::{ScriptError, ScriptErrorKind};
+use crate::vm::Budget;
+use bevy_ecs::entity::Entity;
+use mlua::{Lua, MultiValue, Thread};
+use std::sync::Arc;
+
+/// When a task is due.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Due {
+    /// In the first step after frame `n`.
+    After(u64),
+    /// Once game time reaches this many seconds.
+    At(f64),
+    /// At the end of the running step.
+    EndOfStep,
+}
+
+/// One suspended coroutine and what to resume it with.
+struct Task {
+    thread: Thread,
+    due: Due,
+    /// Game time when it was scheduled, to tell `task.wait` how long it waited.
+    since: f64,
+    /// Arguments for the first resumption of a `task.delay`ed or `task.defer`red function;
+    /// `None` for `task.wait`, which resumes with the elapsed time.
+    args: Option<MultiValue>,
+    caller: Option<Caller>,
+}
+
+/// The tasks of the main VM (kept in its app data).
+#[derive(Default)]
+pub(crate) struct Scheduler {
+    tasks: Vec<Task>,
+    /// Game time and frame of the running step.
+    now: f64,
+    frame: u64,
+    /// Cancellations made while a batch of due tasks runs, which the rest of the batch honours.
+    cancelled: Vec<Cancel>,
+}
+
+/// One cancellation, as a batch of due tasks checks it.
+#[derive(Clone, Copy, PartialEq)]
+enum Cancel {
+    Thread(usize),
+    Entity(Entity),
+    Script(ScriptId),
+}
+
+impl Cancel {
+    fn hits(&self, task: &Task) -> bool {
+        match *self {
+            Cancel::Thread(pointer) => task.thread.to_pointer().addr() == pointer,
+            Cancel::Entity(entity) => task.caller.is_some_and(|c| c.entity == Some(entity)),
+            Cancel::Script(script) => task.caller.is_some_and(|c| c.script == script),
+        }
+    }
+}
+
+/// How many rounds of `task.defer` one step runs before leaving the rest for the next step.
+const DEFER_ROUNDS: usize = 64;
+
+impl Scheduler {
+    /// Number of suspended tasks.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Game time of the running step.
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+
+    /// Schedules `thread` after every task scheduled before it.
+    pub fn schedule(&mut self, thread: Thread, due: Due, args: Option<MultiValue>) {
+        let due = match due {
+            Due::After(_) => Due::After(self.frame),
+            other => other,
+        };
+        self.tasks.push(Task {
+            thread,
+            due,
+            since: self.now,
+            args,
+            caller: Caller::current(),
+        });
+    }
+
+    /// Forgets every task of `thread`.
+    pub fn cancel_thread(&mut self, thread: &Thread) {
+        self.cancel(Cancel::Thread(thread.to_pointer().addr()));
+    }
+
+    /// Forgets every task of an entity's script.
+    pub fn cancel_entity(&mut self, entity: Entity) {
+        self.cancel(Cancel::Entity(entity));
+    }
+
+    /// Forgets every task of a script version.
+    pub fn cancel_script(&mut self, script: ScriptId) {
+        self.cancel(Cancel::Script(script));
+    }
+
+    fn cancel(&mut self, cancel: Cancel) {
+        self.tasks.retain(|t| !cancel.hits(t));
+        self.cancelled.push(cancel);
+    }
+
+    /// Takes the tasks due now, in the order they were scheduled.
+    fn take_due(&mut self, end_of_step: bool) -> Vec<Task> {
+        let (now, frame) = (self.now, self.frame);
+        let is_due = |task: &Task| match task.due {
+            Due::After(scheduled) => !end_of_step && frame > scheduled,
+            Due::At(time) => !end_of_step && time <= now,
+            Due::EndOfStep => end_of_step,
+        };
+        if !self.tasks.iter().any(is_due) {
+            return Vec::new();
+        }
+        let (due, waiting): (Vec<Task>, Vec<Task>) = std::mem::take(&mut self.tasks)
+            .into_iter()
+            .partition(is_due);
+        self.tasks = waiting;
+        // Partition keeps the order of `tasks`, which is the order of scheduling.
+        due
+    }
+}
+
+/// Starts stage 3: records the step's time.
+pub(crate) fn begin_step(lua: &Lua, now: f64, frame: u64) {
+    if let Some(mut scheduler) = lua.app_data_mut::<Scheduler>() {
+        scheduler.now = now;
+        scheduler.frame = frame;
+    }
+}
+
+/// Stage 3: resumes every task whose time has come.
+pub(crate) fn resume_due(lua: &Lua, limit: u64) {
+    let due = lua
+        .app_data_mut::<Scheduler>()
+        .map(|mut s| s.take_due(false))
+        .unwrap_or_default();
+    run(lua, due, limit);
+}
+
+/// The end of the step: resumes deferred tasks, including ones they defer in turn, for at most
+/// [`DEFER_ROUNDS`] rounds.
+pub(crate) fn resume_deferred(lua: &Lua, limit: u64) {
+    for _ in 0..DEFER_ROUNDS {
+        let due = lua
+            .app_data_mut::<Scheduler>()
+            .map(|mut s| s.take_due(true))
+            .unwrap_or_default();
+        if due.is_empty() {
+            return;
+        }
+        run(lua, due, limit);
+    }
+}
+
+fn run(lua: &Lua, tasks: Vec<Task>, limit: u64) {
+    let now = match lua.app_data_mut::<Scheduler>() {
+        Some(mut scheduler) => {
+            scheduler.cancelled.clear();
+            scheduler.now
+        }
+        None => return,
+    };
+    for task in tasks {
+        // A task cancelled by one resumed before it in this batch must not run.
+        let cancelled = lua
+            .app_data_ref::<Scheduler>()
+            .is_some_and(|s| s.cancelled.iter().any(|c| c.hits(&task)));
+        if cancelled {
+            continue;
+        }
+        let args = task
+            .args
+            .unwrap_or_else(|| MultiValue::from_iter([mlua::Value::Number(now - task.since)]));
+        resume(lua, &task.thread, args, task.caller, limit);
+    }
+}
+
+/// Resumes `thread` as `caller` with a fresh instruction budget; an error is reported with the
+/// coroutine's traceback and ends only this coroutine.
+pub(crate) fn resume(
+    lua: &Lua,
+    thread: &Thread,
+    args: MultiValue,
+    caller: Option<Caller>,
+    limit: u64,
+) {
+    if !thread.is_resumable() {
+        return;
+    }
+    let resume = || Budget::run(limit, || thread.resume::<()>(args));
+    let (result, exhausted) = match caller {
+        Some(caller) => caller.run(resume),
+        None => resume(),
+    };
+    if let Err(error) = result {
+        let path = caller
+            .and_then(|c| {
+                lua.app_data_ref::<ScriptPaths>()
+                    .and_then(|p| p.0.get(&c.script).cloned())
+            })
+            .unwrap_or_else(|| Arc::from("task"));
+        let mut error = ScriptError::from_lua(&path, &error, exhausted);
+        if let Some(entity) = caller.and_then(|c| c.entity) {
+            error.message = format!("entity {entity}: {}", error.message);
+        }
+        error.message = format!("in a task: {}", error.message);
+        if error.kind == ScriptErrorKind::MemoryLimit {
+            let _ = lua.gc_collect();
+        }
+        if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
+            sink.0.push(error);
+        }
+    }
+}
