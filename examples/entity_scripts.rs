@@ -1,6 +1,7 @@
 //! Entity scripts: 100 entities share one script, and each gets its own `self`. The movers
-//! bounce inside a box using the `transform` library and count their own bounces; the app
-//! prints a summary and exits.
+//! bounce inside a box using the `transform` library and count their own bounces, while four
+//! guards walk a patrol route in a `task` coroutine, pausing with `task.wait` at each corner.
+//! The app prints a summary and exits.
 //!
 //! ```sh
 //! cargo run --example entity_scripts
@@ -8,7 +9,7 @@
 //! Edit `assets/scripts/mover.luau` while it runs: the methods change, every mover keeps its
 //! speed and bounce count.
 
-use bevy_app::{App, AppExit, ScheduleRunnerPlugin, TaskPoolPlugin, Update};
+use bevy_app::{App, AppExit, ScheduleRunnerPlugin, Startup, TaskPoolPlugin, Update};
 use bevy_asset::{AssetPlugin, AssetServer};
 use bevy_ecs::prelude::*;
 use bevy_log::LogPlugin;
@@ -18,13 +19,20 @@ use bevy_transform::components::Transform;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Written by the script: how often this mover bounced off a wall.
+/// Written by the mover script: how often this mover bounced off a wall.
 #[derive(Component, Serialize, Deserialize, Debug, Default)]
 struct Bounces {
     count: u32,
 }
 
+/// Written by the guard script: corners reached on its patrol.
+#[derive(Component, Serialize, Deserialize, Debug, Default)]
+struct Patrol {
+    corners: u32,
+}
+
 const MOVERS: usize = 100;
+const GUARDS: usize = 4;
 const FRAMES: u32 = 180;
 
 fn main() -> AppExit {
@@ -38,27 +46,31 @@ fn main() -> AppExit {
             LuauScriptingPlugin::default(),
         ))
         .register_script_component::<Bounces>()
-        .add_systems(bevy_app::Startup, spawn_movers)
+        .register_script_component::<Patrol>()
+        .add_systems(Startup, spawn)
         .add_systems(Update, (report_errors, summary).after(ScriptingSystem))
         .run()
 }
 
-fn spawn_movers(mut commands: Commands, server: Res<AssetServer>) {
-    let script = server.load("scripts/mover.luau");
+fn spawn(mut commands: Commands, server: Res<AssetServer>) {
+    let mover = server.load("scripts/mover.luau");
     for i in 0..MOVERS {
         let x = (i % 10) as f32 - 4.5;
         let z = (i / 10) as f32 - 4.5;
-        commands.spawn((
-            Transform::from_xyz(x, 0.0, z),
-            Bounces::default(),
-            Script::new(script.clone()),
-        ));
+        let transform = Transform::from_xyz(x, 0.0, z);
+        commands.spawn((transform, Bounces::default(), Script::new(mover.clone())));
+    }
+    let guard = server.load("scripts/guard.luau");
+    for i in 0..GUARDS {
+        let transform = Transform::from_xyz(i as f32 * 2.0, 0.0, 0.0);
+        commands.spawn((transform, Patrol::default(), Script::new(guard.clone())));
     }
 }
 
 fn summary(
     mut frames: Local<u32>,
     movers: Query<(&Transform, &Bounces)>,
+    guards: Query<&Patrol>,
     mut exit: MessageWriter<AppExit>,
 ) {
     *frames += 1;
@@ -71,9 +83,9 @@ fn summary(
         .iter()
         .filter(|(t, _)| t.translation.abs().max_element() <= 10.0)
         .count();
-    println!(
-        "{count} movers after {FRAMES} frames: {bounces} bounces in all, {inside} inside the box"
-    );
+    println!("{count} movers after {FRAMES} frames: {bounces} bounces, {inside} inside the box");
+    let corners: Vec<u32> = guards.iter().map(|p| p.corners).collect();
+    println!("{GUARDS} guards on patrol reached {corners:?} corners");
     exit.write(AppExit::Success);
 }
 

@@ -62,6 +62,22 @@
 //! return Enemy
 //! ```
 //!
+//! # Tasks
+//!
+//! The `task` library runs coroutines across frames, as Roblox's does: `task.spawn(f)` starts
+//! one now, `task.wait([seconds])` inside it sleeps until the next step or for that much game
+//! time, `task.delay`, `task.defer` and `task.cancel` schedule and stop them. Tasks started by
+//! an entity script end when the entity despawns; a global script's tasks end when it reloads.
+//!
+//! ```lua
+//! task.spawn(function()
+//!     while true do
+//!         log.info("tick")
+//!         task.wait(1)
+//!     end
+//! end)
+//! ```
+//!
 //! # Hot reload
 //!
 //! Scripts are [`LuauScript`] assets. With the `hot-reload` feature (on by default) Bevy's file

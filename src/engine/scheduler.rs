@@ -6,6 +6,11 @@
 //! deferred ones; tasks that are due together resume in the order they were scheduled. Each
 //! resumption gets its own instruction budget, and an error ends only its own coroutine.
 //!
+//! It is frame-driven on purpose: `mlua-luau-scheduler` (Lune's scheduler) runs threads to
+//! completion on wall-clock async timers and turns on mlua's `async` and `luau-jit` features,
+//! while tasks here advance with each step and Bevy's game time, which can pause and scale and
+//! is deterministic in tests.
+//!
 //! Every task remembers its [`Caller`]: despawning an entity cancels the tasks of its entity
 //! script, and reloading a global script cancels the tasks of the old version.
 
