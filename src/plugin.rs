@@ -9,7 +9,7 @@ use crate::registry::ScriptRegistry;
 use crate::vm::ScriptConfig;
 use bevy_app::{App, Plugin, Update};
 use bevy_asset::{AssetApp, AssetServer};
-use bevy_ecs::component::Component;
+use bevy_ecs::component::{Component, Mutable};
 use bevy_ecs::message::Message;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::schedule::{IntoScheduleConfigs, SystemSet};
@@ -141,8 +141,11 @@ pub trait ScriptingAppExt {
 
     /// Makes the serde component `T` reachable from Lua under its short type name
     /// (`ecs.get(e, "Health")`). Registering it twice is a no-op. Components registered for
-    /// reflection with `#[reflect(Component)]` are reachable without this call.
-    fn register_script_component<T: Component + Serialize + DeserializeOwned>(
+    /// reflection with `#[reflect(Component)]` are reachable without this call. Scripts write
+    /// components, so `T` must be mutable (not `#[component(immutable)]`).
+    fn register_script_component<
+        T: Component<Mutability = Mutable> + Serialize + DeserializeOwned,
+    >(
         &mut self,
     ) -> &mut Self;
 
@@ -174,7 +177,9 @@ impl ScriptingAppExt for App {
         self
     }
 
-    fn register_script_component<T: Component + Serialize + DeserializeOwned>(
+    fn register_script_component<
+        T: Component<Mutability = Mutable> + Serialize + DeserializeOwned,
+    >(
         &mut self,
     ) -> &mut Self {
         self.world_mut().register_component::<T>();

@@ -11,7 +11,7 @@
 //! A serde registration wins over a reflected type with the same short name.
 
 use crate::error::{ScriptErrorKind, lua_error};
-use bevy_ecs::component::{Component, ComponentId};
+use bevy_ecs::component::{Component, ComponentId, Mutable};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::message::{Message, MessageCursor, Messages};
 use bevy_ecs::reflect::{AppTypeRegistry, ReflectComponent, ReflectResource};
@@ -37,7 +37,9 @@ pub struct ScriptRegistry {
 
 impl ScriptRegistry {
     /// Registers a serde component under its short type name; registering it again is a no-op.
-    pub fn register_component<T: Component + Serialize + DeserializeOwned>(&mut self) {
+    pub fn register_component<T: Component<Mutability = Mutable> + Serialize + DeserializeOwned>(
+        &mut self,
+    ) {
         self.components
             .entry(short_name(std::any::type_name::<T>()))
             .or_insert_with(|| Arc::new(Access::Serde(SerdeAccess::component::<T>())));
@@ -259,7 +261,7 @@ fn plain(error: &mlua::Error) -> String {
 }
 
 impl SerdeAccess {
-    fn component<T: Component + Serialize + DeserializeOwned>() -> Self {
+    fn component<T: Component<Mutability = Mutable> + Serialize + DeserializeOwned>() -> Self {
         Self {
             get: |lua, world, entity| {
                 let value = world.get_entity(entity).ok().and_then(|e| e.get::<T>());
@@ -268,7 +270,13 @@ impl SerdeAccess {
             set: |lua, world, entity, value, what| {
                 let component: T = from_lua(lua, value, what)?;
                 if let Ok(mut e) = world.get_entity_mut(entity) {
-                    e.insert(component);
+                    // Writing in place is far cheaper than an insert, and still marks it changed.
+                    match e.get_mut::<T>() {
+                        Some(mut existing) => *existing = component,
+                        None => {
+                            e.insert(component);
+                        }
+                    }
                 }
                 Ok(())
             },
