@@ -106,9 +106,12 @@ pub mod engine;
 pub mod error;
 /// [`LuauScriptingPlugin`], [`ScriptingSystem`] and [`ScriptingAppExt`].
 pub mod plugin;
+pub mod pool;
+pub mod queue;
 pub(crate) mod reflect;
 /// [`ScriptRegistry`](registry::ScriptRegistry): the components, resources and messages Lua reaches by name.
 pub mod registry;
+pub mod runner;
 /// [`ScriptValue`], the dynamic value that crosses between Lua and Rust.
 pub mod value;
 /// Sandboxed VMs and [`ScriptConfig`].
@@ -120,7 +123,10 @@ pub use asset::{LuauScript, LuauScriptLoader};
 pub use engine::{Script, ScriptEngine};
 pub use error::{ScriptError, ScriptErrorKind};
 pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
+pub use pool::{PoolLease, StatePool};
+pub use queue::{Action, ActionQueue, JobId};
 pub use registry::ScriptRegistry;
+pub use runner::{JobCompleted, ScriptRunner};
 pub use value::ScriptValue;
 pub use vm::ScriptConfig;
 
@@ -131,7 +137,8 @@ struct ReadmeDoctests;
 /// The most common types, re-exported: `use bevy_luau::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        LuauScript, LuauScriptingPlugin, Script, ScriptConfig, ScriptEngine, ScriptError,
-        ScriptErrorKind, ScriptEvent, ScriptValue, ScriptingAppExt, ScriptingSystem,
+        Action, ActionQueue, JobCompleted, JobId, LuauScript, LuauScriptingPlugin, Script,
+        ScriptCommand, ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent,
+        ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,
     };
 }

@@ -5,7 +5,10 @@ use crate::asset::{LuauScript, LuauScriptLoader};
 use crate::engine::ScriptEngine;
 use crate::engine::scripts::ScriptRequests;
 use crate::error::ScriptError;
+use crate::pool::StatePool;
+use crate::queue::ActionQueue;
 use crate::registry::ScriptRegistry;
+use crate::runner::{JobCompleted, ScriptRunner};
 use crate::vm::ScriptConfig;
 use bevy_app::{App, Plugin, Update};
 use bevy_asset::{AssetApp, AssetServer};
@@ -15,6 +18,7 @@ use bevy_ecs::resource::Resource;
 use bevy_ecs::schedule::{IntoScheduleConfigs, SystemSet};
 use bevy_ecs::system::Local;
 use bevy_ecs::world::{Mut, World};
+use bevy_tasks::AsyncComputeTaskPool;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::PathBuf;
@@ -63,7 +67,12 @@ impl Plugin for LuauScriptingPlugin {
         crate::engine::entity_scripts::init(app.world_mut());
         app.add_message::<ScriptError>()
             .add_message::<ScriptEvent>()
+            .add_message::<JobCompleted>()
             .insert_resource(self.config.clone())
+            .insert_resource(WorkerSettings {
+                workers: self.workers,
+                queue_capacity: self.queue_capacity,
+            })
             .init_resource::<ScriptRequests>()
             .init_resource::<ScriptRegistry>()
             .add_systems(Update, scripting_step.in_set(ScriptingSystem));
@@ -83,17 +92,41 @@ impl Plugin for LuauScriptingPlugin {
     }
 }
 
-/// Creates the [`ScriptEngine`] from the [`ScriptConfig`] resource, once.
+/// The worker settings of the plugin, kept until the pool is created.
+#[derive(Resource, Clone, Copy)]
+struct WorkerSettings {
+    workers: Option<usize>,
+    queue_capacity: usize,
+}
+
+/// Creates the [`ActionQueue`], [`StatePool`], [`ScriptRunner`] and [`ScriptEngine`] from the
+/// plugin's settings, once.
 fn create_engine(world: &mut World) -> bool {
     if world.contains_resource::<ScriptEngine>() {
         return true;
     }
-    let Some(config) = world.get_resource::<ScriptConfig>() else {
+    let (Some(config), Some(settings)) = (
+        world.get_resource::<ScriptConfig>().cloned(),
+        world.get_resource::<WorkerSettings>().copied(),
+    ) else {
         return false;
     };
+    let queue = ActionQueue::new(settings.queue_capacity);
+    let workers = settings
+        .workers
+        .unwrap_or_else(|| AsyncComputeTaskPool::try_get().map_or(1, |pool| pool.thread_num()));
     let assets = world.get_resource::<AssetServer>().cloned();
-    match ScriptEngine::new(config, assets) {
-        Ok(engine) => {
+    let created = StatePool::new(workers, &config, queue.clone()).and_then(|pool| {
+        let engine = ScriptEngine::new(&config, assets)?;
+        Ok((pool, engine))
+    });
+    match created {
+        Ok((pool, engine)) => {
+            let runner = ScriptRunner::new(pool.clone(), queue.clone());
+            engine.attach_runner(runner.clone());
+            world.insert_resource(queue);
+            world.insert_resource(pool);
+            world.insert_resource(runner);
             world.insert_resource(engine);
             true
         }
@@ -139,6 +172,11 @@ pub trait ScriptingAppExt {
     /// hot-reloads when the file changes. Adding the same path twice loads it once.
     fn add_script(&mut self, path: impl Into<String>) -> &mut Self;
 
+    /// Loads the worker script at `path` into every worker VM of the [`StatePool`]; it
+    /// defines jobs with `jobs.define` and hot-reloads like any script. Adding the same path
+    /// twice loads it once.
+    fn add_worker_script(&mut self, path: impl Into<String>) -> &mut Self;
+
     /// Makes the serde component `T` reachable from Lua under its short type name
     /// (`ecs.get(e, "Health")`). Registering it twice is a no-op. Components registered for
     /// reflection with `#[reflect(Component)]` are reachable without this call. Scripts write
@@ -173,6 +211,14 @@ impl ScriptingAppExt for App {
         self.world_mut()
             .get_resource_or_init::<ScriptRequests>()
             .global
+            .push(path.into());
+        self
+    }
+
+    fn add_worker_script(&mut self, path: impl Into<String>) -> &mut Self {
+        self.world_mut()
+            .get_resource_or_init::<ScriptRequests>()
+            .worker
             .push(path.into());
         self
     }

@@ -18,6 +18,7 @@ use crate::api::function::{self, entity_arg};
 use crate::api::{ecs, events};
 use crate::engine::context::{ErrorSink, with_world};
 use crate::error::ScriptError;
+use crate::queue::{Action, ActionQueue};
 use crate::value::ScriptValue;
 use bevy_ecs::entity::Entity;
 use mlua::{IntoLua, Lua, Table, Value};
@@ -109,7 +110,15 @@ fn bad(pos: usize, name: &str, cause: mlua::Error) -> mlua::Error {
     }
 }
 
+/// In a worker VM: commands go straight to the main thread's action queue.
+pub(crate) struct RemoteCommands(pub ActionQueue);
+
 fn push(lua: &Lua, command: ScriptCommand) -> mlua::Result<()> {
+    let remote = lua.app_data_ref::<RemoteCommands>().map(|r| r.0.clone());
+    if let Some(queue) = remote {
+        queue.push(Action::Command(command));
+        return Ok(());
+    }
     let mut queue = lua
         .app_data_mut::<CommandQueue>()
         .ok_or_else(|| mlua::Error::runtime("commands are not available in this VM"))?;

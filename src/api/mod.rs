@@ -9,6 +9,7 @@ pub(crate) mod function;
 pub(crate) mod hooks;
 #[cfg(feature = "input")]
 pub(crate) mod input;
+pub(crate) mod jobs;
 pub mod log;
 pub(crate) mod require;
 pub(crate) mod task;
@@ -23,6 +24,7 @@ pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     ecs::install(lua, globals)?;
     commands::install(lua, globals)?;
     task::install(lua, globals)?;
+    jobs::install(lua, globals)?;
     #[cfg(feature = "transform")]
     transform::install(lua, globals)?;
     #[cfg(feature = "input")]

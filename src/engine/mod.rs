@@ -7,6 +7,7 @@ pub(crate) mod env;
 pub(crate) mod scheduler;
 mod script_engine;
 pub(crate) mod scripts;
+pub(crate) mod worker_scripts;
 
 pub use entity_scripts::Script;
 pub use script_engine::ScriptEngine;

@@ -6,10 +6,13 @@ use super::entity_scripts::{self, EntityScripts};
 use super::env::SharedFunctions;
 use super::scheduler::{self, Scheduler};
 use super::scripts::GlobalScripts;
+use super::worker_scripts::WorkerScripts;
 use crate::api::events::ScriptEvent;
 use crate::api::require::{ModuleReader, RequiredModules};
 use crate::error::{ScriptError, ScriptErrorKind};
+use crate::queue::{Action, ActionQueue};
 use crate::registry::{MessageSource, ScriptRegistry};
+use crate::runner::JobCompleted;
 use crate::value::ScriptValue;
 use crate::vm::{self, Budget, ScriptConfig};
 use bevy_asset::AssetServer;
@@ -28,6 +31,7 @@ pub struct ScriptEngine {
     lua: Lua,
     config: ScriptConfig,
     scripts: GlobalScripts,
+    worker_scripts: WorkerScripts,
     events: MessageCursor<ScriptEvent>,
     /// Events read for delivery, kept to reuse the allocation.
     event_buffer: Vec<ScriptEvent>,
@@ -62,12 +66,18 @@ impl ScriptEngine {
             lua,
             config: config.clone(),
             scripts: GlobalScripts::default(),
+            worker_scripts: WorkerScripts::default(),
             events: MessageCursor::default(),
             event_buffer: Vec::new(),
             message_sources: Vec::new(),
             errors: Vec::new(),
             frame: 0,
         })
+    }
+
+    /// Lets `jobs.run` reach the worker pool.
+    pub(crate) fn attach_runner(&self, runner: crate::runner::ScriptRunner) {
+        self.lua.set_app_data(crate::api::jobs::Runner(runner));
     }
 
     /// The main VM, for embedding code that needs mlua directly. Code run through it outside
@@ -132,7 +142,12 @@ impl ScriptEngine {
         scheduler::begin_step(&self.lua, elapsed, self.frame);
         self.watch_messages(world);
         self.scripts.collect(&self.lua, world, &mut self.errors);
+        self.worker_scripts.collect(world, &mut self.errors);
         entity_scripts::collect(&self.lua, world);
+        let actions = match world.get_resource::<ActionQueue>() {
+            Some(queue) => queue.drain_reporting(&mut self.errors),
+            None => Vec::new(),
+        };
         let has_callbacks = self
             .lua
             .app_data_ref::<Callbacks>()
@@ -144,6 +159,7 @@ impl ScriptEngine {
         if self.scripts.has_pending()
             || has_callbacks
             || has_tasks
+            || !actions.is_empty()
             || entity_scripts::has_work(&self.lua, world)
         {
             let lua = self.lua.clone();
@@ -152,7 +168,8 @@ impl ScriptEngine {
                 // 1. Asset events: new scripts and hot reloads.
                 self.scripts.apply(&lua, limit, &mut self.errors);
                 entity_scripts::apply(&lua, limit, &mut self.errors);
-                // 2. The action queue joins here with the worker pool.
+                // 2. Job results, worker commands and other actions, in the order sent.
+                self.apply_actions(&lua, actions, limit);
                 // 3. `task` coroutines whose time has come.
                 scheduler::resume_due(&lua, limit);
                 // 4. Per-frame hooks.
@@ -186,6 +203,34 @@ impl ScriptEngine {
             if !self.message_sources.iter().any(|(n, _)| n == name) {
                 self.message_sources
                     .push((name.clone(), (access.reader)(world)));
+            }
+        }
+    }
+
+    /// Stage 2: job results reach Lua callbacks, awaiting coroutines and [`JobCompleted`];
+    /// worker commands apply in order.
+    fn apply_actions(&mut self, lua: &Lua, actions: Vec<Action>, limit: u64) {
+        for action in actions {
+            match action {
+                Action::ScriptResult { id, result, .. } => {
+                    crate::api::jobs::complete(lua, id, &result, limit);
+                    if let Err(error) = &result {
+                        self.errors.push(error.clone());
+                    }
+                    let completed = JobCompleted { id, result };
+                    let written =
+                        super::context::with_world(lua, |world| world.write_message(completed));
+                    if let Err(error) = written {
+                        self.errors
+                            .push(ScriptError::from_lua("bevy_luau", &error, false));
+                    }
+                }
+                Action::Command(command) => {
+                    if let Err(error) = crate::api::commands::apply_one(lua, command) {
+                        self.errors
+                            .push(ScriptError::from_lua("worker commands", &error, false));
+                    }
+                }
             }
         }
     }

@@ -30,6 +30,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct ScriptRequests {
     /// Asset paths, in the order they were added.
     pub global: Vec<String>,
+    /// Worker script paths, in the order they were added.
+    pub worker: Vec<String>,
 }
 
 /// One global script and its active version.

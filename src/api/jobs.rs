@@ -1,0 +1,208 @@
+//! The `jobs` library of the main VM: work for the worker pool.
+//!
+//! ```lua
+//! local job = jobs.run("pathfind", {from = a, to = b})   -- returns at once
+//! job:on_complete(function(ok, result) end)               -- in stage 2 of a later step
+//! task.spawn(function()
+//!     local path = job:await()                            -- inside a task: waits for it
+//! end)                                                    -- (a failed job raises its error)
+//! print(job.id, job.done, job.ok, job.result)
+//! ```
+//! Worker scripts (`app.add_worker_script`) define the jobs with
+//! `jobs.define(name, function(args) return result end)`. Arguments and results cross as
+//! [`ScriptValue`]s: tables, numbers, strings, vectors and entities, never functions.
+
+use crate::api::function;
+use crate::engine::context::{Caller, ErrorSink, ScriptPaths};
+use crate::engine::scheduler;
+use crate::error::{ScriptError, ScriptErrorKind, lua_error};
+use crate::queue::JobId;
+use crate::runner::ScriptRunner;
+use crate::value::ScriptValue;
+use crate::vm::Budget;
+use mlua::{Function, IntoLua, Lua, MultiValue, Table, Thread, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The runner `jobs.run` uses, set when the plugin creates the worker pool.
+pub(crate) struct Runner(pub ScriptRunner);
+
+/// A job whose result has not arrived, with who waits for it.
+struct PendingJob {
+    table: Table,
+    waiters: Vec<(Thread, Option<Caller>)>,
+    callbacks: Vec<(Function, Option<Caller>)>,
+}
+
+/// Jobs started from Lua whose results have not arrived.
+#[derive(Default)]
+pub(crate) struct PendingJobs(HashMap<JobId, PendingJob>);
+
+/// The metatable of job tables.
+struct JobMeta(Table);
+
+/// Adds the `jobs` library to the shared globals of the main VM.
+pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    lua.set_app_data(PendingJobs::default());
+    let methods = lua.create_table()?;
+    methods.raw_set(
+        "on_complete",
+        function::create(
+            lua,
+            "job:on_complete",
+            |lua, (job, f): (Table, Function)| {
+                let id = job_id(&job)?;
+                let mut pending = lua.app_data_mut::<PendingJobs>();
+                if let Some(entry) = pending.as_mut().and_then(|p| p.0.get_mut(&id)) {
+                    entry.callbacks.push((f, Caller::current()));
+                    return Ok(());
+                }
+                drop(pending);
+                // Already done: call it now.
+                let (ok, result): (bool, Value) = (job.raw_get("ok")?, job.raw_get("result")?);
+                f.call::<()>((ok, result))
+            },
+        )?,
+    )?;
+    let register = function::create(lua, "job:await", |lua, (job,): (Table,)| {
+        let id = job_id(&job)?;
+        let mut pending = lua.app_data_mut::<PendingJobs>();
+        if let Some(entry) = pending.as_mut().and_then(|p| p.0.get_mut(&id)) {
+            entry
+                .waiters
+                .push((lua.current_thread(), Caller::current()));
+        }
+        Ok(())
+    })?;
+    let coroutine: Table = globals.get("coroutine")?;
+    let wait: Function = lua
+        .load(
+            r#"
+            local register, isyieldable, yield = ...
+            return function(job)
+                if not job.done then
+                    if not isyieldable() then
+                        error("job:await: only a coroutine can wait; call it inside task.spawn(function() ... end)", 2)
+                    end
+                    register(job)
+                    yield()
+                end
+                if not job.ok then error(job.result, 2) end
+                return job.result
+            end
+            "#,
+        )
+        .set_name("=jobs")
+        .call((register, coroutine.get::<Function>("isyieldable")?, coroutine.get::<Function>("yield")?))?;
+    methods.raw_set("await", wait)?;
+    methods.set_readonly(true);
+    let meta = lua.create_table_from([("__index", methods)])?;
+    meta.set_readonly(true);
+    lua.set_app_data(JobMeta(meta));
+
+    let jobs = lua.create_table()?;
+    jobs.raw_set(
+        "run",
+        function::create(
+            lua,
+            "jobs.run",
+            |lua, (name, args): (String, Option<ScriptValue>)| {
+                let runner = lua
+                    .app_data_ref::<Runner>()
+                    .map(|r| r.0.clone())
+                    .ok_or_else(|| {
+                        lua_error(
+                            ScriptErrorKind::Config,
+                            "jobs.run: there is no worker pool (is TaskPoolPlugin added?)",
+                        )
+                    })?;
+                let id = runner.call(name, args.unwrap_or_default());
+                let job = lua.create_table()?;
+                job.raw_set("id", id.0)?;
+                job.raw_set("done", false)?;
+                if let Some(meta) = lua.app_data_ref::<JobMeta>() {
+                    job.set_metatable(Some(meta.0.clone()))?;
+                }
+                if let Some(mut pending) = lua.app_data_mut::<PendingJobs>() {
+                    let entry = PendingJob {
+                        table: job.clone(),
+                        waiters: Vec::new(),
+                        callbacks: Vec::new(),
+                    };
+                    pending.0.insert(id, entry);
+                }
+                Ok(job)
+            },
+        )?,
+    )?;
+    jobs.set_readonly(true);
+    globals.raw_set("jobs", jobs)
+}
+
+fn job_id(job: &Table) -> mlua::Result<JobId> {
+    match job.raw_get::<Option<u64>>("id")? {
+        Some(id) => Ok(JobId(id)),
+        None => Err(lua_error(
+            ScriptErrorKind::TypeMismatch,
+            "expected a job made by jobs.run",
+        )),
+    }
+}
+
+/// Stage 2: a job's result arrived. Fills in the job table, calls `on_complete` callbacks and
+/// resumes the coroutines awaiting it, each with its own instruction budget.
+pub(crate) fn complete(
+    lua: &Lua,
+    id: JobId,
+    result: &Result<ScriptValue, ScriptError>,
+    limit: u64,
+) {
+    let Some(entry) = lua
+        .app_data_mut::<PendingJobs>()
+        .and_then(|mut p| p.0.remove(&id))
+    else {
+        return;
+    };
+    let (ok, value) = match result {
+        Ok(value) => (true, value.clone().into_lua(lua)),
+        Err(error) => (false, error.message.clone().into_lua(lua)),
+    };
+    let value = value.unwrap_or(Value::Nil);
+    let filled = (|| {
+        entry.table.raw_set("done", true)?;
+        entry.table.raw_set("ok", ok)?;
+        entry.table.raw_set("result", &value)
+    })();
+    if let Err(error) = filled {
+        report(lua, ScriptError::from_lua(&format!("{id}"), &error, false));
+    }
+    for (callback, caller) in entry.callbacks {
+        let call = || Budget::run(limit, || callback.call::<()>((ok, &value)));
+        let (outcome, exhausted) = match caller {
+            Some(caller) => caller.run(call),
+            None => call(),
+        };
+        if let Err(error) = outcome {
+            let path = caller_path(lua, caller);
+            report(lua, ScriptError::from_lua(&path, &error, exhausted));
+        }
+    }
+    for (thread, caller) in entry.waiters {
+        scheduler::resume(lua, &thread, MultiValue::new(), caller, limit);
+    }
+}
+
+fn caller_path(lua: &Lua, caller: Option<Caller>) -> Arc<str> {
+    caller
+        .and_then(|c| {
+            lua.app_data_ref::<ScriptPaths>()
+                .and_then(|p| p.0.get(&c.script).cloned())
+        })
+        .unwrap_or_else(|| Arc::from("job callback"))
+}
+
+fn report(lua: &Lua, error: ScriptError) {
+    if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
+        sink.0.push(error);
+    }
+}

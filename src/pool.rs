@@ -1,0 +1,422 @@
+//! [`StatePool`]: sandboxed worker VMs that run jobs off the main thread.
+//!
+//! Each worker VM has the same limits as the main VM and runs every worker script
+//! (`app.add_worker_script`), where `jobs.define(name, function(args) ... end)` defines the
+//! jobs. Workers never touch the world: they get their input as arguments, return a
+//! [`ScriptValue`], and change the world only through `commands.*`, which the main thread
+//! applies in order. Worker VMs have `log`/`print`, `jobs.define`, `commands`, and Luau's
+//! `math`, `string`, `table`, `vector`, `buffer`, `bit32`, `utf8` and `coroutine`.
+//!
+//! The idle VMs wait in a channel: a [`PoolLease`] takes one out and gives it back when dropped,
+//! so a slot can never leak. A lease dropped while its thread panics, or explicitly
+//! [discarded](PoolLease::discard), gives back a fresh VM instead. When a worker script changes,
+//! the pool's version moves on and each VM is rebuilt the next time it is leased, so running
+//! jobs finish on the version they started with.
+
+use crate::api::commands::{self, RemoteCommands};
+use crate::api::function;
+use crate::error::{ScriptError, ScriptErrorKind};
+use crate::queue::ActionQueue;
+use crate::value::ScriptValue;
+use crate::vm::{self, Budget, ScriptConfig};
+use bevy_ecs::resource::Resource;
+use mlua::chunk::ChunkMode;
+use mlua::{Function, Lua, Table};
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, RwLock};
+
+/// The pooled worker VMs. Clones share the pool.
+#[derive(Resource, Clone)]
+pub struct StatePool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: ScriptConfig,
+    queue: ActionQueue,
+    size: usize,
+    scripts: RwLock<WorkerScripts>,
+    idle_sender: async_channel::Sender<WorkerVm>,
+    idle: async_channel::Receiver<WorkerVm>,
+}
+
+/// The worker scripts every VM runs, and their version.
+#[derive(Default, Clone)]
+struct WorkerScripts {
+    version: u64,
+    sources: Vec<(Arc<str>, Arc<str>)>,
+}
+
+/// One worker VM.
+pub struct WorkerVm {
+    lua: Lua,
+    version: u64,
+}
+
+/// The jobs a worker VM's scripts defined with `jobs.define`.
+#[derive(Default)]
+struct JobTable(HashMap<String, Function>);
+
+/// The pool keeps a sender of its own idle channel, so receiving never sees it closed.
+const OWNS_SENDER: &str =
+    "the pool owns a sender of its idle channel, which therefore never closes";
+
+/// The name of jobs made by [`ScriptRunner::run_chunk`](crate::ScriptRunner::run_chunk).
+pub const RUN_CHUNK: &str = "run_chunk";
+
+impl StatePool {
+    /// Creates `size` (at least one) worker VMs with the limits of `config`; their commands go
+    /// to `queue`.
+    pub fn new(
+        size: usize,
+        config: &ScriptConfig,
+        queue: ActionQueue,
+    ) -> Result<Self, ScriptError> {
+        let size = size.max(1);
+        let (idle_sender, idle) = async_channel::bounded(size);
+        let pool = Self {
+            shared: Arc::new(Shared {
+                config: config.clone(),
+                queue,
+                size,
+                scripts: RwLock::default(),
+                idle_sender,
+                idle,
+            }),
+        };
+        for _ in 0..size {
+            let vm = pool.build(&WorkerScripts::default())?;
+            pool.give_back(vm);
+        }
+        Ok(pool)
+    }
+
+    /// How many VMs the pool has.
+    pub fn size(&self) -> usize {
+        self.shared.size
+    }
+
+    /// How many VMs are idle now.
+    pub fn idle(&self) -> usize {
+        self.shared.idle.len()
+    }
+
+    /// The version of the worker scripts; it moves on with each change.
+    pub fn version(&self) -> u64 {
+        self.scripts().version
+    }
+
+    /// The limits every worker VM has.
+    pub fn config(&self) -> &ScriptConfig {
+        &self.shared.config
+    }
+
+    /// Waits until a VM is free and leases it. Do not call it from the main thread while all
+    /// VMs are leased there.
+    pub fn acquire(&self) -> PoolLease {
+        let vm = self.shared.idle.recv_blocking().expect(OWNS_SENDER);
+        self.lease(vm)
+    }
+
+    /// Leases a VM if one is free now.
+    pub fn try_acquire(&self) -> Option<PoolLease> {
+        self.shared.idle.try_recv().ok().map(|vm| self.lease(vm))
+    }
+
+    /// Waits, without blocking a thread, until a VM is free, and leases it.
+    pub async fn acquire_async(&self) -> PoolLease {
+        let vm = self.shared.idle.recv().await.expect(OWNS_SENDER);
+        self.lease(vm)
+    }
+
+    /// Leases `vm`, rebuilt first when the worker scripts changed since it was built.
+    fn lease(&self, vm: WorkerVm) -> PoolLease {
+        let vm = if vm.version == self.version() {
+            vm
+        } else {
+            self.fresh().unwrap_or(vm)
+        };
+        PoolLease {
+            vm: Some(vm),
+            pool: self.clone(),
+            discard: false,
+        }
+    }
+
+    fn scripts(&self) -> WorkerScripts {
+        self.shared
+            .scripts
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// A VM of the current version; `None` only if even an empty VM cannot be built.
+    fn fresh(&self) -> Option<WorkerVm> {
+        let scripts = self.scripts();
+        match self.build(&scripts) {
+            Ok(vm) => Some(vm),
+            Err(error) => {
+                tracing::error!(target: "bevy_luau", "could not rebuild a worker VM: {error}");
+                self.build(&WorkerScripts::default()).ok()
+            }
+        }
+    }
+
+    fn give_back(&self, vm: WorkerVm) {
+        // The channel holds `size` VMs, and no more than `size` exist.
+        let _ = self.shared.idle_sender.try_send(vm);
+    }
+
+    /// Sets the source of worker script `path` (adding it when new). The new set of scripts
+    /// is first run in a scratch VM: when one fails, the previous version stays and the error
+    /// is returned.
+    pub(crate) fn set_script(&self, path: &str, source: Arc<str>) -> Result<(), ScriptError> {
+        let mut scripts = self.scripts();
+        match scripts.sources.iter_mut().find(|(p, _)| &**p == path) {
+            Some((_, old)) => *old = source,
+            None => scripts.sources.push((Arc::from(path), source)),
+        }
+        scripts.version += 1;
+        self.build(&scripts)?;
+        if let Ok(mut current) = self.shared.scripts.write() {
+            scripts.version = current.version + 1;
+            *current = scripts;
+        }
+        Ok(())
+    }
+
+    /// Builds a worker VM running `scripts`.
+    fn build(&self, scripts: &WorkerScripts) -> Result<WorkerVm, ScriptError> {
+        let config = &self.shared.config;
+        let queue = self.shared.queue.clone();
+        let lua = vm::new_vm(config, |lua, globals| install(lua, globals, queue))
+            .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
+        for (path, source) in &scripts.sources {
+            run_script(&lua, path, source, config.instruction_limit)?;
+        }
+        Ok(WorkerVm {
+            lua,
+            version: scripts.version,
+        })
+    }
+}
+
+/// The worker libraries: `jobs.define` and `commands` (sent to the main thread).
+fn install(lua: &Lua, globals: &Table, queue: ActionQueue) -> mlua::Result<()> {
+    lua.set_app_data(JobTable::default());
+    lua.set_app_data(RemoteCommands(queue));
+    commands::install(lua, globals)?;
+    let jobs = lua.create_table()?;
+    let define = function::create(lua, "jobs.define", |lua, (name, f): (String, Function)| {
+        let mut table = lua
+            .app_data_mut::<JobTable>()
+            .ok_or_else(|| mlua::Error::runtime("jobs.define needs a worker VM"))?;
+        table.0.insert(name, f);
+        Ok(())
+    })?;
+    jobs.raw_set("define", define)?;
+    jobs.set_readonly(true);
+    globals.raw_set("jobs", jobs)
+}
+
+/// Runs one worker script (or chunk) in a global table of its own, with `log` naming `path`.
+fn run_script(
+    lua: &Lua,
+    path: &Arc<str>,
+    source: &str,
+    limit: u64,
+) -> Result<ScriptValue, ScriptError> {
+    let env = vm::script_env(lua).and_then(|env| {
+        crate::api::log::install(lua, &env, path)?;
+        Ok(env)
+    });
+    let env = env.map_err(|e| ScriptError::from_lua(path, &e, false))?;
+    let function = lua
+        .load(source)
+        .set_name(format!("@{path}"))
+        .set_mode(ChunkMode::Text)
+        .set_environment(env)
+        .into_function()
+        .map_err(|e| ScriptError::new(&**path, ScriptErrorKind::Compile, e.to_string()))?;
+    let (result, exhausted) = Budget::run(limit, || function.call::<ScriptValue>(()));
+    result.map_err(|e| ScriptError::from_lua(path, &e, exhausted))
+}
+
+/// What a worker VM is asked to do.
+#[derive(Debug, Clone)]
+pub(crate) enum JobRequest {
+    /// Run a source chunk and return its value.
+    Chunk(String),
+    /// Call a job defined with `jobs.define`.
+    Call(String, ScriptValue),
+}
+
+impl JobRequest {
+    /// The job's name, as errors and [`JobCompleted`](crate::JobCompleted) name it.
+    pub fn name(&self) -> &str {
+        match self {
+            JobRequest::Chunk(_) => RUN_CHUNK,
+            JobRequest::Call(name, _) => name,
+        }
+    }
+}
+
+/// A leased worker VM; dropping it gives the VM back to the pool.
+pub struct PoolLease {
+    vm: Option<WorkerVm>,
+    pool: StatePool,
+    discard: bool,
+}
+
+impl PoolLease {
+    /// Gives a fresh VM back to the pool instead of this one (after a failure that may have
+    /// left it in a bad state).
+    pub fn discard(&mut self) {
+        self.discard = true;
+    }
+
+    /// Runs a job in this VM with the pool's limits.
+    pub(crate) fn run(&self, request: &JobRequest) -> Result<ScriptValue, ScriptError> {
+        let limit = self.pool.config().instruction_limit;
+        match request {
+            JobRequest::Chunk(source) => run_script(self, &Arc::from(RUN_CHUNK), source, limit),
+            JobRequest::Call(name, args) => {
+                let job = self
+                    .app_data_ref::<JobTable>()
+                    .and_then(|t| t.0.get(name).cloned());
+                let Some(job) = job else {
+                    let message = format!(
+                        "no job named `{name}`; worker scripts define jobs with jobs.define"
+                    );
+                    return Err(ScriptError::new(
+                        name.as_str(),
+                        ScriptErrorKind::UnknownComponent,
+                        message,
+                    ));
+                };
+                let (result, exhausted) =
+                    Budget::run(limit, || job.call::<ScriptValue>(args.clone()));
+                result.map_err(|e| ScriptError::from_lua(name, &e, exhausted))
+            }
+        }
+    }
+}
+
+impl Deref for PoolLease {
+    type Target = Lua;
+
+    fn deref(&self) -> &Lua {
+        &self
+            .vm
+            .as_ref()
+            .expect("a lease holds its VM until it is dropped")
+            .lua
+    }
+}
+
+impl Drop for PoolLease {
+    fn drop(&mut self) {
+        let vm = match self.vm.take() {
+            Some(vm) if !self.discard && !std::thread::panicking() => Some(vm),
+            _ => self.pool.fresh(),
+        };
+        if let Some(vm) = vm {
+            self.pool.give_back(vm);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(size: usize) -> StatePool {
+        StatePool::new(size, &ScriptConfig::default(), ActionQueue::new(16)).expect("pool")
+    }
+
+    #[test]
+    fn leases_come_back_on_drop_and_on_panic() {
+        let pool = pool(2);
+        let a = pool.acquire();
+        let b = pool.try_acquire().expect("second VM");
+        assert!(pool.try_acquire().is_none());
+        drop(a);
+        assert_eq!(pool.idle(), 1);
+        let panicking = pool.clone();
+        let joined = std::thread::spawn(move || {
+            let _lease = panicking.acquire();
+            panic!("a job panicked");
+        })
+        .join();
+        assert!(joined.is_err());
+        assert_eq!(pool.idle(), 1, "the panicking lease gave a VM back");
+        drop(b);
+        assert_eq!(pool.idle(), 2);
+    }
+
+    #[test]
+    fn worker_scripts_define_jobs_and_reloads_reach_every_vm() {
+        let pool = pool(2);
+        pool.set_script(
+            "workers/math.luau",
+            Arc::from("jobs.define('double', function(x) return x * 2 end)"),
+        )
+        .expect("loads");
+        let call = JobRequest::Call("double".into(), ScriptValue::Number(21.0));
+        assert_eq!(pool.acquire().run(&call), Ok(ScriptValue::Number(42.0)));
+        pool.set_script(
+            "workers/math.luau",
+            Arc::from("jobs.define('double', function(x) return x * 20 end)"),
+        )
+        .expect("reloads");
+        let leases = [pool.acquire(), pool.acquire()];
+        for lease in &leases {
+            assert_eq!(lease.run(&call), Ok(ScriptValue::Number(420.0)));
+        }
+    }
+
+    #[test]
+    fn a_broken_worker_script_keeps_the_previous_version() {
+        let pool = pool(1);
+        pool.set_script(
+            "w.luau",
+            Arc::from("jobs.define('one', function() return 1 end)"),
+        )
+        .expect("loads");
+        let version = pool.version();
+        let error = pool
+            .set_script(
+                "w.luau",
+                Arc::from("jobs.define('one', function() return end"),
+            )
+            .unwrap_err();
+        assert_eq!(error.kind, ScriptErrorKind::Compile);
+        assert_eq!(pool.version(), version);
+        let call = JobRequest::Call("one".into(), ScriptValue::Nil);
+        assert_eq!(pool.acquire().run(&call), Ok(ScriptValue::Number(1.0)));
+    }
+
+    #[test]
+    fn unknown_jobs_and_runaway_jobs_are_errors() {
+        let config = ScriptConfig {
+            instruction_limit: 10_000,
+            ..Default::default()
+        };
+        let pool = StatePool::new(1, &config, ActionQueue::new(4)).expect("pool");
+        let lease = pool.acquire();
+        let error = lease
+            .run(&JobRequest::Call("nope".into(), ScriptValue::Nil))
+            .unwrap_err();
+        assert!(error.message.contains("no job named `nope`"), "{error}");
+        let error = lease
+            .run(&JobRequest::Chunk("while true do end".into()))
+            .unwrap_err();
+        assert_eq!(error.kind, ScriptErrorKind::InstructionLimit);
+        assert_eq!(
+            lease.run(&JobRequest::Chunk("return 1 + 1".into())),
+            Ok(ScriptValue::Number(2.0))
+        );
+    }
+}
