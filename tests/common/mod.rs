@@ -35,6 +35,7 @@ pub const FRAME: Duration = Duration::from_millis(100);
 pub struct Seen {
     pub errors: Vec<ScriptError>,
     pub events: Vec<ScriptEvent>,
+    pub completed: Vec<JobCompleted>,
 }
 
 pub struct Harness {
@@ -183,8 +184,10 @@ fn write(root: &Path, path: &str, contents: &str) {
 fn record(
     mut errors: MessageReader<ScriptError>,
     mut events: MessageReader<ScriptEvent>,
+    mut completed: MessageReader<JobCompleted>,
     mut seen: ResMut<Seen>,
 ) {
     seen.errors.extend(errors.read().cloned());
     seen.events.extend(events.read().cloned());
+    seen.completed.extend(completed.read().cloned());
 }

@@ -1,0 +1,294 @@
+//! The worker pool: jobs from Rust and Lua, worker commands, backpressure, failures, reloads.
+
+mod common;
+
+use bevy_ecs::prelude::*;
+use bevy_luau::prelude::*;
+use common::Harness;
+use serde::{Deserialize, Serialize};
+
+#[derive(Component, Serialize, Deserialize, Debug, Clone, PartialEq)]
+struct Tile {
+    x: i32,
+}
+
+const WORKER: &str = r#"
+jobs.define("double", function(x) return x * 2 end)
+jobs.define("fail", function(reason) error("job failed: " .. tostring(reason)) end)
+jobs.define("spin", function() while true do end end)
+jobs.define("hog", function() local t = {} while true do t[#t + 1] = string.rep("x", 4096) .. #t end end)
+jobs.define("tiles", function(args)
+    for i = 1, args.n do
+        commands.spawn({Tile = {x = args.base + i}})
+    end
+    commands.emit("tiles_done", args.base)
+    return args.n
+end)
+"#;
+
+fn harness(workers: usize, queue_capacity: usize, files: &[(&str, &str)]) -> Harness {
+    let mut all = vec![("scripts/workers/main.luau", WORKER)];
+    all.extend_from_slice(files);
+    let plugin = LuauScriptingPlugin {
+        workers: Some(workers),
+        queue_capacity,
+        config: ScriptConfig {
+            instruction_limit: 200_000,
+            memory_limit: 8 * 1024 * 1024,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut h = Harness::with_plugin(plugin, &all);
+    h.app
+        .register_script_component::<Tile>()
+        .add_worker_script("scripts/workers/main.luau");
+    wait_for_workers(&mut h);
+    h
+}
+
+/// Runs frames until the worker script has loaded (a probe job succeeds).
+fn wait_for_workers(h: &mut Harness) {
+    loop {
+        let id = runner(h).call("double", 1.0);
+        h.run_until("the probe job", |seen| {
+            seen.completed.iter().any(|c| c.id == id)
+        });
+        let done = h
+            .seen()
+            .completed
+            .iter()
+            .any(|c| c.id == id && c.result.is_ok());
+        h.take_errors();
+        h.app
+            .world_mut()
+            .resource_mut::<common::Seen>()
+            .completed
+            .clear();
+        if done {
+            return;
+        }
+    }
+}
+
+fn runner(h: &Harness) -> ScriptRunner {
+    h.app.world().resource::<ScriptRunner>().clone()
+}
+
+fn result(h: &Harness, id: JobId) -> Result<ScriptValue, ScriptError> {
+    let completed = h
+        .seen()
+        .completed
+        .iter()
+        .find(|c| c.id == id)
+        .expect("completed");
+    completed.result.clone()
+}
+
+fn run_until_completed(h: &mut Harness, ids: &[JobId]) {
+    h.run_until("the jobs", |seen| {
+        ids.iter()
+            .all(|id| seen.completed.iter().any(|c| c.id == *id))
+    });
+}
+
+#[test]
+fn results_arrive_as_job_completed_messages() {
+    let mut h = harness(2, 256, &[]);
+    let runner = runner(&h);
+    let double = runner.call("double", 21.0);
+    let chunk = runner.run_chunk("local t = {} for i = 1, 3 do t[i] = i * i end return t");
+    run_until_completed(&mut h, &[double, chunk]);
+    assert_eq!(result(&h, double), Ok(ScriptValue::Number(42.0)));
+    let squares = ScriptValue::List(vec![1.0.into(), 4.0.into(), 9.0.into()]);
+    assert_eq!(result(&h, chunk), Ok(squares));
+    h.assert_no_errors();
+}
+
+#[test]
+fn lua_awaits_jobs_and_gets_callbacks() {
+    let mut h = harness(
+        2,
+        256,
+        &[(
+            "scripts/main.luau",
+            r#"
+            local doubled = jobs.run("double", 5)
+            doubled:on_complete(function(ok, result) events.emit("callback", {ok = ok, result = result}) end)
+            task.spawn(function()
+                events.emit("awaited", jobs.run("double", 8):await())
+                local ok, err = pcall(function() return jobs.run("fail", "on purpose"):await() end)
+                events.emit("failed", {ok = ok, err = tostring(err)})
+                local late = jobs.run("double", 1)
+                task.wait(0.5)
+                assert(late.done and late.result == 2, "a finished job awaits without waiting")
+                events.emit("late", late:await())
+            end)
+            local ok, err = pcall(function() return doubled:await() end)
+            assert(not ok and string.find(tostring(err), "only a coroutine can wait", 1, true), tostring(err))
+            "#,
+        )],
+    );
+    h.app.add_script("scripts/main.luau");
+    h.run_until_event("late");
+    let callback = h.payloads("callback")[0].as_map().cloned().expect("table");
+    assert_eq!(callback["ok"], ScriptValue::Bool(true));
+    assert_eq!(callback["result"], ScriptValue::Number(10.0));
+    assert_eq!(h.payloads("awaited"), vec![ScriptValue::Number(16.0)]);
+    let failed = h.payloads("failed")[0].as_map().cloned().expect("table");
+    assert_eq!(failed["ok"], ScriptValue::Bool(false));
+    assert!(
+        failed["err"]
+            .as_str()
+            .is_some_and(|e| e.contains("on purpose")),
+        "{failed:?}"
+    );
+    assert_eq!(h.payloads("late"), vec![ScriptValue::Number(2.0)]);
+    let errors = h.take_errors();
+    assert_eq!(errors.len(), 1, "only the failing job: {errors:#?}");
+    assert_eq!(errors[0].script, "fail");
+}
+
+#[test]
+fn worker_commands_apply_in_order() {
+    let mut h = harness(1, 256, &[]);
+    let id = runner(&h).call(
+        "tiles",
+        ScriptValue::Map(
+            [
+                ("n".to_owned(), ScriptValue::Number(5.0)),
+                ("base".to_owned(), ScriptValue::Number(100.0)),
+            ]
+            .into(),
+        ),
+    );
+    run_until_completed(&mut h, &[id]);
+    h.update();
+    h.assert_no_errors();
+    let mut tiles = h.app.world_mut().query::<&Tile>();
+    let mut xs: Vec<i32> = tiles.iter(h.app.world()).map(|t| t.x).collect();
+    xs.sort_unstable();
+    assert_eq!(xs, vec![101, 102, 103, 104, 105]);
+    assert_eq!(h.payloads("tiles_done"), vec![ScriptValue::Number(100.0)]);
+}
+
+#[test]
+fn a_tiny_queue_applies_backpressure_and_loses_nothing() {
+    let mut h = harness(2, 1, &[]);
+    let runner = runner(&h);
+    let ids: Vec<JobId> = (0..40)
+        .map(|i| {
+            let args = ScriptValue::Map(
+                [
+                    ("n".to_owned(), ScriptValue::Number(5.0)),
+                    ("base".to_owned(), ScriptValue::Number(f64::from(i) * 10.0)),
+                ]
+                .into(),
+            );
+            runner.call("tiles", args)
+        })
+        .collect();
+    run_until_completed(&mut h, &ids);
+    h.update();
+    h.assert_no_errors();
+    let mut tiles = h.app.world_mut().query::<&Tile>();
+    assert_eq!(tiles.iter(h.app.world()).count(), 200);
+    assert_eq!(h.payloads("tiles_done").len(), 40);
+    assert_eq!(
+        h.app.world().resource::<ActionQueue>().overflowed(),
+        0,
+        "producers waited instead"
+    );
+}
+
+#[test]
+fn failing_and_runaway_jobs_report_errors_and_return_their_vms() {
+    let mut h = harness(2, 256, &[]);
+    let runner = runner(&h);
+    let fail = runner.call("fail", "boom");
+    let spin = runner.call("spin", ScriptValue::Nil);
+    let hog = runner.call("hog", ScriptValue::Nil);
+    let unknown = runner.call("no_such_job", ScriptValue::Nil);
+    let chunk = runner.run_chunk("return (");
+    run_until_completed(&mut h, &[fail, spin, hog, unknown, chunk]);
+    let kind = |id| result(&h, id).expect_err("failed").kind;
+    assert_eq!(kind(fail), ScriptErrorKind::Runtime);
+    assert_eq!(kind(spin), ScriptErrorKind::InstructionLimit);
+    assert_eq!(kind(hog), ScriptErrorKind::MemoryLimit);
+    assert_eq!(kind(unknown), ScriptErrorKind::UnknownComponent);
+    assert_eq!(kind(chunk), ScriptErrorKind::Compile);
+    assert!(result(&h, fail).unwrap_err().message.contains("boom"));
+    assert_eq!(
+        h.take_errors().len(),
+        5,
+        "each failure is also a ScriptError message"
+    );
+    let pool = h.app.world().resource::<StatePool>();
+    assert_eq!(pool.idle(), pool.size(), "no VM leaked");
+    // The VMs still work.
+    let after = runner.call("double", 2.0);
+    run_until_completed(&mut h, &[after]);
+    assert_eq!(result(&h, after), Ok(ScriptValue::Number(4.0)));
+}
+
+#[test]
+fn ten_thousand_jobs_with_a_tenth_failing_leave_the_pool_full() {
+    let mut h = harness(2, 256, &[]);
+    let runner = runner(&h);
+    let ids: Vec<JobId> = (0..10_000)
+        .map(|i| {
+            if i % 10 == 0 {
+                runner.call("fail", i)
+            } else {
+                runner.call("double", i)
+            }
+        })
+        .collect();
+    let last = *ids.last().expect("jobs");
+    h.run_until("ten thousand jobs", |seen| {
+        seen.completed.len() >= ids.len() && seen.completed.iter().any(|c| c.id == last)
+    });
+    let failed = h
+        .seen()
+        .completed
+        .iter()
+        .filter(|c| c.result.is_err())
+        .count();
+    assert_eq!(failed, 1000);
+    let pool = h.app.world().resource::<StatePool>();
+    assert_eq!(pool.idle(), pool.size());
+}
+
+#[test]
+fn hot_reload_of_worker_scripts_reaches_every_vm() {
+    let mut h = harness(2, 256, &[]);
+    h.write(
+        "scripts/workers/main.luau",
+        &WORKER.replace("return x * 2", "return x * 3"),
+    );
+    loop {
+        let ids: Vec<JobId> = (0..4).map(|_| runner(&h).call("double", 10.0)).collect();
+        run_until_completed(&mut h, &ids);
+        let results: Vec<_> = ids.iter().map(|id| result(&h, *id)).collect();
+        if results.iter().all(|r| *r == Ok(ScriptValue::Number(30.0))) {
+            break;
+        }
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(ScriptValue::Number(n)) if *n == 20.0 || *n == 30.0)),
+            "{results:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A broken version keeps the working one.
+    h.write(
+        "scripts/workers/main.luau",
+        "jobs.define('double', function(x) return x * end)",
+    );
+    h.run_until("a compile error", |seen| !seen.errors.is_empty());
+    assert_eq!(h.take_errors()[0].kind, ScriptErrorKind::Compile);
+    let id = runner(&h).call("double", 10.0);
+    run_until_completed(&mut h, &[id]);
+    assert_eq!(result(&h, id), Ok(ScriptValue::Number(30.0)));
+}
