@@ -78,6 +78,16 @@
 //! end)
 //! ```
 //!
+//! # Jobs
+//!
+//! A [`StatePool`] of sandboxed worker VMs runs jobs on Bevy's `AsyncComputeTaskPool`. Worker
+//! scripts (`app.add_worker_script`) define them with `jobs.define(name, function(args) end)`;
+//! main-VM scripts start them with `jobs.run(name, args)` and get the result through
+//! `job:await()` inside a task or `job:on_complete(function(ok, result) end)`. Rust uses the
+//! [`ScriptRunner`] and reads [`JobCompleted`] messages. Workers never touch the world: they
+//! return [`ScriptValue`]s and issue `commands.*`, which come back through the bounded
+//! [`ActionQueue`] and apply in order at stage 2 of the step.
+//!
 //! # Hot reload
 //!
 //! Scripts are [`LuauScript`] assets. With the `hot-reload` feature (on by default) Bevy's file
