@@ -33,7 +33,9 @@ pub struct LuauScriptingPlugin {
     /// Sandbox limits and compiler settings for every VM. Default: [`ScriptConfig::default`].
     pub config: ScriptConfig,
     /// How many worker VMs the worker pool runs; `None` means as many as the async compute
-    /// task pool has threads. Default: `None`.
+    /// task pool has threads. Bevy's default `TaskPoolPlugin` gives that pool a quarter of the
+    /// cores (at least one), so set this, or the plugin's `TaskPoolOptions`, to use more.
+    /// Default: `None`.
     pub workers: Option<usize>,
     /// How many actions the action queue from workers to the main thread holds before producers
     /// wait. Default: 256.

@@ -292,3 +292,27 @@ fn hot_reload_of_worker_scripts_reaches_every_vm() {
     run_until_completed(&mut h, &[id]);
     assert_eq!(result(&h, id), Ok(ScriptValue::Number(30.0)));
 }
+
+#[test]
+fn scripts_wait_for_worker_scripts_before_their_first_run() {
+    let files = [
+        ("scripts/workers/main.luau", WORKER),
+        (
+            "scripts/main.luau",
+            "jobs.run('double', 4):on_complete(function(ok, r) events.emit('first', {ok = ok, r = r}) end)",
+        ),
+    ];
+    let plugin = LuauScriptingPlugin {
+        workers: Some(1),
+        ..Default::default()
+    };
+    let mut h = Harness::with_plugin(plugin, &files);
+    h.app
+        .add_worker_script("scripts/workers/main.luau")
+        .add_script("scripts/main.luau");
+    h.run_until_event("first");
+    h.assert_no_errors();
+    let first = h.payloads("first")[0].as_map().cloned().expect("table");
+    assert_eq!(first["ok"], ScriptValue::Bool(true));
+    assert_eq!(first["r"], ScriptValue::Number(8.0));
+}

@@ -202,8 +202,10 @@ pub(crate) fn has_work(lua: &Lua, world: &World) -> bool {
 }
 
 /// Stage 1 for entity scripts: load changed classes, then create and remove instances.
-pub(crate) fn apply(lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
-    load_versions(lua, limit, errors);
+pub(crate) fn apply(lua: &Lua, limit: u64, load: bool, errors: &mut Vec<ScriptError>) {
+    if load {
+        load_versions(lua, limit, errors);
+    }
     let lifecycle = super::context::with_world(lua, |world| {
         world.get_resource_mut::<ScriptLifecycle>().map(|mut l| {
             (

@@ -166,8 +166,13 @@ impl ScriptEngine {
             let limit = self.config.instruction_limit;
             let lent = lend_world(&lua, world, || {
                 // 1. Asset events: new scripts and hot reloads.
-                self.scripts.apply(&lua, limit, &mut self.errors);
-                entity_scripts::apply(&lua, limit, &mut self.errors);
+                //    Until the worker scripts first load, scripts wait, so jobs they start
+                //    find their definitions.
+                let workers_ready = !self.worker_scripts.is_loading();
+                if workers_ready {
+                    self.scripts.apply(&lua, limit, &mut self.errors);
+                }
+                entity_scripts::apply(&lua, limit, workers_ready, &mut self.errors);
                 // 2. Job results, worker commands and other actions, in the order sent.
                 self.apply_actions(&lua, actions, limit);
                 // 3. `task` coroutines whose time has come.

@@ -13,11 +13,19 @@ use bevy_ecs::world::World;
 #[derive(Default)]
 pub(crate) struct WorkerScripts {
     scripts: Vec<(String, Handle<LuauScript>)>,
+    /// Worker scripts whose first load has neither finished nor failed.
+    loading: Vec<Handle<LuauScript>>,
     loaded: MessageCursor<AssetEvent<LuauScript>>,
     failed: MessageCursor<AssetLoadFailedEvent<LuauScript>>,
 }
 
 impl WorkerScripts {
+    /// Whether a worker script asked for is still loading for the first time. Scripts of the
+    /// main VM wait for it, so their first `jobs.run` finds the jobs defined.
+    pub fn is_loading(&self) -> bool {
+        !self.loading.is_empty()
+    }
+
     /// Loads new worker scripts and hands changed ones to the pool. Cheap when there are none.
     pub fn collect(&mut self, world: &mut World, errors: &mut Vec<ScriptError>) {
         let requested = world
@@ -31,6 +39,7 @@ impl WorkerScripts {
             for path in requested {
                 if !self.scripts.iter().any(|(p, _)| *p == path) {
                     let handle = server.load(path.clone());
+                    self.loading.push(handle.clone());
                     self.scripts.push((path, handle));
                 }
             }
@@ -49,6 +58,7 @@ impl WorkerScripts {
             let (AssetEvent::Added { id } | AssetEvent::Modified { id }) = event else {
                 continue;
             };
+            self.loading.retain(|h| h.id() != *id);
             for (path, handle) in self.scripts.iter().filter(|(_, h)| h.id() == *id) {
                 if let Some(asset) = assets.get(handle)
                     && let Err(error) = pool.set_script(path, asset.source.clone())
@@ -59,6 +69,7 @@ impl WorkerScripts {
         }
         if let Some(failures) = world.get_resource::<Messages<AssetLoadFailedEvent<LuauScript>>>() {
             for failure in self.failed.read(failures) {
+                self.loading.retain(|h| h.id() != failure.id);
                 for (path, _) in self.scripts.iter().filter(|(_, h)| h.id() == failure.id) {
                     let message =
                         format!("could not load worker script `{path}`: {}", failure.error);
