@@ -110,6 +110,8 @@
 pub mod api;
 /// The [`LuauScript`] asset and its loader.
 pub mod asset;
+pub mod console;
+pub mod cvar;
 /// The main-thread engine: [`ScriptEngine`], the scripting step, hooks and hot reload.
 pub mod engine;
 /// [`ScriptError`] and [`ScriptErrorKind`].
@@ -130,6 +132,8 @@ pub mod vm;
 pub use api::commands::ScriptCommand;
 pub use api::events::ScriptEvent;
 pub use asset::{LuauScript, LuauScriptLoader};
+pub use console::Console;
+pub use cvar::{CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue};
 pub use engine::{Script, ScriptEngine};
 pub use error::{ScriptError, ScriptErrorKind};
 pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
@@ -147,8 +151,9 @@ struct ReadmeDoctests;
 /// The most common types, re-exported: `use bevy_luau::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Action, ActionQueue, JobCompleted, JobId, LuauScript, LuauScriptingPlugin, Script,
-        ScriptCommand, ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent,
-        ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,
+        Action, ActionQueue, CVarChanged, CVarFlags, CVarRegistry, CVarValue, Console,
+        JobCompleted, JobId, LuauScript, LuauScriptingPlugin, Script, ScriptCommand, ScriptConfig,
+        ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent, ScriptRegistry, ScriptRunner,
+        ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,
     };
 }

@@ -2,6 +2,8 @@
 
 use crate::api::events::ScriptEvent;
 use crate::asset::{LuauScript, LuauScriptLoader};
+use crate::console::Console;
+use crate::cvar::{CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue};
 use crate::engine::ScriptEngine;
 use crate::engine::scripts::ScriptRequests;
 use crate::error::ScriptError;
@@ -65,11 +67,16 @@ pub struct ScriptingSystem;
 
 impl Plugin for LuauScriptingPlugin {
     fn build(&self, app: &mut App) {
+        let queue = ActionQueue::new(self.queue_capacity);
+        app.insert_resource(CVarRegistry::new(Some(queue.clone())))
+            .insert_resource(queue)
+            .init_resource::<Console>();
         register_asset(app);
         crate::engine::entity_scripts::init(app.world_mut());
         app.add_message::<ScriptError>()
             .add_message::<ScriptEvent>()
             .add_message::<JobCompleted>()
+            .add_message::<CVarChanged>()
             .insert_resource(self.config.clone())
             .insert_resource(WorkerSettings {
                 workers: self.workers,
@@ -113,12 +120,19 @@ fn create_engine(world: &mut World) -> bool {
     ) else {
         return false;
     };
-    let queue = ActionQueue::new(settings.queue_capacity);
+    let queue = world
+        .get_resource::<ActionQueue>()
+        .cloned()
+        .unwrap_or_else(|| ActionQueue::new(settings.queue_capacity));
+    let cvars = world
+        .get_resource::<CVarRegistry>()
+        .map(CVarRegistry::snapshot)
+        .unwrap_or_default();
     let workers = settings
         .workers
         .unwrap_or_else(|| AsyncComputeTaskPool::try_get().map_or(1, |pool| pool.thread_num()));
     let assets = world.get_resource::<AssetServer>().cloned();
-    let created = StatePool::new(workers, &config, queue.clone()).and_then(|pool| {
+    let created = StatePool::with_cvars(workers, &config, queue.clone(), cvars).and_then(|pool| {
         let engine = ScriptEngine::new(&config, assets)?;
         Ok((pool, engine))
     });
@@ -179,6 +193,26 @@ pub trait ScriptingAppExt {
     /// twice loads it once.
     fn add_worker_script(&mut self, path: impl Into<String>) -> &mut Self;
 
+    /// Registers a console variable with its default (whose type is the CVar's type), a
+    /// description and flags. Registering a name again keeps its value and updates the rest; a
+    /// registration that fails (a bad name, another type) is logged as an error.
+    fn register_cvar(
+        &mut self,
+        name: &str,
+        default: impl Into<CVarValue>,
+        description: &str,
+        flags: CVarFlags,
+    ) -> &mut Self;
+
+    /// Adds a console command written in Rust; `handler` gets the world and the arguments and
+    /// returns the output. Adding a name again replaces the command.
+    fn add_console_command(
+        &mut self,
+        name: &str,
+        help: &str,
+        handler: impl Fn(&mut World, &[String]) -> Result<String, String> + Send + Sync + 'static,
+    ) -> &mut Self;
+
     /// Makes the serde component `T` reachable from Lua under its short type name
     /// (`ecs.get(e, "Health")`). Registering it twice is a no-op. Components registered for
     /// reflection with `#[reflect(Component)]` are reachable without this call. Scripts write
@@ -214,6 +248,35 @@ impl ScriptingAppExt for App {
             .get_resource_or_init::<ScriptRequests>()
             .global
             .push(path.into());
+        self
+    }
+
+    fn register_cvar(
+        &mut self,
+        name: &str,
+        default: impl Into<CVarValue>,
+        description: &str,
+        flags: CVarFlags,
+    ) -> &mut Self {
+        let queue = self.world().get_resource::<ActionQueue>().cloned();
+        let mut registry = self
+            .world_mut()
+            .get_resource_or_insert_with(|| CVarRegistry::new(queue));
+        if let Err(error) = registry.register(name, CVar::new(default, description, flags)) {
+            tracing::error!(target: "bevy_luau", "{error}");
+        }
+        self
+    }
+
+    fn add_console_command(
+        &mut self,
+        name: &str,
+        help: &str,
+        handler: impl Fn(&mut World, &[String]) -> Result<String, String> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.world_mut()
+            .get_resource_or_init::<Console>()
+            .add_command(name, help, std::sync::Arc::new(handler));
         self
     }
 

@@ -15,6 +15,7 @@
 
 use crate::api::commands::{self, RemoteCommands};
 use crate::api::function;
+use crate::cvar::CVarSnapshot;
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::queue::ActionQueue;
 use crate::value::ScriptValue;
@@ -35,6 +36,7 @@ pub struct StatePool {
 struct Shared {
     config: ScriptConfig,
     queue: ActionQueue,
+    cvars: CVarSnapshot,
     size: usize,
     scripts: RwLock<WorkerScripts>,
     idle_sender: async_channel::Sender<WorkerVm>,
@@ -73,12 +75,23 @@ impl StatePool {
         config: &ScriptConfig,
         queue: ActionQueue,
     ) -> Result<Self, ScriptError> {
+        Self::with_cvars(size, config, queue, CVarSnapshot::default())
+    }
+
+    /// Like [`new`](Self::new), with `cvar.get` in the workers reading `cvars`.
+    pub fn with_cvars(
+        size: usize,
+        config: &ScriptConfig,
+        queue: ActionQueue,
+        cvars: CVarSnapshot,
+    ) -> Result<Self, ScriptError> {
         let size = size.max(1);
         let (idle_sender, idle) = async_channel::bounded(size);
         let pool = Self {
             shared: Arc::new(Shared {
                 config: config.clone(),
                 queue,
+                cvars,
                 size,
                 scripts: RwLock::default(),
                 idle_sender,
@@ -190,8 +203,8 @@ impl StatePool {
     /// Builds a worker VM running `scripts`.
     fn build(&self, scripts: &WorkerScripts) -> Result<WorkerVm, ScriptError> {
         let config = &self.shared.config;
-        let queue = self.shared.queue.clone();
-        let lua = vm::new_vm(config, |lua, globals| install(lua, globals, queue))
+        let (queue, cvars) = (self.shared.queue.clone(), self.shared.cvars.clone());
+        let lua = vm::new_vm(config, |lua, globals| install(lua, globals, queue, cvars))
             .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
         for (path, source) in &scripts.sources {
             run_script(&lua, path, source, config.instruction_limit)?;
@@ -204,8 +217,14 @@ impl StatePool {
 }
 
 /// The worker libraries: `jobs.define` and `commands` (sent to the main thread).
-fn install(lua: &Lua, globals: &Table, queue: ActionQueue) -> mlua::Result<()> {
+fn install(
+    lua: &Lua,
+    globals: &Table,
+    queue: ActionQueue,
+    cvars: CVarSnapshot,
+) -> mlua::Result<()> {
     lua.set_app_data(JobTable::default());
+    crate::api::cvar::install_for_worker(lua, globals, cvars)?;
     lua.set_app_data(RemoteCommands(queue));
     commands::install(lua, globals)?;
     let jobs = lua.create_table()?;

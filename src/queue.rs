@@ -33,6 +33,9 @@ pub enum Action {
         /// What it returned, or why it failed.
         result: Result<ScriptValue, ScriptError>,
     },
+    /// A console variable changed: Lua's `cvar.on_change` handlers and the
+    /// [`CVarChanged`](crate::CVarChanged) message hear of it.
+    CVarChanged(crate::cvar::CVarChanged),
     /// A deferred world command issued by a worker; applied in the order received.
     Command(ScriptCommand),
 }
@@ -105,6 +108,7 @@ impl ActionQueue {
                 Action::Command(command) => {
                     ("commands".to_owned(), format!("the command {command:?}"))
                 }
+                Action::CVarChanged(change) => (change.name.clone(), "a CVar change".to_owned()),
             };
             let message = format!(
                 "the action queue stayed full for {:?}, so {what} went to the overflow list",

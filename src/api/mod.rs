@@ -3,6 +3,8 @@
 use mlua::{Lua, Table};
 
 pub mod commands;
+pub(crate) mod console;
+pub(crate) mod cvar;
 pub(crate) mod ecs;
 pub mod events;
 pub(crate) mod function;
@@ -25,6 +27,8 @@ pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     commands::install(lua, globals)?;
     task::install(lua, globals)?;
     jobs::install(lua, globals)?;
+    cvar::install(lua, globals)?;
+    console::install(lua, globals)?;
     #[cfg(feature = "transform")]
     transform::install(lua, globals)?;
     #[cfg(feature = "input")]

@@ -197,7 +197,7 @@ fn find(lua: &Lua, path: &str) -> Result<(String, String), String> {
 }
 
 /// Reads one file from the default asset source; `None` when it does not exist.
-fn read(server: &AssetServer, path: &str) -> Result<Option<String>, String> {
+pub(crate) fn read(server: &AssetServer, path: &str) -> Result<Option<String>, String> {
     let source = server
         .get_source(AssetSourceId::Default)
         .map_err(|e| e.to_string())?;

@@ -7,7 +7,7 @@
 
 use super::context::{Owner, ScriptId};
 use mlua::{Function, Lua, UserData, UserDataFields, UserDataMethods};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -35,12 +35,19 @@ pub(crate) struct Callbacks {
     pub on_update: Vec<Callback>,
     /// `events.on` handlers by event name, in registration order.
     pub events: HashMap<String, Vec<Callback>>,
+    /// `cvar.on_change` handlers by CVar name, in registration order.
+    pub cvars: HashMap<String, Vec<Callback>>,
+    /// Console commands registered by scripts, by name, with their help.
+    pub commands: BTreeMap<String, (Callback, String)>,
 }
 
 impl Callbacks {
     /// Disconnects every callback registered by script version `id`.
     pub fn disconnect_script(&mut self, id: ScriptId) {
-        let lists = std::iter::once(&mut self.on_update).chain(self.events.values_mut());
+        self.commands.retain(|_, (c, _)| c.owner.id != id);
+        let lists = std::iter::once(&mut self.on_update)
+            .chain(self.events.values_mut())
+            .chain(self.cvars.values_mut());
         for list in lists {
             for callback in list.iter().filter(|c| c.owner.id == id) {
                 callback.alive.store(false, Ordering::Relaxed);
@@ -51,7 +58,24 @@ impl Callbacks {
 
     /// Whether any callback is registered at all.
     pub fn is_empty(&self) -> bool {
-        self.on_update.is_empty() && self.events.values().all(Vec::is_empty)
+        self.on_update.is_empty()
+            && self.events.values().all(Vec::is_empty)
+            && self.cvars.values().all(Vec::is_empty)
+            && self.commands.is_empty()
+    }
+
+    /// The list `list` names; `create` makes a missing keyed list.
+    fn list_mut(&mut self, list: List<'_>, create: bool) -> Option<&mut Vec<Callback>> {
+        let (map, name) = match list {
+            List::Update => return Some(&mut self.on_update),
+            List::Event(name) => (&mut self.events, name),
+            List::CVar(name) => (&mut self.cvars, name),
+        };
+        if create {
+            Some(map.entry(name.to_owned()).or_default())
+        } else {
+            map.get_mut(name)
+        }
     }
 }
 
@@ -62,6 +86,8 @@ pub(crate) enum List<'a> {
     Update,
     /// `events.on(name, ...)`.
     Event(&'a str),
+    /// `cvar.on_change(name, ...)`.
+    CVar(&'a str),
 }
 
 /// Adds a callback to `list`, returning its connection for Lua.
@@ -80,13 +106,8 @@ pub(crate) fn register(
     let mut callbacks = lua
         .app_data_mut::<Callbacks>()
         .ok_or_else(|| mlua::Error::runtime("callbacks can only be registered in the main VM"))?;
-    match list {
-        List::Update => callbacks.on_update.push(callback),
-        List::Event(name) => callbacks
-            .events
-            .entry(name.to_owned())
-            .or_default()
-            .push(callback),
+    if let Some(slot) = callbacks.list_mut(list, true) {
+        slot.push(callback);
     }
     Ok(Connection(alive))
 }
@@ -97,14 +118,10 @@ pub(crate) fn take(lua: &Lua, list: List<'_>) -> Vec<Callback> {
     let Some(mut callbacks) = lua.app_data_mut::<Callbacks>() else {
         return Vec::new();
     };
-    match list {
-        List::Update => std::mem::take(&mut callbacks.on_update),
-        List::Event(name) => callbacks
-            .events
-            .get_mut(name)
-            .map(std::mem::take)
-            .unwrap_or_default(),
-    }
+    callbacks
+        .list_mut(list, false)
+        .map(std::mem::take)
+        .unwrap_or_default()
 }
 
 /// Puts the callbacks of a finished dispatch back, before any registered during it, dropping
@@ -113,14 +130,9 @@ pub(crate) fn restore(lua: &Lua, list: List<'_>, mut taken: Vec<Callback>) {
     let Some(mut callbacks) = lua.app_data_mut::<Callbacks>() else {
         return;
     };
-    let slot = match list {
-        List::Update => &mut callbacks.on_update,
-        List::Event(name) => {
-            if taken.is_empty() && !callbacks.events.contains_key(name) {
-                return;
-            }
-            callbacks.events.entry(name.to_owned()).or_default()
-        }
+    let create = !taken.is_empty();
+    let Some(slot) = callbacks.list_mut(list, create) else {
+        return;
     };
     let added = std::mem::take(slot);
     taken.extend(added);

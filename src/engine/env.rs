@@ -2,7 +2,7 @@
 //! libraries whose functions know which script calls them.
 
 use super::context::Owner;
-use crate::api::{events, hooks, log, require};
+use crate::api::{console, cvar, events, hooks, log, require};
 use crate::vm;
 use mlua::{Function, Lua, Table};
 use std::sync::Arc;
@@ -25,14 +25,16 @@ pub(crate) struct SharedFunctions {
 impl SharedFunctions {
     /// Creates the shared functions of a VM.
     pub fn new(lua: &Lua) -> mlua::Result<Self> {
+        let bind: Function = lua
+            .load("return function(f, state) return function(...) return f(state, ...) end end")
+            .set_name("=bevy_luau")
+            .call(())?;
+        cvar::create_on_change(lua, &bind)?;
         Ok(Self {
             emit: events::create_emit(lua)?,
             require: require::create_require(lua)?,
             loadstring: require::create_loadstring(lua)?,
-            bind: lua
-                .load("return function(f, state) return function(...) return f(state, ...) end end")
-                .set_name("=bevy_luau")
-                .call(())?,
+            bind,
         })
     }
 }
@@ -48,6 +50,8 @@ pub(crate) fn build(lua: &Lua, owner: &Owner, file: &str, modules: &Table) -> ml
     log::install(lua, &env, &file)?;
     hooks::install(lua, &env, owner)?;
     events::install(lua, &env, owner, &shared.emit)?;
+    cvar::install_for_script(lua, &env, owner, &shared.bind)?;
+    console::install_for_script(lua, &env, owner)?;
     let state = require::state(lua, owner, &file, modules)?;
     env.raw_set(
         "require",

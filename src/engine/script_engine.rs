@@ -9,6 +9,7 @@ use super::scripts::GlobalScripts;
 use super::worker_scripts::WorkerScripts;
 use crate::api::events::ScriptEvent;
 use crate::api::require::{ModuleReader, RequiredModules};
+use crate::cvar::{CVarChanged, CVarFlags, CVarRegistry};
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::queue::{Action, ActionQueue};
 use crate::registry::{MessageSource, ScriptRegistry};
@@ -230,6 +231,7 @@ impl ScriptEngine {
                             .push(ScriptError::from_lua("bevy_luau", &error, false));
                     }
                 }
+                Action::CVarChanged(change) => self.cvar_changed(lua, change),
                 Action::Command(command) => {
                     if let Err(error) = crate::api::commands::apply_one(lua, command) {
                         self.errors
@@ -237,6 +239,46 @@ impl ScriptEngine {
                     }
                 }
             }
+        }
+    }
+
+    /// A CVar changed: its `cvar.on_change` handlers run with `(name, old, new)`, the
+    /// [`CVarChanged`] message goes out, and an ARCHIVE CVar is saved to the CVar file.
+    fn cvar_changed(&mut self, lua: &Lua, change: CVarChanged) {
+        let handlers = callbacks::take(lua, List::CVar(&change.name));
+        if !handlers.is_empty() {
+            let args = (
+                crate::api::cvar::to_lua(lua, &change.old),
+                crate::api::cvar::to_lua(lua, &change.new),
+            );
+            match args {
+                (Ok(old), Ok(new)) => {
+                    for handler in handlers.iter().filter(|h| h.is_alive()) {
+                        self.call::<()>(handler, (change.name.as_str(), &old, &new));
+                    }
+                }
+                (Err(error), _) | (_, Err(error)) => {
+                    self.errors
+                        .push(ScriptError::from_lua(&change.name, &error, false))
+                }
+            }
+        }
+        callbacks::restore(lua, List::CVar(&change.name), handlers);
+        let saved = super::context::with_world(lua, |world| {
+            let registry = world.get_resource::<CVarRegistry>()?;
+            let archived = registry
+                .cvar(&change.name)
+                .is_some_and(|c| c.flags.contains(CVarFlags::ARCHIVE));
+            let saved = archived.then(|| registry.save());
+            world.write_message(change);
+            saved
+        });
+        match saved {
+            Ok(Some(Err(error))) => self.errors.push(error),
+            Err(error) => self
+                .errors
+                .push(ScriptError::from_lua("bevy_luau", &error, false)),
+            Ok(_) => {}
         }
     }
 
@@ -354,7 +396,7 @@ impl ScriptEngine {
     }
 
     /// Logs the step's errors and writes them as [`ScriptError`] messages.
-    fn flush_errors(&mut self, world: &mut World) {
+    pub(crate) fn flush_errors(&mut self, world: &mut World) {
         if let Some(mut sink) = self.lua.app_data_mut::<ErrorSink>() {
             self.errors.append(&mut sink.0);
         }

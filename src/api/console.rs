@@ -1,0 +1,196 @@
+//! The `console` library: the game console from Lua.
+//!
+//! ```lua
+//! local output, ok = console.execute("set r_fov 90")
+//! console.register("heal", function(args) return "healed " .. (args[1] or "everyone") end, "heal [name]")
+//! console.log("warn", "low on health")
+//! ```
+//! Commands a script registers belong to it: a hot reload replaces them.
+
+use crate::api::function;
+use crate::console::{Reach, run};
+use crate::engine::callbacks::{Callback, Callbacks};
+use crate::engine::context::{Caller, InstructionLimit, Owner};
+use crate::error::{ScriptErrorKind, lua_error};
+use crate::vm::Budget;
+use mlua::{Function, Lua, MultiValue, Table, Value};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Adds the shared part of `console` (`execute`, `log`) to the main VM's globals.
+pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    let console = lua.create_table()?;
+    console.raw_set(
+        "execute",
+        function::create(lua, "console.execute", |lua, (line,): (String,)| {
+            Ok(match run(&Reach::Lua(lua), &line) {
+                Ok(output) => (output, true),
+                Err(error) => (format!("error: {error}"), false),
+            })
+        })?,
+    )?;
+    console.raw_set(
+        "log",
+        function::create(lua, "console.log", |_, (level, message): (String, String)| {
+            match level.to_ascii_lowercase().as_str() {
+                "debug" => tracing::debug!(target: "bevy_luau::console", "{message}"),
+                "info" => tracing::info!(target: "bevy_luau::console", "{message}"),
+                "warn" => tracing::warn!(target: "bevy_luau::console", "{message}"),
+                "error" => tracing::error!(target: "bevy_luau::console", "{message}"),
+                other => {
+                    return Err(lua_error(
+                        ScriptErrorKind::TypeMismatch,
+                        format!("bad argument #1 to `console.log`: `{other}` is not a level (debug, info, warn, error)"),
+                    ));
+                }
+            }
+            Ok(())
+        })?,
+    )?;
+    console.set_readonly(true);
+    // Not in the globals, for the same reason as `cvar`: each script has its own.
+    let _ = globals;
+    lua.set_app_data(SharedConsole(console));
+    lua.set_app_data(ConsoleEnv(None));
+    Ok(())
+}
+
+/// The shared functions of `console`, copied into each script's table.
+struct SharedConsole(Table);
+
+/// Gives a script's environment its own `console` table, whose `register` makes commands that
+/// belong to `owner`.
+pub(crate) fn install_for_script(lua: &Lua, env: &Table, owner: &Owner) -> mlua::Result<()> {
+    let shared = lua
+        .app_data_ref::<SharedConsole>()
+        .map(|s| s.0.clone())
+        .ok_or_else(|| mlua::Error::runtime("console needs the main VM"))?;
+    let console = lua.create_table()?;
+    for name in ["execute", "log"] {
+        console.raw_set(name, shared.raw_get::<Value>(name)?)?;
+    }
+    let owner = owner.clone();
+    let register = function::create(
+        lua,
+        "console.register",
+        move |lua, (name, f, help): (String, Function, Option<String>)| {
+            let valid = !name.is_empty() && !name.contains(char::is_whitespace);
+            if !valid || crate::console::BUILTINS.iter().any(|(b, _)| *b == name) {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!(
+                        "console.register: `{name}` cannot be a command name (empty, spaces, or built in)"
+                    ),
+                ));
+            }
+            let callback = Callback {
+                owner: owner.clone(),
+                function: f,
+                alive: Arc::new(AtomicBool::new(true)),
+            };
+            if let Some(mut callbacks) = lua.app_data_mut::<Callbacks>() {
+                callbacks
+                    .commands
+                    .insert(name, (callback, help.unwrap_or_default()));
+            }
+            Ok(())
+        },
+    )?;
+    console.raw_set("register", register)?;
+    console.set_readonly(true);
+    env.raw_set("console", console)
+}
+
+/// The commands scripts registered, with their help.
+pub(crate) fn lua_commands(lua: &Lua) -> Vec<(String, String)> {
+    lua.app_data_ref::<Callbacks>()
+        .map(|c| {
+            c.commands
+                .iter()
+                .map(|(n, (_, h))| (n.clone(), h.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Calls the Lua command `name` with `args`; `None` when there is no such command.
+pub(crate) fn call_lua_command(
+    lua: &Lua,
+    name: &str,
+    args: &[String],
+) -> Option<Result<String, String>> {
+    let (function, owner) = lua.app_data_ref::<Callbacks>().and_then(|c| {
+        c.commands
+            .get(name)
+            .map(|(cb, _)| (cb.function.clone(), cb.owner.clone()))
+    })?;
+    let limit = lua.app_data_ref::<InstructionLimit>().map_or(0, |l| l.0);
+    let caller = Caller {
+        script: owner.id,
+        entity: None,
+    };
+    let call = || {
+        let args = lua.create_sequence_from(args.iter().map(String::as_str))?;
+        function.call::<MultiValue>(args)
+    };
+    let (result, exhausted) = caller.run(|| Budget::run(limit, call));
+    Some(match result {
+        Ok(values) => text(&values).map_err(|e| e.to_string()),
+        Err(error) => {
+            Err(crate::error::ScriptError::from_lua(&owner.path, &error, exhausted).message)
+        }
+    })
+}
+
+/// Runs `lua <code>`: as an expression when it is one (showing its value), else as statements,
+/// in a global table kept for the console.
+pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, String> {
+    let env = console_env(lua).map_err(|e| e.to_string())?;
+    let expression = format!("return {code}");
+    let chunk = lua
+        .load(expression.as_str())
+        .set_name("=console")
+        .set_environment(env.clone())
+        .into_function()
+        .or_else(|_| {
+            lua.load(code)
+                .set_name("=console")
+                .set_environment(env)
+                .into_function()
+        })
+        .map_err(|e| e.to_string())?;
+    let limit = lua.app_data_ref::<InstructionLimit>().map_or(0, |l| l.0);
+    let (result, exhausted) = Budget::run(limit, || chunk.call::<MultiValue>(()));
+    match result {
+        Ok(values) => text(&values).map_err(|e| e.to_string()),
+        Err(error) => {
+            Err(crate::error::ScriptError::from_lua("console", &error, exhausted).message)
+        }
+    }
+}
+
+/// The global table of `lua <code>`, made on first use and kept.
+struct ConsoleEnv(Option<Table>);
+
+fn console_env(lua: &Lua) -> mlua::Result<Table> {
+    if let Some(env) = lua.app_data_ref::<ConsoleEnv>().and_then(|e| e.0.clone()) {
+        return Ok(env);
+    }
+    let owner = Owner {
+        id: crate::engine::scripts::next_id(),
+        path: Arc::from("console"),
+    };
+    let env = crate::engine::env::build(lua, &owner, "console", &lua.create_table()?)?;
+    if let Some(mut slot) = lua.app_data_mut::<ConsoleEnv>() {
+        slot.0 = Some(env.clone());
+    }
+    Ok(env)
+}
+
+fn text(values: &MultiValue) -> mlua::Result<String> {
+    let mut parts = Vec::new();
+    for value in values {
+        parts.push(value.to_string()?);
+    }
+    Ok(parts.join("\t"))
+}

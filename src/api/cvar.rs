@@ -1,0 +1,256 @@
+//! The `cvar` library: console variables from Lua.
+//!
+//! ```lua
+//! cvar.register("r_fov", 75, {description = "field of view", flags = {"archive"}, min = 30, max = 120})
+//! cvar.get("r_fov")                      -- 75
+//! cvar.set("r_fov", 90)                  -- type and range checked; errors keep the old value
+//! cvar.on_change("r_fov", function(name, old, new) end)
+//! cvar.on_change("r_fov", "OnFovChanged") -- a global of this script, looked up at each change
+//! ```
+//! Changes from anywhere (Rust, Lua, the console, the CVar file) reach `on_change` handlers at
+//! stage 2 of the next scripting step; a hot-reloaded script's handlers are replaced, not
+//! added to. Worker VMs have `cvar.get` only, reading a snapshot the main thread keeps current.
+
+use crate::api::function;
+use crate::cvar::{CVar, CVarFlags, CVarRegistry, CVarSnapshot, CVarValue};
+use crate::engine::callbacks::{self, List};
+use crate::engine::context::{Owner, with_world};
+use crate::error::{ScriptError, ScriptErrorKind, lua_error};
+use mlua::{Function, IntoLua, Lua, Table, Value};
+use std::sync::Arc;
+
+/// Adds the shared part of `cvar` (`get`, `set`, `register`) to the main VM's globals. The
+/// per-script `on_change` is added by [`install_for_script`].
+pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    let cvar = lua.create_table()?;
+    cvar.raw_set(
+        "get",
+        function::create(lua, "cvar.get", |lua, (name,): (String,)| {
+            let value = with_world(lua, |world| {
+                world
+                    .get_resource::<CVarRegistry>()
+                    .and_then(|r| r.get(&name).cloned())
+            })?;
+            value.map(|v| to_lua(lua, &v)).transpose()
+        })?,
+    )?;
+    cvar.raw_set(
+        "set",
+        function::create(lua, "cvar.set", |lua, (name, value): (String, Value)| {
+            let value = from_lua(&value, 2, "cvar.set")?;
+            with_world(lua, |world| {
+                registry(world, "cvar.set")?
+                    .set(&name, value)
+                    .map_err(|e| as_lua("cvar.set", e))
+            })?
+        })?,
+    )?;
+    cvar.raw_set(
+        "register",
+        function::create(
+            lua,
+            "cvar.register",
+            |lua, (name, default, options): (String, Value, Option<Table>)| {
+                let default = from_lua(&default, 2, "cvar.register")?;
+                let mut cvar = CVar::new(default, "", CVarFlags::empty());
+                if let Some(options) = options {
+                    cvar.description = options
+                        .get::<Option<String>>("description")?
+                        .unwrap_or_default();
+                    cvar.flags = flags(options.get("flags")?)?;
+                    cvar.min = options.get("min")?;
+                    cvar.max = options.get("max")?;
+                }
+                with_world(lua, |world| {
+                    registry(world, "cvar.register")?
+                        .register(&name, cvar)
+                        .map_err(|e| as_lua("cvar.register", e))
+                })?
+            },
+        )?,
+    )?;
+    cvar.set_readonly(true);
+    // Not in the globals: each script gets its own `cvar` with an `on_change` of its own, and a
+    // shared one would shadow it through Luau's load-time import resolution.
+    let _ = globals;
+    lua.set_app_data(SharedCVar(cvar));
+    Ok(())
+}
+
+/// The shared functions of `cvar`, copied into each script's table.
+struct SharedCVar(Table);
+
+/// Adds `cvar` to a worker VM: `get` only, from the snapshot.
+pub(crate) fn install_for_worker(
+    lua: &Lua,
+    globals: &Table,
+    snapshot: CVarSnapshot,
+) -> mlua::Result<()> {
+    let cvar = lua.create_table()?;
+    cvar.raw_set(
+        "get",
+        function::create(lua, "cvar.get", move |lua, (name,): (String,)| {
+            let value = snapshot.read().ok().and_then(|s| s.get(&name).cloned());
+            value.map(|v| to_lua(lua, &v)).transpose()
+        })?,
+    )?;
+    cvar.set_readonly(true);
+    globals.raw_set("cvar", cvar)
+}
+
+/// Gives a script's environment its own `cvar` table: the shared functions plus an `on_change`
+/// whose handlers belong to `owner`.
+pub(crate) fn install_for_script(
+    lua: &Lua,
+    env: &Table,
+    owner: &Owner,
+    bind: &Function,
+) -> mlua::Result<()> {
+    let shared = lua
+        .app_data_ref::<SharedCVar>()
+        .map(|s| s.0.clone())
+        .ok_or_else(|| mlua::Error::runtime("cvar needs the main VM"))?;
+    let cvar = lua.create_table()?;
+    for name in ["get", "set", "register"] {
+        cvar.raw_set(name, shared.raw_get::<Value>(name)?)?;
+    }
+    let state = lua.create_table()?;
+    state.raw_set("env", env)?;
+    state.raw_set("owner_id", owner.id)?;
+    state.raw_set("owner_path", &*owner.path)?;
+    let on_change = lua
+        .app_data_ref::<OnChange>()
+        .map(|o| o.0.clone())
+        .ok_or_else(|| mlua::Error::runtime("cvar needs the main VM"))?;
+    cvar.raw_set("on_change", bind.call::<Function>((on_change, state))?)?;
+    cvar.set_readonly(true);
+    env.raw_set("cvar", cvar)
+}
+
+/// The shared implementations behind each script's `cvar.on_change`.
+pub(crate) struct OnChange(pub Function);
+
+/// Creates the shared `on_change`: `(state, name, handler)`, where a string handler names a
+/// global of the script (`state.env`), looked up at each change.
+pub(crate) fn create_on_change(lua: &Lua, bind: &Function) -> mlua::Result<()> {
+    let lookup: Function = lua
+        .load(
+            r#"
+            return function(target, name, old, new)
+                local handler = target.env[target.global]
+                if type(handler) ~= "function" then
+                    error("cvar.on_change: the global `" .. target.global .. "` is not a function", 2)
+                end
+                return handler(name, old, new)
+            end
+            "#,
+        )
+        .set_name("=cvar")
+        .call(())?;
+    let bind = bind.clone();
+    let on_change = function::create(
+        lua,
+        "cvar.on_change",
+        move |lua, (state, name, handler): (Table, String, Value)| {
+            let owner = Owner {
+                id: state.raw_get("owner_id")?,
+                path: Arc::from(state.raw_get::<String>("owner_path")?),
+            };
+            let function = match handler {
+                Value::Function(f) => f,
+                Value::String(global) => {
+                    let target = lua.create_table()?;
+                    target.raw_set("env", state.raw_get::<Table>("env")?)?;
+                    target.raw_set("global", global)?;
+                    bind.call::<Function>((&lookup, target))?
+                }
+                other => {
+                    return Err(lua_error(
+                        ScriptErrorKind::TypeMismatch,
+                        format!(
+                            "bad argument #2 to `cvar.on_change`: expected a function or the name of a global function, got {}",
+                            function::describe(&other)
+                        ),
+                    ));
+                }
+            };
+            callbacks::register(lua, List::CVar(&name), owner, function)
+        },
+    )?;
+    lua.set_app_data(OnChange(on_change));
+    Ok(())
+}
+
+fn registry<'w>(
+    world: &'w mut bevy_ecs::world::World,
+    name: &str,
+) -> mlua::Result<bevy_ecs::world::Mut<'w, CVarRegistry>> {
+    world.get_resource_mut::<CVarRegistry>().ok_or_else(|| {
+        lua_error(
+            ScriptErrorKind::Config,
+            format!("{name}: there are no CVars"),
+        )
+    })
+}
+
+fn as_lua(function: &str, error: ScriptError) -> mlua::Error {
+    lua_error(error.kind, format!("{function}: {}", error.message))
+}
+
+/// A CVar value for Lua.
+pub(crate) fn to_lua(lua: &Lua, value: &CVarValue) -> mlua::Result<Value> {
+    match value {
+        CVarValue::Bool(b) => Ok(Value::Boolean(*b)),
+        CVarValue::Int(i) => Ok(Value::Number(*i as f64)),
+        CVarValue::Float(f) => Ok(Value::Number(*f)),
+        CVarValue::String(s) => s.as_str().into_lua(lua),
+    }
+}
+
+fn from_lua(value: &Value, pos: usize, name: &'static str) -> mlua::Result<CVarValue> {
+    match value {
+        Value::Boolean(b) => Ok(CVarValue::Bool(*b)),
+        Value::Integer(i) => Ok(CVarValue::Int(*i)),
+        Value::Number(n) => Ok(CVarValue::Float(*n)),
+        Value::String(s) => Ok(CVarValue::String(s.to_string_lossy())),
+        other => Err(lua_error(
+            ScriptErrorKind::TypeMismatch,
+            format!(
+                "bad argument #{pos} to `{name}`: a CVar holds a bool, number or string, not {}",
+                function::describe(other)
+            ),
+        )),
+    }
+}
+
+fn flags(value: Value) -> mlua::Result<CVarFlags> {
+    let names: Vec<String> = match value {
+        Value::Nil => Vec::new(),
+        Value::String(s) => s
+            .to_string_lossy()
+            .split(['|', ',', ' '])
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
+        other => {
+            return Err(lua_error(
+                ScriptErrorKind::TypeMismatch,
+                format!(
+                    "cvar.register: flags are a list of names, got {}",
+                    function::describe(&other)
+                ),
+            ));
+        }
+    };
+    names.iter().try_fold(CVarFlags::empty(), |flags, name| {
+        CVarFlags::parse_name(name)
+            .map(|f| flags | f)
+            .ok_or_else(|| {
+                lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!("cvar.register: unknown flag `{name}` (archive, read_only, cheat)"),
+                )
+            })
+    })
+}

@@ -1,0 +1,442 @@
+//! [`Console`]: a command line over CVars, Rust commands and Lua commands.
+//!
+//! ```text
+//! set <name> <value>    get <name>    toggle <name>    reset <name>
+//! list [prefix]         help [command or CVar]
+//! exec <file>           (a file of console lines under the asset folder; `#` or `//` comments)
+//! lua <code>            (runs in the main VM, sandboxed like any script)
+//! ```
+//! Arguments split on spaces; `"double quotes"` keep spaces and `\"` a quote. Commands come
+//! from Rust (`app.add_console_command`) and from Lua (`console.register(name, fn, help)`); an
+//! unknown command lists the close matches. [`Console::execute`] runs a line from Rust, and
+//! `console.execute(line)` from Lua.
+
+use crate::cvar::{CVarFlags, CVarRegistry};
+use crate::engine::ScriptEngine;
+use crate::engine::context::with_world;
+use bevy_ecs::resource::Resource;
+use bevy_ecs::world::{Mut, World};
+use mlua::Lua;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A console command written in Rust: gets the world and the arguments, returns its output.
+pub type ConsoleHandler =
+    Arc<dyn Fn(&mut World, &[String]) -> Result<String, String> + Send + Sync>;
+
+/// The commands of the console.
+#[derive(Resource, Default, Clone)]
+pub struct Console {
+    commands: BTreeMap<String, (String, ConsoleHandler)>,
+}
+
+/// The built-in commands and their help.
+pub const BUILTINS: &[(&str, &str)] = &[
+    ("set", "set <name> <value>: sets a CVar"),
+    ("get", "get <name>: shows a CVar"),
+    ("toggle", "toggle <name>: flips a bool CVar"),
+    ("reset", "reset <name>: puts a CVar back to its default"),
+    ("list", "list [prefix]: lists CVars and commands"),
+    (
+        "help",
+        "help [command or CVar]: explains one, or lists the commands",
+    ),
+    (
+        "exec",
+        "exec <file>: runs the console lines of a file under the asset folder",
+    ),
+    ("lua", "lua <code>: runs Luau in the main VM"),
+];
+
+impl Console {
+    /// Adds a Rust command; adding a name again replaces it. Built-in names cannot be taken.
+    pub fn add_command(
+        &mut self,
+        name: impl Into<String>,
+        help: impl Into<String>,
+        handler: ConsoleHandler,
+    ) {
+        let name = name.into();
+        if BUILTINS.iter().any(|(b, _)| *b == name) {
+            tracing::warn!(target: "bevy_luau", "`{name}` is a built-in console command and cannot be replaced");
+            return;
+        }
+        self.commands.insert(name, (help.into(), handler));
+    }
+
+    /// Runs one console line and returns its output, or an error message. Lua commands and
+    /// `lua` need the [`ScriptEngine`]; without it only Rust commands and CVars work.
+    pub fn execute(world: &mut World, line: &str) -> Result<String, String> {
+        let ran = world.try_resource_scope(|world, mut engine: Mut<ScriptEngine>| {
+            let lua = engine.lua().clone();
+            let result =
+                crate::engine::context::lend_world(&lua, world, || run(&Reach::Lua(&lua), line));
+            engine.flush_errors(world);
+            result
+        });
+        match ran {
+            Some(Ok(result)) => result,
+            Some(Err(error)) => Err(error.message),
+            None => run(&Reach::World(std::cell::RefCell::new(world)), line),
+        }
+    }
+}
+
+/// How the console reaches the world: directly, or through the main VM during a step.
+pub(crate) enum Reach<'a> {
+    World(std::cell::RefCell<&'a mut World>),
+    Lua(&'a Lua),
+}
+
+impl Reach<'_> {
+    fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> Result<R, String> {
+        match self {
+            Reach::World(world) => Ok(f(&mut world.borrow_mut())),
+            Reach::Lua(lua) => with_world(lua, f).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn lua(&self) -> Result<&Lua, String> {
+        match self {
+            Reach::Lua(lua) => Ok(lua),
+            Reach::World(_) => Err("Lua is not available: add LuauScriptingPlugin".into()),
+        }
+    }
+}
+
+/// Runs one console line.
+pub(crate) fn run(reach: &Reach<'_>, line: &str) -> Result<String, String> {
+    let words = split(line)?;
+    let Some((command, args)) = words.split_first() else {
+        return Ok(String::new());
+    };
+    let arg = |i: usize, what: &str| {
+        args.get(i)
+            .map(String::as_str)
+            .ok_or_else(|| format!("{command}: missing {what}; {}", builtin_help(command)))
+    };
+    let cvars = |f: &mut dyn FnMut(&mut CVarRegistry) -> Result<String, String>| {
+        reach
+            .world(|world| match world.get_resource_mut::<CVarRegistry>() {
+                Some(mut registry) => f(&mut registry),
+                None => Err("there are no CVars: add LuauScriptingPlugin".into()),
+            })
+            .and_then(|r| r)
+    };
+    match command.as_str() {
+        "set" => {
+            let (name, value) = (arg(0, "the CVar name")?, arg(1, "the value")?);
+            cvars(&mut |r| {
+                r.set_from_str(name, value).map_err(|e| e.message)?;
+                Ok(format!(
+                    "{name} = {}",
+                    r.get(name).map(ToString::to_string).unwrap_or_default()
+                ))
+            })
+        }
+        "get" => {
+            let name = arg(0, "the CVar name")?;
+            cvars(&mut |r| match r.cvar(name) {
+                Some(cvar) => Ok(format!(
+                    "{name} = {} (default {})",
+                    cvar.value, cvar.default
+                )),
+                None => Err(unknown(name, r.iter().map(|(n, _)| n))),
+            })
+        }
+        "toggle" => {
+            let name = arg(0, "the CVar name")?;
+            cvars(&mut |r| {
+                r.toggle(name)
+                    .map(|now| format!("{name} = {now}"))
+                    .map_err(|e| e.message)
+            })
+        }
+        "reset" => {
+            let name = arg(0, "the CVar name")?;
+            cvars(&mut |r| {
+                r.reset(name).map_err(|e| e.message)?;
+                Ok(format!(
+                    "{name} = {}",
+                    r.get(name).map(ToString::to_string).unwrap_or_default()
+                ))
+            })
+        }
+        "list" => list(reach, args.first().map_or("", String::as_str)),
+        "help" => help(reach, args.first().map(String::as_str)),
+        "exec" => exec(reach, arg(0, "the file")?),
+        "lua" => {
+            let code = line
+                .trim_start()
+                .strip_prefix("lua")
+                .unwrap_or_default()
+                .trim();
+            crate::api::console::run_lua(reach.lua()?, code)
+        }
+        name => {
+            let rust = reach.world(|world| {
+                world
+                    .get_resource::<Console>()
+                    .and_then(|c| c.commands.get(name).map(|(_, h)| h.clone()))
+            })?;
+            if let Some(handler) = rust {
+                return reach.world(|world| handler(world, args))?;
+            }
+            if let Reach::Lua(lua) = reach
+                && let Some(result) = crate::api::console::call_lua_command(lua, name, args)
+            {
+                return result;
+            }
+            let names = command_names(reach);
+            Err(unknown(name, names.iter().map(String::as_str)))
+        }
+    }
+}
+
+fn builtin_help(command: &str) -> &'static str {
+    BUILTINS
+        .iter()
+        .find(|(b, _)| *b == command)
+        .map_or("", |(_, h)| h)
+}
+
+/// Every command name: built-ins, Rust and Lua commands.
+fn command_names(reach: &Reach<'_>) -> Vec<String> {
+    let mut names: Vec<String> = BUILTINS.iter().map(|(b, _)| (*b).to_owned()).collect();
+    if let Ok(rust) = reach.world(|w| {
+        w.get_resource::<Console>()
+            .map(|c| c.commands.keys().cloned().collect::<Vec<_>>())
+    }) {
+        names.extend(rust.unwrap_or_default());
+    }
+    if let Reach::Lua(lua) = reach {
+        names.extend(
+            crate::api::console::lua_commands(lua)
+                .into_iter()
+                .map(|(n, _)| n),
+        );
+    }
+    names
+}
+
+fn unknown<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let close = close_matches(name, known);
+    if close.is_empty() {
+        format!("unknown command or CVar `{name}`; try `help`")
+    } else {
+        format!(
+            "unknown command or CVar `{name}`; did you mean {}?",
+            close.join(", ")
+        )
+    }
+}
+
+fn list(reach: &Reach<'_>, prefix: &str) -> Result<String, String> {
+    let mut lines: Vec<String> = reach.world(|world| {
+        world
+            .get_resource::<CVarRegistry>()
+            .map_or_else(Vec::new, |r| {
+                r.iter()
+                    .filter(|(n, _)| n.starts_with(prefix))
+                    .map(|(n, c)| {
+                        let flags = flag_names(c.flags);
+                        format!(
+                            "{n} = {} [{}{flags}] {}",
+                            c.value,
+                            c.default.type_name(),
+                            c.description
+                        )
+                    })
+                    .collect()
+            })
+    })?;
+    let mut commands = command_names(reach);
+    commands.retain(|c| c.starts_with(prefix));
+    commands.sort();
+    lines.extend(commands.into_iter().map(|c| format!("{c} (command)")));
+    Ok(lines.join("\n"))
+}
+
+fn flag_names(flags: CVarFlags) -> String {
+    [
+        (CVarFlags::ARCHIVE, "archive"),
+        (CVarFlags::READ_ONLY, "read_only"),
+        (CVarFlags::CHEAT, "cheat"),
+    ]
+    .iter()
+    .filter(|(f, _)| flags.contains(*f))
+    .map(|(_, n)| format!(", {n}"))
+    .collect()
+}
+
+fn help(reach: &Reach<'_>, topic: Option<&str>) -> Result<String, String> {
+    let Some(topic) = topic else {
+        let mut names = command_names(reach);
+        names.sort();
+        return Ok(format!(
+            "commands: {}\n`help <name>` explains one; `list` shows the CVars",
+            names.join(", ")
+        ));
+    };
+    if let Some((_, text)) = BUILTINS.iter().find(|(b, _)| *b == topic) {
+        return Ok((*text).to_owned());
+    }
+    let rust = reach.world(|w| {
+        w.get_resource::<Console>()
+            .and_then(|c| c.commands.get(topic).map(|(h, _)| h.clone()))
+    })?;
+    if let Some(text) = rust {
+        return Ok(format!("{topic}: {text}"));
+    }
+    if let Reach::Lua(lua) = reach
+        && let Some((_, text)) = crate::api::console::lua_commands(lua)
+            .into_iter()
+            .find(|(n, _)| n == topic)
+    {
+        return Ok(format!("{topic}: {text}"));
+    }
+    let cvar = reach.world(|w| {
+        w.get_resource::<CVarRegistry>().and_then(|r| {
+            r.cvar(topic).map(|c| {
+                format!(
+                    "{topic}: {} ({}, default {}{})",
+                    c.description,
+                    c.default.type_name(),
+                    c.default,
+                    flag_names(c.flags)
+                )
+            })
+        })
+    })?;
+    cvar.ok_or_else(|| {
+        let names = command_names(reach);
+        unknown(topic, names.iter().map(String::as_str))
+    })
+}
+
+fn exec(reach: &Reach<'_>, file: &str) -> Result<String, String> {
+    let path = crate::api::require::resolve("", file).map_err(|e| format!("exec: {e}"))?;
+    let server = reach.world(|w| w.get_resource::<bevy_asset::AssetServer>().cloned())?;
+    let server =
+        server.ok_or_else(|| "exec: files are read through Bevy's AssetPlugin".to_owned())?;
+    let text = crate::api::require::read(&server, &path)?
+        .ok_or_else(|| format!("exec: no file `{path}`"))?;
+    let mut output = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with("//") {
+            continue;
+        }
+        match run(reach, line) {
+            Ok(text) if text.is_empty() => {}
+            Ok(text) => output.push(text),
+            Err(error) => output.push(format!("{path}:{}: error: {error}", number + 1)),
+        }
+    }
+    Ok(output.join("\n"))
+}
+
+/// Splits a console line into words: spaces separate, double quotes group, `\"` and `\\`
+/// escape inside quotes.
+pub fn split(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quoted = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            '\\' if quoted => match chars.next() {
+                Some(escaped @ ('"' | '\\')) => word.push(escaped),
+                Some(other) => {
+                    word.push('\\');
+                    word.push(other);
+                }
+                None => word.push('\\'),
+            },
+            c if c.is_whitespace() && !quoted => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quoted {
+        return Err("a quote is not closed".into());
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Up to three names from `known` close to `name` (by edit distance, or sharing a prefix).
+pub fn close_matches<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let name = name.to_ascii_lowercase();
+    let limit = (name.len() / 3).max(2);
+    let mut scored: Vec<(usize, &str)> = known
+        .filter_map(|candidate| {
+            let lower = candidate.to_ascii_lowercase();
+            let distance = edit_distance(&name, &lower);
+            let related = lower.starts_with(&name) || name.starts_with(&lower);
+            (distance <= limit || (related && name.len() >= 2)).then_some((distance, candidate))
+        })
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_owned())
+        .collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_group_words_and_escape() {
+        assert_eq!(
+            split(r#"set name "Ada Lovelace""#).unwrap(),
+            ["set", "name", "Ada Lovelace"]
+        );
+        assert_eq!(
+            split(r#"say "a \"quoted\" word" x"#).unwrap(),
+            ["say", r#"a "quoted" word"#, "x"]
+        );
+        assert_eq!(split(r#"set s """#).unwrap(), ["set", "s", ""]);
+        assert!(split(r#"set s "open"#).is_err());
+        assert!(split("   ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn close_matches_find_typos() {
+        let known = ["r_fov", "r_vsync", "sv_cheats", "name"];
+        assert_eq!(close_matches("r_fv", known.iter().copied()), ["r_fov"]);
+        assert!(close_matches("zzzzzz", known.iter().copied()).is_empty());
+    }
+}

@@ -1,0 +1,684 @@
+//! Console variables: [`CVarRegistry`], typed [`CVarValue`]s with [`CVarFlags`], and their file.
+//!
+//! A CVar has a name, a type fixed by its default, a description, flags and, for numbers, an
+//! optional range. Every change, from Rust, Lua, the console or the CVar file, travels through
+//! the [`ActionQueue`] and reaches Lua's `cvar.on_change` handlers and the [`CVarChanged`]
+//! message at stage 2 of the next scripting step. A value of the wrong type, out of range, or
+//! for a read-only CVar is an error, and the old value stays.
+//!
+//! [`ARCHIVE`](CVarFlags::ARCHIVE) CVars persist in a TOML file ([`CVarRegistry::load`],
+//! [`CVarRegistry::save`]). A file that cannot be parsed is a [`ScriptErrorKind::Config`] error
+//! with line and column: the defaults stay in force, and the registry refuses to save over the
+//! file, so the user's data is never lost. Saving writes a temporary file and renames it.
+
+use crate::error::{ScriptError, ScriptErrorKind};
+use crate::queue::{Action, ActionQueue};
+use bevy_ecs::message::Message;
+use bevy_ecs::resource::Resource;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+/// The value of a console variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CVarValue {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// A number.
+    Float(f64),
+    /// Text.
+    String(String),
+}
+
+impl CVarValue {
+    /// The type's name, for messages: `bool`, `int`, `float` or `string`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Bool(_) => "bool",
+            Self::Int(_) => "int",
+            Self::Float(_) => "float",
+            Self::String(_) => "string",
+        }
+    }
+
+    /// The value as a number, for range checks.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Self::Int(i) => Some(*i as f64),
+            Self::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// Parses `text` as a value of the same type as `self` (`1`/`0`, `on`/`off` and
+    /// `true`/`false` for booleans).
+    pub fn parse_like(&self, text: &str) -> Result<CVarValue, String> {
+        let text = text.trim();
+        match self {
+            Self::Bool(_) => match text.to_ascii_lowercase().as_str() {
+                "1" | "true" | "on" | "yes" => Ok(Self::Bool(true)),
+                "0" | "false" | "off" | "no" => Ok(Self::Bool(false)),
+                _ => Err(format!(
+                    "`{text}` is not a bool (use true/false, 1/0, on/off)"
+                )),
+            },
+            Self::Int(_) => text
+                .parse()
+                .map(Self::Int)
+                .map_err(|_| format!("`{text}` is not a whole number")),
+            Self::Float(_) => match text.parse::<f64>() {
+                Ok(f) if f.is_finite() => Ok(Self::Float(f)),
+                _ => Err(format!("`{text}` is not a finite number")),
+            },
+            Self::String(_) => Ok(Self::String(text.to_owned())),
+        }
+    }
+
+    /// Converts `value` to the type of `self`: an int may become a float, a whole float an int.
+    fn coerce_like(&self, value: CVarValue) -> Result<CVarValue, String> {
+        match (self, value) {
+            (Self::Float(_), Self::Int(i)) => Ok(Self::Float(i as f64)),
+            (Self::Int(_), Self::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                Ok(Self::Int(f as i64))
+            }
+            (Self::Float(_), Self::Float(f)) if !f.is_finite() => {
+                Err(format!("{f} is not a finite number"))
+            }
+            (expected, value)
+                if std::mem::discriminant(expected) == std::mem::discriminant(&value) =>
+            {
+                Ok(value)
+            }
+            (expected, value) => Err(format!(
+                "expected a {}, got a {} ({value})",
+                expected.type_name(),
+                value.type_name()
+            )),
+        }
+    }
+}
+
+impl fmt::Display for CVarValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Int(i) => write!(f, "{i}"),
+            Self::Float(x) => write!(f, "{x}"),
+            Self::String(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl From<bool> for CVarValue {
+    fn from(value: bool) -> Self {
+        Self::Bool(value)
+    }
+}
+
+impl From<i64> for CVarValue {
+    fn from(value: i64) -> Self {
+        Self::Int(value)
+    }
+}
+
+impl From<i32> for CVarValue {
+    fn from(value: i32) -> Self {
+        Self::Int(value.into())
+    }
+}
+
+impl From<f64> for CVarValue {
+    fn from(value: f64) -> Self {
+        Self::Float(value)
+    }
+}
+
+impl From<f32> for CVarValue {
+    fn from(value: f32) -> Self {
+        Self::Float(value.into())
+    }
+}
+
+impl From<&str> for CVarValue {
+    fn from(value: &str) -> Self {
+        Self::String(value.to_owned())
+    }
+}
+
+impl From<String> for CVarValue {
+    fn from(value: String) -> Self {
+        Self::String(value)
+    }
+}
+
+bitflags::bitflags! {
+    /// How a console variable behaves.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct CVarFlags: u32 {
+        /// Saved to and loaded from the CVar file.
+        const ARCHIVE = 1;
+        /// Only Rust can change it (`CVarRegistry::set_unchecked`); scripts and the console cannot.
+        const READ_ONLY = 1 << 1;
+        /// Changes only while the `sv_cheats` CVar is true.
+        const CHEAT = 1 << 2;
+    }
+}
+
+impl CVarFlags {
+    /// Parses a flag name as Lua and the console spell it: `archive`, `read_only`, `cheat`.
+    pub fn parse_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "archive" => Some(Self::ARCHIVE),
+            "read_only" | "readonly" => Some(Self::READ_ONLY),
+            "cheat" => Some(Self::CHEAT),
+            _ => None,
+        }
+    }
+}
+
+/// One console variable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CVar {
+    /// The current value.
+    pub value: CVarValue,
+    /// The value it starts with and `reset` restores; its type is the CVar's type.
+    pub default: CVarValue,
+    /// What it does, for `help` and `list`.
+    pub description: String,
+    /// How it behaves.
+    pub flags: CVarFlags,
+    /// The smallest value a number may take.
+    pub min: Option<f64>,
+    /// The largest value a number may take.
+    pub max: Option<f64>,
+}
+
+impl CVar {
+    /// A CVar with `default` as its value and no range.
+    pub fn new(
+        default: impl Into<CVarValue>,
+        description: impl Into<String>,
+        flags: CVarFlags,
+    ) -> Self {
+        let default = default.into();
+        Self {
+            value: default.clone(),
+            default,
+            description: description.into(),
+            flags,
+            min: None,
+            max: None,
+        }
+    }
+
+    /// Limits a number CVar to `min..=max`.
+    pub fn with_range(mut self, min: Option<f64>, max: Option<f64>) -> Self {
+        self.min = min;
+        self.max = max;
+        self
+    }
+}
+
+/// A console variable changed. Written at stage 2 of the scripting step after the change.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct CVarChanged {
+    /// The CVar.
+    pub name: String,
+    /// Its value before.
+    pub old: CVarValue,
+    /// Its value now.
+    pub new: CVarValue,
+}
+
+/// The name of the CVar that allows changing [`CVarFlags::CHEAT`] CVars.
+pub const SV_CHEATS: &str = "sv_cheats";
+
+/// A read-only copy of every CVar value, shared with the worker VMs and kept current by the
+/// registry.
+pub type CVarSnapshot = Arc<RwLock<BTreeMap<String, CVarValue>>>;
+
+/// All console variables.
+#[derive(Resource)]
+pub struct CVarRegistry {
+    vars: BTreeMap<String, CVar>,
+    snapshot: CVarSnapshot,
+    queue: Option<ActionQueue>,
+    /// The file ARCHIVE CVars persist in.
+    file: Option<PathBuf>,
+    /// Set when the file could not be parsed: saving would overwrite the user's data.
+    file_is_broken: bool,
+    /// Values read from the file for CVars not registered yet; applied when they register.
+    pending: BTreeMap<String, toml::Value>,
+}
+
+impl CVarRegistry {
+    /// An empty registry whose changes go to `queue` (none: changes are not announced).
+    pub fn new(queue: Option<ActionQueue>) -> Self {
+        let mut registry = Self {
+            vars: BTreeMap::new(),
+            snapshot: CVarSnapshot::default(),
+            queue,
+            file: None,
+            file_is_broken: false,
+            pending: BTreeMap::new(),
+        };
+        let cheats = CVar::new(false, "allows changing cheat CVars", CVarFlags::empty());
+        registry.vars.insert(SV_CHEATS.to_owned(), cheats.clone());
+        registry.publish(SV_CHEATS, &cheats.value);
+        registry
+    }
+
+    /// Registers a CVar. Registering a name again keeps its current value when the type is
+    /// the same (so a hot-reloaded script does not reset it) and updates the rest; another
+    /// type is an error. A value waiting in the CVar file is applied.
+    pub fn register(&mut self, name: &str, cvar: CVar) -> Result<(), ScriptError> {
+        check_name(name)?;
+        if let Some(range_error) = range_problem(&cvar, &cvar.default) {
+            return Err(config_error(name, range_error));
+        }
+        let mut cvar = cvar;
+        if let Some(existing) = self.vars.get(name) {
+            if std::mem::discriminant(&existing.default) != std::mem::discriminant(&cvar.default) {
+                let message = format!(
+                    "`{name}` is already a {} CVar; it cannot become a {}",
+                    existing.default.type_name(),
+                    cvar.default.type_name()
+                );
+                return Err(config_error(name, message));
+            }
+            cvar.value = existing.value.clone();
+        }
+        if let Some(saved) = self.pending.remove(name) {
+            match from_toml(&cvar.default, saved).and_then(|v| cvar.default.coerce_like(v)) {
+                Ok(value) if range_problem(&cvar, &value).is_none() => cvar.value = value,
+                Ok(_) | Err(_) => {
+                    tracing::warn!(target: "bevy_luau", "ignoring the saved value of `{name}`: it does not fit the CVar")
+                }
+            }
+        }
+        self.publish(name, &cvar.value);
+        self.vars.insert(name.to_owned(), cvar);
+        Ok(())
+    }
+
+    /// The CVar called `name`.
+    pub fn cvar(&self, name: &str) -> Option<&CVar> {
+        self.vars.get(name)
+    }
+
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<&CVarValue> {
+        self.vars.get(name).map(|c| &c.value)
+    }
+
+    /// Every CVar, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &CVar)> {
+        self.vars.iter().map(|(n, c)| (n.as_str(), c))
+    }
+
+    /// Sets `name` as scripts and the console do: read-only and cheat CVars are refused.
+    pub fn set(&mut self, name: &str, value: impl Into<CVarValue>) -> Result<(), ScriptError> {
+        self.change(name, value.into(), true)
+    }
+
+    /// Sets `name` from Rust, even when it is read-only or a cheat.
+    pub fn set_unchecked(
+        &mut self,
+        name: &str,
+        value: impl Into<CVarValue>,
+    ) -> Result<(), ScriptError> {
+        self.change(name, value.into(), false)
+    }
+
+    /// Sets `name` from text, parsed by the CVar's type (as the console does).
+    pub fn set_from_str(&mut self, name: &str, text: &str) -> Result<(), ScriptError> {
+        let cvar = self.known(name)?;
+        let value = cvar
+            .default
+            .parse_like(text)
+            .map_err(|m| type_error(name, m))?;
+        self.change(name, value, true)
+    }
+
+    /// Puts `name` back to its default.
+    pub fn reset(&mut self, name: &str) -> Result<(), ScriptError> {
+        let default = self.known(name)?.default.clone();
+        self.change(name, default, true)
+    }
+
+    /// Flips a bool CVar.
+    pub fn toggle(&mut self, name: &str) -> Result<bool, ScriptError> {
+        match self.known(name)?.value {
+            CVarValue::Bool(b) => self.change(name, CVarValue::Bool(!b), true).map(|()| !b),
+            ref other => Err(type_error(
+                name,
+                format!(
+                    "only a bool CVar toggles; `{name}` is a {}",
+                    other.type_name()
+                ),
+            )),
+        }
+    }
+
+    fn known(&self, name: &str) -> Result<&CVar, ScriptError> {
+        self.vars.get(name).ok_or_else(|| {
+            let suggestions =
+                crate::console::close_matches(name, self.vars.keys().map(String::as_str));
+            let hint = if suggestions.is_empty() {
+                String::new()
+            } else {
+                format!("; did you mean {}?", suggestions.join(", "))
+            };
+            ScriptError::new(
+                name,
+                ScriptErrorKind::UnknownComponent,
+                format!("no CVar named `{name}`{hint}"),
+            )
+        })
+    }
+
+    fn change(&mut self, name: &str, value: CVarValue, checked: bool) -> Result<(), ScriptError> {
+        let cheats = matches!(self.get(SV_CHEATS), Some(CVarValue::Bool(true)));
+        let cvar = self.known(name)?;
+        if checked && cvar.flags.contains(CVarFlags::READ_ONLY) {
+            return Err(type_error(name, format!("`{name}` is read-only")));
+        }
+        if checked && cvar.flags.contains(CVarFlags::CHEAT) && !cheats {
+            return Err(type_error(
+                name,
+                format!("`{name}` is a cheat; set {SV_CHEATS} to true first"),
+            ));
+        }
+        let value = cvar
+            .default
+            .coerce_like(value)
+            .map_err(|m| type_error(name, m))?;
+        if let Some(problem) = range_problem(cvar, &value) {
+            return Err(type_error(name, problem));
+        }
+        let Some(cvar) = self.vars.get_mut(name) else {
+            return Ok(());
+        };
+        if cvar.value == value {
+            return Ok(());
+        }
+        let old = std::mem::replace(&mut cvar.value, value.clone());
+        self.publish(name, &value);
+        if let Some(queue) = &self.queue {
+            queue.push(Action::CVarChanged(CVarChanged {
+                name: name.to_owned(),
+                old,
+                new: value,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The snapshot worker VMs read `cvar.get` from.
+    pub fn snapshot(&self) -> CVarSnapshot {
+        self.snapshot.clone()
+    }
+
+    fn publish(&self, name: &str, value: &CVarValue) {
+        if let Ok(mut snapshot) = self.snapshot.write() {
+            snapshot.insert(name.to_owned(), value.clone());
+        }
+    }
+
+    /// The file ARCHIVE CVars persist in, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Reads ARCHIVE CVar values from `path` (a TOML table of `name = value`) and remembers
+    /// the path for [`save`](Self::save). A missing file is fine. A file that cannot be parsed
+    /// is a `Config` error with line and column; the defaults stay and the file will not be
+    /// overwritten. Values for CVars registered later wait until they register.
+    pub fn load(&mut self, path: impl Into<PathBuf>) -> Result<(), ScriptError> {
+        let path = path.into();
+        self.file = Some(path.clone());
+        self.file_is_broken = false;
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => {
+                self.file_is_broken = true;
+                let message = format!("could not read `{}`: {error}", path.display());
+                return Err(ScriptError::new(
+                    path.display().to_string(),
+                    ScriptErrorKind::Io,
+                    message,
+                ));
+            }
+        };
+        let table: toml::Table = match toml::from_str(&text) {
+            Ok(table) => table,
+            Err(error) => {
+                self.file_is_broken = true;
+                let at = error.span().map(|span| line_column(&text, span.start));
+                let place = at.map_or(String::new(), |(line, column)| format!(":{line}:{column}"));
+                let message = format!(
+                    "{}{place}: {}; the defaults stay and the file will not be overwritten",
+                    path.display(),
+                    error.message()
+                );
+                return Err(ScriptError::new(
+                    path.display().to_string(),
+                    ScriptErrorKind::Config,
+                    message,
+                ));
+            }
+        };
+        let mut problems = Vec::new();
+        for (name, saved) in table {
+            let Some(cvar) = self.vars.get(&name) else {
+                self.pending.insert(name, saved);
+                continue;
+            };
+            let value = from_toml(&cvar.default, saved).and_then(|v| cvar.default.coerce_like(v));
+            match value {
+                Ok(value) => {
+                    if let Err(error) = self.change(&name, value, false) {
+                        problems.push(error.message);
+                    }
+                }
+                Err(message) => problems.push(format!("`{name}`: {message}")),
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            let message = format!("{}: {}", path.display(), problems.join("; "));
+            Err(ScriptError::new(
+                path.display().to_string(),
+                ScriptErrorKind::Config,
+                message,
+            ))
+        }
+    }
+
+    /// Writes the ARCHIVE CVars to the file given to [`load`](Self::load), atomically (a
+    /// temporary file renamed over it). Refuses while that file could not be parsed.
+    pub fn save(&self) -> Result<(), ScriptError> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        let name = path.display().to_string();
+        if self.file_is_broken {
+            let message =
+                format!("not saving over `{name}`: it could not be read, and saving would lose it");
+            return Err(ScriptError::new(name, ScriptErrorKind::Config, message));
+        }
+        let mut table = toml::Table::new();
+        for (cvar_name, cvar) in self
+            .vars
+            .iter()
+            .filter(|(_, c)| c.flags.contains(CVarFlags::ARCHIVE))
+        {
+            table.insert(cvar_name.clone(), to_toml(&cvar.value));
+        }
+        for (cvar_name, saved) in &self.pending {
+            table.insert(cvar_name.clone(), saved.clone());
+        }
+        let io = |error: std::io::Error| {
+            ScriptError::new(
+                name.clone(),
+                ScriptErrorKind::Io,
+                format!("could not save `{name}`: {error}"),
+            )
+        };
+        let text = toml::to_string(&table)
+            .map_err(|e| ScriptError::new(name.clone(), ScriptErrorKind::Io, e.to_string()))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let temporary = path.with_extension("toml.tmp");
+        std::fs::write(&temporary, text).map_err(io)?;
+        std::fs::rename(&temporary, path).map_err(io)
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ScriptError> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    if valid {
+        Ok(())
+    } else {
+        Err(config_error(
+            name,
+            format!("`{name}` is not a CVar name (letters, digits, `_` and `.`)"),
+        ))
+    }
+}
+
+fn range_problem(cvar: &CVar, value: &CVarValue) -> Option<String> {
+    let number = value.as_f64()?;
+    match (cvar.min, cvar.max) {
+        (Some(min), _) if number < min => Some(format!("{value} is below the minimum {min}")),
+        (_, Some(max)) if number > max => Some(format!("{value} is above the maximum {max}")),
+        _ => None,
+    }
+}
+
+fn type_error(name: &str, message: String) -> ScriptError {
+    ScriptError::new(name, ScriptErrorKind::TypeMismatch, message)
+}
+
+fn config_error(name: &str, message: String) -> ScriptError {
+    ScriptError::new(name, ScriptErrorKind::Config, message)
+}
+
+fn to_toml(value: &CVarValue) -> toml::Value {
+    match value {
+        CVarValue::Bool(b) => toml::Value::Boolean(*b),
+        CVarValue::Int(i) => toml::Value::Integer(*i),
+        CVarValue::Float(f) => toml::Value::Float(*f),
+        CVarValue::String(s) => toml::Value::String(s.clone()),
+    }
+}
+
+fn from_toml(like: &CVarValue, value: toml::Value) -> Result<CVarValue, String> {
+    match value {
+        toml::Value::Boolean(b) => Ok(CVarValue::Bool(b)),
+        toml::Value::Integer(i) => Ok(CVarValue::Int(i)),
+        toml::Value::Float(f) => Ok(CVarValue::Float(f)),
+        toml::Value::String(s) => Ok(CVarValue::String(s)),
+        other => Err(format!("expected a {}, got {other}", like.type_name())),
+    }
+}
+
+/// The 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry() -> CVarRegistry {
+        let mut registry = CVarRegistry::new(None);
+        registry
+            .register(
+                "r_fov",
+                CVar::new(75.0, "field of view", CVarFlags::ARCHIVE)
+                    .with_range(Some(30.0), Some(120.0)),
+            )
+            .unwrap();
+        registry
+            .register("name", CVar::new("player", "your name", CVarFlags::ARCHIVE))
+            .unwrap();
+        registry
+            .register("god", CVar::new(false, "invulnerable", CVarFlags::CHEAT))
+            .unwrap();
+        registry
+            .register("version", CVar::new(3, "build", CVarFlags::READ_ONLY))
+            .unwrap();
+        registry
+    }
+
+    #[test]
+    fn values_keep_their_type_and_range() {
+        let mut r = registry();
+        r.set("r_fov", 90).unwrap();
+        assert_eq!(r.get("r_fov"), Some(&CVarValue::Float(90.0)));
+        assert_eq!(
+            r.set("r_fov", 200.0).unwrap_err().kind,
+            ScriptErrorKind::TypeMismatch
+        );
+        assert!(
+            r.set("r_fov", "wide")
+                .unwrap_err()
+                .message
+                .contains("expected a float")
+        );
+        assert!(r.set_from_str("r_fov", "abc").is_err());
+        assert_eq!(
+            r.get("r_fov"),
+            Some(&CVarValue::Float(90.0)),
+            "the old value stays"
+        );
+        r.set_from_str("r_fov", "100").unwrap();
+        assert_eq!(r.get("r_fov"), Some(&CVarValue::Float(100.0)));
+        r.reset("r_fov").unwrap();
+        assert_eq!(r.get("r_fov"), Some(&CVarValue::Float(75.0)));
+    }
+
+    #[test]
+    fn flags_guard_read_only_and_cheat_cvars() {
+        let mut r = registry();
+        assert!(
+            r.set("version", 4)
+                .unwrap_err()
+                .message
+                .contains("read-only")
+        );
+        r.set_unchecked("version", 4).unwrap();
+        assert!(r.toggle("god").unwrap_err().message.contains(SV_CHEATS));
+        r.set(SV_CHEATS, true).unwrap();
+        assert!(r.toggle("god").unwrap());
+    }
+
+    #[test]
+    fn unknown_names_suggest_close_ones() {
+        let r = registry();
+        let error = r.known("r_fv").unwrap_err();
+        assert_eq!(error.kind, ScriptErrorKind::UnknownComponent);
+        assert!(error.message.contains("r_fov"), "{}", error.message);
+    }
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_column("a = 1\nb = ?", 10), (2, 5));
+    }
+}
