@@ -88,6 +88,15 @@
 //! return [`ScriptValue`]s and issue `commands.*`, which come back through the bounded
 //! [`ActionQueue`] and apply in order at stage 2 of the step.
 //!
+//! # CVars and the console
+//!
+//! Console variables ([`CVarRegistry`]) are typed, ranged and flagged (`ARCHIVE` persists them
+//! in a TOML file, `READ_ONLY`, `CHEAT`). Register them with `app.register_cvar` or Lua's
+//! `cvar.register`; every change reaches Lua's `cvar.on_change` handlers and the
+//! [`CVarChanged`] message in the next scripting step. The [`Console`] runs command lines
+//! (`set`, `get`, `toggle`, `reset`, `list`, `help`, `exec`, `lua`) and commands added with
+//! `app.add_console_command` or Lua's `console.register`.
+//!
 //! # Hot reload
 //!
 //! Scripts are [`LuauScript`] assets. With the `hot-reload` feature (on by default) Bevy's file

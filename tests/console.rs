@@ -1,0 +1,236 @@
+//! The console: built-in commands, quoting, files, Lua, and Rust and Lua commands.
+
+mod common;
+
+use bevy_ecs::prelude::*;
+use bevy_luau::prelude::*;
+use common::Harness;
+
+#[derive(Resource, Default)]
+struct Gold(u32);
+
+fn harness(source: &str) -> Harness {
+    let mut h = Harness::new(&[
+        ("scripts/t.luau", source),
+        (
+            "console/setup.cfg",
+            "# a console file\nset r_fov 100\n\n// comments too\nset name \"Ada Lovelace\"\nset r_fov nope\nget name\n",
+        ),
+    ]);
+    h.app
+        .register_cvar("r_fov", 75.0, "field of view", CVarFlags::ARCHIVE)
+        .register_cvar("name", "player", "your name", CVarFlags::empty())
+        .register_cvar("vsync", true, "wait for the display", CVarFlags::empty())
+        .init_resource::<Gold>()
+        .add_console_command("give_gold", "give_gold <amount>", |world, args| {
+            let amount: u32 = args
+                .first()
+                .ok_or("give_gold: how much?")?
+                .parse()
+                .map_err(|_| "give_gold: not a number".to_owned())?;
+            world.resource_mut::<Gold>().0 += amount;
+            Ok(format!("gold: {}", world.resource::<Gold>().0))
+        })
+        .add_script("scripts/t.luau");
+    h.run_until_event("ready");
+    h
+}
+
+fn exec(h: &mut Harness, line: &str) -> Result<String, String> {
+    Console::execute(h.app.world_mut(), line)
+}
+
+#[test]
+fn every_built_in_command_works() {
+    let mut h = harness("events.emit('ready')");
+    assert_eq!(exec(&mut h, "set r_fov 90"), Ok("r_fov = 90".into()));
+    assert_eq!(
+        exec(&mut h, "get r_fov"),
+        Ok("r_fov = 90 (default 75)".into())
+    );
+    assert_eq!(exec(&mut h, "toggle vsync"), Ok("vsync = false".into()));
+    assert_eq!(exec(&mut h, "reset r_fov"), Ok("r_fov = 75".into()));
+    let list = exec(&mut h, "list r_").expect("list");
+    assert!(
+        list.contains("r_fov = 75 [float, archive] field of view"),
+        "{list}"
+    );
+    assert!(!list.contains("vsync"), "filtered by prefix: {list}");
+    let help = exec(&mut h, "help").expect("help");
+    for command in [
+        "set",
+        "get",
+        "toggle",
+        "reset",
+        "list",
+        "help",
+        "exec",
+        "lua",
+        "give_gold",
+    ] {
+        assert!(help.contains(command), "{command} in {help}");
+    }
+    assert!(
+        exec(&mut h, "help set")
+            .expect("help")
+            .starts_with("set <name> <value>")
+    );
+    assert!(
+        exec(&mut h, "help r_fov")
+            .expect("help")
+            .contains("field of view")
+    );
+    assert_eq!(exec(&mut h, "   "), Ok(String::new()));
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_keeps_the_old_value() {
+    let mut h = harness("events.emit('ready')");
+    assert!(
+        exec(&mut h, "set r_fov wide")
+            .unwrap_err()
+            .contains("not a finite number")
+    );
+    assert!(
+        exec(&mut h, "set r_fov")
+            .unwrap_err()
+            .contains("missing the value")
+    );
+    assert!(
+        exec(&mut h, "toggle name")
+            .unwrap_err()
+            .contains("only a bool CVar toggles")
+    );
+    assert!(
+        exec(&mut h, "set name \"open")
+            .unwrap_err()
+            .contains("quote")
+    );
+    assert_eq!(
+        exec(&mut h, "get r_fov"),
+        Ok("r_fov = 75 (default 75)".into())
+    );
+    let unknown = exec(&mut h, "sett r_fov 1").unwrap_err();
+    assert!(
+        unknown.contains("did you mean") && unknown.contains("set"),
+        "{unknown}"
+    );
+    assert!(exec(&mut h, "get r_fvo").unwrap_err().contains("r_fov"));
+}
+
+#[test]
+fn quoted_arguments_keep_their_spaces() {
+    let mut h = harness("events.emit('ready')");
+    assert_eq!(
+        exec(&mut h, r#"set name "Ada Lovelace""#),
+        Ok("name = Ada Lovelace".into())
+    );
+    assert_eq!(
+        exec(&mut h, r#"set name "say \"hi\"""#),
+        Ok(r#"name = say "hi""#.into())
+    );
+}
+
+#[test]
+fn exec_runs_a_file_of_console_lines() {
+    let mut h = harness("events.emit('ready')");
+    let output = exec(&mut h, "exec console/setup.cfg").expect("runs");
+    assert!(output.contains("r_fov = 100"), "{output}");
+    assert!(
+        output.contains("console/setup.cfg:6: error"),
+        "errors name the line: {output}"
+    );
+    assert!(
+        output.contains("name = Ada Lovelace (default player)"),
+        "{output}"
+    );
+    assert!(
+        exec(&mut h, "exec ../../etc/passwd")
+            .unwrap_err()
+            .contains("outside")
+    );
+    assert!(
+        exec(&mut h, "exec console/missing.cfg")
+            .unwrap_err()
+            .contains("no file")
+    );
+}
+
+#[test]
+fn lua_runs_sandboxed_code_in_the_main_vm() {
+    let mut h = harness("events.emit('ready')");
+    assert_eq!(exec(&mut h, "lua 1 + 2"), Ok("3".into()));
+    assert_eq!(exec(&mut h, "lua x = 40"), Ok(String::new()));
+    assert_eq!(
+        exec(&mut h, "lua x + 2"),
+        Ok("42".into()),
+        "the console keeps its globals"
+    );
+    assert_eq!(exec(&mut h, "lua cvar.get('r_fov')"), Ok("75".into()));
+    assert_eq!(
+        exec(&mut h, "lua io == nil and os.execute == nil"),
+        Ok("true".into())
+    );
+    assert!(
+        exec(&mut h, "lua error('nope')")
+            .unwrap_err()
+            .contains("nope")
+    );
+    assert!(
+        exec(&mut h, "lua while true do end")
+            .unwrap_err()
+            .contains("instruction limit")
+    );
+}
+
+#[test]
+fn rust_and_lua_commands_run_and_lua_calls_the_console() {
+    let mut h = harness(
+        r#"
+        console.register("greet", function(args)
+            return "hello " .. (args[1] or "nobody")
+        end, "greet <name>")
+        local out, ok = console.execute("give_gold 5")
+        assert(ok and out == "gold: 5", out)
+        out, ok = console.execute("nope")
+        assert(not ok and string.find(out, "unknown", 1, true), out)
+        local ok2, err = pcall(console.register, "set", function() end)
+        assert(not ok2, "built-in names are taken")
+        console.log("info", "console ready")
+        events.emit("ready")
+        "#,
+    );
+    h.assert_no_errors();
+    assert_eq!(
+        exec(&mut h, r#"greet "Grace Hopper""#),
+        Ok("hello Grace Hopper".into())
+    );
+    assert_eq!(exec(&mut h, "give_gold 7"), Ok("gold: 12".into()));
+    assert!(
+        exec(&mut h, "give_gold lots")
+            .unwrap_err()
+            .contains("not a number")
+    );
+    assert!(
+        exec(&mut h, "help greet")
+            .expect("help")
+            .contains("greet <name>")
+    );
+}
+
+#[test]
+fn console_changes_reach_lua_in_the_next_step() {
+    let mut h = harness(
+        r#"
+        cvar.on_change("r_fov", function(_, _, new) events.emit("fov", new) end)
+        events.emit("ready")
+        "#,
+    );
+    exec(&mut h, "set r_fov 65").expect("set");
+    assert!(
+        h.payloads("fov").is_empty(),
+        "handlers run in the scripting step"
+    );
+    h.update();
+    assert_eq!(h.payloads("fov"), vec![ScriptValue::Number(65.0)]);
+}
