@@ -29,6 +29,13 @@ end)
 events.on("transform", function(e)
     for _ = 1, N do transform.set_position(e, transform.position(e)) end
 end)
+events.on("serde_get", function(e)
+    for _ = 1, N do ecs.get(e, "Health") ecs.get(e, "Health") end
+end)
+events.on("serde_set", function(e)
+    local v = {current = 1, max = 2}
+    for _ = 1, N do ecs.set(e, "Health", v) ecs.set(e, "Health", v) end
+end)
 events.on("serde", function(e)
     for _ = 1, N do ecs.set(e, "Health", ecs.get(e, "Health")) end
 end)
@@ -84,7 +91,7 @@ fn app() -> (App, Entity) {
 fn access(c: &mut Criterion) {
     let (mut app, entity) = app();
     let mut group = c.benchmark_group(format!("ecs_access_x{CALLS}"));
-    for name in ["baseline", "transform", "serde"] {
+    for name in ["baseline", "transform", "serde", "serde_get", "serde_set"] {
         group.bench_function(name, |b| {
             b.iter(|| ScriptEngine::emit(app.world_mut(), name, entity).expect("handler runs"));
         });
