@@ -274,3 +274,37 @@ fn hot_reload_keeps_instance_fields() {
     h.update();
     assert_eq!(counter(&h, entities[1]).expect("counter") - a, 10.0);
 }
+
+#[test]
+fn an_instance_despawned_earlier_in_the_frame_is_not_updated() {
+    let script = r#"
+        local S = {}
+        function S:on_update()
+            local victim = ecs.find("victim")
+            if ecs.name(self.entity) == "killer" and victim then
+                ecs.despawn(victim)
+            end
+            events.emit("updated", ecs.name(self.entity))
+        end
+        return S
+    "#;
+    let mut h = harness(&[("scripts/s.luau", script)]);
+    let entities = spawn_scripted(&mut h, "scripts/s.luau", 2);
+    h.app
+        .world_mut()
+        .entity_mut(entities[0])
+        .insert(Name::new("killer"));
+    h.app
+        .world_mut()
+        .entity_mut(entities[1])
+        .insert(Name::new("victim"));
+    h.run_until_event("updated");
+    h.update();
+    h.assert_no_errors();
+    let updated = h.payloads("updated");
+    assert!(
+        updated.iter().all(|n| n.as_str() == Some("killer")),
+        "{updated:?}"
+    );
+    assert!(h.app.world().get_entity(entities[1]).is_err());
+}

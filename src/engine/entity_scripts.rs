@@ -24,10 +24,10 @@ use bevy_ecs::lifecycle::HookContext;
 use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::{DeferredWorld, World};
-use mlua::{Function, IntoLuaMulti, Lua, Table, Value};
+use mlua::{FromLuaMulti, Function, IntoLuaMulti, Lua, Table, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Attaches a [`LuauScript`] to an entity, which then gets its own instance of the script.
 ///
@@ -81,12 +81,36 @@ pub(crate) struct Instance {
     entity: Entity,
     class: usize,
     this: Table,
-    alive: Arc<AtomicBool>,
 }
 
 impl Instance {
-    fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::Relaxed)
+    /// Identifies the instance (an entity may get a new one when its script is replaced).
+    fn id(&self) -> usize {
+        self.this.to_pointer().addr()
+    }
+}
+
+/// Tells a dispatch, at the cost of one atomic load per instance, whether an instance it has
+/// not reached yet was despawned meanwhile. Despawns during a dispatch are rare, so only then
+/// is the list of despawned instances consulted.
+struct Liveness {
+    despawns: Arc<AtomicU64>,
+    at_start: u64,
+}
+
+impl Liveness {
+    fn new(scripts: &EntityScripts) -> Self {
+        Self {
+            despawns: scripts.despawns.clone(),
+            at_start: scripts.despawns.load(Ordering::Relaxed),
+        }
+    }
+
+    fn is_alive(&self, lua: &Lua, instance: &Instance) -> bool {
+        self.despawns.load(Ordering::Relaxed) == self.at_start
+            || lua
+                .app_data_ref::<EntityScripts>()
+                .is_none_or(|s| !s.despawned.contains(&instance.id()))
     }
 }
 
@@ -133,6 +157,10 @@ pub(crate) struct EntityScripts {
     /// Class versions waiting for stage 1: (class, source).
     pending: Vec<(usize, Arc<str>)>,
     loaded: MessageCursor<AssetEvent<LuauScript>>,
+    /// Instances despawned since the instance list was last put back, by [`Instance::id`].
+    despawned: Vec<usize>,
+    /// How many instances were ever despawned.
+    despawns: Arc<AtomicU64>,
 }
 
 impl EntityScripts {
@@ -338,7 +366,6 @@ fn attach(lua: &Lua, entity: Entity, limit: u64) {
             entity,
             class,
             this,
-            alive: Arc::new(AtomicBool::new(true)),
         })
     });
     let Ok(instance) = instance else {
@@ -353,7 +380,7 @@ fn attach(lua: &Lua, entity: Entity, limit: u64) {
             .and_then(|v| v.on_spawn.clone())
     });
     if let Some(on_spawn) = on_spawn {
-        call_method(lua, &instance, &on_spawn, limit, ());
+        call_method::<()>(lua, &instance, &on_spawn, limit, ());
     }
 }
 
@@ -402,7 +429,8 @@ pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
     let removed = lua.app_data_mut::<EntityScripts>().and_then(|mut s| {
         s.waiting.retain(|e| *e != entity);
         let instance = s.by_entity.remove(&entity)?;
-        instance.alive.store(false, Ordering::Relaxed);
+        s.despawned.push(instance.id());
+        s.despawns.fetch_add(1, Ordering::Relaxed);
         let on_despawn = s.classes[instance.class]
             .version
             .as_ref()
@@ -411,7 +439,7 @@ pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
     });
     if let Some((instance, on_despawn)) = removed {
         if let Some(on_despawn) = on_despawn {
-            call_method(lua, &instance, &on_despawn, limit, ());
+            call_method::<()>(lua, &instance, &on_despawn, limit, ());
         }
         // After on_despawn, so tasks it starts for the entity end with it too.
         if let Some(mut scheduler) = lua.app_data_mut::<Scheduler>() {
@@ -422,19 +450,21 @@ pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
 
 /// Stage 4: `on_update` of every instance, in creation order.
 pub(crate) fn update(lua: &Lua, delta: f64, limit: u64) {
-    let Some((instances, methods)) = lua.app_data_mut::<EntityScripts>().map(|mut s| {
+    let Some((instances, methods, liveness)) = lua.app_data_mut::<EntityScripts>().map(|mut s| {
         let methods: Vec<Option<Method>> = s
             .classes
             .iter()
             .map(|c| c.version.as_ref().and_then(|v| v.on_update.clone()))
             .collect();
-        (std::mem::take(&mut s.instances), methods)
+        sweep(&mut s);
+        let liveness = Liveness::new(&s);
+        (std::mem::take(&mut s.instances), methods, liveness)
     }) else {
         return;
     };
-    for instance in instances.iter().filter(|i| i.is_alive()) {
+    for instance in instances.iter().filter(|i| liveness.is_alive(lua, i)) {
         if let Some(method) = &methods[instance.class] {
-            call_method(lua, instance, method, limit, delta);
+            call_method::<()>(lua, instance, method, limit, delta);
         }
     }
     restore(lua, instances);
@@ -442,24 +472,28 @@ pub(crate) fn update(lua: &Lua, delta: f64, limit: u64) {
 
 /// Stage 5: `on_event` of every instance whose script has one; returns whether one consumed it.
 pub(crate) fn event(lua: &Lua, name: &str, payload: &Value, limit: u64) -> bool {
-    let Some((instances, methods)) = lua.app_data_mut::<EntityScripts>().and_then(|mut s| {
-        let methods: Vec<Option<Method>> = s
-            .classes
-            .iter()
-            .map(|c| c.version.as_ref().and_then(|v| v.on_event.clone()))
-            .collect();
-        methods
-            .iter()
-            .any(Option::is_some)
-            .then(|| (std::mem::take(&mut s.instances), methods))
-    }) else {
+    let Some((instances, methods, liveness)) =
+        lua.app_data_mut::<EntityScripts>().and_then(|mut s| {
+            let methods: Vec<Option<Method>> = s
+                .classes
+                .iter()
+                .map(|c| c.version.as_ref().and_then(|v| v.on_event.clone()))
+                .collect();
+            sweep(&mut s);
+            let liveness = Liveness::new(&s);
+            methods
+                .iter()
+                .any(Option::is_some)
+                .then(|| (std::mem::take(&mut s.instances), methods, liveness))
+        })
+    else {
         return false;
     };
     let mut consumed = false;
-    for instance in instances.iter().filter(|i| i.is_alive()) {
+    for instance in instances.iter().filter(|i| liveness.is_alive(lua, i)) {
         if let Some(method) = &methods[instance.class]
             && let Some(Value::Boolean(true)) =
-                call_method(lua, instance, method, limit, (name, payload))
+                call_method::<Value>(lua, instance, method, limit, (name, payload))
         {
             consumed = true;
             break;
@@ -474,24 +508,33 @@ fn restore(lua: &Lua, mut instances: Vec<Instance>) {
     if let Some(mut s) = lua.app_data_mut::<EntityScripts>() {
         let added = std::mem::take(&mut s.instances);
         instances.extend(added);
-        instances.retain(Instance::is_alive);
         s.instances = instances;
+        sweep(&mut s);
+    }
+}
+
+/// Drops the instances despawned since the last sweep from the dispatch list.
+fn sweep(scripts: &mut EntityScripts) {
+    if !scripts.despawned.is_empty() {
+        let despawned: std::collections::HashSet<usize> = scripts.despawned.drain(..).collect();
+        scripts.instances.retain(|i| !despawned.contains(&i.id()));
     }
 }
 
 /// Calls `method(self, args...)` of one instance with a fresh budget; errors go to the sink.
-fn call_method(
+/// `R` is what the caller needs back: `()` skips converting a result nobody reads.
+fn call_method<R: FromLuaMulti>(
     lua: &Lua,
     instance: &Instance,
     method: &Method,
     limit: u64,
     args: impl IntoLuaMulti,
-) -> Option<Value> {
+) -> Option<R> {
     let caller = Caller {
         script: method.version,
         entity: Some(instance.entity),
     };
-    let call = || method.function.call::<Value>((&instance.this, args));
+    let call = || method.function.call::<R>((&instance.this, args));
     let (result, exhausted) = caller.run(|| Budget::run(limit, call));
     match result {
         Ok(value) => Some(value),
