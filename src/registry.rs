@@ -117,16 +117,18 @@ pub(crate) fn lookup(
     name: &str,
     function: &str,
 ) -> mlua::Result<Arc<Access>> {
-    let registry = world.get_resource_or_init::<ScriptRegistry>();
-    let table = match kind {
-        Kind::Component => &registry.components,
-        Kind::Resource => &registry.resources,
-    };
-    if let Some(access) = table.get(name) {
-        return Ok(access.clone());
+    let known = world.get_resource::<ScriptRegistry>().and_then(|registry| {
+        let table = match kind {
+            Kind::Component => &registry.components,
+            Kind::Resource => &registry.resources,
+        };
+        table.get(name).cloned()
+    });
+    if let Some(access) = known {
+        return Ok(access);
     }
     let access = Arc::new(find_reflected(world, kind, name, function)?);
-    let mut registry = world.resource_mut::<ScriptRegistry>();
+    let mut registry = world.get_resource_or_init::<ScriptRegistry>();
     let table = match kind {
         Kind::Component => &mut registry.components,
         Kind::Resource => &mut registry.resources,
@@ -225,7 +227,7 @@ fn serialize_options() -> mlua::serde::SerializeOptions {
 /// Converts a component, resource or message for Lua. A unit struct (a tag component) becomes
 /// an empty table, so that having it never reads as `nil`.
 fn to_lua<T: Serialize>(lua: &Lua, value: &T) -> mlua::Result<Value> {
-    match lua.to_value_with(value, serialize_options())? {
+    match crate::vm::converting(lua, || lua.to_value_with(value, serialize_options()))? {
         Value::Nil => lua.create_table().map(Value::Table),
         value => Ok(value),
     }
@@ -234,7 +236,7 @@ fn to_lua<T: Serialize>(lua: &Lua, value: &T) -> mlua::Result<Value> {
 /// Builds a value from Lua. An empty table also stands for a unit struct (`{}` for a tag).
 fn from_lua<T: DeserializeOwned>(lua: &Lua, value: Value, what: &str) -> mlua::Result<T> {
     let empty_table = matches!(&value, Value::Table(t) if t.is_empty());
-    lua.from_value(value)
+    crate::vm::converting(lua, || lua.from_value(value))
         .or_else(|error| {
             if empty_table {
                 lua.from_value(Value::Nil).map_err(|_| error)
@@ -319,10 +321,11 @@ impl Access {
                 let Ok(entity) = world.get_entity(entity) else {
                     return Ok(None);
                 };
-                r.component
-                    .reflect(entity)
-                    .map(|value| crate::reflect::to_lua(lua, value.as_partial_reflect()))
-                    .transpose()
+                let value = r.component.reflect(entity);
+                crate::vm::converting(lua, || {
+                    value.map(|v| crate::reflect::to_lua(lua, v.as_partial_reflect()))
+                })
+                .transpose()
             }
         }
     }
@@ -341,7 +344,9 @@ impl Access {
             Access::Reflect(r) => {
                 let types = world.resource::<AppTypeRegistry>().clone();
                 let types = types.read();
-                let dynamic = crate::reflect::from_lua(lua, value, r.info, &types, what)?;
+                let dynamic = crate::vm::converting(lua, || {
+                    crate::reflect::from_lua(lua, value, r.info, &types, what)
+                })?;
                 let concrete = r.from_reflect.from_reflect(&*dynamic).ok_or_else(|| {
                     lua_error(
                         ScriptErrorKind::TypeMismatch,

@@ -134,6 +134,27 @@ fn configure_codegen(_lua: &Lua, enabled: bool) {
     }
 }
 
+/// Runs `f`, a conversion between Rust and Lua values, with the VM's memory limit lifted.
+///
+/// While a limit is set, mlua guards every table and string it creates from Rust with a
+/// protected call that allocates a closure, which is most of the cost of converting a small
+/// component. No Lua code runs during a conversion and what it allocates is bounded by the value
+/// converted, so the limit is lifted for its length and restored after (also on panic); Lua
+/// code that allocates afterwards still meets the limit.
+pub(crate) fn converting<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
+    struct Restore<'a>(&'a Lua, usize);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            if self.1 > 0 {
+                let _ = self.0.set_memory_limit(self.1);
+            }
+        }
+    }
+    let previous = lua.set_memory_limit(0).unwrap_or(0);
+    let _restore = Restore(lua, previous);
+    f()
+}
+
 thread_local! {
     /// Checkpoints left for the host call running on this thread.
     static REMAINING: Cell<u64> = const { Cell::new(u64::MAX) };
@@ -229,6 +250,25 @@ mod tests {
         assert!(matches!(err, mlua::Error::MemoryError(_)), "{err:?}");
         lua.gc_collect().unwrap();
         assert_eq!(lua.load("return 40 + 2").eval::<i32>().unwrap(), 42);
+    }
+
+    #[test]
+    fn conversions_lift_the_memory_limit_only_while_they_run() {
+        let config = ScriptConfig {
+            memory_limit: 4 * 1024 * 1024,
+            ..Default::default()
+        };
+        let lua = new_vm(&config, |_, _| Ok(())).unwrap();
+        let inside = converting(&lua, || lua.set_memory_limit(0).unwrap());
+        assert_eq!(inside, 0, "no limit while converting");
+        let err = lua
+            .load("local t = {} while true do t[#t + 1] = string.rep('x', 1024) .. #t end")
+            .exec()
+            .unwrap_err();
+        assert!(
+            matches!(err, mlua::Error::MemoryError(_)),
+            "the limit is back: {err:?}"
+        );
     }
 
     #[test]

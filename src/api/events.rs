@@ -92,12 +92,13 @@ pub(crate) fn emit(lua: &Lua, name: &str, payload: Value, function: &str) -> mlu
                 &format!("{function}: message `{name}`"),
             );
         }
-        let payload = ScriptValue::from_lua(payload, lua).map_err(|e| {
-            lua_error(
-                ScriptErrorKind::TypeMismatch,
-                format!("{function}: event `{name}`: {e}"),
-            )
-        })?;
+        let payload =
+            crate::vm::converting(lua, || ScriptValue::from_lua(payload, lua)).map_err(|e| {
+                lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!("{function}: event `{name}`: {e}"),
+                )
+            })?;
         world.write_message(ScriptEvent::new(name, payload));
         Ok(())
     })?

@@ -334,7 +334,7 @@ impl ScriptEngine {
         name: &str,
         payload: &ScriptValue,
     ) -> (bool, Option<ScriptError>) {
-        match payload.clone().into_lua(lua) {
+        match crate::vm::converting(lua, || payload.clone().into_lua(lua)) {
             Ok(payload) => self.dispatch_lua_event(lua, name, &payload),
             Err(error) => {
                 let message = format!("event `{name}`: the payload cannot reach Lua: {error}");
