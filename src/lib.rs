@@ -133,6 +133,7 @@ pub(crate) mod reflect;
 /// [`ScriptRegistry`](registry::ScriptRegistry): the components, resources and messages Lua reaches by name.
 pub mod registry;
 pub mod runner;
+pub mod template;
 /// [`ScriptValue`], the dynamic value that crosses between Lua and Rust.
 pub mod value;
 /// Sandboxed VMs and [`ScriptConfig`].
@@ -150,6 +151,7 @@ pub use pool::{PoolLease, StatePool};
 pub use queue::{Action, ActionQueue, JobId};
 pub use registry::ScriptRegistry;
 pub use runner::{JobCompleted, ScriptRunner};
+pub use template::GameTemplate;
 pub use value::ScriptValue;
 pub use vm::ScriptConfig;
 
@@ -161,8 +163,8 @@ struct ReadmeDoctests;
 pub mod prelude {
     pub use crate::{
         Action, ActionQueue, CVarChanged, CVarFlags, CVarRegistry, CVarValue, Console,
-        JobCompleted, JobId, LuauScript, LuauScriptingPlugin, Script, ScriptCommand, ScriptConfig,
-        ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent, ScriptRegistry, ScriptRunner,
-        ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,
+        GameTemplate, JobCompleted, JobId, LuauScript, LuauScriptingPlugin, Script, ScriptCommand,
+        ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent, ScriptRegistry,
+        ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,
     };
 }

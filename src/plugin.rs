@@ -85,20 +85,67 @@ impl Plugin for LuauScriptingPlugin {
             .init_resource::<ScriptRequests>()
             .init_resource::<ScriptRegistry>()
             .add_systems(Update, scripting_step.in_set(ScriptingSystem));
-        if self.template.is_some() {
-            tracing::warn!(
-                target: "bevy_luau",
-                "LuauScriptingPlugin::template is not supported by this version of bevy_luau; \
-                 add scripts with `app.add_script`"
-            );
-        }
     }
 
     fn finish(&self, app: &mut App) {
         // Here rather than in `build`, so the plugin works whatever order plugins are added in.
         register_asset(app);
+        if let Some(dir) = &self.template {
+            apply_template(app.world_mut(), dir);
+        }
         create_engine(app.world_mut());
     }
+}
+
+/// Loads a game template from the asset folder: its scripts, worker scripts and CVars.
+fn apply_template(world: &mut World, dir: &std::path::Path) {
+    let root = dir
+        .to_string_lossy()
+        .replace('\\', "/")
+        .trim_end_matches('/')
+        .to_owned();
+    let loaded = match world.get_resource::<AssetServer>() {
+        Some(server) => crate::template::load_from_assets(server, &root),
+        None => Err(ScriptError::new(
+            root.as_str(),
+            crate::error::ScriptErrorKind::Config,
+            "game templates are read through Bevy's AssetPlugin",
+        )),
+    };
+    let template = match loaded {
+        Ok(template) => template,
+        Err(error) => {
+            tracing::error!(target: "bevy_luau", "{error}");
+            world.write_message(error);
+            return;
+        }
+    };
+    {
+        let mut requests = world.get_resource_or_init::<ScriptRequests>();
+        requests
+            .global
+            .extend(template.scripts.iter().map(|s| format!("{root}/{s}")));
+        requests
+            .worker
+            .extend(template.workers.iter().map(|s| format!("{root}/{s}")));
+    }
+    if let Some(mut registry) = world.get_resource_mut::<CVarRegistry>() {
+        for (name, value) in &template.cvars {
+            let result = if registry.cvar(name).is_some() {
+                registry.set_unchecked(name, value.clone())
+            } else {
+                registry.register(
+                    name,
+                    CVar::new(value.clone(), "from game.toml", CVarFlags::empty()),
+                )
+            };
+            if let Err(error) = result {
+                tracing::error!(target: "bevy_luau", "{error}");
+            }
+        }
+    }
+    tracing::info!(target: "bevy_luau", "game `{}` {} loaded from {root}", template.name, template.version);
+    world.insert_resource(template);
 }
 
 /// The worker settings of the plugin, kept until the pool is created.
