@@ -187,6 +187,50 @@ fn config(label: &str, message: String) -> ScriptError {
     ScriptError::new(label, ScriptErrorKind::Config, message)
 }
 
+/// Reads the template in folder `dir` of the asset folder through the asset server's default
+/// source, so it works wherever the assets live.
+pub(crate) fn load_from_assets(
+    server: &bevy_asset::AssetServer,
+    dir: &str,
+) -> Result<GameTemplate, ScriptError> {
+    let label = format!("{dir}/{MANIFEST}");
+    let text = crate::api::require::read(server, &label)
+        .map_err(|e| config(&label, e))?
+        .ok_or_else(|| config(&label, format!("there is no {label} in the asset folder")))?;
+    let scripts_dir = format!("{dir}/scripts");
+    let available = list_assets(server, &scripts_dir);
+    GameTemplate::parse(&text, &label, &available)
+}
+
+/// Every script under asset folder `dir`, relative to it.
+fn list_assets(server: &bevy_asset::AssetServer, dir: &str) -> Vec<String> {
+    use bevy_tasks::futures_lite::StreamExt;
+    let Ok(source) = server.get_source(bevy_asset::io::AssetSourceId::Default) else {
+        return Vec::new();
+    };
+    let reader = source.reader();
+    let root = Path::new(dir);
+    bevy_tasks::block_on(async {
+        let mut found = Vec::new();
+        let mut folders = vec![root.to_path_buf()];
+        while let Some(folder) = folders.pop() {
+            let Ok(mut entries) = reader.read_directory(&folder).await else {
+                continue;
+            };
+            while let Some(path) = entries.next().await {
+                if reader.is_directory(&path).await.unwrap_or(false) {
+                    folders.push(path);
+                } else if is_script(&path.to_string_lossy())
+                    && let Ok(relative) = path.strip_prefix(root)
+                {
+                    found.push(relative.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        found
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,48 +289,4 @@ mod tests {
             );
         }
     }
-}
-
-/// Reads the template in folder `dir` of the asset folder through the asset server's default
-/// source, so it works wherever the assets live.
-pub(crate) fn load_from_assets(
-    server: &bevy_asset::AssetServer,
-    dir: &str,
-) -> Result<GameTemplate, ScriptError> {
-    let label = format!("{dir}/{MANIFEST}");
-    let text = crate::api::require::read(server, &label)
-        .map_err(|e| config(&label, e))?
-        .ok_or_else(|| config(&label, format!("there is no {label} in the asset folder")))?;
-    let scripts_dir = format!("{dir}/scripts");
-    let available = list_assets(server, &scripts_dir);
-    GameTemplate::parse(&text, &label, &available)
-}
-
-/// Every script under asset folder `dir`, relative to it.
-fn list_assets(server: &bevy_asset::AssetServer, dir: &str) -> Vec<String> {
-    use bevy_tasks::futures_lite::StreamExt;
-    let Ok(source) = server.get_source(bevy_asset::io::AssetSourceId::Default) else {
-        return Vec::new();
-    };
-    let reader = source.reader();
-    let root = Path::new(dir);
-    bevy_tasks::block_on(async {
-        let mut found = Vec::new();
-        let mut folders = vec![root.to_path_buf()];
-        while let Some(folder) = folders.pop() {
-            let Ok(mut entries) = reader.read_directory(&folder).await else {
-                continue;
-            };
-            while let Some(path) = entries.next().await {
-                if reader.is_directory(&path).await.unwrap_or(false) {
-                    folders.push(path);
-                } else if is_script(&path.to_string_lossy())
-                    && let Ok(relative) = path.strip_prefix(root)
-                {
-                    found.push(relative.to_string_lossy().replace('\\', "/"));
-                }
-            }
-        }
-        found
-    })
 }
