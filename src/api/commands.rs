@@ -16,7 +16,7 @@
 
 use crate::api::function::{self, entity_arg};
 use crate::api::{ecs, events};
-use crate::engine::context::{ErrorSink, with_world};
+use crate::engine::context::{report, with_world};
 use crate::error::ScriptError;
 use crate::queue::{Action, ActionQueue};
 use crate::value::ScriptValue;
@@ -135,11 +135,8 @@ pub(crate) fn apply(lua: &Lua) {
         return;
     };
     for command in commands {
-        if let Err(error) = apply_one(lua, command)
-            && let Some(mut sink) = lua.app_data_mut::<ErrorSink>()
-        {
-            sink.0
-                .push(ScriptError::from_lua("commands", &error, false));
+        if let Err(error) = apply_one(lua, command) {
+            report(lua, ScriptError::from_lua("commands", &error, false));
         }
     }
 }

@@ -10,7 +10,7 @@
 use crate::api::function;
 use crate::console::{Reach, run};
 use crate::engine::callbacks::{Callback, Callbacks};
-use crate::engine::context::{Caller, InstructionLimit, Owner};
+use crate::engine::context::{Caller, InstructionLimit, Owner, call_as};
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::vm::Budget;
 use mlua::{Function, Lua, MultiValue, Table, Value};
@@ -133,7 +133,7 @@ pub(crate) fn call_lua_command(
         let args = lua.create_sequence_from(args.iter().map(String::as_str))?;
         function.call::<MultiValue>(args)
     };
-    let (result, exhausted) = caller.run(|| Budget::run(limit, call));
+    let (result, exhausted) = call_as(Some(caller), limit, call);
     Some(match result {
         Ok(values) => text(&values).map_err(|e| e.to_string()),
         Err(error) => {

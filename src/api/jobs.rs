@@ -13,16 +13,14 @@
 //! [`ScriptValue`]s: tables, numbers, strings, vectors and entities, never functions.
 
 use crate::api::function;
-use crate::engine::context::{Caller, ErrorSink, ScriptPaths};
+use crate::engine::context::{Caller, call_as, caller_path, report};
 use crate::engine::scheduler;
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
 use crate::queue::JobId;
 use crate::runner::ScriptRunner;
 use crate::value::ScriptValue;
-use crate::vm::Budget;
 use mlua::{Function, IntoLua, Lua, MultiValue, Table, Thread, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// The runner `jobs.run` uses, set when the plugin creates the worker pool.
 pub(crate) struct Runner(pub ScriptRunner);
@@ -177,32 +175,13 @@ pub(crate) fn complete(
         report(lua, ScriptError::from_lua(&format!("{id}"), &error, false));
     }
     for (callback, caller) in entry.callbacks {
-        let call = || Budget::run(limit, || callback.call::<()>((ok, &value)));
-        let (outcome, exhausted) = match caller {
-            Some(caller) => caller.run(call),
-            None => call(),
-        };
+        let (outcome, exhausted) = call_as(caller, limit, || callback.call::<()>((ok, &value)));
         if let Err(error) = outcome {
-            let path = caller_path(lua, caller);
+            let path = caller_path(lua, caller, "job callback");
             report(lua, ScriptError::from_lua(&path, &error, exhausted));
         }
     }
     for (thread, caller) in entry.waiters {
         scheduler::resume(lua, &thread, MultiValue::new(), caller, limit);
-    }
-}
-
-fn caller_path(lua: &Lua, caller: Option<Caller>) -> Arc<str> {
-    caller
-        .and_then(|c| {
-            lua.app_data_ref::<ScriptPaths>()
-                .and_then(|p| p.0.get(&c.script).cloned())
-        })
-        .unwrap_or_else(|| Arc::from("job callback"))
-}
-
-fn report(lua: &Lua, error: ScriptError) {
-    if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
-        sink.0.push(error);
     }
 }

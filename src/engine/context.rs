@@ -49,6 +49,37 @@ impl Caller {
     }
 }
 
+/// Runs `f`, a call from the host into Lua, as `caller` (when known) with a fresh instruction
+/// budget of `limit`; returns its result and whether the budget ran out.
+pub(crate) fn call_as<R>(caller: Option<Caller>, limit: u64, f: impl FnOnce() -> R) -> (R, bool) {
+    let run = || crate::vm::Budget::run(limit, f);
+    match caller {
+        Some(caller) => caller.run(run),
+        None => run(),
+    }
+}
+
+/// Records an error a call into Lua raised, to be logged and sent when the step ends. After a
+/// memory error the garbage is collected at once, so the next call does not fail too.
+pub(crate) fn report(lua: &Lua, error: ScriptError) {
+    if error.kind == ScriptErrorKind::MemoryLimit {
+        let _ = lua.gc_collect();
+    }
+    if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
+        sink.0.push(error);
+    }
+}
+
+/// The asset path of `caller`'s script, or `fallback` when unknown.
+pub(crate) fn caller_path(lua: &Lua, caller: Option<Caller>, fallback: &str) -> Arc<str> {
+    caller
+        .and_then(|c| {
+            lua.app_data_ref::<ScriptPaths>()
+                .and_then(|p| p.0.get(&c.script).cloned())
+        })
+        .unwrap_or_else(|| Arc::from(fallback))
+}
+
 /// The asset path of every script version that ran, for errors raised later by its coroutines.
 #[derive(Default)]
 pub(crate) struct ScriptPaths(pub std::collections::HashMap<ScriptId, Arc<str>>);

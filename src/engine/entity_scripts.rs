@@ -11,12 +11,11 @@
 //!   next step when Rust despawns the entity or removes the component (the entity is gone by
 //!   then, but `self` and its fields are not).
 
-use super::context::{Caller, ErrorSink, ScriptId};
+use super::context::{Caller, ScriptId, call_as, report};
 use super::scheduler::Scheduler;
 use super::scripts::run_version;
 use crate::asset::LuauScript;
 use crate::error::{ScriptError, ScriptErrorKind};
-use crate::vm::Budget;
 use bevy_asset::{AssetEvent, AssetId, Assets, Handle};
 use bevy_ecs::component::Component;
 use bevy_ecs::entity::Entity;
@@ -535,25 +534,18 @@ fn call_method<R: FromLuaMulti>(
         entity: Some(instance.entity),
     };
     let call = || method.function.call::<R>((&instance.this, args));
-    let (result, exhausted) = caller.run(|| Budget::run(limit, call));
-    match result {
-        Ok(value) => Some(value),
-        Err(error) => {
+    let (result, exhausted) = call_as(Some(caller), limit, call);
+    result
+        .map_err(|error| {
             let path = lua
                 .app_data_ref::<EntityScripts>()
                 .map(|s| s.classes[instance.class].path.clone())
                 .unwrap_or_else(|| Arc::from("entity script"));
             let mut error = ScriptError::from_lua(&path, &error, exhausted);
             error.message = format!("entity {}: {}", instance.entity, error.message);
-            if error.kind == ScriptErrorKind::MemoryLimit {
-                let _ = lua.gc_collect();
-            }
-            if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
-                sink.0.push(error);
-            }
-            None
-        }
-    }
+            report(lua, error);
+        })
+        .ok()
 }
 
 /// Registers the lifecycle queue the [`Script`] hooks write to.

@@ -14,12 +14,10 @@
 //! Every task remembers its [`Caller`]: despawning an entity cancels the tasks of its entity
 //! script, and reloading a global script cancels the tasks of the old version.
 
-use super::context::{Caller, ErrorSink, ScriptId, ScriptPaths};
-use crate::error::{ScriptError, ScriptErrorKind};
-use crate::vm::Budget;
+use super::context::{Caller, ScriptId, call_as, caller_path, report};
+use crate::error::ScriptError;
 use bevy_ecs::entity::Entity;
 use mlua::{Lua, MultiValue, Thread};
-use std::sync::Arc;
 
 /// When a task is due.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -209,28 +207,14 @@ pub(crate) fn resume(
     if !thread.is_resumable() {
         return;
     }
-    let resume = || Budget::run(limit, || thread.resume::<()>(args));
-    let (result, exhausted) = match caller {
-        Some(caller) => caller.run(resume),
-        None => resume(),
-    };
+    let (result, exhausted) = call_as(caller, limit, || thread.resume::<()>(args));
     if let Err(error) = result {
-        let path = caller
-            .and_then(|c| {
-                lua.app_data_ref::<ScriptPaths>()
-                    .and_then(|p| p.0.get(&c.script).cloned())
-            })
-            .unwrap_or_else(|| Arc::from("task"));
+        let path = caller_path(lua, caller, "task");
         let mut error = ScriptError::from_lua(&path, &error, exhausted);
         if let Some(entity) = caller.and_then(|c| c.entity) {
             error.message = format!("entity {entity}: {}", error.message);
         }
         error.message = format!("in a task: {}", error.message);
-        if error.kind == ScriptErrorKind::MemoryLimit {
-            let _ = lua.gc_collect();
-        }
-        if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
-            sink.0.push(error);
-        }
+        report(lua, error);
     }
 }

@@ -1,7 +1,9 @@
 //! [`ScriptEngine`]: the main-thread VM and the scripting step.
 
 use super::callbacks::{self, Callback, Callbacks, List};
-use super::context::{Caller, ErrorSink, InstructionLimit, StepTime, WorldSlot, lend_world};
+use super::context::{
+    Caller, ErrorSink, InstructionLimit, StepTime, WorldSlot, call_as, lend_world, report,
+};
 use super::entity_scripts::{self, EntityScripts};
 use super::env::SharedFunctions;
 use super::scheduler::{self, Scheduler};
@@ -15,7 +17,7 @@ use crate::queue::{Action, ActionQueue};
 use crate::registry::{MessageSource, ScriptRegistry};
 use crate::runner::JobCompleted;
 use crate::value::ScriptValue;
-use crate::vm::{self, Budget, ScriptConfig};
+use crate::vm::{self, ScriptConfig};
 use bevy_asset::AssetServer;
 use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_ecs::resource::Resource;
@@ -380,19 +382,15 @@ impl ScriptEngine {
         };
         let limit = self.config.instruction_limit;
         let (result, exhausted) =
-            caller.run(|| Budget::run(limit, || callback.function.call::<R>(args)));
-        match result {
-            Ok(value) => Some(value),
-            Err(error) => {
-                let error = ScriptError::from_lua(&callback.owner.path, &error, exhausted);
-                if error.kind == ScriptErrorKind::MemoryLimit {
-                    // Give the memory back now, so the next callback does not fail too.
-                    let _ = self.lua.gc_collect();
-                }
-                self.errors.push(error);
-                None
-            }
-        }
+            call_as(Some(caller), limit, || callback.function.call::<R>(args));
+        result
+            .map_err(|error| {
+                report(
+                    &self.lua,
+                    ScriptError::from_lua(&callback.owner.path, &error, exhausted),
+                )
+            })
+            .ok()
     }
 
     /// Logs the step's errors and writes them as [`ScriptError`] messages.
