@@ -240,7 +240,9 @@ fn workers_read_a_cvar_snapshot() {
         .add_worker_script("scripts/workers/w.luau");
     registry(&mut h).set("r_fov", 110.0).expect("in range");
     let runner = h.app.world().resource::<ScriptRunner>().clone();
+    let deadline = common::Deadline::new();
     loop {
+        deadline.check("the worker script");
         let id = runner.call("fov", ScriptValue::Nil);
         h.run_until("the job", |seen| seen.completed.iter().any(|c| c.id == id));
         let result = h

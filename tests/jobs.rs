@@ -49,7 +49,9 @@ fn harness(workers: usize, queue_capacity: usize, files: &[(&str, &str)]) -> Har
 
 /// Runs frames until the worker script has loaded (a probe job succeeds).
 fn wait_for_workers(h: &mut Harness) {
+    let deadline = common::Deadline::new();
     loop {
+        deadline.check("the worker script to load");
         let id = runner(h).call("double", 1.0);
         h.run_until("the probe job", |seen| {
             seen.completed.iter().any(|c| c.id == id)
@@ -266,7 +268,9 @@ fn hot_reload_of_worker_scripts_reaches_every_vm() {
         "scripts/workers/main.luau",
         &WORKER.replace("return x * 2", "return x * 3"),
     );
+    let deadline = common::Deadline::new();
     loop {
+        deadline.check("the new worker version");
         let ids: Vec<JobId> = (0..4).map(|_| runner(&h).call("double", 10.0)).collect();
         run_until_completed(&mut h, &ids);
         let results: Vec<_> = ids.iter().map(|id| result(&h, *id)).collect();

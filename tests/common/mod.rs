@@ -38,6 +38,25 @@ pub struct Seen {
     pub completed: Vec<JobCompleted>,
 }
 
+/// A time limit for a test's retry loop, so a condition that never holds fails the test instead
+/// of hanging it.
+pub struct Deadline(Instant);
+
+impl Deadline {
+    /// Twenty seconds from now.
+    pub fn new() -> Self {
+        Self(Instant::now())
+    }
+
+    /// Fails the test when the time is up.
+    pub fn check(&self, what: &str) {
+        assert!(
+            self.0.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+    }
+}
+
 pub struct Harness {
     pub app: App,
     pub dir: TempDir,
