@@ -197,6 +197,8 @@ fn rust_and_lua_commands_run_and_lua_calls_the_console() {
         local ok2, err = pcall(console.register, "set", function() end)
         assert(not ok2, "built-in names are taken")
         console.log("info", "console ready")
+        ok2, err = pcall(console.log, "loud", "x")
+        assert(not ok2 and string.find(tostring(err), "console.log", 1, true), tostring(err))
         events.emit("ready")
         "#,
     );

@@ -258,3 +258,30 @@ fn workers_read_a_cvar_snapshot() {
         h.take_errors();
     }
 }
+
+#[test]
+fn bad_on_change_handlers_are_clear_errors() {
+    let mut h = harness(
+        r#"
+        local ok, err = pcall(cvar.on_change, "r_fov", 42)
+        assert(not ok and string.find(tostring(err), "cvar.on_change", 1, true), tostring(err))
+        NotAFunction = 3
+        cvar.on_change("r_fov", "NotAFunction")
+        events.emit("ready")
+        "#,
+    );
+    h.run_until_event("ready");
+    h.assert_no_errors();
+    registry(&mut h).set("r_fov", 70.0).expect("in range");
+    h.update();
+    let errors = h.take_errors();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0]
+            .message
+            .contains("`NotAFunction` is not a function"),
+        "{}",
+        errors[0].message
+    );
+    assert_eq!(errors[0].script, "scripts/t.luau");
+}

@@ -340,3 +340,19 @@ fn commands_apply_after_the_step_in_order() {
         errors[0].message
     );
 }
+
+#[test]
+fn bad_arguments_to_commands_fail_when_issued() {
+    let h = run(r#"
+        local ok, err = pcall(commands.set, "not an entity", "Health", {})
+        assert(not ok and string.find(tostring(err), "commands.set", 1, true), tostring(err))
+        ok, err = pcall(commands.set, ecs.spawn(), "Health", function() end)
+        assert(not ok and string.find(tostring(err), "function", 1, true), tostring(err))
+        ok, err = pcall(commands.spawn, {Health = coroutine.create(function() end)})
+        assert(not ok and string.find(tostring(err), "commands.spawn", 1, true), tostring(err))
+        ok, err = pcall(commands.despawn, nil)
+        assert(not ok and string.find(tostring(err), "commands.despawn", 1, true), tostring(err))
+        events.emit("done")
+    "#);
+    assert_eq!(h.payloads("done").len(), 1);
+}

@@ -320,3 +320,29 @@ fn scripts_wait_for_worker_scripts_before_their_first_run() {
     assert_eq!(first["ok"], ScriptValue::Bool(true));
     assert_eq!(first["r"], ScriptValue::Number(8.0));
 }
+
+#[test]
+fn bad_arguments_to_jobs_name_the_function() {
+    let mut h = harness(
+        1,
+        256,
+        &[(
+            "scripts/main.luau",
+            r#"
+            local ok, err = pcall(jobs.run, "double", function() end)
+            assert(not ok and string.find(tostring(err), "jobs.run", 1, true), tostring(err))
+            ok, err = pcall(jobs.run, {})
+            assert(not ok and string.find(tostring(err), "jobs.run", 1, true), tostring(err))
+            local job = jobs.run("double", 1)
+            ok, err = pcall(job.on_complete, job, "not a function")
+            assert(not ok and string.find(tostring(err), "on_complete", 1, true), tostring(err))
+            ok, err = pcall(job.on_complete, {}, function() end)
+            assert(not ok and string.find(tostring(err), "jobs.run", 1, true), tostring(err))
+            events.emit("done")
+            "#,
+        )],
+    );
+    h.app.add_script("scripts/main.luau");
+    h.run_until_done();
+    h.assert_no_errors();
+}
