@@ -54,8 +54,10 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             |lua, (components,): (Option<Table>,)| {
                 let mut list = Vec::new();
                 if let Some(components) = components {
-                    for pair in components.pairs::<String, ScriptValue>() {
-                        list.push(pair.map_err(|e| bad(1, "commands.spawn", e))?);
+                    for pair in components.pairs::<Value, Value>() {
+                        let (name, value) = pair?;
+                        let name: String = function::arg(lua, name, 1, "commands.spawn")?;
+                        list.push((name, function::arg(lua, value, 1, "commands.spawn")?));
                     }
                 }
                 push(lua, ScriptCommand::Spawn(list))
@@ -99,15 +101,6 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     )?;
     commands.set_readonly(true);
     globals.raw_set("commands", commands)
-}
-
-fn bad(pos: usize, name: &str, cause: mlua::Error) -> mlua::Error {
-    mlua::Error::BadArgument {
-        to: Some(name.to_owned()),
-        pos,
-        name: None,
-        cause: std::sync::Arc::new(cause),
-    }
 }
 
 /// In a worker VM: commands go straight to the main thread's action queue.
