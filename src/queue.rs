@@ -5,7 +5,7 @@ use crate::error::{ScriptError, ScriptErrorKind};
 use crate::value::ScriptValue;
 use bevy_ecs::resource::Resource;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +53,8 @@ pub struct ActionQueue {
     receiver: Receiver<Action>,
     overflow: Arc<Mutex<Vec<Action>>>,
     overflowed: Arc<AtomicU64>,
+    /// Set after an action goes on the overflow list, so the main thread only locks it then.
+    overflow_waiting: Arc<AtomicBool>,
 }
 
 impl ActionQueue {
@@ -67,6 +69,7 @@ impl ActionQueue {
             receiver,
             overflow: Arc::default(),
             overflowed: Arc::default(),
+            overflow_waiting: Arc::default(),
         }
     }
 
@@ -87,6 +90,7 @@ impl ActionQueue {
             if let Ok(mut overflow) = self.overflow.lock() {
                 overflow.push(action);
             }
+            self.overflow_waiting.store(true, Ordering::Release);
         }
     }
 
@@ -95,6 +99,9 @@ impl ActionQueue {
     /// [`ScriptErrorKind::QueueFull`] error for each overflowed action.
     pub fn drain_reporting(&self, overflow_errors: &mut Vec<ScriptError>) -> Vec<Action> {
         let mut actions: Vec<Action> = self.receiver.try_iter().collect();
+        if !self.overflow_waiting.swap(false, Ordering::Acquire) {
+            return actions;
+        }
         let overflowed = self
             .overflow
             .lock()

@@ -20,7 +20,7 @@
 //! script are cancelled when it hot-reloads (the new version starts its own).
 
 use crate::api::function;
-use crate::engine::context::{Caller, InstructionLimit};
+use crate::engine::context::{Caller, InstructionLimit, StepTime};
 use crate::engine::scheduler::{self, Due, Scheduler};
 use crate::error::{ScriptErrorKind, lua_error};
 use mlua::{Function, Lua, MultiValue, Table, Thread, Value};
@@ -51,7 +51,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         function::create(lua, "task.delay", |lua, mut args: MultiValue| {
             let seconds = seconds(args.pop_front(), "task.delay")?.unwrap_or(0.0);
             let (thread, args) = thread_and_args(lua, args, 2, "task.delay")?;
-            let now = lua.app_data_ref::<Scheduler>().map_or(0.0, |s| s.now());
+            let now = StepTime::of(lua).elapsed;
             schedule(lua, thread.clone(), Due::At(now + seconds), Some(args))?;
             Ok(thread)
         })?,
@@ -70,7 +70,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let schedule_current = function::create(lua, "task.wait", |lua, (secs,): (Value,)| {
         let due = match seconds(Some(secs), "task.wait")? {
             Some(seconds) if seconds > 0.0 => {
-                let now = lua.app_data_ref::<Scheduler>().map_or(0.0, |s| s.now());
+                let now = StepTime::of(lua).elapsed;
                 Due::At(now + seconds)
             }
             _ => Due::After(0),
@@ -104,7 +104,7 @@ fn schedule(lua: &Lua, thread: Thread, due: Due, args: Option<MultiValue>) -> ml
     let mut scheduler = lua
         .app_data_mut::<Scheduler>()
         .ok_or_else(|| mlua::Error::runtime("the task library needs the main VM"))?;
-    scheduler.schedule(thread, due, args);
+    scheduler.schedule(thread, due, args, StepTime::of(lua));
     Ok(())
 }
 

@@ -15,21 +15,15 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let time = lua.create_table()?;
     time.raw_set(
         "delta",
-        function::create(lua, "time.delta", |lua, ()| Ok(now(lua).delta))?,
+        function::create(lua, "time.delta", |lua, ()| Ok(StepTime::of(lua).delta))?,
     )?;
     time.raw_set(
         "elapsed",
-        function::create(lua, "time.elapsed", |lua, ()| Ok(now(lua).elapsed))?,
+        function::create(lua, "time.elapsed", |lua, ()| Ok(StepTime::of(lua).elapsed))?,
     )?;
     time.raw_set(
         "frame",
-        function::create(lua, "time.frame", |lua, ()| Ok(now(lua).frame))?,
+        function::create(lua, "time.frame", |lua, ()| Ok(StepTime::of(lua).frame))?,
     )?;
     globals.raw_set("time", time)
-}
-
-fn now(lua: &Lua) -> StepTime {
-    lua.app_data_ref::<StepTime>()
-        .map(|t| *t)
-        .unwrap_or_default()
 }

@@ -109,6 +109,15 @@ pub(crate) struct StepTime {
     pub frame: u64,
 }
 
+impl StepTime {
+    /// The time of the running (or last) step of `lua`'s VM.
+    pub fn of(lua: &Lua) -> StepTime {
+        lua.app_data_ref::<StepTime>()
+            .map(|t| *t)
+            .unwrap_or_default()
+    }
+}
+
 /// Runs `f` with the world of the running step.
 ///
 /// Fails with a clear error when called outside a step, which only a worker VM or code kept

@@ -14,7 +14,7 @@
 //! Every task remembers its [`Caller`]: despawning an entity cancels the tasks of its entity
 //! script, and reloading a global script cancels the tasks of the old version.
 
-use super::context::{Caller, ScriptId, call_as, caller_path, report};
+use super::context::{Caller, ScriptId, StepTime, call_as, caller_path, report};
 use crate::error::ScriptError;
 use bevy_ecs::entity::Entity;
 use mlua::{Lua, MultiValue, Thread};
@@ -46,9 +46,7 @@ struct Task {
 #[derive(Default)]
 pub(crate) struct Scheduler {
     tasks: Vec<Task>,
-    /// Game time and frame of the running step.
-    now: f64,
-    frame: u64,
+
     /// Cancellations made while a batch of due tasks runs, which the rest of the batch honours.
     cancelled: Vec<Cancel>,
 }
@@ -80,21 +78,16 @@ impl Scheduler {
         self.tasks.len()
     }
 
-    /// Game time of the running step.
-    pub fn now(&self) -> f64 {
-        self.now
-    }
-
-    /// Schedules `thread` after every task scheduled before it.
-    pub fn schedule(&mut self, thread: Thread, due: Due, args: Option<MultiValue>) {
+    /// Schedules `thread` after every task scheduled before it, at step time `now`.
+    pub fn schedule(&mut self, thread: Thread, due: Due, args: Option<MultiValue>, now: StepTime) {
         let due = match due {
-            Due::After(_) => Due::After(self.frame),
+            Due::After(_) => Due::After(now.frame),
             other => other,
         };
         self.tasks.push(Task {
             thread,
             due,
-            since: self.now,
+            since: now.elapsed,
             args,
             caller: Caller::current(),
         });
@@ -121,8 +114,8 @@ impl Scheduler {
     }
 
     /// Takes the tasks due now, in the order they were scheduled.
-    fn take_due(&mut self, end_of_step: bool) -> Vec<Task> {
-        let (now, frame) = (self.now, self.frame);
+    fn take_due(&mut self, end_of_step: bool, step: StepTime) -> Vec<Task> {
+        let (now, frame) = (step.elapsed, step.frame);
         let is_due = |task: &Task| match task.due {
             Due::After(scheduled) => !end_of_step && frame > scheduled,
             Due::At(time) => !end_of_step && time <= now,
@@ -140,19 +133,11 @@ impl Scheduler {
     }
 }
 
-/// Starts stage 3: records the step's time.
-pub(crate) fn begin_step(lua: &Lua, now: f64, frame: u64) {
-    if let Some(mut scheduler) = lua.app_data_mut::<Scheduler>() {
-        scheduler.now = now;
-        scheduler.frame = frame;
-    }
-}
-
 /// Stage 3: resumes every task whose time has come.
 pub(crate) fn resume_due(lua: &Lua, limit: u64) {
     let due = lua
         .app_data_mut::<Scheduler>()
-        .map(|mut s| s.take_due(false))
+        .map(|mut s| s.take_due(false, StepTime::of(lua)))
         .unwrap_or_default();
     run(lua, due, limit);
 }
@@ -163,7 +148,7 @@ pub(crate) fn resume_deferred(lua: &Lua, limit: u64) {
     for _ in 0..DEFER_ROUNDS {
         let due = lua
             .app_data_mut::<Scheduler>()
-            .map(|mut s| s.take_due(true))
+            .map(|mut s| s.take_due(true, StepTime::of(lua)))
             .unwrap_or_default();
         if due.is_empty() {
             return;
@@ -173,13 +158,11 @@ pub(crate) fn resume_deferred(lua: &Lua, limit: u64) {
 }
 
 fn run(lua: &Lua, tasks: Vec<Task>, limit: u64) {
-    let now = match lua.app_data_mut::<Scheduler>() {
-        Some(mut scheduler) => {
-            scheduler.cancelled.clear();
-            scheduler.now
-        }
+    match lua.app_data_mut::<Scheduler>() {
+        Some(mut scheduler) => scheduler.cancelled.clear(),
         None => return,
-    };
+    }
+    let now = StepTime::of(lua).elapsed;
     for task in tasks {
         // A task cancelled by one resumed before it in this batch must not run.
         let cancelled = lua

@@ -133,6 +133,7 @@ impl ScriptEngine {
             .get_resource::<Time>()
             .map(|t| (t.delta_secs_f64(), t.elapsed_secs_f64()));
         let (delta, elapsed) = time.unwrap_or_default();
+        // Before anything runs Lua: the `time` library and tasks scheduled in any stage read this.
         if let Some(mut now) = self.lua.app_data_mut::<StepTime>() {
             *now = StepTime {
                 delta,
@@ -141,8 +142,6 @@ impl ScriptEngine {
             };
         }
 
-        // Before anything runs Lua: tasks scheduled in any stage count from this step's time.
-        scheduler::begin_step(&self.lua, elapsed, self.frame);
         self.watch_messages(world);
         self.scripts.collect(&self.lua, world, &mut self.errors);
         self.worker_scripts.collect(world, &mut self.errors);
