@@ -441,6 +441,9 @@ pub(crate) struct MessageAccess {
 pub(crate) trait MessageSource: Send + Sync {
     /// Appends the messages written since the last read, converted to Lua.
     fn read(&mut self, lua: &Lua, world: &World, out: &mut Vec<mlua::Result<Value>>);
+
+    /// Passes over the messages written since the last read, unread.
+    fn skip(&mut self, world: &World);
 }
 
 struct TypedSource<T: Message>(MessageCursor<T>);
@@ -449,6 +452,12 @@ impl<T: Message + Serialize> MessageSource for TypedSource<T> {
     fn read(&mut self, lua: &Lua, world: &World, out: &mut Vec<mlua::Result<Value>>) {
         if let Some(messages) = world.get_resource::<Messages<T>>() {
             out.extend(self.0.read(messages).map(|m| to_lua(lua, m)));
+        }
+    }
+
+    fn skip(&mut self, world: &World) {
+        if let Some(messages) = world.get_resource::<Messages<T>>() {
+            self.0.clear(messages);
         }
     }
 }

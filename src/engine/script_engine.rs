@@ -191,9 +191,14 @@ impl ScriptEngine {
             if let Err(error) = lent {
                 self.errors.push(error);
             }
-        } else if let Some(messages) = world.get_resource::<Messages<ScriptEvent>>() {
+        } else {
             // Nobody listens: skip what was written so a later handler never gets stale events.
-            self.events.clear(messages);
+            if let Some(messages) = world.get_resource::<Messages<ScriptEvent>>() {
+                self.events.clear(messages);
+            }
+            for (_, source) in &mut self.message_sources {
+                source.skip(world);
+            }
         }
         self.flush_errors(world);
     }
