@@ -80,7 +80,7 @@ impl CVarValue {
     }
 
     /// Converts `value` to the type of `self`: an int may become a float, a whole float an int.
-    fn coerce_like(&self, value: CVarValue) -> Result<CVarValue, String> {
+    pub(crate) fn coerce_like(&self, value: CVarValue) -> Result<CVarValue, String> {
         match (self, value) {
             (Self::Float(_), Self::Int(i)) => Ok(Self::Float(i as f64)),
             (Self::Int(_), Self::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
@@ -283,13 +283,18 @@ impl CVarRegistry {
         }
         let mut cvar = cvar;
         if let Some(existing) = self.vars.get(name) {
-            if std::mem::discriminant(&existing.default) != std::mem::discriminant(&cvar.default) {
-                let message = format!(
-                    "`{name}` is already a {} CVar; it cannot become a {}",
-                    existing.default.type_name(),
-                    cvar.default.type_name()
-                );
-                return Err(config_error(name, message));
+            // Luau has one number type, so a whole number may register a float CVar again (and
+            // a whole float an int one); any other change of type is refused.
+            match existing.default.coerce_like(cvar.default.clone()) {
+                Ok(default) => cvar.default = default,
+                Err(_) => {
+                    let message = format!(
+                        "`{name}` is already a {} CVar; it cannot become a {}",
+                        existing.default.type_name(),
+                        cvar.default.type_name()
+                    );
+                    return Err(config_error(name, message));
+                }
             }
             cvar.value = existing.value.clone();
         }

@@ -76,6 +76,37 @@ fn lua_registers_cvars_with_ranges_and_flags() {
 }
 
 #[test]
+fn lua_numbers_register_int_or_float_cvars() {
+    let mut h = harness(
+        r#"
+        cvar.register("speed", 2, {type = "float"})
+        cvar.set("speed", 2.5)
+        cvar.register("r_fov", 60, {description = "wider"})
+        cvar.register("count", 3.0, {type = "int"})
+        local ok, err = pcall(cvar.register, "half", 1.5, {type = "int"})
+        assert(not ok and string.find(tostring(err), "type \"int\"", 1, true), tostring(err))
+        ok, err = pcall(cvar.register, "word", "x", {type = "float"})
+        assert(not ok and string.find(tostring(err), "expected a float", 1, true), tostring(err))
+        ok, err = pcall(cvar.register, "odd", 1, {type = "number"})
+        assert(not ok and string.find(tostring(err), "not \"number\"", 1, true), tostring(err))
+        events.emit("done")
+        "#,
+    );
+    h.run_until_done();
+    h.assert_no_errors();
+    let registry = registry(&mut h);
+    assert_eq!(registry.get("speed"), Some(&CVarValue::Float(2.5)));
+    assert_eq!(registry.get("count"), Some(&CVarValue::Int(3)));
+    let fov = registry.cvar("r_fov").expect("registered");
+    assert_eq!(
+        (&fov.default, fov.description.as_str()),
+        (&CVarValue::Float(60.0), "wider"),
+        "a whole number registers a float CVar again as a float"
+    );
+    assert_eq!(registry.get("half"), None);
+}
+
+#[test]
 fn changes_reach_on_change_handlers_by_function_and_by_global_name() {
     let mut h = harness(
         r#"

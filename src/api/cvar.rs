@@ -6,7 +6,10 @@
 //! cvar.set("r_fov", 90)                  -- type and range checked; errors keep the old value
 //! cvar.on_change("r_fov", function(name, old, new) end)
 //! cvar.on_change("r_fov", "OnFovChanged") -- a global of this script, looked up at each change
+//! cvar.register("speed", 2, {type = "float"}) -- Luau has one number type: say which one
 //! ```
+//! A whole-number default registers an int CVar unless `type = "float"` says otherwise;
+//! registering a name again with a number of the other kind keeps the first kind.
 //! Changes from anywhere (Rust, Lua, the console, the CVar file) reach `on_change` handlers at
 //! stage 2 of the next scripting step; a hot-reloaded script's handlers are replaced, not
 //! added to. Worker VMs have `cvar.get` only, reading a snapshot the main thread keeps current.
@@ -51,7 +54,10 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             lua,
             "cvar.register",
             |lua, (name, default, options): (String, Value, Option<Table>)| {
-                let default = from_lua(&default, 2, "cvar.register")?;
+                let mut default = from_lua(&default, 2, "cvar.register")?;
+                if let Some(options) = &options {
+                    default = numeric_type(default, options.get("type")?)?;
+                }
                 let mut cvar = CVar::new(default, "", CVarFlags::empty());
                 if let Some(options) = options {
                     cvar.description = options
@@ -221,6 +227,29 @@ fn from_lua(value: &Value, pos: usize, name: &'static str) -> mlua::Result<CVarV
             ),
         )),
     }
+}
+
+/// Applies the `type` option of `cvar.register` (`"int"` or `"float"`), which tells the two
+/// apart where a Luau number cannot: `cvar.register("speed", 2, {type = "float"})`.
+fn numeric_type(default: CVarValue, kind: Option<String>) -> mlua::Result<CVarValue> {
+    let bad = |message: String| {
+        lua_error(
+            ScriptErrorKind::TypeMismatch,
+            format!("bad argument #3 to `cvar.register`: {message}"),
+        )
+    };
+    let like = match kind.as_deref() {
+        None => return Ok(default),
+        Some("int") => CVarValue::Int(0),
+        Some("float") => CVarValue::Float(0.0),
+        Some(other) => {
+            return Err(bad(format!(
+                "type must be \"int\" or \"float\", not \"{other}\""
+            )));
+        }
+    };
+    like.coerce_like(default)
+        .map_err(|e| bad(format!("type \"{}\": {e}", like.type_name())))
 }
 
 fn flags(value: Value) -> mlua::Result<CVarFlags> {
