@@ -240,6 +240,7 @@ fn two_players_explore_talk_fight_and_quit() {
     // Fast rounds, so the fight ends soon; players hear the change from the on_change handler.
     assert_eq!(server.admin("set mud_tick 0.1"), "mud_tick = 0.1");
     alice.expect("[admin] The world now turns every 0.1 seconds");
+    assert_eq!(server.admin("set mud_respawn 0.5"), "mud_respawn = 0.5");
 
     alice.send("look");
     let look = alice.expect("Exits:");
@@ -270,6 +271,8 @@ fn two_players_explore_talk_fight_and_quit() {
     alice.send("attack dummy");
     alice.expect("You attack the training dummy!");
     alice.expect("You have slain the training dummy!");
+    // It comes back once `mud_respawn` has passed.
+    alice.expect("A training dummy appears.");
     alice.send("who");
     let who = alice.expect("Bob, Temple of the Moon");
     assert!(
@@ -281,6 +284,17 @@ fn two_players_explore_talk_fight_and_quit() {
     alice.expect("You drop the rusty sword.");
     let players = server.admin("players");
     assert!(players.contains("Alice: 20/20 hp in yard"), "{players}");
+
+    // A player who dies wakes up in the temple.
+    assert_eq!(server.admin("spawn barkeep yard"), "spawned a barkeep");
+    alice.expect("A barkeep appears in a puff of smoke.");
+    let hurt = server.admin("lua ecs.set(ecs.find('Alice'), 'Health', {current = 1, max = 20})");
+    assert!(!hurt.starts_with("error"), "{hurt}");
+    alice.send("attack barkeep");
+    alice.expect("You die!");
+    alice.expect("...and you wake up in the temple, whole again.");
+    alice.send("who");
+    alice.expect("Alice, Temple of the Moon (1 kills, 1 deaths)");
 
     alice.send("quit");
     alice.expect("Farewell!");
