@@ -1,6 +1,8 @@
 //! The MUD example end to end: its app runs in-process on an ephemeral loopback port, and real
 //! TCP clients play it.
 
+#[path = "../examples/mud/client.rs"]
+mod client;
 #[path = "../examples/mud/game.rs"]
 mod game;
 #[path = "../examples/mud/net.rs"]
@@ -8,18 +10,16 @@ mod net;
 
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
+use client::{Client, PATIENCE};
 use crossbeam_channel::{Receiver, Sender};
 use game::{AdminConsole, MudServer, Route};
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// How long any one expectation may take before the test fails.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The MUD app, running frames on its own thread until dropped.
 struct Server {
@@ -116,115 +116,58 @@ impl Drop for Server {
     }
 }
 
-/// A telnet-style client.
-struct Client {
-    name: &'static str,
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
-    transcript: String,
+/// Test shorthands over the example's client: every failure fails the test.
+trait Play {
+    fn login(server: &Server, name: &'static str) -> Self;
+    fn say(&mut self, line: &str);
+    fn sees(&mut self, needle: &str) -> String;
+    fn retry(&mut self, line: &str, needle: &str) -> String;
 }
 
-impl Client {
-    fn connect(server: &Server, name: &'static str) -> Self {
-        let stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .expect("timeout");
-        let reader = BufReader::new(stream.try_clone().expect("clone"));
-        Self {
-            name,
-            stream,
-            reader,
-            transcript: String::new(),
-        }
-    }
-
+impl Play for Client {
     /// Connects and logs in as `name`.
     fn login(server: &Server, name: &'static str) -> Self {
-        let mut client = Self::connect(server, name);
-        client.expect("What is your name");
-        client.send(name);
+        let mut client = connect(server, name);
+        client.sees("What is your name");
+        client.say(name);
         // Names are capitalised.
         let mut shown = name.to_lowercase();
         shown[..1].make_ascii_uppercase();
-        client.expect(&format!("Welcome, {shown}!"));
-        client.expect("Temple of the Moon");
+        client.sees(&format!("Welcome, {shown}!"));
+        client.sees("Exits: south");
         client
     }
 
-    fn send(&mut self, line: &str) {
-        self.stream
-            .write_all(format!("{line}\r\n").as_bytes())
-            .expect("send");
+    fn say(&mut self, line: &str) {
+        self.send(line).unwrap_or_else(|e| panic!("{e}"));
     }
 
-    /// Reads until a line contains `needle`; returns the lines read, that one included.
-    fn expect(&mut self, needle: &str) -> String {
-        let start = Instant::now();
-        let mut read = String::new();
-        loop {
-            let mut line = String::new();
-            match self.reader.read_line(&mut line) {
-                Ok(0) => panic!(
-                    "{}: the server hung up while waiting for {needle:?}\n{}",
-                    self.name, self.transcript
-                ),
-                Ok(_) => {
-                    self.transcript.push_str(&line);
-                    read.push_str(&line);
-                    if line.contains(needle) {
-                        return read;
-                    }
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    // A partial line stays in `line`; keep it for the next read.
-                    self.transcript.push_str(&line);
-                    read.push_str(&line);
-                }
-                Err(e) => panic!("{}: read failed: {e}", self.name),
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "{}: no {needle:?} in time; transcript:\n{}",
-                self.name,
-                self.transcript
-            );
-        }
+    fn sees(&mut self, needle: &str) -> String {
+        self.expect(needle).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Sends `line` until a reply contains `needle`, for effects that take a few frames.
     fn retry(&mut self, line: &str, needle: &str) -> String {
         let start = Instant::now();
         loop {
-            self.send(line);
-            let reply = self.expect("\n");
+            self.say(line);
+            let reply = self.sees("\n");
             if reply.contains(needle) {
                 return reply;
             }
             assert!(
                 start.elapsed() < PATIENCE,
-                "{}: `{line}` never answered {needle:?}; transcript:\n{}",
+                "{}: `{line}` never answered {needle:?}; it received:\n{}",
                 self.name,
                 self.transcript
             );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
 
-    /// Waits for the server to close the connection.
-    fn expect_hangup(&mut self) {
-        let start = Instant::now();
-        loop {
-            let mut line = String::new();
-            match self.reader.read_line(&mut line) {
-                Ok(0) => return,
-                Ok(_) => self.transcript.push_str(&line),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(_) => return,
-            }
-            assert!(start.elapsed() < PATIENCE, "{}: still connected", self.name);
-        }
-    }
+fn connect(server: &Server, name: &'static str) -> Client {
+    Client::connect(([127, 0, 0, 1], server.port).into(), name).expect("connect")
 }
 
 fn assets() -> PathBuf {
@@ -236,70 +179,70 @@ fn two_players_explore_talk_fight_and_quit() {
     let server = Server::start(assets());
     let mut alice = Client::login(&server, "alice");
     let mut bob = Client::login(&server, "Bob");
-    alice.expect("Bob has entered the world.");
+    alice.sees("Bob has entered the world.");
     // Fast rounds, so the fight ends soon; players hear the change from the on_change handler.
     assert_eq!(server.admin("set mud_tick 0.1"), "mud_tick = 0.1");
-    alice.expect("[admin] The world now turns every 0.1 seconds");
+    alice.sees("[admin] The world now turns every 0.1 seconds");
     assert_eq!(server.admin("set mud_respawn 0.5"), "mud_respawn = 0.5");
 
-    alice.send("look");
-    let look = alice.expect("Exits:");
+    alice.say("look");
+    let look = alice.sees("Exits:");
     assert!(look.contains("Temple of the Moon"), "{look}");
     assert!(look.contains("Exits: south"), "{look}");
 
-    bob.send("say hello there");
-    bob.expect("You say, 'hello there'");
-    alice.expect("Bob says, 'hello there'");
+    bob.say("say hello there");
+    bob.sees("You say, 'hello there'");
+    alice.sees("Bob says, 'hello there'");
 
-    alice.send("lok");
-    alice.expect("I don't know how to 'lok'. Did you mean 'look'?");
-    alice.send("xyzzy");
-    alice.expect("A hollow voice says, 'Fool.'");
+    alice.say("lok");
+    alice.sees("I don't know how to 'lok'. Did you mean 'look'?");
+    alice.say("xyzzy");
+    alice.sees("A hollow voice says, 'Fool.'");
 
-    alice.send("s");
-    alice.expect("Village Square");
-    bob.expect("Alice leaves south.");
-    alice.send("west");
-    alice.expect("Blacksmith's Forge");
-    alice.send("take sword");
-    alice.expect("You take the rusty sword.");
-    alice.send("inventory");
-    alice.expect("You carry: rusty sword.");
-    alice.send("west");
-    alice.expect("Training Yard");
+    alice.say("s");
+    alice.sees("Village Square");
+    bob.sees("Alice leaves south.");
+    alice.say("west");
+    alice.sees("Blacksmith's Forge");
+    alice.say("take sword");
+    alice.sees("You take the rusty sword.");
+    alice.say("inventory");
+    alice.sees("You carry: rusty sword.");
+    alice.say("west");
+    alice.sees("Training Yard");
 
-    alice.send("attack dummy");
-    alice.expect("You attack the training dummy!");
-    alice.expect("You have slain the training dummy!");
+    alice.say("attack dummy");
+    alice.sees("You attack the training dummy!");
+    alice.sees("You have slain the training dummy!");
     // It comes back once `mud_respawn` has passed.
-    alice.expect("A training dummy appears.");
-    alice.send("who");
-    let who = alice.expect("Bob, Temple of the Moon");
+    alice.sees("A training dummy appears.");
+    alice.say("who");
+    let who = alice.sees("Bob, Temple of the Moon");
     assert!(
         who.contains("Alice, Training Yard (1 kills, 0 deaths)"),
         "{who}"
     );
 
-    alice.send("drop sword");
-    alice.expect("You drop the rusty sword.");
+    alice.say("drop sword");
+    alice.sees("You drop the rusty sword.");
     let players = server.admin("players");
     assert!(players.contains("Alice: 20/20 hp in yard"), "{players}");
 
     // A player who dies wakes up in the temple.
     assert_eq!(server.admin("spawn barkeep yard"), "spawned a barkeep");
-    alice.expect("A barkeep appears in a puff of smoke.");
+    alice.sees("A barkeep appears in a puff of smoke.");
     let hurt = server.admin("lua ecs.set(ecs.find('Alice'), 'Health', {current = 1, max = 20})");
     assert!(!hurt.starts_with("error"), "{hurt}");
-    alice.send("attack barkeep");
-    alice.expect("You die!");
-    alice.expect("...and you wake up in the temple, whole again.");
-    alice.send("who");
-    alice.expect("Alice, Temple of the Moon (1 kills, 1 deaths)");
+    alice.say("attack barkeep");
+    alice.sees("You die!");
+    alice.sees("...and you wake up in the temple, whole again.");
+    alice.say("who");
+    alice.sees("Alice, Temple of the Moon (1 kills, 1 deaths)");
 
-    alice.send("quit");
-    alice.expect("Farewell!");
-    alice.expect_hangup();
-    bob.expect("Alice has left the world.");
+    alice.say("quit");
+    alice.sees("Farewell!");
+    alice.expect_hangup().unwrap_or_else(|e| panic!("{e}"));
+    bob.sees("Alice has left the world.");
 
     // The old hunter asked a worker for a route, and it was applied with a command.
     let start = Instant::now();
@@ -307,8 +250,8 @@ fn two_players_explore_talk_fight_and_quit() {
         assert!(start.elapsed() < PATIENCE, "the hunter never got a route");
         std::thread::sleep(Duration::from_millis(20));
     }
-    bob.send("who");
-    bob.expect("Players online:");
+    bob.say("who");
+    bob.sees("Players online:");
     let errors = server.stop();
     assert!(errors.is_empty(), "{errors:?}");
 }
@@ -318,8 +261,8 @@ fn garbage_from_one_client_does_not_disturb_another() {
     let server = Server::start(assets());
     let mut alice = Client::login(&server, "Alice");
 
-    let mut vandal = Client::connect(&server, "vandal");
-    vandal.expect("What is your name");
+    let mut vandal = connect(&server, "vandal");
+    vandal.sees("What is your name");
     // Binary noise, telnet commands and invalid UTF-8, then a line far over the limit.
     let noise: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 256) as u8).collect();
     vandal.stream.write_all(&noise).expect("send");
@@ -328,13 +271,13 @@ fn garbage_from_one_client_does_not_disturb_another() {
         .stream
         .write_all(&vec![b'a'; 64 * 1024])
         .expect("send");
-    vandal.send("");
-    vandal.expect("too long");
+    vandal.say("");
+    vandal.sees("too long");
     // A burst far over the rate limit.
     for _ in 0..200 {
-        vandal.send("look");
+        vandal.say("look");
     }
-    vandal.expect("typing too fast");
+    vandal.sees("typing too fast");
     vandal.stream.shutdown(Shutdown::Both).expect("hang up");
 
     // Clients that connect and vanish at once.
@@ -343,10 +286,10 @@ fn garbage_from_one_client_does_not_disturb_another() {
         drop(stream);
     }
 
-    alice.send("look");
-    alice.expect("Temple of the Moon");
-    alice.send("say still here");
-    alice.expect("You say, 'still here'");
+    alice.say("look");
+    alice.sees("Temple of the Moon");
+    alice.say("say still here");
+    alice.sees("You say, 'still here'");
     let clients = server.admin("clients");
     assert!(clients.starts_with("1 client(s)"), "{clients}");
     let errors = server.stop();
@@ -359,8 +302,8 @@ fn editing_scripts_changes_the_game_without_dropping_players() {
     copy_dir(&assets().join("games/mud"), &dir.path().join("games/mud"));
     let server = Server::start(dir.path().to_path_buf());
     let mut alice = Client::login(&server, "Alice");
-    alice.send("dance");
-    alice.expect("I don't know how to 'dance'");
+    alice.say("dance");
+    alice.sees("I don't know how to 'dance'");
 
     // A new command, through an on_action handler in an edited script.
     let ambience = dir.path().join("games/mud/scripts/ambience.luau");
@@ -398,10 +341,10 @@ fn editing_scripts_changes_the_game_without_dropping_players() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    alice.send("dance");
-    alice.expect("You dance a jig.");
-    alice.send("inventory");
-    alice.expect("Health: 20/20.");
+    alice.say("dance");
+    alice.sees("You dance a jig.");
+    alice.say("inventory");
+    alice.sees("Health: 20/20.");
     assert_eq!(server.stop().len(), 1);
 }
 

@@ -10,53 +10,155 @@
 //! `spawn wolf square`, `clients`, `shutdown`. Edit any script while players are connected and
 //! the game changes under them without dropping a connection.
 //!
-//! `cargo run --example mud -- 4001` listens on another port.
+//! `cargo run --example mud -- 4001` listens on another port, and
+//! `cargo run --example mud -- --demo` plays a short scripted session with two real TCP
+//! clients, prints it, and exits.
 
+mod client;
 mod game;
 mod net;
 
-use bevy_app::{AppExit, ScheduleRunnerPlugin};
+use bevy_app::{AppExit, ScheduleRunnerPlugin, Update};
+use bevy_ecs::prelude::*;
 use bevy_log::LogPlugin;
 use bevy_luau::prelude::*;
-use game::AdminConsole;
+use client::Client;
+use crossbeam_channel::Sender;
+use game::{AdminConsole, MudServer};
 use std::io::BufRead;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 fn main() -> AppExit {
-    let port = match std::env::args().nth(1).map(|arg| arg.parse::<u16>()) {
-        None => None,
-        Some(Ok(port)) => Some(port),
-        Some(Err(error)) => {
-            eprintln!("usage: mud [port]: {error}");
-            return AppExit::error();
+    let mut port = None;
+    let mut demo = false;
+    for arg in std::env::args().skip(1) {
+        match (arg.as_str(), arg.parse::<u16>()) {
+            ("--demo", _) => demo = true,
+            (_, Ok(number)) => port = Some(number),
+            (_, Err(error)) => {
+                eprintln!("usage: mud [port] [--demo]: `{arg}`: {error}");
+                return AppExit::error();
+            }
         }
-    };
+    }
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
-    let mut app = game::app(assets, port);
+    // The demo takes any free port, so it runs next to a server on 4000.
+    let mut app = game::app(assets, if demo { Some(0) } else { port });
+    let console = admin_console(!demo);
+    if demo {
+        app.add_systems(Update, start_demo(console.commands.clone()));
+    }
     app.add_plugins((
         ScheduleRunnerPlugin::run_loop(Duration::from_secs_f64(1.0 / 30.0)),
         LogPlugin::default(),
     ))
-    .insert_resource(admin_console())
-    .add_console_command("shutdown", "shutdown: stops the server", |world, _| {
-        world.write_message(AppExit::Success);
-        Ok("shutting down".into())
-    });
+    .insert_resource(console.resource)
+    .add_console_command(
+        "shutdown",
+        "shutdown [code]: stops the server (with exit code `code`, default 0)",
+        |world, args| {
+            let code = match args.first().map(|a| a.parse::<u8>()) {
+                None => 0,
+                Some(Ok(code)) => code,
+                Some(Err(error)) => return Err(format!("shutdown [code]: {error}")),
+            };
+            world.write_message(match std::num::NonZeroU8::new(code) {
+                None => AppExit::Success,
+                Some(code) => AppExit::Error(code),
+            });
+            Ok("shutting down".into())
+        },
+    );
     app.run()
 }
 
-/// The admin console over standard input and output, each on its own thread so the server
-/// never waits for the admin.
-fn admin_console() -> AdminConsole {
-    let (lines, input) = crossbeam_channel::unbounded();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
+/// Once the server listens, plays the demo session on another thread.
+fn start_demo(console: Sender<String>) -> impl FnMut(Option<Res<MudServer>>) {
+    let mut started = false;
+    move |server| {
+        let Some(server) = server else { return };
+        if std::mem::replace(&mut started, true) {
+            return;
         }
-    });
+        let (addr, console) = (server.addr, console.clone());
+        std::thread::spawn(move || {
+            let code = match demo(addr, &console) {
+                Ok(()) => 0,
+                Err(error) => {
+                    eprintln!("the demo failed: {error}");
+                    1
+                }
+            };
+            let _ = console.send(format!("shutdown {code}"));
+        });
+    }
+}
+
+/// Two players meet, talk, and one of them fights the training dummy.
+fn demo(addr: SocketAddr, console: &Sender<String>) -> Result<(), String> {
+    let connect = |name| {
+        let mut client = Client::connect(addr, name).map_err(|e| format!("{name}: {e}"))?;
+        client.echo = true;
+        Ok::<_, String>(client)
+    };
+    let mut alice = connect("alice")?;
+    alice.expect("What is your name")?;
+    alice.send("Alice")?;
+    alice.expect("Exits:")?;
+    let mut bob = connect("bob")?;
+    bob.expect("What is your name")?;
+    bob.send("Bob")?;
+    bob.expect("Exits:")?;
+    alice.expect("Bob has entered the world.")?;
+    // Quicker rounds for the demo, through the admin console.
+    let _ = console.send("set mud_tick 0.25".into());
+    alice.expect("[admin]")?;
+    bob.send("say Hello, Alice! The dummy in the yard needs beating.")?;
+    alice.expect("Bob says")?;
+    for (line, reply) in [
+        ("south", "Exits:"),
+        ("west", "Exits:"),
+        ("take sword", "You take"),
+        ("west", "Exits:"),
+        ("attack dummy", "You have slain"),
+        ("who", "Bob,"),
+        ("quit", "Farewell!"),
+    ] {
+        alice.send(line)?;
+        alice.expect(reply)?;
+    }
+    alice.expect_hangup()?;
+    bob.expect("Alice has left the world.")?;
+    bob.send("quit")?;
+    bob.expect("Farewell!")?;
+    println!(
+        "demo finished: play it yourself with `cargo run --example mud` and `telnet 127.0.0.1 4000`"
+    );
+    Ok(())
+}
+
+/// The admin console, and a way to type into it from another thread.
+struct Admin {
+    resource: AdminConsole,
+    commands: Sender<String>,
+}
+
+/// The admin console over standard output and (when `stdin` is set) standard input, each on
+/// its own thread so the server never waits for the admin.
+fn admin_console(stdin: bool) -> Admin {
+    let (commands, input) = crossbeam_channel::unbounded();
+    if stdin {
+        let lines = commands.clone();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
     let (output, replies) = crossbeam_channel::unbounded::<String>();
     std::thread::spawn(move || {
         for reply in replies {
@@ -65,5 +167,8 @@ fn admin_console() -> AdminConsole {
             }
         }
     });
-    AdminConsole { input, output }
+    Admin {
+        resource: AdminConsole { input, output },
+        commands,
+    }
 }
