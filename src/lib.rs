@@ -48,6 +48,8 @@
 //! further setup. The `transform` library (feature `transform`) moves entities with native
 //! vectors, and [`ScriptingAppExt::register_script_message`] turns a Bevy message into a Lua
 //! event in both directions. `commands.*` defers a change to the end of the step.
+//! [`typedefs`] describes all of it to the editor: a luau-lsp definitions file generated from
+//! the running app.
 //!
 //! # Entity scripts
 //!
@@ -134,6 +136,8 @@ pub(crate) mod reflect;
 pub mod registry;
 pub mod runner;
 pub mod template;
+/// Luau type definitions for luau-lsp, generated from the running app.
+pub mod typedefs;
 /// [`ScriptValue`], the dynamic value that crosses between Lua and Rust.
 pub mod value;
 /// Sandboxed VMs and [`ScriptConfig`].

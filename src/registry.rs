@@ -85,6 +85,26 @@ impl ScriptRegistry {
     pub(crate) fn messages(&self) -> impl Iterator<Item = (&String, &Arc<MessageAccess>)> {
         self.messages.iter()
     }
+
+    /// The serde-registered components or resources, by name, with their Rust types (the
+    /// reflected types that lookups cached are left out).
+    pub(crate) fn serde_types(&self, kind: Kind) -> impl Iterator<Item = (&str, TypeId)> {
+        let table = match kind {
+            Kind::Component => &self.components,
+            Kind::Resource => &self.resources,
+        };
+        table.iter().filter_map(|(name, access)| match &**access {
+            Access::Serde(serde) => Some((name.as_str(), serde.type_id)),
+            Access::Reflect(_) => None,
+        })
+    }
+
+    /// The registered messages, by name, with their Rust types.
+    pub(crate) fn message_types(&self) -> impl Iterator<Item = (&str, TypeId)> {
+        self.messages
+            .iter()
+            .map(|(name, access)| (name.as_str(), access.type_id))
+    }
 }
 
 fn sorted<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
@@ -151,8 +171,7 @@ fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua
     let matches: Vec<&TypeRegistration> = types
         .iter()
         .filter(|r| r.type_info().type_path_table().short_path() == name)
-        .filter(|r| r.data::<ReflectComponent>().is_some())
-        .filter(|r| (kind == Kind::Resource) == r.data::<ReflectResource>().is_some())
+        .filter(|r| is_reflected(r, kind))
         .collect();
     match matches.as_slice() {
         [registration] => {
@@ -192,6 +211,13 @@ fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua
     }
 }
 
+/// Whether a reflected type is a component (or a resource, for [`Kind::Resource`]) that Lua
+/// may find by name; it also needs `ReflectFromReflect` for scripts to build it.
+pub(crate) fn is_reflected(registration: &TypeRegistration, kind: Kind) -> bool {
+    registration.data::<ReflectComponent>().is_some()
+        && (kind == Kind::Resource) == registration.data::<ReflectResource>().is_some()
+}
+
 /// How one component or resource type crosses between Lua and the world.
 pub(crate) enum Access {
     Serde(SerdeAccess),
@@ -205,6 +231,8 @@ pub(crate) struct SerdeAccess {
     set: fn(&Lua, &mut World, Entity, Value, &str) -> mlua::Result<()>,
     remove: fn(&mut World, Entity) -> bool,
     id: fn(&mut World) -> ComponentId,
+    /// The Rust type, for the type definitions (`crate::typedefs`).
+    type_id: TypeId,
 }
 
 /// The reflection backend.
@@ -290,6 +318,7 @@ impl SerdeAccess {
                     .is_some()
             },
             id: |world| world.register_component::<T>(),
+            type_id: TypeId::of::<T>(),
         }
     }
 
@@ -308,6 +337,7 @@ impl SerdeAccess {
             },
             remove: |world, _| world.remove_resource::<T>().is_some(),
             id: |world| world.register_component::<T>(),
+            type_id: TypeId::of::<T>(),
         }
     }
 }
@@ -435,6 +465,8 @@ pub(crate) struct MessageAccess {
     pub write: fn(&Lua, &mut World, Value, &str) -> mlua::Result<()>,
     /// Creates a reader that starts at the messages written from now on.
     pub reader: fn(&World) -> Box<dyn MessageSource>,
+    /// The Rust type, for the type definitions (`crate::typedefs`).
+    pub type_id: TypeId,
 }
 
 /// Reads the new messages of one type as Lua values.
@@ -481,6 +513,7 @@ impl MessageAccess {
                     .unwrap_or_default();
                 Box::new(TypedSource::<T>(cursor))
             },
+            type_id: TypeId::of::<T>(),
         }
     }
 }

@@ -352,7 +352,7 @@ fn article(name: &str) -> &'static str {
 }
 
 /// Whether `key` can be written bare in Lua (`{key = 1}`, `t.key`).
-fn is_identifier(key: &str) -> bool {
+pub(crate) fn is_identifier(key: &str) -> bool {
     const KEYWORDS: [&str; 21] = [
         "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
         "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",

@@ -150,6 +150,11 @@ fn mouse_button_arg(value: &Value) -> mlua::Result<MouseButton> {
         })
 }
 
+/// The key names Lua can use, as [`KeyCode`] spells them (for `crate::typedefs`).
+pub(crate) fn key_names() -> Vec<&'static str> {
+    KeyNames::from_reflection().names
+}
+
 /// The key names Lua can use: every unit variant of [`KeyCode`], found through reflection so
 /// the table follows `bevy_input` without a hand-written list.
 struct KeyNames {

@@ -1,0 +1,520 @@
+//! The Lua API as Luau types: the runtime types (`Entity`, `Connection`, `Job`), the helper
+//! aliases and every library of a script's environment, with overloads for the registered
+//! components, resources, messages and CVars.
+//!
+//! Each signature follows the Rust function behind it in `crate::api`; `tests/typedefs.rs`
+//! checks that every global and library function a script sees is declared here.
+
+/// What a script's environment holds in this app, beyond the fixed API.
+pub(crate) struct Registered {
+    /// Components by Lua name, with their Luau alias.
+    pub components: Vec<(String, String)>,
+    /// Resources by Lua name, with their Luau alias.
+    pub resources: Vec<(String, String)>,
+    /// Messages by Lua name, with their Luau alias.
+    pub messages: Vec<(String, String)>,
+    /// CVars by name, with the Luau type of their value.
+    pub cvars: Vec<(String, &'static str)>,
+    /// Whether the `transform` library is there.
+    pub transform: bool,
+    /// The key names of the `input` library, when it is there.
+    pub input: Option<Vec<&'static str>>,
+}
+
+/// An opaque type of the runtime: `declare extern type Name with ... end`.
+pub(crate) struct Extern {
+    pub name: &'static str,
+    pub doc: &'static str,
+    /// `(name, type)` of each property.
+    pub properties: &'static [(&'static str, &'static str)],
+    /// `(name, parameters after self, return type)` of each method.
+    pub methods: &'static [(&'static str, &'static str, &'static str)],
+}
+
+/// A global table of functions: `declare name: { ... }`.
+pub(crate) struct Library {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub members: Vec<Member>,
+}
+
+/// One function of a library, with its overloads (the last one is the general case).
+pub(crate) struct Member {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub overloads: Vec<String>,
+}
+
+impl Member {
+    fn new(name: &'static str, doc: &'static str, signature: &str) -> Self {
+        Self {
+            name,
+            doc,
+            overloads: vec![signature.to_owned()],
+        }
+    }
+
+    /// A function with one overload per `(name, alias)` made by `case`, then `general`.
+    fn overloaded(
+        name: &'static str,
+        doc: &'static str,
+        types: &[(String, String)],
+        case: impl Fn(&str, &str) -> String,
+        general: &str,
+    ) -> Self {
+        let mut overloads: Vec<String> = types
+            .iter()
+            .map(|(name, alias)| case(&super::types::quote(name), alias))
+            .collect();
+        overloads.push(general.to_owned());
+        Self {
+            name,
+            doc,
+            overloads,
+        }
+    }
+}
+
+/// The runtime types.
+pub(crate) const EXTERNS: &[Extern] = &[
+    Extern {
+        name: "Entity",
+        doc: "An entity. At runtime a light userdata: compare entities with ==, use them as \
+              table keys; tostring(e) reads \"Entity(5v1)\" and typeof(e) is \"Entity\". \
+              Functions that take an entity also take a number holding its exact bits, which \
+              is how entity fields of serde types reach Lua.",
+        properties: &[],
+        methods: &[],
+    },
+    Extern {
+        name: "Connection",
+        doc: "What hooks.on_update, events.on and cvar.on_change return.",
+        properties: &[("connected", "boolean")],
+        methods: &[("disconnect", "", "()")],
+    },
+    Extern {
+        name: "Job",
+        doc: "A job started by jobs.run. ok and result are set once done is true; await \
+              works only inside a coroutine (a task) and raises the job's error.",
+        properties: &[
+            ("id", "number"),
+            ("done", "boolean"),
+            ("ok", "boolean?"),
+            ("result", "any"),
+        ],
+        methods: &[
+            ("await", "", "any"),
+            (
+                "on_complete",
+                "callback: (ok: boolean, result: any) -> ()",
+                "()",
+            ),
+        ],
+    },
+];
+
+/// The helper aliases of the fixed API, `(name, doc, type)`.
+pub(crate) fn aliases(registered: &Registered) -> Vec<(&'static str, &'static str, String)> {
+    let mut aliases = vec![
+        (
+            "CVarValue",
+            "The value of a console variable.",
+            "boolean | number | string".to_owned(),
+        ),
+        (
+            "CVarFlag",
+            "A CVar flag for cvar.register.",
+            "\"archive\" | \"read_only\" | \"cheat\"".to_owned(),
+        ),
+        (
+            "CVarOptions",
+            "The options of cvar.register. flags may also be one string, \"archive|cheat\"; type tells \
+             an int CVar from a float one where the default is a whole number.",
+            "{\n    description: string?,\n    flags: ({CVarFlag} | string)?,\n    min: number?,\n    max: number?,\n    type: (\"int\" | \"float\")?,\n}"
+                .to_owned(),
+        ),
+        (
+            "LogLevel",
+            "A level for console.log.",
+            "\"debug\" | \"info\" | \"warn\" | \"error\"".to_owned(),
+        ),
+    ];
+    if let Some(keys) = &registered.input {
+        let names: Vec<String> = keys.iter().map(|k| super::types::quote(k)).collect();
+        let keys = if names.is_empty() {
+            "string".to_owned()
+        } else {
+            // A couple of hundred names: one line each would be long, one line too long.
+            let mut lines = vec![String::new()];
+            for name in names {
+                let line = lines.last_mut().filter(|l| l.len() + name.len() < 88);
+                match line {
+                    Some(line) if !line.is_empty() => line.push_str(&format!(" | {name}")),
+                    Some(line) => line.push_str(&name),
+                    None => lines.push(name),
+                }
+            }
+            format!("\n    {}", lines.join(" |\n    "))
+        };
+        aliases.push((
+            "KeyCode",
+            "A key for the input library, named like Bevy's KeyCode variants.",
+            keys,
+        ));
+        aliases.push((
+            "MouseButton",
+            "A mouse button for input.mouse_down.",
+            "\"Left\" | \"Right\" | \"Middle\" | \"Back\" | \"Forward\"".to_owned(),
+        ));
+    }
+    aliases
+}
+
+/// The names the fixed API takes, which registered types must not get as aliases.
+pub(crate) const TAKEN: &[&str] = &[
+    "Entity",
+    "Connection",
+    "Job",
+    "CVarValue",
+    "CVarFlag",
+    "CVarOptions",
+    "LogLevel",
+    "KeyCode",
+    "MouseButton",
+    "Components",
+];
+
+/// The `Components` alias: what `ecs.spawn` and `commands.spawn` take.
+pub(crate) fn components_table(registered: &Registered) -> String {
+    let mut fields: Vec<String> = registered
+        .components
+        .iter()
+        .filter(|(name, _)| name != "Name" && name != "Script")
+        .map(|(name, alias)| format!("    {}: {alias}?,\n", super::types::key(name)))
+        .collect();
+    fields.push("    Name: string?,\n".to_owned());
+    fields.push("    Script: string?,\n".to_owned());
+    fields.sort();
+    format!("{{\n{}    [string]: any,\n}}", fields.concat())
+}
+
+/// An entity parameter: an entity, or a number holding its bits.
+const E: &str = "e: Entity | number";
+
+/// The libraries, in the order they are declared.
+pub(crate) fn libraries(registered: &Registered) -> Vec<Library> {
+    let mut libraries = vec![
+        log(),
+        hooks(),
+        events(registered),
+        ecs(registered),
+        commands(registered),
+    ];
+    if registered.transform {
+        libraries.push(transform());
+    }
+    libraries.extend([time(), task(), jobs(), cvar(registered), console()]);
+    if registered.input.is_some() {
+        libraries.push(input());
+    }
+    libraries
+}
+
+fn log() -> Library {
+    let member = |name, doc| Member::new(name, doc, "(...any) -> ()");
+    Library {
+        name: "log",
+        doc: "Logs through tracing, tagged with the script's path; print is log.info.",
+        members: vec![
+            member("debug", ""),
+            member("info", ""),
+            member("warn", ""),
+            member("error", ""),
+        ],
+    }
+}
+
+fn hooks() -> Library {
+    Library {
+        name: "hooks",
+        doc: "Per-frame callbacks of global scripts.",
+        members: vec![Member::new(
+            "on_update",
+            "Runs callback every frame, with the frame time in seconds.",
+            "(callback: (dt: number) -> ()) -> Connection",
+        )],
+    }
+}
+
+fn events(registered: &Registered) -> Library {
+    Library {
+        name: "events",
+        doc: "Named events between scripts and Rust; registered messages by their type name.",
+        members: vec![
+            Member::overloaded(
+                "emit",
+                "Writes a ScriptEvent, or the registered message of that name.",
+                &registered.messages,
+                |name, alias| format!("(name: {name}, payload: {alias}) -> ()"),
+                "(name: string, payload: any?) -> ()",
+            ),
+            Member::overloaded(
+                "on",
+                "Runs handler for each such event; returning true consumes it.",
+                &registered.messages,
+                |name, alias| {
+                    format!("(name: {name}, handler: (payload: {alias}) -> boolean?) -> Connection")
+                },
+                "(name: string, handler: (payload: any) -> boolean?) -> Connection",
+            ),
+        ],
+    }
+}
+
+fn ecs(registered: &Registered) -> Library {
+    let (components, resources) = (&registered.components, &registered.resources);
+    Library {
+        name: "ecs",
+        doc: "Entities, components and resources of the world, by short type name. Main VM only.",
+        members: vec![
+            Member::new(
+                "spawn",
+                "Spawns an entity with components; Name and Script are shorthands.",
+                "(components: Components?) -> Entity",
+            ),
+            Member::new("despawn", "", &format!("({E}) -> ()")),
+            Member::new("exists", "", &format!("({E}) -> boolean")),
+            Member::overloaded(
+                "get",
+                "The component, or nil when the entity has none.",
+                components,
+                |name, alias| format!("({E}, name: {name}) -> {alias}?"),
+                &format!("({E}, name: string) -> any"),
+            ),
+            Member::overloaded(
+                "set",
+                "Inserts or replaces the whole component.",
+                components,
+                |name, alias| format!("({E}, name: {name}, value: {alias}) -> ()"),
+                &format!("({E}, name: string, value: any) -> ()"),
+            ),
+            Member::new("has", "", &format!("({E}, name: string) -> boolean")),
+            Member::new(
+                "remove",
+                "Removes the component; returns whether the entity had it.",
+                &format!("({E}, name: string) -> boolean"),
+            ),
+            Member::new(
+                "query",
+                "The entities that have all the named components.",
+                "(...string) -> {Entity}",
+            ),
+            Member::new(
+                "find",
+                "The entity with this Name.",
+                "(name: string) -> Entity?",
+            ),
+            Member::new("name", "", &format!("({E}) -> string?")),
+            Member::new("set_name", "", &format!("({E}, name: string) -> ()")),
+            Member::overloaded(
+                "resource",
+                "The resource, or nil when the world has none.",
+                resources,
+                |name, alias| format!("(name: {name}) -> {alias}?"),
+                "(name: string) -> any",
+            ),
+            Member::overloaded(
+                "set_resource",
+                "",
+                resources,
+                |name, alias| format!("(name: {name}, value: {alias}) -> ()"),
+                "(name: string, value: any) -> ()",
+            ),
+        ],
+    }
+}
+
+fn commands(registered: &Registered) -> Library {
+    Library {
+        name: "commands",
+        doc: "World changes deferred to the end of the scripting step, in order. Worker VMs too.",
+        members: vec![
+            Member::new("spawn", "", "(components: Components?) -> ()"),
+            Member::overloaded(
+                "set",
+                "",
+                &registered.components,
+                |name, alias| format!("({E}, name: {name}, value: {alias}) -> ()"),
+                &format!("({E}, name: string, value: any) -> ()"),
+            ),
+            Member::new("remove", "", &format!("({E}, name: string) -> ()")),
+            Member::new("despawn", "", &format!("({E}) -> ()")),
+            Member::overloaded(
+                "emit",
+                "",
+                &registered.messages,
+                |name, alias| format!("(name: {name}, payload: {alias}) -> ()"),
+                "(name: string, payload: any?) -> ()",
+            ),
+        ],
+    }
+}
+
+fn transform() -> Library {
+    let get = |name, doc| Member::new(name, doc, &format!("({E}) -> vector"));
+    let set = |name, doc| Member::new(name, doc, &format!("({E}, v: vector) -> ()"));
+    Library {
+        name: "transform",
+        doc: "An entity's local Transform. Rotations are Euler angles in radians: vector(pitch, yaw, roll).",
+        members: vec![
+            get("position", ""),
+            set("set_position", ""),
+            set("translate", ""),
+            get("rotation", ""),
+            set("set_rotation", ""),
+            set("rotate", "Turns by the delta rotation, in local space."),
+            get("scale", ""),
+            set("set_scale", ""),
+            Member::new(
+                "look_at",
+                "Turns forward (-Z) towards a point or an entity; up defaults to +Y.",
+                &format!("({E}, target: vector | Entity | number, up: vector?) -> ()"),
+            ),
+            get("forward", ""),
+            get("right", ""),
+            get("up", ""),
+        ],
+    }
+}
+
+fn time() -> Library {
+    let member = |name, doc| Member::new(name, doc, "() -> number");
+    Library {
+        name: "time",
+        doc: "The frame's time. Main VM only.",
+        members: vec![
+            member("delta", "Seconds since the previous frame."),
+            member("elapsed", "Seconds since the app started."),
+            member("frame", "Scripting steps run so far, this one included."),
+        ],
+    }
+}
+
+fn task() -> Library {
+    let start = "<A...>(f: thread | ((A...) -> ...any), A...) -> thread";
+    Library {
+        name: "task",
+        doc: "Coroutines across frames, in game time. Main VM only.",
+        members: vec![
+            Member::new("spawn", "Runs f(...) in a new coroutine now.", start),
+            Member::new(
+                "defer",
+                "Runs f(...) at the end of this scripting step.",
+                start,
+            ),
+            Member::new(
+                "delay",
+                "Runs f(...) once that many seconds have passed.",
+                "<A...>(seconds: number?, f: thread | ((A...) -> ...any), A...) -> thread",
+            ),
+            Member::new(
+                "wait",
+                "Inside a coroutine: sleeps until the next step, or that many seconds; returns the time slept.",
+                "(seconds: number?) -> number",
+            ),
+            Member::new("cancel", "", "(thread: thread) -> ()"),
+        ],
+    }
+}
+
+fn jobs() -> Library {
+    Library {
+        name: "jobs",
+        doc: "Work for the worker pool. run is for main-VM scripts, define for worker scripts.",
+        members: vec![
+            Member::new("run", "", "(name: string, args: any?) -> Job"),
+            Member::new(
+                "define",
+                "Worker scripts only.",
+                "(name: string, job: (args: any) -> any) -> ()",
+            ),
+        ],
+    }
+}
+
+fn cvar(registered: &Registered) -> Library {
+    let cvars: Vec<(String, String)> = registered
+        .cvars
+        .iter()
+        .map(|(name, ty)| (name.clone(), (*ty).to_owned()))
+        .collect();
+    Library {
+        name: "cvar",
+        doc: "Console variables. Worker VMs have cvar.get only.",
+        members: vec![
+            Member::overloaded(
+                "get",
+                "",
+                &cvars,
+                |name, ty| format!("(name: {name}) -> {ty}"),
+                "(name: string) -> CVarValue?",
+            ),
+            Member::overloaded(
+                "set",
+                "Type and range checked; an error keeps the old value.",
+                &cvars,
+                |name, ty| format!("(name: {name}, value: {ty}) -> ()"),
+                "(name: string, value: CVarValue) -> ()",
+            ),
+            Member::new(
+                "register",
+                "",
+                "(name: string, default: CVarValue, options: CVarOptions?) -> ()",
+            ),
+            Member::new(
+                "on_change",
+                "handler may also name a global function of the script.",
+                "(name: string, handler: ((name: string, old: CVarValue, new: CVarValue) -> ()) | string) -> Connection",
+            ),
+        ],
+    }
+}
+
+fn console() -> Library {
+    Library {
+        name: "console",
+        doc: "The game console.",
+        members: vec![
+            Member::new(
+                "execute",
+                "Runs a console line; returns its output and whether it succeeded.",
+                "(line: string) -> (string, boolean)",
+            ),
+            Member::new(
+                "register",
+                "Adds a command; what it returns is its output.",
+                "(name: string, command: (args: {string}) -> ...any, help: string?) -> ()",
+            ),
+            Member::new("log", "", "(level: LogLevel, message: string) -> ()"),
+        ],
+    }
+}
+
+fn input() -> Library {
+    let key = |name, doc| Member::new(name, doc, "(key: KeyCode) -> boolean");
+    Library {
+        name: "input",
+        doc: "The keyboard and mouse state of the frame.",
+        members: vec![
+            key("key_down", "Held down this frame."),
+            key("key_pressed", "Went down this frame."),
+            key("key_released", "Went up this frame."),
+            Member::new("mouse_down", "", "(button: MouseButton) -> boolean"),
+            Member::new(
+                "mouse_position",
+                "vector(x, y, 0) in logical pixels of the primary window, or nil.",
+                "() -> vector?",
+            ),
+        ],
+    }
+}

@@ -1,0 +1,102 @@
+//! Writing the definitions file: [`write`] and the [`write_typedefs`] startup system.
+
+use crate::error::{ScriptError, ScriptErrorKind};
+use bevy_ecs::world::World;
+use std::path::{Path, PathBuf};
+
+/// Writes the definitions of [`generate`](super::generate) to `path`, atomically: into a
+/// temporary file beside it, then renamed over it. A file that already holds the same text is
+/// left untouched, so editors watching it do not reload for nothing.
+///
+/// Fails with a [`ScriptError`] of kind [`ScriptErrorKind::Io`] naming the path when the file
+/// cannot be written; nothing is left behind then.
+pub fn write(world: &World, path: impl AsRef<Path>) -> Result<(), ScriptError> {
+    let path = path.as_ref();
+    let text = super::generate(world);
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(());
+    }
+    let failed = |what: &str, error: std::io::Error| {
+        ScriptError::new(
+            path.display().to_string(),
+            ScriptErrorKind::Io,
+            format!("could not {what} the Luau type definitions: {error}"),
+        )
+    };
+    let temporary = temporary_path(path);
+    std::fs::write(&temporary, text).map_err(|e| failed("write", e))?;
+    std::fs::rename(&temporary, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        failed("replace", e)
+    })
+}
+
+/// A system that writes the definitions to `path` (relative to the working directory, as
+/// `std::fs` reads it); add it to `Startup`, when every type is registered:
+///
+/// ```
+/// # use bevy_app::{App, Startup, TaskPoolPlugin};
+/// # use bevy_asset::AssetPlugin;
+/// # use bevy_luau::prelude::*;
+/// # use bevy_time::TimePlugin;
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("bevy_luau.d.luau");
+/// let mut app = App::new();
+/// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+///     .add_plugins(LuauScriptingPlugin::default())
+///     .add_systems(Startup, bevy_luau::typedefs::write_typedefs(path.clone()));
+/// app.update();
+/// assert!(std::fs::read_to_string(&path).unwrap().contains("declare ecs: {"));
+/// ```
+/// A failure does not stop the app: it is logged and sent as a [`ScriptError`] message of
+/// kind [`ScriptErrorKind::Io`]. Running the system again rewrites the file when the
+/// registrations changed.
+pub fn write_typedefs(path: impl Into<PathBuf>) -> impl FnMut(&mut World) {
+    let path = path.into();
+    move |world: &mut World| match write(world, &path) {
+        Ok(()) => {
+            tracing::info!(target: "bevy_luau", "wrote Luau type definitions to {}", path.display())
+        }
+        Err(error) => {
+            tracing::error!(target: "bevy_luau", "{error}");
+            world.write_message(error);
+        }
+    }
+}
+
+/// `dir/.name.tmp` beside `path`.
+fn temporary_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bevy_luau.d.luau".to_owned());
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_the_file_and_leaves_no_temporary_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("defs.d.luau");
+        let world = World::new();
+        write(&world, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("declare extern type Entity with"));
+        write(&world, &path).unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+    }
+
+    #[test]
+    fn a_path_that_cannot_be_written_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let error = write(&World::new(), file.join("defs.d.luau")).unwrap_err();
+        assert_eq!(error.kind, ScriptErrorKind::Io);
+        assert!(error.script.ends_with("defs.d.luau"), "{error}");
+    }
+}
