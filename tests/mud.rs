@@ -3,6 +3,8 @@
 
 #[path = "../examples/mud/client.rs"]
 mod client;
+#[path = "../examples/mud/components.rs"]
+mod components;
 #[path = "../examples/mud/game.rs"]
 mod game;
 #[path = "../examples/mud/net.rs"]
@@ -11,8 +13,9 @@ mod net;
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
 use client::{Client, PATIENCE};
+use components::Route;
 use crossbeam_channel::{Receiver, Sender};
-use game::{AdminConsole, MudServer, Route};
+use game::{AdminConsole, MudServer};
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};

@@ -15,6 +15,7 @@
 //! clients, prints it, and exits.
 
 mod client;
+mod components;
 mod game;
 mod net;
 

@@ -164,7 +164,7 @@ pub(super) fn key_segment(key: &Value) -> Segment {
     match key {
         Value::String(text) => {
             let text = text.to_string_lossy();
-            if is_identifier(&text) {
+            if crate::value::is_identifier(&text) {
                 Segment::Field(text)
             } else {
                 Segment::Index(format!("{text:?}"))
@@ -172,15 +172,6 @@ pub(super) fn key_segment(key: &Value) -> Segment {
         }
         other => Segment::Index(key_text(other)),
     }
-}
-
-/// Whether `key` can be written bare in Lua (`t.key`).
-pub(super) fn is_identifier(key: &str) -> bool {
-    let mut chars = key.chars();
-    chars
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Lists names for an error message: "`a`, `b`".
