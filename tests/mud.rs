@@ -300,6 +300,28 @@ fn garbage_from_one_client_does_not_disturb_another() {
 }
 
 #[test]
+fn a_full_server_turns_new_clients_away() {
+    let server = Server::start(assets());
+    let mut alice = Client::login(&server, "Alice");
+    assert_eq!(server.admin("set sv_max_clients 1"), "sv_max_clients = 1");
+    // The limit reaches the listener a frame later; until then a newcomer still gets in.
+    let start = Instant::now();
+    loop {
+        let mut newcomer = connect(&server, "newcomer");
+        let first = newcomer.sees("\n");
+        if first.contains("The server is full") {
+            break;
+        }
+        assert!(first.contains("Welcome"), "{first}");
+        assert!(start.elapsed() < PATIENCE, "the limit never applied");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    alice.say("look");
+    alice.sees("Exits: south");
+    assert!(server.stop().is_empty());
+}
+
+#[test]
 fn editing_scripts_changes_the_game_without_dropping_players() {
     let dir = tempfile::tempdir().expect("temp dir");
     copy_dir(&assets().join("games/mud"), &dir.path().join("games/mud"));
