@@ -135,6 +135,8 @@ pub(crate) mod reflect;
 /// [`ScriptRegistry`](registry::ScriptRegistry): the components, resources and messages Lua reaches by name.
 pub mod registry;
 pub mod runner;
+/// Reading serde types from Lua tables by field name.
+mod serde_lua;
 pub mod template;
 /// Luau type definitions for luau-lsp, generated from the running app.
 pub mod typedefs;

@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::TypeId;
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::sync::Arc;
 
 /// The components, resources and messages registered for Lua by name.
@@ -30,8 +31,8 @@ use std::sync::Arc;
 /// Filled by [`ScriptingAppExt`](crate::ScriptingAppExt); reflected types join on first use.
 #[derive(Resource, Default)]
 pub struct ScriptRegistry {
-    components: HashMap<String, Arc<Access>>,
-    resources: HashMap<String, Arc<Access>>,
+    components: HashMap<String, Access>,
+    resources: HashMap<String, Access>,
     messages: HashMap<String, Arc<MessageAccess>>,
 }
 
@@ -42,14 +43,14 @@ impl ScriptRegistry {
     ) {
         self.components
             .entry(short_name(std::any::type_name::<T>()))
-            .or_insert_with(|| Arc::new(Access::Serde(SerdeAccess::component::<T>())));
+            .or_insert_with(|| Access::Serde(SerdeAccess::component::<T>()));
     }
 
     /// Registers a serde resource under its short type name; registering it again is a no-op.
     pub fn register_resource<T: Resource + Serialize + DeserializeOwned>(&mut self) {
         self.resources
             .entry(short_name(std::any::type_name::<T>()))
-            .or_insert_with(|| Arc::new(Access::Serde(SerdeAccess::resource::<T>())));
+            .or_insert_with(|| Access::Serde(SerdeAccess::resource::<T>()));
     }
 
     /// Registers a serde message under its short type name; registering it again is a no-op.
@@ -93,7 +94,7 @@ impl ScriptRegistry {
             Kind::Component => &self.components,
             Kind::Resource => &self.resources,
         };
-        table.iter().filter_map(|(name, access)| match &**access {
+        table.iter().filter_map(|(name, access)| match access {
             Access::Serde(serde) => Some((name.as_str(), serde.type_id)),
             Access::Reflect(_) => None,
         })
@@ -136,7 +137,7 @@ pub(crate) fn lookup(
     kind: Kind,
     name: &str,
     function: &str,
-) -> mlua::Result<Arc<Access>> {
+) -> mlua::Result<Access> {
     let known = world.get_resource::<ScriptRegistry>().and_then(|registry| {
         let table = match kind {
             Kind::Component => &registry.components,
@@ -147,7 +148,7 @@ pub(crate) fn lookup(
     if let Some(access) = known {
         return Ok(access);
     }
-    let access = Arc::new(find_reflected(world, kind, name, function)?);
+    let access = find_reflected(world, kind, name, function)?;
     let mut registry = world.get_resource_or_init::<ScriptRegistry>();
     let table = match kind {
         Kind::Component => &mut registry.components,
@@ -183,12 +184,12 @@ fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua
                     " that scripts can build (it needs `FromReflect`)".into(),
                 ));
             };
-            Ok(Access::Reflect(ReflectAccess {
+            Ok(Access::Reflect(Arc::new(ReflectAccess {
                 type_id: registration.type_id(),
                 info: registration.type_info(),
                 component: component.clone(),
                 from_reflect: from_reflect.clone(),
-            }))
+            })))
         }
         [] => {
             let hint = match kind {
@@ -218,17 +219,36 @@ pub(crate) fn is_reflected(registration: &TypeRegistration, kind: Kind) -> bool 
         && (kind == Kind::Resource) == registration.data::<ReflectResource>().is_some()
 }
 
-/// How one component or resource type crosses between Lua and the world.
+/// How one component or resource type crosses between Lua and the world. Cheap to clone: the
+/// serde backend is a few function pointers, the reflection backend is shared.
+#[derive(Clone)]
 pub(crate) enum Access {
     Serde(SerdeAccess),
-    Reflect(ReflectAccess),
+    Reflect(Arc<ReflectAccess>),
+}
+
+/// Names what a call is working on, for its error messages: "ecs.set: component `Health`".
+/// Formatted only when an error needs it.
+pub(crate) struct Subject<'a> {
+    /// The Lua function (`ecs.set`).
+    pub function: &'a str,
+    /// `component`, `resource` or `message`.
+    pub kind: &'static str,
+    /// The short type name.
+    pub name: &'a str,
+}
+
+impl Display for Subject<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} `{}`", self.function, self.kind, self.name)
+    }
 }
 
 /// The serde backend: monomorphized functions for one type.
 #[derive(Clone, Copy)]
 pub(crate) struct SerdeAccess {
     get: fn(&Lua, &World, Entity) -> mlua::Result<Option<Value>>,
-    set: fn(&Lua, &mut World, Entity, Value, &str) -> mlua::Result<()>,
+    set: fn(&Lua, &mut World, Entity, Value, &dyn Display) -> mlua::Result<()>,
     remove: fn(&mut World, Entity) -> bool,
     id: fn(&mut World) -> ComponentId,
     /// The Rust type, for the type definitions (`crate::typedefs`).
@@ -262,22 +282,29 @@ fn to_lua<T: Serialize>(lua: &Lua, value: &T) -> mlua::Result<Value> {
 }
 
 /// Builds a value from Lua. An empty table also stands for a unit struct (`{}` for a tag).
-fn from_lua<T: DeserializeOwned>(lua: &Lua, value: Value, what: &str) -> mlua::Result<T> {
-    let empty_table = matches!(&value, Value::Table(t) if t.is_empty());
-    crate::vm::converting(lua, || lua.from_value(value))
-        .or_else(|error| {
-            if empty_table {
-                lua.from_value(Value::Nil).map_err(|_| error)
-            } else {
-                Err(error)
-            }
-        })
-        .map_err(|e| {
-            lua_error(
-                ScriptErrorKind::TypeMismatch,
-                format!("{what}: {}", plain(&e)),
-            )
-        })
+fn from_lua<T: DeserializeOwned>(lua: &Lua, value: Value, what: &dyn Display) -> mlua::Result<T> {
+    // Only a unit struct (a zero-sized type) can stand for `{}`; for the rest, keeping the table
+    // for the check would cost on every call.
+    let table = match &value {
+        Value::Table(t) if std::mem::size_of::<T>() == 0 => Some(t.clone()),
+        _ => None,
+    };
+    crate::vm::converting(lua, || {
+        T::deserialize(crate::serde_lua::FieldDeserializer::new(value))
+    })
+    .or_else(|error| {
+        if table.is_some_and(|t| t.is_empty()) {
+            lua.from_value(Value::Nil).map_err(|_| error)
+        } else {
+            Err(error)
+        }
+    })
+    .map_err(|e| {
+        lua_error(
+            ScriptErrorKind::TypeMismatch,
+            format!("{what}: {}", plain(&e)),
+        )
+    })
 }
 
 /// An mlua serde error without its "deserialize error: " prefix.
@@ -367,7 +394,7 @@ impl Access {
         world: &mut World,
         entity: Entity,
         value: Value,
-        what: &str,
+        what: &dyn Display,
     ) -> mlua::Result<()> {
         match self {
             Access::Serde(s) => (s.set)(lua, world, entity, value, what),
@@ -375,7 +402,7 @@ impl Access {
                 let types = world.resource::<AppTypeRegistry>().clone();
                 let types = types.read();
                 let dynamic = crate::vm::converting(lua, || {
-                    crate::reflect::from_lua(lua, value, r.info, &types, what)
+                    crate::reflect::from_lua(lua, value, r.info, &types, &what.to_string())
                 })?;
                 let concrete = r.from_reflect.from_reflect(&*dynamic).ok_or_else(|| {
                     lua_error(
@@ -436,7 +463,7 @@ impl Access {
         lua: &Lua,
         world: &mut World,
         value: Value,
-        what: &str,
+        what: &dyn Display,
     ) -> mlua::Result<()> {
         match self {
             Access::Serde(s) => (s.set)(lua, world, Entity::PLACEHOLDER, value, what),
@@ -462,7 +489,7 @@ impl ReflectAccess {
 /// How one registered message type crosses between Lua and Bevy's message queues.
 pub(crate) struct MessageAccess {
     /// Writes a message built from a Lua value.
-    pub write: fn(&Lua, &mut World, Value, &str) -> mlua::Result<()>,
+    pub write: fn(&Lua, &mut World, Value, &dyn Display) -> mlua::Result<()>,
     /// Creates a reader that starts at the messages written from now on.
     pub reader: fn(&World) -> Box<dyn MessageSource>,
     /// The Rust type, for the type definitions (`crate::typedefs`).

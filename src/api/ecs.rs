@@ -27,7 +27,7 @@ use crate::engine::Script;
 use crate::engine::context::{InstructionLimit, with_world};
 use crate::engine::entity_scripts;
 use crate::error::{ScriptErrorKind, lua_error};
-use crate::registry::{Kind, lookup};
+use crate::registry::{Kind, Subject, lookup};
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::name::Name;
@@ -200,7 +200,11 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
                 let name = name.to_str()?;
                 with_world(lua, |world| {
                     let access = lookup(world, Kind::Resource, &name, "ecs.set_resource")?;
-                    let what = format!("ecs.set_resource: resource `{name}`");
+                    let what = Subject {
+                        function: "ecs.set_resource",
+                        kind: "resource",
+                        name: &name,
+                    };
                     access.set_resource(lua, world, value, &what)
                 })?
             },
@@ -230,7 +234,11 @@ pub(crate) fn insert(
     value: Value,
     function: &str,
 ) -> mlua::Result<()> {
-    let what = || format!("{function}: component `{name}`");
+    let what = Subject {
+        function,
+        kind: "component",
+        name,
+    };
     match name {
         "Script" => {
             let path = match value {
@@ -240,7 +248,7 @@ pub(crate) fn insert(
                         ScriptErrorKind::TypeMismatch,
                         format!(
                             "{}: expected a script path, got {}",
-                            what(),
+                            what,
                             function::describe(&other)
                         ),
                     ));
@@ -252,7 +260,7 @@ pub(crate) fn insert(
                 .ok_or_else(|| {
                     lua_error(
                         ScriptErrorKind::Config,
-                        format!("{}: scripts need Bevy's AssetPlugin", what()),
+                        format!("{what}: scripts need Bevy's AssetPlugin"),
                     )
                 })?;
             world
@@ -271,14 +279,14 @@ pub(crate) fn insert(
                 ScriptErrorKind::TypeMismatch,
                 format!(
                     "{}: expected a string, got {}",
-                    what(),
+                    what,
                     function::describe(&other)
                 ),
             )),
         },
         _ => {
             let access = lookup(world, Kind::Component, name, function)?;
-            access.set(lua, world, entity, value, &what())
+            access.set(lua, world, entity, value, &what)
         }
     }
 }

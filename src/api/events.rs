@@ -89,7 +89,11 @@ pub(crate) fn emit(lua: &Lua, name: &str, payload: Value, function: &str) -> mlu
                 lua,
                 world,
                 payload,
-                &format!("{function}: message `{name}`"),
+                &crate::registry::Subject {
+                    function,
+                    kind: "message",
+                    name,
+                },
             );
         }
         let payload =
