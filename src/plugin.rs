@@ -179,10 +179,11 @@ fn create_engine(world: &mut World) -> bool {
         .workers
         .unwrap_or_else(|| AsyncComputeTaskPool::try_get().map_or(1, |pool| pool.thread_num()));
     let assets = world.get_resource::<AssetServer>().cloned();
-    let created = StatePool::with_cvars(workers, &config, queue.clone(), cvars).and_then(|pool| {
-        let engine = ScriptEngine::new(&config, assets)?;
-        Ok((pool, engine))
-    });
+    let created = StatePool::create(workers, &config, queue.clone(), cvars, assets.clone())
+        .and_then(|pool| {
+            let engine = ScriptEngine::new(&config, assets)?;
+            Ok((pool, engine))
+        });
     match created {
         Ok((pool, engine)) => {
             let runner = ScriptRunner::new(pool.clone(), queue.clone());

@@ -4,8 +4,10 @@
 //! (`app.add_worker_script`), where `jobs.define(name, function(args) ... end)` defines the
 //! jobs. Workers never touch the world: they get their input as arguments, return a
 //! [`ScriptValue`], and change the world only through `commands.*`, which the main thread
-//! applies in order. Worker VMs have `log`/`print`, `jobs.define`, `commands`, and Luau's
-//! `math`, `string`, `table`, `vector`, `buffer`, `bit32`, `utf8` and `coroutine`.
+//! applies in order. Worker VMs have `log`/`print`, `require` (modules from the asset
+//! folder, relative to the requiring file; editing one rebuilds the workers), `jobs.define`,
+//! `commands`, `cvar.get`, and Luau's `math`, `string`, `table`, `vector`, `buffer`, `bit32`,
+//! `utf8` and `coroutine`.
 //!
 //! The idle VMs wait in a channel: a [`PoolLease`] takes one out and gives it back when dropped,
 //! so a slot can never leak. A lease dropped while its thread panics, or explicitly
@@ -15,17 +17,20 @@
 
 use crate::api::commands::{self, RemoteCommands};
 use crate::api::function;
+use crate::api::require::{self, ModuleEnv, ModuleReader, RequiredModules};
 use crate::cvar::CVarSnapshot;
+use crate::engine::context::Owner;
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::queue::ActionQueue;
 use crate::value::ScriptValue;
 use crate::vm::{self, Budget, ScriptConfig};
+use bevy_asset::AssetServer;
 use bevy_ecs::resource::Resource;
 use mlua::chunk::ChunkMode;
 use mlua::{Function, Lua, Table};
 use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The pooled worker VMs. Clones share the pool.
 #[derive(Resource, Clone)]
@@ -39,6 +44,10 @@ struct Shared {
     cvars: CVarSnapshot,
     size: usize,
     scripts: RwLock<WorkerScripts>,
+    /// Where `require` reads modules from; `None` without Bevy's asset server.
+    modules: Option<AssetServer>,
+    /// Module files worker VMs required that the main thread has not seen yet.
+    required: Mutex<Vec<String>>,
     idle_sender: async_channel::Sender<WorkerVm>,
     idle: async_channel::Receiver<WorkerVm>,
 }
@@ -85,6 +94,17 @@ impl StatePool {
         queue: ActionQueue,
         cvars: CVarSnapshot,
     ) -> Result<Self, ScriptError> {
+        Self::create(size, config, queue, cvars, None)
+    }
+
+    /// A pool whose worker scripts can `require` modules from the asset folder of `modules`.
+    pub(crate) fn create(
+        size: usize,
+        config: &ScriptConfig,
+        queue: ActionQueue,
+        cvars: CVarSnapshot,
+        modules: Option<AssetServer>,
+    ) -> Result<Self, ScriptError> {
         let size = size.max(1);
         let (idle_sender, idle) = async_channel::bounded(size);
         let pool = Self {
@@ -94,6 +114,8 @@ impl StatePool {
                 cvars,
                 size,
                 scripts: RwLock::default(),
+                modules,
+                required: Mutex::default(),
                 idle_sender,
                 idle,
             }),
@@ -177,7 +199,50 @@ impl StatePool {
         }
     }
 
+    /// Moves the modules `lua` required since the last look to the list the main thread watches.
+    fn note_required(&self, lua: &Lua) {
+        let Some(files) = lua
+            .app_data_mut::<RequiredModules>()
+            .map(|mut r| std::mem::take(&mut r.0))
+        else {
+            return;
+        };
+        if files.is_empty() {
+            return;
+        }
+        if let Ok(mut required) = self.shared.required.lock() {
+            for (_, file) in files {
+                if !required.contains(&file) {
+                    required.push(file);
+                }
+            }
+        }
+    }
+
+    /// Module files worker VMs required since the last call, for hot reload.
+    pub(crate) fn take_required(&self) -> Vec<String> {
+        self.shared
+            .required
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+
+    /// Rebuilds every worker VM from the same scripts (after a module they require changed).
+    /// When the scripts no longer load, the old VMs stay and the error is returned.
+    pub(crate) fn reload(&self) -> Result<(), ScriptError> {
+        let mut scripts = self.scripts();
+        scripts.version += 1;
+        self.build(&scripts)?;
+        if let Ok(mut current) = self.shared.scripts.write() {
+            current.version += 1;
+        }
+        Ok(())
+    }
+
     fn give_back(&self, vm: WorkerVm) {
+        // Modules a job required lazily are watched too.
+        self.note_required(&vm.lua);
         // The channel holds `size` VMs, and no more than `size` exist.
         let _ = self.shared.idle_sender.try_send(vm);
     }
@@ -204,11 +269,17 @@ impl StatePool {
     fn build(&self, scripts: &WorkerScripts) -> Result<WorkerVm, ScriptError> {
         let config = &self.shared.config;
         let (queue, cvars) = (self.shared.queue.clone(), self.shared.cvars.clone());
-        let lua = vm::new_vm(config, |lua, globals| install(lua, globals, queue, cvars))
-            .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
-        for (path, source) in &scripts.sources {
-            run_script(&lua, path, source, config.instruction_limit)?;
-        }
+        let modules = self.shared.modules.clone();
+        let lua = vm::new_vm(config, |lua, globals| {
+            install(lua, globals, queue, cvars, modules)
+        })
+        .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
+        let ran = scripts.sources.iter().try_for_each(|(path, source)| {
+            run_script(&lua, path, source, config.instruction_limit).map(|_| ())
+        });
+        // Even a failed build has read modules worth watching: fixing one reloads the scripts.
+        self.note_required(&lua);
+        ran?;
         Ok(WorkerVm {
             lua,
             version: scripts.version,
@@ -222,7 +293,17 @@ fn install(
     globals: &Table,
     queue: ActionQueue,
     cvars: CVarSnapshot,
+    modules: Option<AssetServer>,
 ) -> mlua::Result<()> {
+    if let Some(server) = modules {
+        lua.set_app_data(ModuleReader(server));
+        lua.set_app_data(RequiredModules::default());
+        lua.set_app_data(ModuleEnv(module_env));
+        lua.set_app_data(WorkerRequire {
+            require: require::create_require(lua)?,
+            bind: crate::engine::env::create_bind(lua)?,
+        });
+    }
     lua.set_app_data(JobTable::default());
     crate::api::cvar::install_for_worker(lua, globals, cvars)?;
     lua.set_app_data(RemoteCommands(queue));
@@ -240,6 +321,28 @@ fn install(
     globals.raw_set("jobs", jobs)
 }
 
+/// `require` in worker VMs: the shared implementation and the binder that gives each script
+/// its own (see `engine::env::SharedFunctions`).
+struct WorkerRequire {
+    require: Function,
+    bind: Function,
+}
+
+/// The global table of a worker script or module: the sandboxed environment, `log` naming
+/// `file`, and (with the asset server) a `require` relative to `file` sharing `modules`.
+fn module_env(lua: &Lua, owner: &Owner, file: &str, modules: &Table) -> mlua::Result<Table> {
+    let env = vm::script_env(lua)?;
+    crate::api::log::install(lua, &env, &Arc::from(file))?;
+    let bound = lua.app_data_ref::<WorkerRequire>().map(|r| {
+        let state = require::state(lua, owner, file, modules)?;
+        r.bind.call::<Function>((&r.require, state))
+    });
+    if let Some(require) = bound.transpose()? {
+        env.raw_set("require", require)?;
+    }
+    Ok(env)
+}
+
 /// Runs one worker script (or chunk) in a global table of its own, with `log` naming `path`.
 fn run_script(
     lua: &Lua,
@@ -247,10 +350,13 @@ fn run_script(
     source: &str,
     limit: u64,
 ) -> Result<ScriptValue, ScriptError> {
-    let env = vm::script_env(lua).and_then(|env| {
-        crate::api::log::install(lua, &env, path)?;
-        Ok(env)
-    });
+    let owner = Owner {
+        id: 0,
+        path: path.clone(),
+    };
+    let env = lua
+        .create_table()
+        .and_then(|modules| module_env(lua, &owner, path, &modules));
     let env = env.map_err(|e| ScriptError::from_lua(path, &e, false))?;
     let function = lua
         .load(source)

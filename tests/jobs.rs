@@ -346,3 +346,69 @@ fn bad_arguments_to_jobs_name_the_function() {
     h.run_until_done();
     h.assert_no_errors();
 }
+
+/// Calls job `name` with `arg` until it returns `expected`, for changes that reach the
+/// workers a few frames later.
+fn call_until(h: &mut Harness, name: &str, arg: f64, expected: f64) {
+    let deadline = common::Deadline::new();
+    loop {
+        deadline.check(&format!("{name}({arg}) to return {expected}"));
+        let id = runner(h).call(name, arg);
+        run_until_completed(h, &[id]);
+        if result(h, id) == Ok(ScriptValue::Number(expected)) {
+            return;
+        }
+        // Until the change arrives, the job may not exist yet: that error is expected.
+        h.take_errors();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn worker_scripts_require_modules_and_reload_when_one_changes() {
+    let mut h = harness(
+        2,
+        256,
+        &[
+            ("scripts/workers/lib/scale.luau", "return {factor = 5}"),
+            (
+                "scripts/workers/scaled.luau",
+                "local scale = require('./lib/scale')\njobs.define('scaled', function(x) return x * scale.factor end)",
+            ),
+        ],
+    );
+    h.app.add_worker_script("scripts/workers/scaled.luau");
+    call_until(&mut h, "scaled", 10.0, 50.0);
+    // A chunk resolves modules from the asset folder's root.
+    let id = runner(&h).run_chunk("return require('scripts/workers/lib/scale').factor");
+    run_until_completed(&mut h, &[id]);
+    assert_eq!(result(&h, id), Ok(ScriptValue::Number(5.0)));
+
+    h.write("scripts/workers/lib/scale.luau", "return {factor = 7}");
+    call_until(&mut h, "scaled", 10.0, 70.0);
+    // A module that stops compiling keeps the workers as they were.
+    h.write("scripts/workers/lib/scale.luau", "return {factor = }");
+    h.run_until("the compile error", |seen| !seen.errors.is_empty());
+    let error = &h.take_errors()[0];
+    assert!(error.message.contains("scale.luau"), "{error}");
+    call_until(&mut h, "scaled", 10.0, 70.0);
+    h.assert_no_errors();
+}
+
+#[test]
+fn worker_require_stays_inside_the_asset_folder() {
+    let mut h = harness(
+        1,
+        256,
+        &[("scripts/workers/escape.luau", "require('../../../outside')")],
+    );
+    h.app.add_worker_script("scripts/workers/escape.luau");
+    h.run_until("the error", |seen| !seen.errors.is_empty());
+    let error = &h.take_errors()[0];
+    assert!(
+        error.message.contains("outside the asset folder"),
+        "{error}"
+    );
+    // The other worker script still serves its jobs.
+    call_until(&mut h, "double", 4.0, 8.0);
+}

@@ -12,7 +12,6 @@
 
 use crate::api::function;
 use crate::engine::context::Owner;
-use crate::engine::env;
 use crate::error::{ScriptErrorKind, lua_error};
 use bevy_asset::AssetServer;
 use bevy_asset::io::{AssetReaderError, AssetSourceId};
@@ -24,6 +23,10 @@ use std::sync::Arc;
 /// Where `require` reads module files from: the default source of Bevy's asset server.
 #[derive(Clone)]
 pub(crate) struct ModuleReader(pub AssetServer);
+
+/// Builds the global table a module runs in: `(lua, owner, file, modules) -> env`. The main VM
+/// and worker VMs give their modules different libraries.
+pub(crate) struct ModuleEnv(pub fn(&Lua, &Owner, &str, &Table) -> mlua::Result<Table>);
 
 /// Module files required since the engine last looked, with the script version that required
 /// them, so a change to a module can reload the scripts that use it.
@@ -110,7 +113,11 @@ fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
     // A marker while the module runs, so a cycle fails instead of recursing.
     let loading = Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()));
     modules.raw_set(file.as_str(), &loading)?;
-    let result = env::build(lua, &owner, &file, &modules).and_then(|module_env| {
+    let build = lua
+        .app_data_ref::<ModuleEnv>()
+        .map(|b| b.0)
+        .ok_or_else(|| fail("this VM cannot load modules".into()))?;
+    let result = build(lua, &owner, &file, &modules).and_then(|module_env| {
         lua.load(source)
             .set_name(format!("@{file}"))
             .set_mode(ChunkMode::Text)

@@ -25,10 +25,7 @@ pub(crate) struct SharedFunctions {
 impl SharedFunctions {
     /// Creates the shared functions of a VM.
     pub fn new(lua: &Lua) -> mlua::Result<Self> {
-        let bind: Function = lua
-            .load("return function(f, state) return function(...) return f(state, ...) end end")
-            .set_name("=bevy_luau")
-            .call(())?;
+        let bind = create_bind(lua)?;
         cvar::create_on_change(lua, &bind)?;
         Ok(Self {
             emit: events::create_emit(lua)?,
@@ -37,6 +34,13 @@ impl SharedFunctions {
             bind,
         })
     }
+}
+
+/// Creates `bind`: `(f, state) -> function(...) return f(state, ...) end`.
+pub(crate) fn create_bind(lua: &Lua) -> mlua::Result<Function> {
+    lua.load("return function(f, state) return function(...) return f(state, ...) end end")
+        .set_name("=bevy_luau")
+        .call(())
 }
 
 /// Builds the environment of `file`, run on behalf of `owner`, sharing the module cache `modules`.

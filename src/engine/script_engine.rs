@@ -10,7 +10,7 @@ use super::scheduler::{self, Scheduler};
 use super::scripts::GlobalScripts;
 use super::worker_scripts::WorkerScripts;
 use crate::api::events::ScriptEvent;
-use crate::api::require::{ModuleReader, RequiredModules};
+use crate::api::require::{ModuleEnv, ModuleReader, RequiredModules};
 use crate::cvar::{CVarChanged, CVarFlags, CVarRegistry};
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::queue::{Action, ActionQueue};
@@ -58,6 +58,7 @@ impl ScriptEngine {
         lua.set_app_data(WorldSlot::default());
         lua.set_app_data(StepTime::default());
         lua.set_app_data(RequiredModules::default());
+        lua.set_app_data(ModuleEnv(super::env::build));
         lua.set_app_data(EntityScripts::default());
         lua.set_app_data(ErrorSink::default());
         lua.set_app_data(InstructionLimit(config.instruction_limit));

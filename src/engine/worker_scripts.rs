@@ -1,5 +1,5 @@
 //! Worker scripts: loaded through the asset server and handed to every worker VM, again on
-//! each change.
+//! each change of a script or of a module one of them requires.
 
 use super::scripts::ScriptRequests;
 use crate::asset::LuauScript;
@@ -15,6 +15,8 @@ pub(crate) struct WorkerScripts {
     scripts: Vec<(String, Handle<LuauScript>)>,
     /// Worker scripts whose first load has neither finished nor failed.
     loading: Vec<Handle<LuauScript>>,
+    /// Modules worker scripts required, watched so that editing one rebuilds the workers.
+    modules: Vec<(String, Handle<LuauScript>)>,
     loaded: MessageCursor<AssetEvent<LuauScript>>,
     failed: MessageCursor<AssetLoadFailedEvent<LuauScript>>,
 }
@@ -54,7 +56,19 @@ impl WorkerScripts {
         ) else {
             return;
         };
+        if let Some(server) = world.get_resource::<AssetServer>() {
+            for file in pool.take_required() {
+                if !self.modules.iter().any(|(path, _)| *path == file) {
+                    let handle = server.load(file.clone());
+                    self.modules.push((file, handle));
+                }
+            }
+        }
+        let mut module_changed = false;
         for event in self.loaded.read(events) {
+            if let AssetEvent::Modified { id } = event {
+                module_changed |= self.modules.iter().any(|(_, h)| h.id() == *id);
+            }
             let (AssetEvent::Added { id } | AssetEvent::Modified { id }) = event else {
                 continue;
             };
@@ -66,6 +80,9 @@ impl WorkerScripts {
                     errors.push(error);
                 }
             }
+        }
+        if module_changed && let Err(error) = pool.reload() {
+            errors.push(error);
         }
         if let Some(failures) = world.get_resource::<Messages<AssetLoadFailedEvent<LuauScript>>>() {
             for failure in self.failed.read(failures) {

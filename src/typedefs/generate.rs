@@ -252,7 +252,7 @@ const HEADER: &str = "\
 --
 -- print, require and loadstring keep Luau's built-in types. Each script has its own: print is
 -- log.info, require resolves paths inside the asset folder, loadstring takes source text only.
--- Worker scripts have log, print, commands, cvar.get and jobs.define only.
+-- Worker scripts have log, print, require, commands, cvar.get and jobs.define only.
 
 ";
 
