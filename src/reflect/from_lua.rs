@@ -1,12 +1,5 @@
 //! Lua values to reflected values.
 
-use std::any::{TypeId, type_name};
-use std::borrow::Cow;
-use std::time::Duration;
-
-use bevy_ecs::entity::Entity;
-use bevy_ecs::name::Name;
-use bevy_math::{Vec2, Vec3, Vec3A};
 use bevy_reflect::array::DynamicArray;
 use bevy_reflect::enums::VariantInfo;
 use bevy_reflect::enums::{DynamicEnum, DynamicVariant, EnumInfo, StructVariantInfo};
@@ -22,7 +15,7 @@ use bevy_reflect::{
 use mlua::{Lua, LuaString, Table, Value};
 
 use super::failure::*;
-use crate::value::entity_from_lua;
+use super::leaf::{Leaf, leaf};
 
 /// Builds a reflected value of the type described by `info` from a Lua value.
 ///
@@ -63,14 +56,6 @@ struct Reader<'r> {
 
 /// Gives the [`TypeInfo`] of a field when the registry does not have it.
 type InfoFallback<'a> = &'a dyn Fn() -> Option<&'static TypeInfo>;
-
-/// What [`leaf`] made of a value.
-enum Leaf {
-    /// A type with a mapping of its own, converted.
-    Done(Box<dyn PartialReflect>),
-    /// Not such a type (or a vector type written as a table): convert by its `TypeInfo`.
-    Composite(Value),
-}
 
 /// The fields of a struct or of a struct variant.
 trait NamedFields {
@@ -439,133 +424,6 @@ impl Reader<'_> {
         let mut out = DynamicEnum::new_with_index(index, name, data);
         out.set_represented_type(Some(info));
         Ok(out)
-    }
-}
-
-/// Converts the types with a mapping of their own (numbers, strings, entities, vectors, …).
-fn leaf(value: Value, ty: &Type) -> Result<Leaf, Failure> {
-    let id = ty.id();
-    let done = |value: Box<dyn PartialReflect>| Ok(Leaf::Done(value));
-    if id == TypeId::of::<f32>() {
-        return done(Box::new(number(&value)? as f32));
-    }
-    if id == TypeId::of::<Entity>() {
-        let entity = entity_from_lua(&value).ok_or_else(|| expected("an entity", &value))?;
-        return done(Box::new(entity));
-    }
-    if id == TypeId::of::<Vec3>() || id == TypeId::of::<Vec3A>() || id == TypeId::of::<Vec2>() {
-        let v = match value {
-            Value::Vector(v) => v,
-            // Vector types are reflected structs, so a table of their fields works too.
-            Value::Table(_) => return Ok(Leaf::Composite(value)),
-            other => return Err(expected("a vector", &other)),
-        };
-        return done(if id == TypeId::of::<Vec3>() {
-            Box::new(Vec3::new(v.x(), v.y(), v.z()))
-        } else if id == TypeId::of::<Vec3A>() {
-            Box::new(Vec3A::new(v.x(), v.y(), v.z()))
-        } else {
-            Box::new(Vec2::new(v.x(), v.y()))
-        });
-    }
-    macro_rules! integers {
-        ($($ty:ty),*) => {$(
-            if id == TypeId::of::<$ty>() {
-                return done(Box::new(integer::<$ty>(&value)?));
-            }
-        )*};
-    }
-    integers!(
-        i32, u32, i64, u64, u8, u16, i8, i16, usize, isize, i128, u128
-    );
-    if id == TypeId::of::<f64>() {
-        return done(Box::new(number(&value)?));
-    }
-    if id == TypeId::of::<bool>() {
-        return match value {
-            Value::Boolean(value) => done(Box::new(value)),
-            other => Err(expected("a boolean", &other)),
-        };
-    }
-    if id == TypeId::of::<String>() {
-        return done(Box::new(string(&value)?));
-    }
-    if id == TypeId::of::<Cow<'static, str>>() {
-        return done(Box::new(Cow::<'static, str>::Owned(string(&value)?)));
-    }
-    if id == TypeId::of::<Name>() {
-        return done(Box::new(Name::new(string(&value)?)));
-    }
-    if id == TypeId::of::<char>() {
-        let one = match &value {
-            Value::String(text) => text.to_str().ok().and_then(|text| {
-                let mut chars = text.chars();
-                chars.next().filter(|_| chars.next().is_none())
-            }),
-            _ => None,
-        };
-        return match one {
-            Some(one) => done(Box::new(one)),
-            None => Err(expected("a string of one character", &value)),
-        };
-    }
-    if id == TypeId::of::<Duration>() {
-        let seconds = number(&value)?;
-        return match Duration::try_from_secs_f64(seconds) {
-            Ok(duration) => done(Box::new(duration)),
-            Err(_) => Err(Failure::mismatch(format!(
-                "{} is not a duration (expected a number of seconds, not negative)",
-                show_number(seconds)
-            ))),
-        };
-    }
-    Ok(Leaf::Composite(value))
-}
-
-/// Reads a number; floats take any, NaN included.
-fn number(value: &Value) -> Result<f64, Failure> {
-    match *value {
-        Value::Number(value) => Ok(value),
-        Value::Integer(value) => Ok(value as f64),
-        _ => Err(expected("a number", value)),
-    }
-}
-
-/// Reads a whole number in the range of `T`.
-fn integer<T: TryFrom<i128> + TryFrom<u128>>(value: &Value) -> Result<T, Failure> {
-    let out_of_range = |shown: String| format!("{shown} is out of range for {}", type_name::<T>());
-    let number = match *value {
-        Value::Integer(whole) => {
-            return T::try_from(i128::from(whole))
-                .map_err(|_| Failure::mismatch(out_of_range(whole.to_string())));
-        }
-        Value::Number(number) => number,
-        _ => return Err(expected("a number", value)),
-    };
-    if !number.is_finite() || number.fract() != 0.0 {
-        return Err(Failure::mismatch(format!(
-            "{} is not a whole number",
-            show_number(number)
-        )));
-    }
-    // 2^128 and -2^127: the casts below saturate outside these bounds.
-    const U128_END: f64 = 340_282_366_920_938_463_463_374_607_431_768_211_456.0;
-    const I128_START: f64 = -170_141_183_460_469_231_731_687_303_715_884_105_728.0;
-    let converted = if number >= 0.0 {
-        (number < U128_END).then(|| T::try_from(number as u128).ok())
-    } else {
-        (number >= I128_START).then(|| T::try_from(number as i128).ok())
-    };
-    converted
-        .flatten()
-        .ok_or_else(|| Failure::mismatch(out_of_range(show_number(number))))
-}
-
-/// Reads a string, replacing bytes that are not UTF-8.
-fn string(value: &Value) -> Result<String, Failure> {
-    match value {
-        Value::String(text) => Ok(text.to_string_lossy()),
-        other => Err(expected("a string", other)),
     }
 }
 

@@ -64,6 +64,7 @@
 
 mod failure;
 mod from_lua;
+mod leaf;
 mod to_lua;
 
 #[cfg(test)]
