@@ -5,8 +5,8 @@
 //!   that implement `Serialize + DeserializeOwned`. Values cross through mlua's serde support.
 //! - **reflection**: any component or resource registered in the `AppTypeRegistry` with
 //!   `ReflectComponent` (`#[reflect(Component)]`, or `#[reflect(Resource)]` for resources) is
-//!   found without registration. Values cross through [`crate::reflect`], so entities stay
-//!   exact and `Vec3` fields are native vectors.
+//!   found without registration. Values cross through the crate's reflection bridge, so
+//!   entities stay exact and `Vec3` fields are native vectors.
 //!
 //! A serde registration wins over a reflected type with the same short name.
 

@@ -4,8 +4,8 @@
 //! sometimes to a different VM. A `ScriptValue` owns its data, so it outlives the VM it came
 //! from, and it is `Serialize`/`Deserialize`, so it can be saved or sent anywhere.
 //!
-//! An [`Entity`] travels through Lua as a light userdata whose pointer value is
-//! [`Entity::to_bits`]. Light userdata compare by value, so the same entity converted twice is
+//! An [`Entity`](bevy_ecs::entity::Entity) travels through Lua as a light userdata whose pointer value is
+//! [`Entity::to_bits`](bevy_ecs::entity::Entity::to_bits). Light userdata compare by value, so the same entity converted twice is
 //! `==` in Lua and indexes the same table slot.
 
 use std::collections::BTreeMap;

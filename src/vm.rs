@@ -2,16 +2,16 @@
 //! per-script global tables.
 //!
 //! Every VM of the crate, the main one in [`ScriptEngine`](crate::ScriptEngine) and each worker,
-//! comes from [`new_vm`]. It is in Luau sandbox mode: the built-in libraries and their metatables
+//! comes from `new_vm`. It is in Luau sandbox mode: the built-in libraries and their metatables
 //! are read-only, the shared global table is read-only, and each script runs in a global table
-//! of its own ([`script_env`]) that reads through to the built-ins.
+//! of its own (`script_env`) that reads through to the built-ins.
 //!
 //! # The instruction limit
 //!
 //! Luau calls an interrupt at every checkpoint: loop back-edges, calls and returns. The crate
 //! installs a plain C-ABI interrupt that decrements a thread-local budget and raises an error
 //! once it reaches zero, and keeps raising at every later checkpoint until the host call
-//! returns, so `pcall` cannot swallow it. The budget is set by [`Budget::run`] around each call
+//! returns, so `pcall` cannot swallow it. The budget is set by `Budget::run` around each call
 //! from the host into Lua: each hook, event handler and script top level gets its own
 //! [`ScriptConfig::instruction_limit`] checkpoints.
 

@@ -1,0 +1,140 @@
+//! [`CVarValue`]: the typed value of a console variable, parsed from text and checked
+//! against the type of a CVar's default.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The value of a console variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CVarValue {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// A number.
+    Float(f64),
+    /// Text.
+    String(String),
+}
+
+impl CVarValue {
+    /// The type's name, for messages: `bool`, `int`, `float` or `string`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Bool(_) => "bool",
+            Self::Int(_) => "int",
+            Self::Float(_) => "float",
+            Self::String(_) => "string",
+        }
+    }
+
+    /// The value as a number, for range checks.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Self::Int(i) => Some(*i as f64),
+            Self::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// Parses `text` as a value of the same type as `self` (`1`/`0`, `on`/`off` and
+    /// `true`/`false` for booleans).
+    pub fn parse_like(&self, text: &str) -> Result<CVarValue, String> {
+        let text = text.trim();
+        match self {
+            Self::Bool(_) => match text.to_ascii_lowercase().as_str() {
+                "1" | "true" | "on" | "yes" => Ok(Self::Bool(true)),
+                "0" | "false" | "off" | "no" => Ok(Self::Bool(false)),
+                _ => Err(format!(
+                    "`{text}` is not a bool (use true/false, 1/0, on/off)"
+                )),
+            },
+            Self::Int(_) => text
+                .parse()
+                .map(Self::Int)
+                .map_err(|_| format!("`{text}` is not a whole number")),
+            Self::Float(_) => match text.parse::<f64>() {
+                Ok(f) if f.is_finite() => Ok(Self::Float(f)),
+                _ => Err(format!("`{text}` is not a finite number")),
+            },
+            Self::String(_) => Ok(Self::String(text.to_owned())),
+        }
+    }
+
+    /// Converts `value` to the type of `self`: an int may become a float, a whole float an int.
+    pub(crate) fn coerce_like(&self, value: CVarValue) -> Result<CVarValue, String> {
+        match (self, value) {
+            (Self::Float(_), Self::Int(i)) => Ok(Self::Float(i as f64)),
+            (Self::Int(_), Self::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                Ok(Self::Int(f as i64))
+            }
+            (Self::Float(_), Self::Float(f)) if !f.is_finite() => {
+                Err(format!("{f} is not a finite number"))
+            }
+            (expected, value)
+                if std::mem::discriminant(expected) == std::mem::discriminant(&value) =>
+            {
+                Ok(value)
+            }
+            (expected, value) => Err(format!(
+                "expected a {}, got a {} ({value})",
+                expected.type_name(),
+                value.type_name()
+            )),
+        }
+    }
+}
+
+impl fmt::Display for CVarValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Int(i) => write!(f, "{i}"),
+            Self::Float(x) => write!(f, "{x}"),
+            Self::String(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl From<bool> for CVarValue {
+    fn from(value: bool) -> Self {
+        Self::Bool(value)
+    }
+}
+
+impl From<i64> for CVarValue {
+    fn from(value: i64) -> Self {
+        Self::Int(value)
+    }
+}
+
+impl From<i32> for CVarValue {
+    fn from(value: i32) -> Self {
+        Self::Int(value.into())
+    }
+}
+
+impl From<f64> for CVarValue {
+    fn from(value: f64) -> Self {
+        Self::Float(value)
+    }
+}
+
+impl From<f32> for CVarValue {
+    fn from(value: f32) -> Self {
+        Self::Float(value.into())
+    }
+}
+
+impl From<&str> for CVarValue {
+    fn from(value: &str) -> Self {
+        Self::String(value.to_owned())
+    }
+}
+
+impl From<String> for CVarValue {
+    fn from(value: String) -> Self {
+        Self::String(value)
+    }
+}
