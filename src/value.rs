@@ -13,25 +13,18 @@ use std::fmt;
 
 use bevy_ecs::entity::Entity;
 use bevy_math::Vec3;
-use mlua::{FromLua, IntoLua, LightUserData, Lua, Table, Value};
+use mlua::{FromLua, IntoLua, LightUserData, Lua, Value};
 use serde::{Deserialize, Serialize};
+
+mod from_lua;
+
+pub(crate) use from_lua::is_identifier;
 
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!(
     "bevy_luau stores an `Entity` (64 bits) in the pointer of a Lua light userdata, \
      so it needs a target with 64-bit pointers"
 );
-
-/// How many tables deep a Lua value may nest before conversion gives up.
-///
-/// A table that contains itself also stops here.
-const MAX_DEPTH: usize = 64;
-
-/// How many values one conversion from Lua may produce.
-///
-/// Tables that share sub-tables are copied once per reference, so a few lines of Lua could
-/// otherwise ask for an exponentially large value.
-const MAX_VALUES: usize = 1 << 20;
 
 /// A dynamic value that scripts and Rust exchange.
 ///
@@ -198,178 +191,7 @@ impl IntoLua for ScriptValue {
 
 impl FromLua for ScriptValue {
     fn from_lua(value: Value, _lua: &Lua) -> mlua::Result<Self> {
-        let from = value.type_name();
-        let mut budget = MAX_VALUES;
-        convert(value, 0, &mut budget).map_err(|failure| failure.into_error(from))
-    }
-}
-
-/// Why a conversion from Lua failed, with the path to the offending value.
-enum Failure {
-    Lua(mlua::Error),
-    Rejected {
-        message: String,
-        /// Path segments (`.name`, `[3]`), innermost first.
-        path: Vec<String>,
-    },
-}
-
-impl Failure {
-    fn rejected(message: String) -> Self {
-        Self::Rejected {
-            message,
-            path: Vec::new(),
-        }
-    }
-
-    fn inside(mut self, segment: impl FnOnce() -> String) -> Self {
-        if let Self::Rejected { path, .. } = &mut self {
-            path.push(segment());
-        }
-        self
-    }
-
-    fn into_error(self, from: &'static str) -> mlua::Error {
-        match self {
-            Self::Lua(error) => error,
-            Self::Rejected { message, path } => {
-                let path: String = path.into_iter().rev().collect();
-                let message = match path.strip_prefix('.').unwrap_or(&path) {
-                    "" => message,
-                    path => format!("{message} (at `{path}`)"),
-                };
-                mlua::Error::FromLuaConversionError {
-                    from,
-                    to: "ScriptValue".to_owned(),
-                    message: Some(message),
-                }
-            }
-        }
-    }
-}
-
-fn convert(value: Value, depth: usize, budget: &mut usize) -> Result<ScriptValue, Failure> {
-    *budget = budget.checked_sub(1).ok_or_else(|| {
-        Failure::rejected(format!(
-            "value too large to convert (more than {MAX_VALUES} values)"
-        ))
-    })?;
-    Ok(match value {
-        Value::Nil => ScriptValue::Nil,
-        Value::Boolean(value) => ScriptValue::Bool(value),
-        Value::Integer(value) => ScriptValue::Number(value as f64),
-        Value::Number(value) => ScriptValue::Number(value),
-        Value::Vector(value) => ScriptValue::Vector(Vec3::new(value.x(), value.y(), value.z())),
-        Value::String(value) => ScriptValue::String(value.to_string_lossy()),
-        Value::LightUserData(data) => match entity_from_light_userdata(data) {
-            Some(entity) => ScriptValue::Entity(entity),
-            None => {
-                let message = format!("light userdata {:p} is not an Entity", data.0);
-                return Err(Failure::rejected(message));
-            }
-        },
-        Value::Table(table) => convert_table(&table, depth, budget)?,
-        other => {
-            let name = other.type_name();
-            let message = format!("cannot convert {} {name} to a ScriptValue", article(name));
-            return Err(Failure::rejected(message));
-        }
-    })
-}
-
-fn convert_table(table: &Table, depth: usize, budget: &mut usize) -> Result<ScriptValue, Failure> {
-    if depth >= MAX_DEPTH {
-        let message = "table nested too deeply (or contains a cycle)".to_owned();
-        return Err(Failure::rejected(message));
-    }
-    const ALLOWED: &str = "keys must be strings, or the indices 1..n of a sequence without holes";
-    let len = table.raw_len();
-    let mut items: Vec<Option<ScriptValue>> = Vec::new();
-    let mut entries = BTreeMap::new();
-    for pair in table.pairs::<Value, Value>() {
-        let (key, item) = pair.map_err(Failure::Lua)?;
-        let index = match key {
-            Value::Integer(index) => usize::try_from(index)
-                .ok()
-                .filter(|i| (1..=len).contains(i)),
-            _ => None,
-        };
-        if let Some(index) = index {
-            let item =
-                convert(item, depth + 1, budget).map_err(|f| f.inside(|| format!("[{index}]")))?;
-            if items.is_empty() {
-                items.resize(len, None);
-            }
-            items[index - 1] = Some(item);
-        } else if let Value::String(key) = key {
-            let key = key.to_string_lossy();
-            let item =
-                convert(item, depth + 1, budget).map_err(|f| f.inside(|| key_segment(&key)))?;
-            entries.insert(key, item);
-        } else {
-            let key = describe_key(&key);
-            return Err(Failure::rejected(format!(
-                "key {key} is not allowed ({ALLOWED})"
-            )));
-        }
-    }
-    if entries.is_empty() {
-        let missing = items.iter().position(Option::is_none);
-        match missing {
-            None => Ok(ScriptValue::List(items.into_iter().flatten().collect())),
-            Some(hole) => Err(Failure::rejected(format!(
-                "table has a hole at index {} ({ALLOWED})",
-                hole + 1
-            ))),
-        }
-    } else if items.is_empty() {
-        Ok(ScriptValue::Map(entries))
-    } else {
-        let message = format!("table mixes sequence items with string keys ({ALLOWED})");
-        Err(Failure::rejected(message))
-    }
-}
-
-/// Names a rejected table key for an error message.
-fn describe_key(key: &Value) -> String {
-    match key {
-        Value::Boolean(value) => format!("`{value}`"),
-        Value::Integer(value) => format!("`{value}`"),
-        Value::Number(value) => format!("`{value}`"),
-        Value::LightUserData(data) => match entity_from_light_userdata(*data) {
-            Some(entity) => format!("`Entity({entity})`"),
-            None => "of type lightuserdata".to_owned(),
-        },
-        other => format!("of type {}", other.type_name()),
-    }
-}
-
-fn article(name: &str) -> &'static str {
-    match name.as_bytes().first() {
-        Some(b'a' | b'e' | b'i' | b'o') => "an",
-        _ => "a",
-    }
-}
-
-/// Whether `key` can be written bare in Lua (`{key = 1}`, `t.key`).
-pub(crate) fn is_identifier(key: &str) -> bool {
-    const KEYWORDS: [&str; 21] = [
-        "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
-        "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
-    ];
-    let mut chars = key.chars();
-    chars
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !KEYWORDS.contains(&key)
-}
-
-fn key_segment(key: &str) -> String {
-    if is_identifier(key) {
-        format!(".{key}")
-    } else {
-        format!("[{key:?}]")
+        from_lua::convert(value)
     }
 }
 
