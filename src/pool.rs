@@ -30,6 +30,7 @@ use mlua::chunk::ChunkMode;
 use mlua::{Function, Lua, Table};
 use std::collections::HashMap;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// The pooled worker VMs. Clones share the pool.
@@ -48,6 +49,8 @@ struct Shared {
     modules: Option<AssetServer>,
     /// Module files worker VMs required that the main thread has not seen yet.
     required: Mutex<Vec<String>>,
+    /// Whether `required` has anything, so the main thread looks each frame without locking.
+    has_required: AtomicBool,
     idle_sender: async_channel::Sender<WorkerVm>,
     idle: async_channel::Receiver<WorkerVm>,
 }
@@ -116,6 +119,7 @@ impl StatePool {
                 scripts: RwLock::default(),
                 modules,
                 required: Mutex::default(),
+                has_required: AtomicBool::new(false),
                 idle_sender,
                 idle,
             }),
@@ -216,11 +220,16 @@ impl StatePool {
                     required.push(file);
                 }
             }
+            self.shared.has_required.store(true, Ordering::Release);
         }
     }
 
-    /// Module files worker VMs required since the last call, for hot reload.
+    /// Module files worker VMs required since the last call, for hot reload. Called every
+    /// frame; it locks only when there is something to take.
     pub(crate) fn take_required(&self) -> Vec<String> {
+        if !self.shared.has_required.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
         self.shared
             .required
             .lock()
@@ -231,13 +240,7 @@ impl StatePool {
     /// Rebuilds every worker VM from the same scripts (after a module they require changed).
     /// When the scripts no longer load, the old VMs stay and the error is returned.
     pub(crate) fn reload(&self) -> Result<(), ScriptError> {
-        let mut scripts = self.scripts();
-        scripts.version += 1;
-        self.build(&scripts)?;
-        if let Ok(mut current) = self.shared.scripts.write() {
-            current.version += 1;
-        }
-        Ok(())
+        self.next_version(self.scripts())
     }
 
     fn give_back(&self, vm: WorkerVm) {
@@ -256,6 +259,12 @@ impl StatePool {
             Some((_, old)) => *old = source,
             None => scripts.sources.push((Arc::from(path), source)),
         }
+        self.next_version(scripts)
+    }
+
+    /// Makes `scripts` the pool's next version once a scratch VM runs them; each VM is rebuilt
+    /// on its next lease. When they fail, the current version stays and the error is returned.
+    fn next_version(&self, mut scripts: WorkerScripts) -> Result<(), ScriptError> {
         scripts.version += 1;
         self.build(&scripts)?;
         if let Ok(mut current) = self.shared.scripts.write() {
@@ -295,15 +304,16 @@ fn install(
     cvars: CVarSnapshot,
     modules: Option<AssetServer>,
 ) -> mlua::Result<()> {
+    // Without the asset server `require` is still there, and says what it needs.
     if let Some(server) = modules {
         lua.set_app_data(ModuleReader(server));
-        lua.set_app_data(RequiredModules::default());
-        lua.set_app_data(ModuleEnv(module_env));
-        lua.set_app_data(WorkerRequire {
-            require: require::create_require(lua)?,
-            bind: crate::engine::env::create_bind(lua)?,
-        });
     }
+    lua.set_app_data(RequiredModules::default());
+    lua.set_app_data(ModuleEnv(module_env));
+    lua.set_app_data(WorkerRequire {
+        require: require::create_require(lua)?,
+        bind: crate::engine::env::create_bind(lua)?,
+    });
     lua.set_app_data(JobTable::default());
     crate::api::cvar::install_for_worker(lua, globals, cvars)?;
     lua.set_app_data(RemoteCommands(queue));
@@ -329,17 +339,16 @@ struct WorkerRequire {
 }
 
 /// The global table of a worker script or module: the sandboxed environment, `log` naming
-/// `file`, and (with the asset server) a `require` relative to `file` sharing `modules`.
+/// `file`, and a `require` relative to `file` sharing `modules`.
 fn module_env(lua: &Lua, owner: &Owner, file: &str, modules: &Table) -> mlua::Result<Table> {
     let env = vm::script_env(lua)?;
     crate::api::log::install(lua, &env, &Arc::from(file))?;
-    let bound = lua.app_data_ref::<WorkerRequire>().map(|r| {
-        let state = require::state(lua, owner, file, modules)?;
-        r.bind.call::<Function>((&r.require, state))
-    });
-    if let Some(require) = bound.transpose()? {
-        env.raw_set("require", require)?;
-    }
+    let (require, bind) = lua
+        .app_data_ref::<WorkerRequire>()
+        .map(|r| (r.require.clone(), r.bind.clone()))
+        .ok_or_else(|| mlua::Error::runtime("worker modules need a worker VM"))?;
+    let state = require::state(lua, owner, file, modules)?;
+    env.raw_set("require", bind.call::<Function>((require, state))?)?;
     Ok(env)
 }
 
@@ -521,6 +530,15 @@ mod tests {
         assert_eq!(pool.version(), version);
         let call = JobRequest::Call("one".into(), ScriptValue::Nil);
         assert_eq!(pool.acquire().run(&call), Ok(ScriptValue::Number(1.0)));
+    }
+
+    #[test]
+    fn without_the_asset_server_require_says_what_it_needs() {
+        let lease = pool(1).acquire();
+        let error = lease
+            .run(&JobRequest::Chunk("return require('./util')".into()))
+            .unwrap_err();
+        assert!(error.message.contains("AssetPlugin"), "{error}");
     }
 
     #[test]
