@@ -373,6 +373,32 @@ fn editing_scripts_changes_the_game_without_dropping_players() {
     assert_eq!(server.stop().len(), 1);
 }
 
+#[test]
+fn a_failing_script_handler_tells_the_client_and_keeps_serving() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&assets().join("games/mud"), &dir.path().join("games/mud"));
+    let players = dir.path().join("games/mud/scripts/players.luau");
+    let source = std::fs::read_to_string(&players).expect("read");
+    let broken = source.replace(
+        "    mud.tell(p.entity, cvar.get(\"mud_motd\"))",
+        "    error(\"the greeting broke\")",
+    );
+    assert_ne!(source, broken);
+    std::fs::write(&players, broken).expect("write");
+    let server = Server::start(dir.path().to_path_buf());
+    let mut alice = connect(&server, "alice");
+    alice.sees("Something went wrong there");
+    // The line handlers still work: the name is taken and the player logs in.
+    alice.say("Alice");
+    alice.sees("Welcome, Alice!");
+    let errors = server.stop();
+    assert_eq!(errors.len(), 1, "one error, not one per frame: {errors:?}");
+    assert!(
+        errors[0].message.contains("the greeting broke"),
+        "{errors:?}"
+    );
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read dir") {

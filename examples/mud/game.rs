@@ -45,6 +45,10 @@ struct Client {
 /// The most lines kept for a client the game has not greeted yet.
 const BACKLOG: usize = 32;
 
+/// What a client is told when a script failed on its behalf (the error itself is a
+/// `ScriptError`, with the script's file and line).
+const SCRIPT_FAILED: &str = "Something went wrong there; the gods have been told.";
+
 impl MudServer {
     /// How many clients are connected.
     pub fn clients(&self) -> usize {
@@ -218,14 +222,16 @@ fn pump_network(world: &mut World) {
     }
     for (&id, client) in server.sessions.iter_mut().filter(|(_, c)| !c.greeted) {
         match ScriptEngine::emit(world, "on_connect", payload(client.entity, id, None)) {
-            Ok(true) => client.greeted = true,
+            Ok(true) => {}
             // Nothing took it: the scripts are not loaded yet. Try again next frame.
             Ok(false) => continue,
-            Err(error) => {
-                tracing::debug!(target: "mud", "on_connect failed: {error}");
-                continue;
+            // A handler failed (already a `ScriptError`); trying again each frame would only
+            // repeat the error, so the client is let in as it is.
+            Err(_) => {
+                client.outbox.send(SCRIPT_FAILED);
             }
         }
+        client.greeted = true;
         for line in std::mem::take(&mut client.backlog) {
             if let Some(reply) = action(world, client.entity, id, line) {
                 client.outbox.send(reply);
@@ -243,8 +249,7 @@ fn action(world: &mut World, entity: Entity, id: SessionId, line: String) -> Opt
         match ScriptEngine::emit(world, event, payload.clone()) {
             Ok(true) => return None,
             Ok(false) => {}
-            // The error is already a `ScriptError` with the script's file and line.
-            Err(_) => return Some("Something went wrong there; the gods have been told.".into()),
+            Err(_) => return Some(SCRIPT_FAILED.into()),
         }
     }
     Some("Nothing in this world answers (no script handled that line).".into())
