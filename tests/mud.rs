@@ -323,8 +323,7 @@ fn a_full_server_turns_new_clients_away() {
 
 #[test]
 fn editing_scripts_changes_the_game_without_dropping_players() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    copy_dir(&assets().join("games/mud"), &dir.path().join("games/mud"));
+    let dir = game_copy();
     let server = Server::start(dir.path().to_path_buf());
     let mut alice = Client::login(&server, "Alice");
     alice.say("dance");
@@ -332,23 +331,19 @@ fn editing_scripts_changes_the_game_without_dropping_players() {
 
     // A new command, through an on_action handler in an edited script.
     let ambience = dir.path().join("games/mud/scripts/ambience.luau");
-    let source = std::fs::read_to_string(&ambience).expect("read");
-    let edited = source.replace(
+    edit(
+        &ambience,
         "elseif line == \"xyzzy\" then",
         "elseif line == \"dance\" then\n        mud.tell(e, \"You dance a jig.\")\n        return true\n    elseif line == \"xyzzy\" then",
     );
-    assert_ne!(source, edited);
-    std::fs::write(&ambience, edited).expect("write");
     alice.retry("dance", "You dance a jig.");
 
     // A room description, changed under a player standing in it.
-    let world = dir.path().join("games/mud/scripts/world.luau");
-    let source = std::fs::read_to_string(&world).expect("read");
-    std::fs::write(
-        &world,
-        source.replace("Cool marble", "Freshly painted marble"),
-    )
-    .expect("write");
+    edit(
+        &dir.path().join("games/mud/scripts/world.luau"),
+        "Cool marble",
+        "Freshly painted marble",
+    );
     alice.retry("look", "Freshly painted marble");
 
     // A script that no longer compiles keeps the old version running.
@@ -375,16 +370,12 @@ fn editing_scripts_changes_the_game_without_dropping_players() {
 
 #[test]
 fn a_failing_script_handler_tells_the_client_and_keeps_serving() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    copy_dir(&assets().join("games/mud"), &dir.path().join("games/mud"));
-    let players = dir.path().join("games/mud/scripts/players.luau");
-    let source = std::fs::read_to_string(&players).expect("read");
-    let broken = source.replace(
+    let dir = game_copy();
+    edit(
+        &dir.path().join("games/mud/scripts/players.luau"),
         "    mud.tell(p.entity, cvar.get(\"mud_motd\"))",
         "    error(\"the greeting broke\")",
     );
-    assert_ne!(source, broken);
-    std::fs::write(&players, broken).expect("write");
     let server = Server::start(dir.path().to_path_buf());
     let mut alice = connect(&server, "alice");
     alice.sees("Something went wrong there");
@@ -397,6 +388,20 @@ fn a_failing_script_handler_tells_the_client_and_keeps_serving() {
         errors[0].message.contains("the greeting broke"),
         "{errors:?}"
     );
+}
+
+/// A copy of the game in a temporary asset folder, for tests that edit its scripts.
+fn game_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&assets().join("games/mud"), &dir.path().join("games/mud"));
+    dir
+}
+
+/// Replaces `from` with `to` in the file at `path`, which must contain it.
+fn edit(path: &Path, from: &str, to: &str) {
+    let source = std::fs::read_to_string(path).expect("read");
+    assert!(source.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, source.replace(from, to)).expect("write");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
