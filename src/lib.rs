@@ -127,6 +127,8 @@ pub mod cvar;
 pub mod engine;
 /// [`ScriptError`] and [`ScriptErrorKind`].
 pub mod error;
+/// The fast path of world access, written against Luau's C API.
+pub(crate) mod fast;
 /// [`LuauScriptingPlugin`], [`ScriptingSystem`] and [`ScriptingAppExt`].
 pub mod plugin;
 pub mod pool;

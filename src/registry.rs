@@ -11,18 +11,21 @@
 //! A serde registration wins over a reflected type with the same short name.
 
 use crate::error::{ScriptErrorKind, lua_error};
+use crate::fast::Stack;
 use bevy_ecs::component::{Component, ComponentId, Mutable};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::message::{Message, MessageCursor, Messages};
 use bevy_ecs::reflect::{AppTypeRegistry, ReflectComponent, ReflectResource};
 use bevy_ecs::resource::Resource;
+use bevy_ecs::world::EntityRef;
 use bevy_ecs::world::World;
-use bevy_reflect::{ReflectFromReflect, TypeInfo, TypeRegistration};
+use bevy_reflect::{ReflectFromPtr, ReflectFromReflect, TypeInfo, TypeRegistration};
 use mlua::{Lua, LuaSerdeExt, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::TypeId;
 use std::collections::HashMap;
+use std::ffi::c_int;
 use std::fmt::Display;
 use std::sync::Arc;
 
@@ -188,6 +191,7 @@ fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua
                 type_id: registration.type_id(),
                 info: registration.type_info(),
                 component: component.clone(),
+                from_ptr: registration.data::<ReflectFromPtr>().cloned(),
                 from_reflect: from_reflect.clone(),
             })))
         }
@@ -251,6 +255,12 @@ pub(crate) struct SerdeAccess {
     set: fn(&Lua, &mut World, Entity, Value, &dyn Display) -> mlua::Result<()>,
     remove: fn(&mut World, Entity) -> bool,
     id: fn(&mut World) -> ComponentId,
+    /// The fast `ecs.get`: pushes the entity's component (or `nil`); `None` leaves the call to
+    /// the safe path.
+    pub push: for<'s> fn(Stack<'s>, EntityRef<'_>) -> Option<()>,
+    /// The fast `ecs.set`: reads the component from stack index `index` and writes it; `None`
+    /// (having changed nothing) leaves the call to the safe path.
+    pub read: for<'s> fn(Stack<'s>, c_int, &mut World, Entity) -> Option<()>,
     /// The Rust type, for the type definitions (`crate::typedefs`).
     type_id: TypeId,
 }
@@ -258,8 +268,12 @@ pub(crate) struct SerdeAccess {
 /// The reflection backend.
 pub(crate) struct ReflectAccess {
     type_id: TypeId,
-    info: &'static TypeInfo,
-    component: ReflectComponent,
+    /// The type's info.
+    pub info: &'static TypeInfo,
+    /// Reads and writes it on entities.
+    pub component: ReflectComponent,
+    /// Casts a pointer to it into `dyn Reflect`, for reaching it by component id.
+    pub from_ptr: Option<ReflectFromPtr>,
     from_reflect: ReflectFromReflect,
 }
 
@@ -345,6 +359,24 @@ impl SerdeAccess {
                     .is_some()
             },
             id: |world| world.register_component::<T>(),
+            push: |stack, entity| match entity.get::<T>() {
+                Some(value) => crate::fast::serde::push(stack, value).ok(),
+                None => {
+                    stack.push_nil();
+                    Some(())
+                }
+            },
+            read: |stack, index, world, entity| {
+                let component: T = crate::fast::serde::read(stack, index).ok()?;
+                let mut entity = world.get_entity_mut(entity).ok()?;
+                match entity.get_mut::<T>() {
+                    Some(mut existing) => *existing = component,
+                    None => {
+                        entity.insert(component);
+                    }
+                }
+                Some(())
+            },
             type_id: TypeId::of::<T>(),
         }
     }
@@ -364,6 +396,9 @@ impl SerdeAccess {
             },
             remove: |world, _| world.remove_resource::<T>().is_some(),
             id: |world| world.register_component::<T>(),
+            // Resources are not on the fast path.
+            push: |_, _| None,
+            read: |_, _, _, _| None,
             type_id: TypeId::of::<T>(),
         }
     }

@@ -23,30 +23,33 @@
 
 use crate::api::function::{self, entity_arg};
 use crate::api::require::ModuleReader;
+use crate::api::{each, reference};
 use crate::engine::Script;
 use crate::engine::context::{InstructionLimit, with_world};
 use crate::engine::entity_scripts;
 use crate::error::{ScriptErrorKind, lua_error};
-use crate::registry::{Kind, Subject, lookup};
-use bevy_ecs::component::ComponentId;
+use crate::fast::names::{self, Named};
+use crate::fast::{self, Shared, Stack, fast_fn};
+use crate::reflect::plan::{self, Plans};
+use crate::registry::{Access, Kind, ReflectAccess, Subject, lookup};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::name::Name;
-use bevy_ecs::query::{QueryBuilder, QueryState};
+use bevy_ecs::query::QueryState;
 use bevy_ecs::world::World;
 use mlua::{Lua, MultiValue, Table, Value};
-use std::collections::HashMap;
+use std::ffi::c_int;
 
-/// Query states of `ecs.query` and `ecs.find`, kept between calls so each call only catches up
-/// with new archetypes.
+/// The query state of `ecs.find`, kept between calls so each call only catches up with new
+/// archetypes.
 #[derive(Default)]
 pub(crate) struct QueryCache {
-    by_components: HashMap<Vec<ComponentId>, QueryState<Entity>>,
     names: Option<QueryState<(Entity, &'static Name)>>,
 }
 
 /// Adds the `ecs` library to the shared globals.
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     lua.set_app_data(QueryCache::default());
+    reference::install(lua)?;
     let ecs = lua.create_table()?;
     ecs.raw_set(
         "spawn",
@@ -64,61 +67,56 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             despawn(lua, entity_arg(&e, 1, "ecs.despawn")?, "ecs.despawn")
         })?,
     )?;
-    ecs.raw_set(
-        "exists",
-        function::create(lua, "ecs.exists", |lua, (e,): (Value,)| {
-            let entity = entity_arg(&e, 1, "ecs.exists")?;
-            with_world(lua, |world| world.get_entity(entity).is_ok())
-        })?,
+    let slow = function::create(lua, "ecs.exists", |lua, (e,): (Value,)| {
+        let entity = entity_arg(&e, 1, "ecs.exists")?;
+        with_world(lua, |world| world.get_entity(entity).is_ok())
+    })?;
+    ecs.raw_set("exists", fast::function::<Exists>(lua, slow)?)?;
+    let slow = function::create(
+        lua,
+        "ecs.get",
+        |lua, (e, name): (Value, mlua::LuaString)| {
+            let entity = entity_arg(&e, 1, "ecs.get")?;
+            let name = name.to_str()?;
+            with_world(lua, |world| {
+                existing(world, entity, "ecs.get")?;
+                let access = lookup(world, Kind::Component, &name, "ecs.get")?;
+                Ok(access.get(lua, world, entity)?.unwrap_or(Value::Nil))
+            })?
+        },
     )?;
-    ecs.raw_set(
-        "get",
-        function::create(
-            lua,
-            "ecs.get",
-            |lua, (e, name): (Value, mlua::LuaString)| {
-                let entity = entity_arg(&e, 1, "ecs.get")?;
-                let name = name.to_str()?;
-                with_world(lua, |world| {
-                    existing(world, entity, "ecs.get")?;
-                    let access = lookup(world, Kind::Component, &name, "ecs.get")?;
-                    Ok(access.get(lua, world, entity)?.unwrap_or(Value::Nil))
-                })?
-            },
-        )?,
+    ecs.raw_set("get", fast::function::<Get>(lua, slow)?)?;
+    let slow = function::create(
+        lua,
+        "ecs.set",
+        |lua, (e, name, value): (Value, mlua::LuaString, Value)| {
+            let entity = entity_arg(&e, 1, "ecs.set")?;
+            let name = name.to_str()?;
+            with_world(lua, |world| {
+                existing(world, entity, "ecs.set")?;
+                insert(lua, world, entity, &name, value, "ecs.set")
+            })?
+        },
     )?;
-    ecs.raw_set(
-        "set",
-        function::create(
-            lua,
-            "ecs.set",
-            |lua, (e, name, value): (Value, mlua::LuaString, Value)| {
-                let entity = entity_arg(&e, 1, "ecs.set")?;
-                let name = name.to_str()?;
-                with_world(lua, |world| {
-                    existing(world, entity, "ecs.set")?;
-                    insert(lua, world, entity, &name, value, "ecs.set")
-                })?
-            },
-        )?,
+    ecs.raw_set("set", fast::function::<Set>(lua, slow)?)?;
+    let slow = function::create(
+        lua,
+        "ecs.has",
+        |lua, (e, name): (Value, mlua::LuaString)| {
+            let entity = entity_arg(&e, 1, "ecs.has")?;
+            let name = name.to_str()?;
+            with_world(lua, |world| {
+                existing(world, entity, "ecs.has")?;
+                let access = lookup(world, Kind::Component, &name, "ecs.has")?;
+                let id = access.component_id(world);
+                Ok(world.entity(entity).contains_id(id))
+            })?
+        },
     )?;
-    ecs.raw_set(
-        "has",
-        function::create(
-            lua,
-            "ecs.has",
-            |lua, (e, name): (Value, mlua::LuaString)| {
-                let entity = entity_arg(&e, 1, "ecs.has")?;
-                let name = name.to_str()?;
-                with_world(lua, |world| {
-                    existing(world, entity, "ecs.has")?;
-                    let access = lookup(world, Kind::Component, &name, "ecs.has")?;
-                    let id = access.component_id(world);
-                    Ok(world.entity(entity).contains_id(id))
-                })?
-            },
-        )?,
-    )?;
+    ecs.raw_set("has", fast::function::<Has>(lua, slow)?)?;
+    ecs.raw_set("ref", reference::create_ref(lua)?)?;
+    ecs.raw_set("value", reference::create_value(lua)?)?;
+    ecs.raw_set("each", each::create(lua)?)?;
     ecs.raw_set(
         "remove",
         function::create(
@@ -212,6 +210,97 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     )?;
     ecs.set_readonly(true);
     globals.raw_set("ecs", ecs)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fast path (see `crate::fast`): each body takes the calls whose entity exists and whose
+// component name resolves, and leaves every other call to the safe implementation above.
+// ---------------------------------------------------------------------------------------------
+
+fast_fn!(Exists, c"ecs.exists", exists);
+fast_fn!(Get, c"ecs.get", get);
+fast_fn!(Set, c"ecs.set", set);
+fast_fn!(Has, c"ecs.has", has);
+
+/// `ecs.exists(e)`.
+fn exists(stack: Stack<'_>) -> Option<c_int> {
+    let entity = stack.entity(1)?;
+    let world = stack.shared()?.lent.borrow()?;
+    stack.push_bool(world.get_entity(entity).is_ok());
+    Some(1)
+}
+
+/// `ecs.get(e, name)`.
+fn get(stack: Stack<'_>) -> Option<c_int> {
+    let entity = stack.entity(1)?;
+    let mut world = stack.shared()?.lent.borrow()?;
+    let named = names::component(stack, &mut world, 2, "ecs.get")?;
+    let entity = world.get_entity(entity).ok()?;
+    match &named.access {
+        Access::Serde(serde) => (serde.push)(stack, entity)?,
+        Access::Reflect(reflect) => match reflect.component.reflect(entity) {
+            Some(value) => {
+                if !crate::reflect::push(stack, value.as_partial_reflect()) {
+                    return None;
+                }
+            }
+            None => stack.push_nil(),
+        },
+    }
+    Some(1)
+}
+
+/// `ecs.set(e, name, value)`.
+fn set(stack: Stack<'_>) -> Option<c_int> {
+    let entity = stack.entity(1)?;
+    // `Script` and `Name` are shorthands the safe implementation handles.
+    if matches!(stack.string(2)?.bytes(), b"Script" | b"Name") {
+        return None;
+    }
+    let shared = stack.shared()?;
+    let mut world = shared.lent.borrow()?;
+    let named = names::component(stack, &mut world, 2, "ecs.set")?;
+    world.get_entity(entity).ok()?;
+    match &named.access {
+        Access::Serde(serde) => (serde.read)(stack, 3, &mut world, entity)?,
+        Access::Reflect(reflect) => set_reflected(stack, shared, &mut world, entity, reflect)?,
+    }
+    Some(0)
+}
+
+/// `ecs.has(e, name)`.
+fn has(stack: Stack<'_>) -> Option<c_int> {
+    let entity = stack.entity(1)?;
+    let mut world = stack.shared()?.lent.borrow()?;
+    let Named { id, .. } = *names::component(stack, &mut world, 2, "ecs.has")?;
+    let entity = world.get_entity(entity).ok()?;
+    stack.push_bool(entity.contains_id(id));
+    Some(1)
+}
+
+/// Writes the reflected component at stack index 3 in place, by its plan; `None` when the plan
+/// or the value is not one the fast path handles, or the entity has no such component yet.
+fn set_reflected(
+    stack: Stack<'_>,
+    shared: &Shared,
+    world: &mut World,
+    entity: Entity,
+    reflect: &ReflectAccess,
+) -> Option<()> {
+    let mut plans = shared.plans.try_borrow_mut().ok()?;
+    let id = plans.of(stack, reflect.info);
+    let plans: &Plans = &plans;
+    let mut staged = shared.staged.try_borrow_mut().ok()?;
+    staged.clear();
+    plan::stage(plans, id, stack, 3, &mut staged)?;
+    let mut entity = world.get_entity_mut(entity).ok()?;
+    let mut component = reflect.component.reflect_mut(&mut entity)?;
+    plan::apply(
+        plans,
+        id,
+        component.as_partial_reflect_mut(),
+        &mut staged.drain(..),
+    )
 }
 
 /// Fails with a clear error when `entity` does not exist.
@@ -341,6 +430,8 @@ fn query(lua: &Lua, names: MultiValue) -> mlua::Result<Table> {
             "ecs.query: name at least one component",
         ));
     }
+    let shared =
+        Shared::of(lua).ok_or_else(|| mlua::Error::runtime("ecs.query needs the main VM"))?;
     let entities = with_world(lua, |world| {
         let mut ids = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
@@ -350,18 +441,12 @@ fn query(lua: &Lua, names: MultiValue) -> mlua::Result<Table> {
         }
         ids.sort_unstable();
         ids.dedup();
-        let mut cache = lua
-            .app_data_mut::<QueryCache>()
-            .ok_or_else(|| mlua::Error::runtime("ecs.query needs the main VM"))?;
-        let state = cache.by_components.entry(ids).or_insert_with_key(|ids| {
-            let mut builder = QueryBuilder::<Entity>::new(world);
-            for id in ids {
-                builder.with_id(*id);
-            }
-            builder.build()
-        });
-        state.update_archetypes(world);
-        Ok::<_, mlua::Error>(state.iter_manual(world).collect::<Vec<Entity>>())
+        let mut entities = Vec::new();
+        shared
+            .queries
+            .borrow_mut()
+            .matching(world, ids, &mut entities);
+        Ok::<_, mlua::Error>(entities)
     })??;
     let table = lua.create_table_with_capacity(entities.len(), 0)?;
     for (i, entity) in entities.into_iter().enumerate() {

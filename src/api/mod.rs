@@ -5,6 +5,7 @@ use mlua::{Lua, Table};
 pub mod commands;
 pub(crate) mod console;
 pub(crate) mod cvar;
+pub(crate) mod each;
 pub(crate) mod ecs;
 pub mod events;
 pub(crate) mod function;
@@ -13,6 +14,7 @@ pub(crate) mod hooks;
 pub(crate) mod input;
 pub(crate) mod jobs;
 pub mod log;
+pub(crate) mod reference;
 pub(crate) mod require;
 pub(crate) mod task;
 pub(crate) mod time;
@@ -22,6 +24,7 @@ pub(crate) mod transform;
 /// Adds the libraries every script shares (their functions do not depend on the calling
 /// script) to the global table of a main VM, before it is sealed.
 pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    crate::fast::Shared::install(lua)?;
     time::install(lua, globals)?;
     ecs::install(lua, globals)?;
     commands::install(lua, globals)?;

@@ -5,25 +5,45 @@
 //! time.elapsed()  -- seconds since the app started
 //! time.frame()    -- scripting steps run so far, this one included
 //! ```
+//!
+//! Each function is one read of the step's time (see `crate::fast`).
 
 use crate::api::function;
 use crate::engine::context::StepTime;
+use crate::fast::{self, Stack, fast_fn};
 use mlua::{Lua, Table};
+use std::ffi::c_int;
 
 /// Adds the `time` library to the shared globals.
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let time = lua.create_table()?;
-    time.raw_set(
-        "delta",
-        function::create(lua, "time.delta", |lua, ()| Ok(StepTime::of(lua).delta))?,
-    )?;
-    time.raw_set(
-        "elapsed",
-        function::create(lua, "time.elapsed", |lua, ()| Ok(StepTime::of(lua).elapsed))?,
-    )?;
-    time.raw_set(
-        "frame",
-        function::create(lua, "time.frame", |lua, ()| Ok(StepTime::of(lua).frame))?,
-    )?;
+    let slow = function::create(lua, "time.delta", |lua, ()| Ok(StepTime::of(lua).delta))?;
+    time.raw_set("delta", fast::function::<Delta>(lua, slow)?)?;
+    let slow = function::create(lua, "time.elapsed", |lua, ()| Ok(StepTime::of(lua).elapsed))?;
+    time.raw_set("elapsed", fast::function::<Elapsed>(lua, slow)?)?;
+    let slow = function::create(lua, "time.frame", |lua, ()| Ok(StepTime::of(lua).frame))?;
+    time.raw_set("frame", fast::function::<Frame>(lua, slow)?)?;
     globals.raw_set("time", time)
+}
+
+fast_fn!(Delta, c"time.delta", delta);
+fast_fn!(Elapsed, c"time.elapsed", elapsed);
+fast_fn!(Frame, c"time.frame", frame);
+
+/// `time.delta()`.
+fn delta(stack: Stack<'_>) -> Option<c_int> {
+    stack.push_number(stack.shared()?.time.get().delta);
+    Some(1)
+}
+
+/// `time.elapsed()`.
+fn elapsed(stack: Stack<'_>) -> Option<c_int> {
+    stack.push_number(stack.shared()?.time.get().elapsed);
+    Some(1)
+}
+
+/// `time.frame()`.
+fn frame(stack: Stack<'_>) -> Option<c_int> {
+    stack.push_number(stack.shared()?.time.get().frame as f64);
+    Some(1)
 }

@@ -31,90 +31,150 @@
 use crate::api::function::{self, describe, entity_arg};
 use crate::engine::context::with_world;
 use crate::error::{ScriptErrorKind, lua_error};
+use crate::fast::{self, Stack};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::{Mut, World};
 use bevy_math::{Dir3, EulerRot, Quat, Vec3};
 use bevy_transform::components::Transform;
 use mlua::{Lua, Table, Value, Vector};
+use std::ffi::{CStr, c_int};
 
 /// Below this `|up × forward|` (the sine of the angle between them), `look_at` treats `up` as
 /// parallel to the direction and leaves the rotation unchanged.
 const PARALLEL_EPSILON: f32 = 1e-6;
 
+/// A getter: its name, as Lua sees it and as a C string, and what it reads.
+type Getter = (&'static str, &'static CStr, fn(&Transform) -> Vec3);
+
+/// A setter: its name, as Lua sees it and as a C string, and how it writes. The write refuses
+/// with a [`Failure`] before it changes anything.
+type Setter = (
+    &'static str,
+    &'static CStr,
+    fn(&mut Mut<Transform>, Vec3) -> Result<(), Failure>,
+);
+
+/// `transform.<name>(e) -> vector`.
+const GETTERS: [Getter; 6] = [
+    ("position", c"transform.position", |t| t.translation),
+    ("rotation", c"transform.rotation", to_euler),
+    ("scale", c"transform.scale", |t| t.scale),
+    ("forward", c"transform.forward", |t| {
+        t.rotation * Vec3::NEG_Z
+    }),
+    ("right", c"transform.right", |t| t.rotation * Vec3::X),
+    ("up", c"transform.up", |t| t.rotation * Vec3::Y),
+];
+
+/// Getter `K` of [`GETTERS`] as a fast function.
+struct Get<const K: usize>;
+
+impl<const K: usize> fast::Fast for Get<K> {
+    const NAME: &'static CStr = GETTERS[K].1;
+    fn call(stack: Stack<'_>) -> Option<c_int> {
+        get::<K>(stack)
+    }
+}
+
+/// `transform.<name>(e, v)`.
+const SETTERS: [Setter; 5] = [
+    ("set_position", c"transform.set_position", |t, v| {
+        t.translation = v;
+        Ok(())
+    }),
+    ("translate", c"transform.translate", |t, v| {
+        let moved = t.translation + v;
+        if !moved.is_finite() {
+            return Err(Failure::NotFinite("the position"));
+        }
+        t.translation = moved;
+        Ok(())
+    }),
+    ("set_rotation", c"transform.set_rotation", |t, v| {
+        t.rotation = from_euler(v);
+        Ok(())
+    }),
+    ("rotate", c"transform.rotate", |t, v| {
+        let turned = t.rotation * from_euler(v);
+        // Normalized by hand: `Quat::normalize` may assert on a zero quaternion.
+        let length = turned.length();
+        if !(length.is_finite() && length > 0.0) {
+            return Err(Failure::NotFinite("the rotation"));
+        }
+        t.rotation = turned / length;
+        Ok(())
+    }),
+    ("set_scale", c"transform.set_scale", |t, v| {
+        t.scale = v;
+        Ok(())
+    }),
+];
+
+/// Setter `K` of [`SETTERS`] as a fast function.
+struct Set<const K: usize>;
+
+impl<const K: usize> fast::Fast for Set<K> {
+    const NAME: &'static CStr = SETTERS[K].1;
+    fn call(stack: Stack<'_>) -> Option<c_int> {
+        set::<K>(stack)
+    }
+}
+
 /// Adds the `transform` library to the shared globals.
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let transform = lua.create_table()?;
-    transform.raw_set(
-        "position",
-        getter(lua, "transform.position", |t| t.translation)?,
-    )?;
-    transform.raw_set("rotation", getter(lua, "transform.rotation", to_euler)?)?;
-    transform.raw_set("scale", getter(lua, "transform.scale", |t| t.scale)?)?;
-    transform.raw_set(
-        "forward",
-        getter(lua, "transform.forward", |t| t.rotation * Vec3::NEG_Z)?,
-    )?;
-    transform.raw_set(
-        "right",
-        getter(lua, "transform.right", |t| t.rotation * Vec3::X)?,
-    )?;
-    transform.raw_set("up", getter(lua, "transform.up", |t| t.rotation * Vec3::Y)?)?;
-    transform.raw_set(
-        "set_position",
-        setter(lua, "transform.set_position", |t, v| {
-            t.translation = v;
-            Ok(())
-        })?,
-    )?;
-    transform.raw_set(
-        "translate",
-        setter(lua, "transform.translate", |t, v| {
-            let moved = t.translation + v;
-            if !moved.is_finite() {
-                return Err(Failure::NotFinite("the position"));
-            }
-            t.translation = moved;
-            Ok(())
-        })?,
-    )?;
-    transform.raw_set(
-        "set_rotation",
-        setter(lua, "transform.set_rotation", |t, v| {
-            t.rotation = from_euler(v);
-            Ok(())
-        })?,
-    )?;
-    transform.raw_set(
-        "rotate",
-        setter(lua, "transform.rotate", |t, v| {
-            let turned = t.rotation * from_euler(v);
-            // Normalized by hand: `Quat::normalize` may assert on a zero quaternion.
-            let length = turned.length();
-            if !(length.is_finite() && length > 0.0) {
-                return Err(Failure::NotFinite("the rotation"));
-            }
-            t.rotation = turned / length;
-            Ok(())
-        })?,
-    )?;
-    transform.raw_set(
-        "set_scale",
-        setter(lua, "transform.set_scale", |t, v| {
-            t.scale = v;
-            Ok(())
-        })?,
-    )?;
+    let getters = [
+        fast::function::<Get<0>>,
+        fast::function::<Get<1>>,
+        fast::function::<Get<2>>,
+        fast::function::<Get<3>>,
+        fast::function::<Get<4>>,
+        fast::function::<Get<5>>,
+    ];
+    for ((name, c_name, read), function) in GETTERS.into_iter().zip(getters) {
+        transform.raw_set(name, function(lua, getter(lua, c_name, read)?)?)?;
+    }
+    let setters = [
+        fast::function::<Set<0>>,
+        fast::function::<Set<1>>,
+        fast::function::<Set<2>>,
+        fast::function::<Set<3>>,
+        fast::function::<Set<4>>,
+    ];
+    for ((name, c_name, write), function) in SETTERS.into_iter().zip(setters) {
+        transform.raw_set(name, function(lua, setter(lua, c_name, write)?)?)?;
+    }
     transform.raw_set("look_at", look_at(lua)?)?;
     transform.set_readonly(true);
     globals.raw_set("transform", transform)
 }
 
+/// The fast path of getter `K`: an entity that has a transform.
+fn get<const K: usize>(stack: Stack<'_>) -> Option<c_int> {
+    let entity = stack.entity(1)?;
+    let world = stack.shared()?.lent.borrow()?;
+    let transform = transform_of(&world, entity, Role::Entity).ok()?;
+    stack.push_vector((GETTERS[K].2)(transform));
+    Some(1)
+}
+
+/// The fast path of setter `K`: an entity that has a transform, and a finite vector.
+fn set<const K: usize>(stack: Stack<'_>) -> Option<c_int> {
+    let entity = stack.entity(1)?;
+    let value = stack.vector(2).filter(|v| v.is_finite())?;
+    let mut world = stack.shared()?.lent.borrow()?;
+    let mut transform = transform_mut(&mut world, entity).ok()?;
+    (SETTERS[K].2)(&mut transform, value).ok()?;
+    Some(0)
+}
+
 /// Creates `transform.<name>(e) -> vector`, reading `read` of the entity's transform.
 fn getter(
     lua: &Lua,
-    name: &'static str,
+    name: &'static CStr,
     read: fn(&Transform) -> Vec3,
 ) -> mlua::Result<mlua::Function> {
+    let name = lua_name(name);
     function::create(lua, name, move |lua, (entity,): (Value,)| {
         let entity = entity_arg(&entity, 1, name)?;
         let value = with_world(lua, |world| {
@@ -131,9 +191,10 @@ fn getter(
 /// `write` refuses with a [`Failure`] before it changes anything.
 fn setter(
     lua: &Lua,
-    name: &'static str,
+    name: &'static CStr,
     write: fn(&mut Mut<Transform>, Vec3) -> Result<(), Failure>,
 ) -> mlua::Result<mlua::Function> {
+    let name = lua_name(name);
     function::create(lua, name, move |lua, (entity, value): (Value, Value)| {
         let entity = entity_arg(&entity, 1, name)?;
         let value = vector_arg(&value, 2, name)?;
@@ -143,6 +204,11 @@ fn setter(
         })?
         .map_err(|failure| failure.into_error(name))
     })
+}
+
+/// The name of a function as a `&str`, from the C string the fast path names it with.
+fn lua_name(name: &'static CStr) -> &'static str {
+    name.to_str().unwrap_or("transform")
 }
 
 /// Creates `transform.look_at(e, target [, up])`.

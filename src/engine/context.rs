@@ -1,10 +1,10 @@
 //! What Lua functions of the main VM can reach while the scripting step runs: the world
 //! (through a scoped handle), the frame's time, and the identity of the calling script.
 
-use crate::error::{ScriptError, ScriptErrorKind, lua_error};
+use crate::error::{ScriptError, ScriptErrorKind};
+use crate::fast::Shared;
 use bevy_ecs::entity::Entity;
-use bevy_ecs::world::World;
-use mlua::{AnyUserData, Lua};
+use mlua::Lua;
 use std::sync::Arc;
 
 /// Identifies one loaded version of a script; a hot reload gives the new version a new id.
@@ -84,11 +84,6 @@ pub(crate) fn caller_path(lua: &Lua, caller: Option<Caller>, fallback: &str) -> 
 #[derive(Default)]
 pub(crate) struct ScriptPaths(pub std::collections::HashMap<ScriptId, Arc<str>>);
 
-/// The world handle of the running step: a userdata created by `Lua::scope`, so it stops
-/// working the moment the step's scope ends and Lua can never keep the world.
-#[derive(Default)]
-pub(crate) struct WorldSlot(pub Option<AnyUserData>);
-
 /// Errors raised where no caller can take them (a method called from inside `ecs.despawn`),
 /// written as messages at the end of the step.
 #[derive(Default)]
@@ -112,51 +107,15 @@ pub(crate) struct StepTime {
 impl StepTime {
     /// The time of the running (or last) step of `lua`'s VM.
     pub fn of(lua: &Lua) -> StepTime {
-        lua.app_data_ref::<StepTime>()
-            .map(|t| *t)
-            .unwrap_or_default()
+        Shared::of(lua).map(|s| s.time.get()).unwrap_or_default()
+    }
+
+    /// Makes `self` the time of `lua`'s VM.
+    pub fn set(self, lua: &Lua) {
+        if let Some(shared) = Shared::of(lua) {
+            shared.time.set(self);
+        }
     }
 }
 
-/// Runs `f` with the world of the running step.
-///
-/// Fails with a clear error when called outside a step, which only a worker VM or code kept
-/// past its step could do.
-pub(crate) fn with_world<R>(lua: &Lua, f: impl FnOnce(&mut World) -> R) -> mlua::Result<R> {
-    let slot = lua
-        .app_data_ref::<WorldSlot>()
-        .ok_or_else(|| mlua::Error::runtime("world access is not available in this VM"))?;
-    let world = slot.0.as_ref().ok_or_else(|| {
-        lua_error(
-            ScriptErrorKind::Runtime,
-            "the world can only be reached while the scripting step runs",
-        )
-    })?;
-    world.borrow_mut_scoped::<World, R>(f)
-}
-
-/// Gives Lua the world for the length of `f`: a scoped handle in [`WorldSlot`], removed again
-/// before this returns, whatever `f` does.
-pub(crate) fn lend_world<R>(
-    lua: &Lua,
-    world: &mut World,
-    f: impl FnOnce() -> R,
-) -> Result<R, ScriptError> {
-    let result = lua.scope(|scope| {
-        let handle = scope.create_any_userdata_ref_mut(world)?;
-        set_slot(lua, Some(handle))?;
-        let result = f();
-        set_slot(lua, None)?;
-        Ok(result)
-    });
-    result
-        .map_err(|error| ScriptError::new("bevy_luau", ScriptErrorKind::Runtime, error.to_string()))
-}
-
-fn set_slot(lua: &Lua, handle: Option<AnyUserData>) -> mlua::Result<()> {
-    let mut slot = lua
-        .app_data_mut::<WorldSlot>()
-        .ok_or_else(|| mlua::Error::runtime("world access is not available in this VM"))?;
-    slot.0 = handle;
-    Ok(())
-}
+pub(crate) use crate::fast::{lend_world, with_world};

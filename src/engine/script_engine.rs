@@ -1,9 +1,7 @@
 //! [`ScriptEngine`]: the main-thread VM and the scripting step.
 
 use super::callbacks::{self, Callback, Callbacks, List};
-use super::context::{
-    Caller, ErrorSink, InstructionLimit, StepTime, WorldSlot, call_as, lend_world, report,
-};
+use super::context::{Caller, ErrorSink, InstructionLimit, StepTime, call_as, lend_world, report};
 use super::entity_scripts::{self, EntityScripts};
 use super::env::SharedFunctions;
 use super::scheduler::{self, Scheduler};
@@ -55,8 +53,6 @@ impl ScriptEngine {
             .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
         lua.set_app_data(shared);
         lua.set_app_data(Callbacks::default());
-        lua.set_app_data(WorldSlot::default());
-        lua.set_app_data(StepTime::default());
         lua.set_app_data(RequiredModules::default());
         lua.set_app_data(ModuleEnv(super::env::build));
         lua.set_app_data(EntityScripts::default());
@@ -135,13 +131,12 @@ impl ScriptEngine {
             .map(|t| (t.delta_secs_f64(), t.elapsed_secs_f64()));
         let (delta, elapsed) = time.unwrap_or_default();
         // Before anything runs Lua: the `time` library and tasks scheduled in any stage read this.
-        if let Some(mut now) = self.lua.app_data_mut::<StepTime>() {
-            *now = StepTime {
-                delta,
-                elapsed,
-                frame: self.frame,
-            };
+        StepTime {
+            delta,
+            elapsed,
+            frame: self.frame,
         }
+        .set(&self.lua);
 
         self.watch_messages(world);
         self.scripts.collect(&self.lua, world, &mut self.errors);

@@ -65,10 +65,11 @@
 mod failure;
 mod from_lua;
 mod leaf;
+pub(crate) mod plan;
 mod to_lua;
 
 #[cfg(test)]
 mod tests;
 
 pub(crate) use from_lua::from_lua;
-pub(crate) use to_lua::to_lua;
+pub(crate) use to_lua::{push, to_lua};

@@ -1,4 +1,7 @@
-//! Reflected values to Lua.
+//! Reflected values to Lua, written straight onto the Lua stack.
+//!
+//! One writer serves both paths: the fast path pushes with it inside its C functions, and
+//! [`to_lua`] runs it in a protected call for everything else.
 
 use std::any::TypeId;
 use std::borrow::Cow;
@@ -12,7 +15,8 @@ use bevy_reflect::{FromReflect, PartialReflect, ReflectRef};
 use mlua::{Lua, Value};
 
 use super::failure::*;
-use crate::value::entity_to_lua;
+use crate::fast::Stack;
+use crate::fast::stack::{Type, produce};
 
 /// Converts a reflected value into a Lua value, following the mapping in the module docs.
 ///
@@ -21,45 +25,59 @@ use crate::value::entity_to_lua;
 /// [`mlua::ErrorContext::context`]. Errors from Lua itself, such as running out of memory, are
 /// returned unchanged.
 pub(crate) fn to_lua(lua: &Lua, value: &dyn PartialReflect) -> mlua::Result<Value> {
-    Writer { lua }
-        .value(value, 0)
+    produce(lua, |stack| Writer { stack }.value(value, 0))?
         .map_err(|failure| failure.into_error(None))
+}
+
+/// Pushes `value` converted (one Lua value); returns `false`, leaving the stack as it was, when
+/// it cannot cross (the safe path then reports why).
+pub(crate) fn push(stack: Stack<'_>, value: &dyn PartialReflect) -> bool {
+    let top = stack.top();
+    let pushed = Writer { stack }.value(value, 0).is_ok();
+    if !pushed {
+        stack.truncate(top);
+    }
+    pushed
 }
 
 // ---------------------------------------------------------------------------------------------
 
-/// Converts reflected values into Lua values.
-struct Writer<'l> {
-    /// The VM that owns the strings and tables being made.
-    lua: &'l Lua,
+/// Converts reflected values onto the Lua stack: each conversion that succeeds pushes exactly
+/// one value; one that fails may leave values behind, which the caller drops.
+struct Writer<'s> {
+    stack: Stack<'s>,
 }
 
 impl Writer<'_> {
     /// Converts `value`, which sits `depth` containers deep.
-    fn value(&self, value: &dyn PartialReflect, depth: usize) -> Result<Value, Failure> {
-        if let Some(leaf) = self.leaf(value)? {
-            return Ok(leaf);
+    fn value(&self, value: &dyn PartialReflect, depth: usize) -> Result<(), Failure> {
+        if self.leaf(value) {
+            return Ok(());
         }
         if depth >= MAX_DEPTH {
             let message = format!("value nested more than {MAX_DEPTH} levels deep");
             return Err(Failure::mismatch(message));
         }
-        let lua = self.lua;
+        let stack = self.stack;
         let depth = depth + 1;
-        Ok(match value.reflect_ref() {
+        match value.reflect_ref() {
             ReflectRef::Struct(value) => {
-                let table = lua.create_table_with_capacity(0, value.field_len())?;
-                for (name, field) in value.iter_fields() {
-                    let item = self
-                        .value(field, depth)
+                stack.push_table(0, value.field_len());
+                let table = stack.top();
+                let names = static_names(value);
+                for (index, (name, field)) in value.iter_fields().enumerate() {
+                    match names.and_then(|names| names.get(index)) {
+                        Some(name) => crate::fast::push_key(stack, name),
+                        None => stack.push_str(name.as_bytes()),
+                    }
+                    self.value(field, depth)
                         .map_err(|f| f.inside(Segment::Field(name.to_owned())))?;
-                    table.raw_set(name, item)?;
+                    stack.raw_set(table);
                 }
-                Value::Table(table)
             }
             ReflectRef::TupleStruct(value) if value.field_len() == 1 => match value.field(0) {
                 Some(field) => self.value(field, depth)?,
-                None => Value::Nil,
+                None => stack.push_nil(),
             },
             ReflectRef::TupleStruct(value) => {
                 self.list(value.field_len(), value.iter_fields(), depth)?
@@ -69,18 +87,22 @@ impl Writer<'_> {
             ReflectRef::Array(value) => self.list(value.len(), value.iter(), depth)?,
             ReflectRef::Set(value) => self.list(value.len(), value.iter(), depth)?,
             ReflectRef::Map(value) => {
-                let table = lua.create_table_with_capacity(0, value.len())?;
+                stack.push_table(0, value.len());
+                let table = stack.top();
                 for (key, item) in value.iter() {
-                    let key = self.value(key, depth)?;
-                    if key.is_nil() {
-                        return Err(Failure::mismatch("a map key converts to nil"));
+                    self.value(key, depth)?;
+                    let key = stack.top();
+                    match stack.kind(key) {
+                        Type::Nil => return Err(Failure::mismatch("a map key converts to nil")),
+                        Type::Number if stack.number(key).is_some_and(f64::is_nan) => {
+                            return Err(Failure::mismatch("a map key converts to NaN"));
+                        }
+                        _ => {}
                     }
-                    let item = self
-                        .value(item, depth)
-                        .map_err(|f| f.inside(key_segment(&key)))?;
-                    table.raw_set(key, item)?;
+                    self.value(item, depth)
+                        .map_err(|f| f.inside(key_segment_at(stack, key)))?;
+                    stack.raw_set(table);
                 }
-                Value::Table(table)
             }
             ReflectRef::Enum(value) => {
                 let option = if value.is_dynamic() {
@@ -93,17 +115,24 @@ impl Writer<'_> {
                 };
                 let name = value.variant_name();
                 if option {
-                    return match value.field_at(0) {
-                        Some(inner) if name == "Some" => self.value(inner, depth),
-                        _ => Ok(Value::Nil),
-                    };
+                    match value.field_at(0) {
+                        Some(inner) if name == "Some" => self.value(inner, depth)?,
+                        _ => stack.push_nil(),
+                    }
+                    return Ok(());
                 }
+                if value.variant_type() == VariantType::Unit {
+                    stack.push_str(name.as_bytes());
+                    return Ok(());
+                }
+                stack.push_table(0, 1);
+                let table = stack.top();
+                stack.push_str(name.as_bytes());
                 let inside = |f: Failure| f.inside(Segment::Field(name.to_owned()));
-                let payload = match value.variant_type() {
-                    VariantType::Unit => return Ok(Value::String(lua.create_string(name)?)),
+                match value.variant_type() {
                     VariantType::Tuple if value.field_len() == 1 => match value.field_at(0) {
                         Some(field) => self.value(field, depth).map_err(inside)?,
-                        None => Value::Nil,
+                        None => stack.push_nil(),
                     },
                     VariantType::Tuple => self
                         .list(
@@ -112,21 +141,20 @@ impl Writer<'_> {
                             depth,
                         )
                         .map_err(inside)?,
-                    VariantType::Struct => {
-                        let table = lua.create_table_with_capacity(0, value.field_len())?;
+                    _ => {
+                        stack.push_table(0, value.field_len());
+                        let fields = stack.top();
                         for field in value.iter_fields() {
                             let field_name = field.name().unwrap_or_default();
-                            let item = self.value(field.value(), depth).map_err(|f| {
+                            stack.push_str(field_name.as_bytes());
+                            self.value(field.value(), depth).map_err(|f| {
                                 inside(f.inside(Segment::Field(field_name.to_owned())))
                             })?;
-                            table.raw_set(field_name, item)?;
+                            stack.raw_set(fields);
                         }
-                        Value::Table(table)
                     }
-                };
-                let table = lua.create_table_with_capacity(0, 1)?;
-                table.raw_set(name, payload)?;
-                Value::Table(table)
+                }
+                stack.raw_set(table);
             }
             // Opaque values that `leaf` did not know (and functions, where that feature is on).
             _ => {
@@ -136,7 +164,8 @@ impl Writer<'_> {
                 );
                 return Err(Failure::mismatch(message));
             }
-        })
+        }
+        Ok(())
     }
 
     /// Writes items into a sequence table `{a, b, c}`.
@@ -145,21 +174,30 @@ impl Writer<'_> {
         len: usize,
         items: impl Iterator<Item = &'a dyn PartialReflect>,
         depth: usize,
-    ) -> Result<Value, Failure> {
-        let table = self.lua.create_table_with_capacity(len, 0)?;
+    ) -> Result<(), Failure> {
+        let stack = self.stack;
+        stack.push_table(len, 0);
+        let table = stack.top();
         for (index, item) in items.enumerate() {
-            let item = self
-                .value(item, depth)
+            self.value(item, depth)
                 .map_err(|f| f.inside(Segment::Index((index + 1).to_string())))?;
-            table.raw_set(index + 1, item)?;
+            stack.raw_set_index(table, index + 1);
         }
-        Ok(Value::Table(table))
+        Ok(())
     }
 
-    /// Converts the types with a mapping of their own; `None` for everything else.
-    fn leaf(&self, value: &dyn PartialReflect) -> Result<Option<Value>, Failure> {
+    /// Pushes the types with a mapping of their own; returns `false` (pushing nothing) for
+    /// everything else.
+    fn leaf(&self, value: &dyn PartialReflect) -> bool {
+        let stack = self.stack;
         let Some(reflect) = value.try_as_reflect() else {
-            return Ok(dynamic_leaf(value));
+            return match dynamic_leaf(value) {
+                Some(vector) => {
+                    stack.push_vector(vector);
+                    true
+                }
+                None => false,
+            };
         };
         let any = reflect.as_any();
         let id = any.type_id();
@@ -171,37 +209,29 @@ impl Writer<'_> {
                     .flatten()
             };
         }
-        macro_rules! exact_integers {
-            ($($ty:ty),*) => {$(
-                if let Some(value) = get!($ty) {
-                    return Ok(Some(Value::Integer(i64::from(*value))));
-                }
-            )*};
-        }
-        macro_rules! wide_integers {
+        macro_rules! numbers {
             ($($ty:ty),*) => {$(
                 if let Some(&value) = get!($ty) {
-                    let number = Value::Number(value as f64);
-                    return Ok(Some(i64::try_from(value).map_or(number, Value::Integer)));
+                    stack.push_number(value as f64);
+                    return true;
                 }
             )*};
         }
-        if let Some(value) = get!(f32) {
-            return Ok(Some(Value::Number(f64::from(*value))));
+        numbers!(f32);
+        if let Some(&value) = get!(Entity) {
+            stack.push_entity(value);
+            return true;
         }
-        if let Some(value) = get!(Entity) {
-            return Ok(Some(entity_to_lua(*value)));
+        if let Some(&value) = get!(Vec3) {
+            stack.push_vector(value);
+            return true;
         }
-        if let Some(value) = get!(Vec3) {
-            return Ok(Some(vector(value.x, value.y, value.z)));
-        }
-        exact_integers!(i32, u32, i64, u8, u16, i8, i16);
-        wide_integers!(usize, u64, isize, i128, u128);
-        if let Some(value) = get!(f64) {
-            return Ok(Some(Value::Number(*value)));
-        }
-        if let Some(value) = get!(bool) {
-            return Ok(Some(Value::Boolean(*value)));
+        numbers!(
+            i32, u32, i64, u8, u16, i8, i16, usize, u64, isize, i128, u128, f64
+        );
+        if let Some(&value) = get!(bool) {
+            stack.push_bool(value);
+            return true;
         }
         let mut buffer = [0; 4];
         let text: Option<&str> = if let Some(value) = get!(String) {
@@ -218,38 +248,76 @@ impl Writer<'_> {
             None
         };
         if let Some(text) = text {
-            return Ok(Some(Value::String(self.lua.create_string(text)?)));
+            stack.push_str(text.as_bytes());
+            return true;
         }
-        if let Some(value) = get!(Vec3A) {
-            return Ok(Some(vector(value.x, value.y, value.z)));
+        if let Some(&value) = get!(Vec3A) {
+            stack.push_vector(value.into());
+            return true;
         }
-        if let Some(value) = get!(Vec2) {
-            return Ok(Some(vector(value.x, value.y, 0.0)));
+        if let Some(&value) = get!(Vec2) {
+            stack.push_vector(value.extend(0.0));
+            return true;
         }
         if let Some(value) = get!(Duration) {
-            return Ok(Some(Value::Number(value.as_secs_f64())));
+            stack.push_number(value.as_secs_f64());
+            return true;
         }
-        Ok(None)
+        false
     }
+}
+
+/// The `'static` field names of a struct that is not dynamic, whose names come from its type.
+fn static_names(value: &dyn bevy_reflect::structs::Struct) -> Option<&'static [&'static str]> {
+    if value.is_dynamic() {
+        return None;
+    }
+    value
+        .get_represented_struct_info()
+        .map(|info| info.field_names())
 }
 
 /// The special mappings for dynamic values that stand for a vector type.
 ///
 /// Opaque leaves are always concrete, so only the glam structs can turn up here.
-fn dynamic_leaf(value: &dyn PartialReflect) -> Option<Value> {
+fn dynamic_leaf(value: &dyn PartialReflect) -> Option<Vec3> {
     let id = value.get_represented_type_info()?.type_id();
     if id == TypeId::of::<Vec3>() {
-        Vec3::from_reflect(value).map(|v| vector(v.x, v.y, v.z))
+        Vec3::from_reflect(value)
     } else if id == TypeId::of::<Vec3A>() {
-        Vec3A::from_reflect(value).map(|v| vector(v.x, v.y, v.z))
+        Vec3A::from_reflect(value).map(Vec3::from)
     } else if id == TypeId::of::<Vec2>() {
-        Vec2::from_reflect(value).map(|v| vector(v.x, v.y, 0.0))
+        Vec2::from_reflect(value).map(|v| v.extend(0.0))
     } else {
         None
     }
 }
 
-/// A Luau `vector`.
-fn vector(x: f32, y: f32, z: f32) -> Value {
-    Value::Vector(mlua::Vector::new(x, y, z))
+/// Names the key at `index` of the stack as a path segment, as `key_segment` names a key value.
+fn key_segment_at(stack: Stack<'_>, index: std::ffi::c_int) -> Segment {
+    let value = match stack.kind(index) {
+        Type::String => {
+            let text = stack
+                .string(index)
+                .map(|s| String::from_utf8_lossy(s.bytes()).into_owned())
+                .unwrap_or_default();
+            return if crate::value::is_identifier(&text) {
+                Segment::Field(text)
+            } else {
+                Segment::Index(format!("{text:?}"))
+            };
+        }
+        Type::Number => Value::Number(stack.number(index).unwrap_or_default()),
+        Type::Boolean => Value::Boolean(stack.boolean(index).unwrap_or_default()),
+        Type::LightUserData => match stack.entity(index) {
+            Some(entity) => crate::value::entity_to_lua(entity),
+            None => return Segment::Index("lightuserdata".to_owned()),
+        },
+        Type::Vector => {
+            let v = stack.vector(index).unwrap_or_default();
+            Value::Vector(mlua::Vector::new(v.x, v.y, v.z))
+        }
+        _ => return Segment::Index("table".to_owned()),
+    };
+    key_segment(&value)
 }

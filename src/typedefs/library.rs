@@ -299,6 +299,26 @@ fn ecs(registered: &Registered) -> Library {
                 &format!("({E}, name: string, value: any) -> ()"),
             ),
             Member::new("has", "", &format!("({E}, name: string) -> boolean")),
+            Member::overloaded(
+                "ref",
+                "A live reference to a reflected component, or nil when the entity has none: \
+                 reads and writes go to the component itself (nested struct fields are \
+                 references too). Declared as the component's type, whose fields it has.",
+                components,
+                |name, alias| format!("({E}, name: {name}) -> {alias}?"),
+                &format!("({E}, name: string) -> any"),
+            ),
+            Member::new(
+                "value",
+                "The plain value a reference stands for, as ecs.get gives it.",
+                "(reference: any) -> any",
+            ),
+            Member::new(
+                "each",
+                "Loops over the entities that have all the named components, yielding the \
+                 entity and a reference to each component (the value, for serde components).",
+                "(...string) -> () -> (Entity, ...any)",
+            ),
             Member::new(
                 "remove",
                 "Removes the component; returns whether the entity had it.",

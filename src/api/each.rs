@@ -1,0 +1,177 @@
+//! `ecs.each`: a Lua system's loop over the entities that have every named component.
+//!
+//! ```lua
+//! for e, velocity, t in ecs.each("Velocity", "Transform") do
+//!     t.translation += velocity.linear * dt
+//! end
+//! ```
+//!
+//! The loop yields the entity and then, for each name, a [`ComponentRef`](super::reference)
+//! to that component (a serde component, which has no references, is yielded as its value,
+//! as `ecs.get` gives it). Unlike `ecs.query`, it builds no table: the entities matched when
+//! the loop starts are kept in Rust, and the references it yields are the same few userdata
+//! every iteration, moved to the current entity. So a reference from the loop follows the
+//! loop; keep the entity (and call `ecs.ref`) for one that lasts. Once the loop has run to its
+//! end, its references are errors to use.
+//!
+//! An entity despawned during the loop, or one that lost a named component, is skipped; one
+//! spawned during the loop is not visited.
+
+use crate::api::{function, reference};
+use crate::engine::context::with_world;
+use crate::error::{ScriptErrorKind, lua_error};
+use crate::fast::names;
+use crate::fast::stack::UPVALUES;
+use crate::fast::userdata::{Each, Push, Reference};
+use crate::fast::{self, Stack, fast_fn};
+use crate::registry::{Access, Kind, lookup};
+use bevy_ecs::component::ComponentId;
+use bevy_ecs::entity::Entity;
+use mlua::{Function, Lua, MultiValue, Value};
+use std::ffi::c_int;
+
+/// Most components one loop may name (Luau closures hold at most 255 upvalues).
+const MAX_COMPONENTS: usize = 32;
+
+/// Creates `ecs.each(...)`.
+pub(crate) fn create(lua: &Lua) -> mlua::Result<Function> {
+    const NAME: &str = "ecs.each";
+    // The safe implementation only reports what the fast path refused.
+    let slow = function::create(lua, NAME, |lua, names: MultiValue| -> mlua::Result<()> {
+        if names.is_empty() {
+            return Err(lua_error(
+                ScriptErrorKind::TypeMismatch,
+                format!("{NAME}: name at least one component"),
+            ));
+        }
+        if names.len() > MAX_COMPONENTS {
+            return Err(lua_error(
+                ScriptErrorKind::TypeMismatch,
+                format!("{NAME}: name at most {MAX_COMPONENTS} components"),
+            ));
+        }
+        with_world(lua, |world| {
+            for (i, name) in names.iter().enumerate() {
+                let name: mlua::LuaString = function::arg(lua, name.clone(), i + 1, NAME)?;
+                lookup(world, Kind::Component, &name.to_str()?, NAME)?;
+            }
+            Ok::<(), mlua::Error>(())
+        })??;
+        Err(lua_error(
+            ScriptErrorKind::Runtime,
+            format!("{NAME}: the loop could not start"),
+        ))
+    })?;
+    // The loop's own safe implementation: it runs when the world cannot be reached, or a serde
+    // component's value cannot be converted on the fast path.
+    let ended = function::create(lua, NAME, |lua, _: MultiValue| -> mlua::Result<()> {
+        with_world(lua, |_| ())?;
+        Err(lua_error(
+            ScriptErrorKind::TypeMismatch,
+            format!(
+                "{NAME}: a serde component of this loop has a value only `ecs.get` can convert; \
+                 loop with ecs.query and read it with ecs.get"
+            ),
+        ))
+    })?;
+    fast::stack::closure::<Start>(
+        lua,
+        fast::Shared::of(lua).ok_or_else(|| mlua::Error::runtime("ecs.each needs the main VM"))?,
+        slow,
+        MultiValue::from_vec(vec![Value::Function(ended)]),
+    )
+}
+
+fast_fn!(Start, c"ecs.each", start);
+fast_fn!(Next, c"ecs.each", next);
+
+/// `ecs.each(...)`: matches the entities and returns the loop's iterator.
+fn start(stack: Stack<'_>) -> Option<c_int> {
+    let count = usize::try_from(stack.args()).ok()?;
+    if count == 0 || count > MAX_COMPONENTS {
+        return None;
+    }
+    let shared = stack.shared()?;
+    let mut world = shared.lent.borrow()?;
+    let mut components = Vec::with_capacity(count);
+    let mut roots = Vec::with_capacity(count);
+    for index in 1..=stack.args() {
+        let named = names::component(stack, &mut world, index, "ecs.each")?;
+        match &named.access {
+            Access::Serde(serde) => {
+                components.push((named.id, Some(serde.push as Push)));
+                roots.push(None);
+            }
+            Access::Reflect(reflect) => {
+                let root = reference::root_plan(stack, shared, reflect, &world, named.id).ok()?;
+                components.push((named.id, None));
+                roots.push(Some(root));
+            }
+        }
+    }
+    let mut ids: Vec<ComponentId> = components.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut entities = Vec::new();
+    shared
+        .queries
+        .try_borrow_mut()
+        .ok()?
+        .matching(&mut world, ids, &mut entities);
+    drop(world);
+    // The iterator: its safe implementation (this closure's first extra upvalue), then as its
+    // extra upvalues the loop state and one reference per reflected component.
+    stack.push_upvalue(UPVALUES + 1);
+    stack.push_each(Each {
+        entities,
+        next: 0,
+        components,
+    });
+    for root in roots.iter().flatten() {
+        stack.push_reference(Reference::new(Entity::PLACEHOLDER, *root));
+    }
+    let extra = c_int::try_from(1 + roots.iter().flatten().count()).ok()?;
+    stack.push_closure::<Next>(extra)?;
+    Some(1)
+}
+
+/// One step of the loop: the next entity that still has every component, with its
+/// references (or serde values); nothing at the end.
+fn next(stack: Stack<'_>) -> Option<c_int> {
+    const STATE: c_int = UPVALUES + 1;
+    let shared = stack.shared()?;
+    let world = shared.lent.borrow()?;
+    let each = stack.upvalue_each(STATE)?;
+    loop {
+        let Some(&entity) = each.entities.get(each.next) else {
+            let mut n = STATE + 1;
+            while let Some(reference) = stack.upvalue_reference(n) {
+                reference.live = false;
+                n += 1;
+            }
+            each.entities = Vec::new();
+            stack.push_nil();
+            return Some(1);
+        };
+        each.next += 1;
+        let Ok(found) = world.get_entity(entity) else {
+            continue;
+        };
+        if !each.components.iter().all(|(id, _)| found.contains_id(*id)) {
+            continue;
+        }
+        stack.push_entity(entity);
+        let mut reference = STATE + 1;
+        for (_, push) in &each.components {
+            match push {
+                Some(push) => push(stack, found)?,
+                None => {
+                    stack.upvalue_reference(reference)?.entity = entity;
+                    stack.push_upvalue(reference);
+                    reference += 1;
+                }
+            }
+        }
+        return c_int::try_from(1 + each.components.len()).ok();
+    }
+}

@@ -1,0 +1,731 @@
+//! Component references: `ecs.ref(e, "Health")`, a live view of one reflected component.
+//!
+//! ```lua
+//! local hp = ecs.ref(e, "Health")        -- nil when the entity has no Health
+//! hp.current -= 1                        -- reads and writes the component itself
+//! local t = ecs.ref(e, "Transform")
+//! t.translation.x += 1                   -- nested fields are references too
+//! t.translation = t.translation + vector.create(0, 1, 0)   -- vector fields do arithmetic
+//! local p: vector = ecs.value(t.translation)               -- the plain value
+//! ```
+//!
+//! A reference holds the entity and the path to a field, never the component: every access
+//! finds the component again, so a reference kept across frames is always current, and one
+//! whose entity was despawned (or whose component was removed) is an error that says so, never
+//! a stale read. A write goes through the component's change detection. Reading a field whose
+//! type reflects as a struct (a nested struct, a `Vec3`, a `Quat`) gives a reference to it;
+//! any other field gives its value, as `ecs.get` would convert it. Writing a field converts
+//! the value as `ecs.set` would, and a value that does not fit is an error that leaves the
+//! component unchanged. References to glam vectors add, subtract, multiply, divide and negate
+//! like the vectors they stand for, and give vectors.
+//!
+//! References reach reflected components (`#[reflect(Component)]`) that are structs; serde
+//! components cross by value with `ecs.get` and `ecs.set`. They work while the scripting step
+//! runs, like every world access.
+
+use crate::api::function::{self, describe, entity_arg};
+use crate::engine::context::with_world;
+use crate::error::{ScriptErrorKind, lua_error};
+use crate::fast::names::{self, Named};
+use crate::fast::userdata::{self, Reference};
+use crate::fast::world::Absent;
+use crate::fast::{self, Shared, Stack, fast_fn};
+use crate::reflect::plan::{self, Leaf, Plans, Shape};
+use crate::registry::{Access, Kind, ReflectAccess, lookup};
+use bevy_ecs::component::ComponentId;
+use bevy_ecs::reflect::AppTypeRegistry;
+use bevy_ecs::world::World;
+use bevy_math::Vec3;
+use bevy_reflect::{PartialReflect, Reflect, ReflectMut, ReflectRef, TypeInfo};
+use mlua::{Function, Lua, Value};
+use std::ffi::c_int;
+
+/// Creates the metatable of references (call once per VM, before `ecs.ref` is used).
+pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
+    let metatable = lua.create_table()?;
+    let slow = function::create(lua, "ComponentRef", |lua, (r, key): (Value, Value)| {
+        index_slow(lua, &r, &key)
+    })?;
+    metatable.raw_set("__index", fast::function::<Index>(lua, slow)?)?;
+    let slow = function::create(
+        lua,
+        "ComponentRef",
+        |lua, (r, key, value): (Value, Value, Value)| assign_slow(lua, &r, &key, value),
+    )?;
+    metatable.raw_set("__newindex", fast::function::<Assign>(lua, slow)?)?;
+    let arithmetic = [
+        (
+            "__add",
+            Op::Add,
+            fast::function::<Add> as fn(&Lua, Function) -> _,
+        ),
+        ("__sub", Op::Sub, fast::function::<Sub>),
+        ("__mul", Op::Mul, fast::function::<Mul>),
+        ("__div", Op::Div, fast::function::<Div>),
+        ("__unm", Op::Unm, fast::function::<Unm>),
+    ];
+    for (event, op, function) in arithmetic {
+        let slow = function::create(lua, "ComponentRef", move |lua, (a, b): (Value, Value)| {
+            arithmetic_slow(lua, op, &a, &b)
+        })?;
+        metatable.raw_set(event, function(lua, slow)?)?;
+    }
+    metatable.raw_set(
+        "__eq",
+        lua.create_function(|lua, (a, b): (Value, Value)| {
+            let (a, b) = (userdata::reference(lua, &a), userdata::reference(lua, &b));
+            Ok(match (a, b) {
+                (Some(a), Some(b)) => {
+                    a.entity == b.entity && a.root == b.root && a.path() == b.path()
+                }
+                _ => false,
+            })
+        })?,
+    )?;
+    metatable.raw_set(
+        "__tostring",
+        lua.create_function(|lua, r: Value| {
+            Ok(match userdata::reference(lua, &r) {
+                Some(r) => format!("ComponentRef({} of {})", name(lua, &r), r.entity),
+                None => "ComponentRef".to_owned(),
+            })
+        })?,
+    )?;
+    metatable.raw_set("__type", "ComponentRef")?;
+    metatable.raw_set("__metatable", "ComponentRef")?;
+    metatable.set_readonly(true);
+    userdata::install::<Index, Assign>(lua, metatable)
+}
+
+/// Creates `ecs.ref(e, name) -> ComponentRef?`.
+pub(crate) fn create_ref(lua: &Lua) -> mlua::Result<Function> {
+    const NAME: &str = "ecs.ref";
+    let slow = function::create(lua, NAME, |lua, (e, name): (Value, mlua::LuaString)| {
+        let entity = entity_arg(&e, 1, NAME)?;
+        let name = name.to_str()?;
+        let component = with_world(lua, |world| {
+            crate::api::ecs::existing(world, entity, NAME)?;
+            let access = lookup(world, Kind::Component, &name, NAME)?;
+            let Access::Reflect(reflect) = access else {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!(
+                        "{NAME}: component `{name}` crosses through serde; references need \
+                             reflection (#[derive(Reflect)] with #[reflect(Component)]), so use \
+                             ecs.get and ecs.set"
+                    ),
+                ));
+            };
+            if !matches!(reflect.info, TypeInfo::Struct(_)) {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!(
+                        "{NAME}: component `{name}` is not a struct with named fields; use \
+                             ecs.get and ecs.set"
+                    ),
+                ));
+            }
+            let id = Access::Reflect(reflect.clone()).component_id(world);
+            let has = world.entity(entity).contains_id(id);
+            Ok(has.then_some((reflect, world.id(), id)))
+        })??;
+        let Some((reflect, world, id)) = component else {
+            return Ok(Value::Nil);
+        };
+        let made = fast::stack::produce(lua, |stack| {
+            let shared = stack.shared().ok_or(())?;
+            let mut plans = shared.plans.try_borrow_mut().map_err(|_| ())?;
+            let root = plans.of(stack, reflect.info);
+            plans.set_reach(root, &reflect, world, id);
+            drop(plans);
+            stack.push_reference(Reference::new(entity, root));
+            Ok::<(), ()>(())
+        })?;
+        made.map_err(|()| mlua::Error::runtime("ecs.ref needs the main VM"))
+    })?;
+    fast::function::<MakeRef>(lua, slow)
+}
+
+/// Creates `ecs.value(r)`: the plain value a reference stands for, as `ecs.get` converts it.
+pub(crate) fn create_value(lua: &Lua) -> mlua::Result<Function> {
+    const NAME: &str = "ecs.value";
+    function::create(lua, NAME, |lua, (r,): (Value,)| {
+        let Some(reference) = userdata::reference(lua, &r) else {
+            return Err(lua_error(
+                ScriptErrorKind::TypeMismatch,
+                format!(
+                    "bad argument #1 to `{NAME}`: expected a ComponentRef, got {}",
+                    describe(&r)
+                ),
+            ));
+        };
+        let shared = shared(lua)?;
+        let plans = shared.plans.borrow();
+        let read = with_world(lua, |world| {
+            let value = resolve(world, &plans, &reference).map_err(|p| p.error(lua, &reference))?;
+            crate::reflect::to_lua(lua, value)
+        })?;
+        read.map_err(|error| mlua::Error::external(format!("{NAME}: {error}")))
+    })
+}
+
+/// The plan of a reflected component, made on first use, with what reaches it on the entities
+/// of `world`, where its id is `id`.
+pub(crate) fn root_plan(
+    stack: Stack<'_>,
+    shared: &Shared,
+    reflect: &ReflectAccess,
+    world: &World,
+    id: ComponentId,
+) -> Result<plan::PlanId, ()> {
+    let mut plans = shared.plans.try_borrow_mut().map_err(|_| ())?;
+    let root = plans.of(stack, reflect.info);
+    plans.set_reach(root, reflect, world.id(), id);
+    Ok(root)
+}
+
+/// The shared state of a main VM.
+fn shared(lua: &Lua) -> mlua::Result<&Shared> {
+    Shared::of(lua).ok_or_else(|| mlua::Error::runtime("references need the main VM"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding the referenced value
+// ---------------------------------------------------------------------------------------------
+
+/// Why a reference cannot reach its value now.
+enum Problem {
+    /// The `ecs.each` loop that moved it has ended.
+    Ended,
+    /// The entity is gone.
+    Despawned,
+    /// The entity no longer has the component.
+    Removed,
+    /// The plans do not describe the reference (cannot happen for references made here).
+    Lost,
+}
+
+impl Problem {
+    fn error(self, lua: &Lua, reference: &Reference) -> mlua::Error {
+        let what = name(lua, reference);
+        let entity = reference.entity;
+        match self {
+            Problem::Ended => lua_error(
+                ScriptErrorKind::Runtime,
+                format!(
+                    "ComponentRef({what}): this reference belonged to an ecs.each loop that has \
+                     ended; keep the entity and call ecs.ref(e, name) for one that lasts"
+                ),
+            ),
+            Problem::Despawned => lua_error(
+                ScriptErrorKind::EntityNotFound,
+                format!("ComponentRef({what}): entity {entity} does not exist (was it despawned?)"),
+            ),
+            Problem::Removed => lua_error(
+                ScriptErrorKind::UnknownComponent,
+                format!("ComponentRef({what}): entity {entity} no longer has the component"),
+            ),
+            Problem::Lost => lua_error(
+                ScriptErrorKind::Runtime,
+                format!("ComponentRef({what}): the reference does not belong to this VM"),
+            ),
+        }
+    }
+}
+
+/// Why the component of a reference cannot be found: its entity is gone, or it was removed.
+fn missing(world: &World, reference: &Reference) -> Problem {
+    if world.get_entity(reference.entity).is_err() {
+        Problem::Despawned
+    } else {
+        Problem::Removed
+    }
+}
+
+/// The referenced value.
+fn resolve<'w>(
+    world: &'w World,
+    plans: &Plans,
+    reference: &Reference,
+) -> Result<&'w dyn PartialReflect, Problem> {
+    if !reference.live {
+        return Err(Problem::Ended);
+    }
+    let reach = plans
+        .get(reference.root)
+        .reach
+        .as_ref()
+        .ok_or(Problem::Lost)?;
+    let component = match &reach.by_id {
+        Some((in_world, id, from_ptr)) if *in_world == world.id() => {
+            fast::world::reflect_by_id(world, reference.entity, *id, from_ptr)
+        }
+        _ => world
+            .get_entity(reference.entity)
+            .ok()
+            .and_then(|entity| reach.component.reflect(entity)),
+    };
+    let mut value = component
+        .ok_or_else(|| missing(world, reference))?
+        .as_partial_reflect();
+    for &index in reference.path() {
+        value = match value.reflect_ref() {
+            ReflectRef::Struct(fields) => fields.field_at(usize::from(index)),
+            _ => None,
+        }
+        .ok_or(Problem::Lost)?;
+    }
+    Ok(value)
+}
+
+/// Runs `f` on the referenced value, for changing it (through change detection).
+fn resolve_mut<R>(
+    world: &mut World,
+    plans: &Plans,
+    reference: &Reference,
+    f: impl FnOnce(&mut dyn PartialReflect) -> R,
+) -> Result<R, Problem> {
+    if !reference.live {
+        return Err(Problem::Ended);
+    }
+    let reach = plans
+        .get(reference.root)
+        .reach
+        .as_ref()
+        .ok_or(Problem::Lost)?;
+    let world_id = world.id();
+    let (mut entity, mut through_type);
+    let component: &mut dyn Reflect = match &reach.by_id {
+        Some((in_world, id, from_ptr)) if *in_world == world_id => {
+            fast::world::reflect_mut_by_id(world, reference.entity, *id, from_ptr).map_err(
+                |absent| match absent {
+                    Absent::Entity => Problem::Despawned,
+                    Absent::Component => Problem::Removed,
+                },
+            )?
+        }
+        _ => {
+            entity = world
+                .get_entity_mut(reference.entity)
+                .map_err(|_| Problem::Despawned)?;
+            through_type = reach
+                .component
+                .reflect_mut(&mut entity)
+                .ok_or(Problem::Removed)?;
+            &mut *through_type
+        }
+    };
+    let mut value = component.as_partial_reflect_mut();
+    for &index in reference.path() {
+        value = match value.reflect_mut() {
+            ReflectMut::Struct(fields) => fields.field_at_mut(usize::from(index)),
+            _ => None,
+        }
+        .ok_or(Problem::Lost)?;
+    }
+    Ok(f(value))
+}
+
+/// `Health`, or `Transform.translation`: what a reference points at.
+fn name(lua: &Lua, reference: &Reference) -> String {
+    let Some(plans) = Shared::of(lua).and_then(|s| s.plans.try_borrow().ok()) else {
+        return "?".to_owned();
+    };
+    let root = plans.get(reference.root);
+    let mut text = root.info.type_path_table().short_path().to_owned();
+    let mut plan = root;
+    for &index in reference.path() {
+        let Some(field) = plan.fields.get(usize::from(index)) else {
+            break;
+        };
+        text.push('.');
+        text.push_str(field.name);
+        plan = plans.get(field.plan);
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fast path
+// ---------------------------------------------------------------------------------------------
+
+fast_fn!(MakeRef, c"ecs.ref", make_ref);
+fast_fn!(Index, c"ComponentRef.__index", index);
+fast_fn!(Assign, c"ComponentRef.__newindex", assign);
+fast_fn!(Add, c"ComponentRef.__add", |stack| arithmetic(
+    stack,
+    Op::Add
+));
+fast_fn!(Sub, c"ComponentRef.__sub", |stack| arithmetic(
+    stack,
+    Op::Sub
+));
+fast_fn!(Mul, c"ComponentRef.__mul", |stack| arithmetic(
+    stack,
+    Op::Mul
+));
+fast_fn!(Div, c"ComponentRef.__div", |stack| arithmetic(
+    stack,
+    Op::Div
+));
+fast_fn!(Unm, c"ComponentRef.__unm", |stack| arithmetic(
+    stack,
+    Op::Unm
+));
+
+/// `ecs.ref(e, name)`.
+fn make_ref(stack: Stack<'_>) -> Option<c_int> {
+    let entity = stack.entity(1)?;
+    let shared = stack.shared()?;
+    let mut world = shared.lent.borrow()?;
+    let named = names::component(stack, &mut world, 2, "ecs.ref")?;
+    let Named {
+        access: Access::Reflect(reflect),
+        id,
+    } = &*named
+    else {
+        return None;
+    };
+    if !matches!(reflect.info, TypeInfo::Struct(_)) {
+        return None;
+    }
+    let has = world.get_entity(entity).ok()?.contains_id(*id);
+    let root = root_plan(stack, shared, reflect, &world, *id).ok()?;
+    drop(world);
+    if has {
+        stack.push_reference(Reference::new(entity, root));
+    } else {
+        stack.push_nil();
+    }
+    Some(1)
+}
+
+/// The field the key at index 2 names: by its atom on a direct access, else by its string.
+fn field<'p>(
+    stack: Stack<'_>,
+    plans: &'p Plans,
+    reference: &Reference,
+) -> Option<(usize, &'p plan::Field)> {
+    match stack.atom() {
+        Some((atom, hint)) => plans.field_by_atom(reference.plan, atom, hint),
+        None => plans.field(reference.plan, stack.string(2)?.address()),
+    }
+}
+
+/// `r.field`.
+fn index(stack: Stack<'_>) -> Option<c_int> {
+    let reference = *stack.reference(1)?;
+    let shared = stack.shared()?;
+    let plans = shared.plans.try_borrow().ok()?;
+    let (field_index, field) = field(stack, &plans, &reference)?;
+    let world = shared.lent.borrow()?;
+    let value = resolve(&world, &plans, &reference).ok()?;
+    let ReflectRef::Struct(fields) = value.reflect_ref() else {
+        return None;
+    };
+    let value = fields.field_at(field_index)?;
+    let field_plan = plans.get(field.plan);
+    if !field_plan.fields.is_empty() {
+        stack.push_reference(reference.field(field_index, field.plan)?);
+    } else if let Shape::Leaf(leaf) = field_plan.shape {
+        plan::push_leaf(stack, leaf, value)?;
+    } else if !crate::reflect::push(stack, value) {
+        return None;
+    }
+    Some(1)
+}
+
+/// `r.field = value`.
+fn assign(stack: Stack<'_>) -> Option<c_int> {
+    let reference = *stack.reference(1)?;
+    let shared = stack.shared()?;
+    let plans = shared.plans.try_borrow().ok()?;
+    let (field_index, field) = field(stack, &plans, &reference)?;
+    let mut world = shared.lent.borrow()?;
+    if let Shape::Leaf(leaf) = plans.get(field.plan).shape {
+        // One value: read it, then write it, with no staging.
+        let value = plan::read_leaf(stack, 3, leaf)?;
+        return resolve_mut(&mut world, &plans, &reference, |target| {
+            let ReflectMut::Struct(fields) = target.reflect_mut() else {
+                return None;
+            };
+            plan::write_leaf(leaf, fields.field_at_mut(field_index)?, value)
+        })
+        .ok()?
+        .map(|()| 0);
+    }
+    let mut staged = shared.staged.try_borrow_mut().ok()?;
+    staged.clear();
+    plan::stage(&plans, field.plan, stack, 3, &mut staged)?;
+    resolve_mut(&mut world, &plans, &reference, |value| {
+        let ReflectMut::Struct(fields) = value.reflect_mut() else {
+            return None;
+        };
+        plan::apply(
+            &plans,
+            field.plan,
+            fields.field_at_mut(field_index)?,
+            &mut staged.drain(..),
+        )
+    })
+    .ok()??;
+    Some(0)
+}
+
+/// An arithmetic metamethod.
+#[derive(Clone, Copy)]
+enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Unm,
+}
+
+/// An operand of vector arithmetic.
+#[derive(Clone, Copy)]
+enum Operand {
+    Vector(Vec3),
+    Number(f64),
+}
+
+impl Op {
+    fn apply(self, a: Operand, b: Operand) -> Option<Vec3> {
+        use Operand::{Number, Vector};
+        let scalar = |n: f64| n as f32;
+        Some(match (self, a, b) {
+            (Op::Unm, Vector(a), _) => -a,
+            (Op::Add, Vector(a), Vector(b)) => a + b,
+            (Op::Sub, Vector(a), Vector(b)) => a - b,
+            (Op::Mul, Vector(a), Vector(b)) => a * b,
+            (Op::Div, Vector(a), Vector(b)) => a / b,
+            (Op::Mul, Vector(a), Number(b)) => a * scalar(b),
+            (Op::Mul, Number(a), Vector(b)) => scalar(a) * b,
+            (Op::Div, Vector(a), Number(b)) => a / scalar(b),
+            (Op::Div, Number(a), Vector(b)) => scalar(a) / b,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether the plan is a glam vector, which references do arithmetic on.
+fn is_vector(plans: &Plans, reference: &Reference) -> bool {
+    matches!(
+        plans.get(reference.plan).shape,
+        Shape::Leaf(Leaf::Vec3 | Leaf::Vec3A | Leaf::Vec2)
+    )
+}
+
+/// The vector a vector reference stands for.
+fn vector_of(world: &World, plans: &Plans, reference: &Reference) -> Option<Vec3> {
+    if !is_vector(plans, reference) {
+        return None;
+    }
+    let value = resolve(world, plans, reference).ok()?;
+    let value = value.try_as_reflect()?.as_any();
+    value
+        .downcast_ref::<Vec3>()
+        .copied()
+        .or_else(|| value.downcast_ref::<bevy_math::Vec3A>().map(|&v| v.into()))
+        .or_else(|| {
+            value
+                .downcast_ref::<bevy_math::Vec2>()
+                .map(|v| v.extend(0.0))
+        })
+}
+
+/// `a + b` and friends, where `a` or `b` is a vector reference.
+fn arithmetic(stack: Stack<'_>, op: Op) -> Option<c_int> {
+    let shared = stack.shared()?;
+    let plans = shared.plans.try_borrow().ok()?;
+    let world = shared.lent.borrow()?;
+    let operand = |index: c_int| match stack.reference(index) {
+        Some(reference) => vector_of(&world, &plans, reference).map(Operand::Vector),
+        None => stack
+            .vector(index)
+            .map(Operand::Vector)
+            .or_else(|| stack.number(index).map(Operand::Number)),
+    };
+    let a = operand(1)?;
+    let b = match op {
+        Op::Unm => a,
+        _ => operand(2)?,
+    };
+    stack.push_vector(op.apply(a, b)?);
+    Some(1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The safe path: everything the fast path leaves, with its errors
+// ---------------------------------------------------------------------------------------------
+
+/// The reference in `value`, or the error for a value that is not one.
+fn reference_arg(lua: &Lua, value: &Value) -> mlua::Result<Reference> {
+    userdata::reference(lua, value).ok_or_else(|| {
+        lua_error(
+            ScriptErrorKind::TypeMismatch,
+            format!("expected a ComponentRef, got {}", describe(value)),
+        )
+    })
+}
+
+/// The field `key` names, or the error listing the fields.
+fn field_arg(
+    lua: &Lua,
+    plans: &Plans,
+    reference: &Reference,
+    key: &Value,
+) -> mlua::Result<(usize, plan::PlanId, &'static str)> {
+    let plan = plans.get(reference.plan);
+    let found = match key {
+        Value::String(text) => {
+            let text = text.to_str()?;
+            plan.fields
+                .iter()
+                .enumerate()
+                .find(|(_, f)| f.name == &*text)
+                .map(|(index, f)| (index, f.plan, f.name))
+        }
+        _ => None,
+    };
+    found.ok_or_else(|| {
+        let names: Vec<&str> = plan.fields.iter().map(|f| f.name).collect();
+        lua_error(
+            ScriptErrorKind::TypeMismatch,
+            format!(
+                "ComponentRef({}): no field {}; fields are {}",
+                name(lua, reference),
+                describe(key),
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        )
+    })
+}
+
+/// `r.field`, the safe way.
+fn index_slow(lua: &Lua, r: &Value, key: &Value) -> mlua::Result<Value> {
+    let reference = reference_arg(lua, r)?;
+    let shared = shared(lua)?;
+    let (field_index, field_plan, _) = {
+        let plans = shared.plans.borrow();
+        field_arg(lua, &plans, &reference, key)?
+    };
+    let nested = !shared.plans.borrow().get(field_plan).fields.is_empty();
+    if nested {
+        // Check that the value is reachable now, as the fast path would.
+        with_world(lua, |world| {
+            let plans = shared.plans.borrow();
+            resolve(world, &plans, &reference).map(|_| ())
+        })?
+        .map_err(|p| p.error(lua, &reference))?;
+        let child = reference.field(field_index, field_plan).ok_or_else(|| {
+            lua_error(
+                ScriptErrorKind::Runtime,
+                format!("ComponentRef({}): nested too deeply", name(lua, &reference)),
+            )
+        })?;
+        let made = fast::stack::produce(lua, |stack| {
+            stack.push_reference(child);
+            Ok::<(), ()>(())
+        })?;
+        return made.map_err(|()| mlua::Error::runtime("a reference could not be made"));
+    }
+    with_world(lua, |world| {
+        let plans = shared.plans.borrow();
+        let value = resolve(world, &plans, &reference).map_err(|p| p.error(lua, &reference))?;
+        let ReflectRef::Struct(fields) = value.reflect_ref() else {
+            return Err(Problem::Lost.error(lua, &reference));
+        };
+        let field = fields
+            .field_at(field_index)
+            .ok_or_else(|| Problem::Lost.error(lua, &reference))?;
+        crate::reflect::to_lua(lua, field)
+    })?
+}
+
+/// `r.field = value`, the safe way: the value converts as `ecs.set` converts it.
+fn assign_slow(lua: &Lua, r: &Value, key: &Value, value: Value) -> mlua::Result<()> {
+    let reference = reference_arg(lua, r)?;
+    let shared = shared(lua)?;
+    let plans = shared.plans.borrow();
+    let (field_index, field_plan, field_name) = field_arg(lua, &plans, &reference, key)?;
+    let info = plans.get(field_plan).info;
+    let what = format!("ComponentRef({}).{field_name}", name(lua, &reference));
+    with_world(lua, |world| {
+        let types = world
+            .get_resource::<AppTypeRegistry>()
+            .cloned()
+            .unwrap_or_default();
+        let types = types.read();
+        let dynamic = crate::vm::converting(lua, || {
+            crate::reflect::from_lua(lua, value, info, &types, &what)
+        })?;
+        resolve_mut(world, &plans, &reference, |target| {
+            let ReflectMut::Struct(fields) = target.reflect_mut() else {
+                return Err(Problem::Lost.error(lua, &reference));
+            };
+            let field = fields
+                .field_at_mut(field_index)
+                .ok_or_else(|| Problem::Lost.error(lua, &reference))?;
+            field.try_apply(&*dynamic).map_err(|error| {
+                lua_error(ScriptErrorKind::TypeMismatch, format!("{what}: {error}"))
+            })
+        })
+        .map_err(|p| p.error(lua, &reference))?
+    })?
+}
+
+/// `a + b` and friends, the safe way.
+fn arithmetic_slow(lua: &Lua, op: Op, a: &Value, b: &Value) -> mlua::Result<Value> {
+    let shared = shared(lua)?;
+    let operand = |value: &Value| -> mlua::Result<Option<Operand>> {
+        Ok(match value {
+            Value::Vector(v) => Some(Operand::Vector(Vec3::new(v.x(), v.y(), v.z()))),
+            Value::Number(n) => Some(Operand::Number(*n)),
+            Value::Integer(n) => Some(Operand::Number(*n as f64)),
+            other => match userdata::reference(lua, other) {
+                Some(reference) => {
+                    let plans = shared.plans.borrow();
+                    if !is_vector(&plans, &reference) {
+                        None
+                    } else {
+                        with_world(lua, |world| {
+                            resolve(world, &plans, &reference).map(|_| ())?;
+                            Ok(vector_of(world, &plans, &reference).map(Operand::Vector))
+                        })?
+                        .map_err(|p: Problem| p.error(lua, &reference))?
+                    }
+                }
+                None => None,
+            },
+        })
+    };
+    let left = operand(a)?;
+    let right = match op {
+        Op::Unm => left,
+        _ => operand(b)?,
+    };
+    match (left, right) {
+        (Some(left), Some(right)) => op
+            .apply(left, right)
+            .map(|v| Value::Vector(mlua::Vector::new(v.x, v.y, v.z)))
+            .ok_or_else(|| arithmetic_error(a, b)),
+        _ => Err(arithmetic_error(a, b)),
+    }
+}
+
+fn arithmetic_error(a: &Value, b: &Value) -> mlua::Error {
+    lua_error(
+        ScriptErrorKind::TypeMismatch,
+        format!(
+            "ComponentRef: arithmetic needs a reference to a vector and a vector or number, got \
+             {} and {}",
+            describe(a),
+            describe(b)
+        ),
+    )
+}

@@ -1,0 +1,134 @@
+//! The fast path of world access: the hot Lua library functions written against Luau's C API.
+//!
+//! Each fast function is a C closure with two upvalues: the VM's [`Shared`] state, and the
+//! function's safe implementation, an ordinary mlua function. The C function handles the calls
+//! it can (the right argument types, a name it has seen, an entity that exists, a value it can
+//! convert) and hands every other call, unchanged, to the safe implementation, whose result or
+//! error becomes the call's. So the two agree by construction on everything the fast path
+//! does not handle, every error message included; for what it does handle, the tests compare
+//! them.
+//!
+//! What makes it fast, measured against a raw mlua no-op (see `benches/ecs_access.rs`):
+//! - the lent world is a pointer in [`Shared`], reached through upvalue 1, not an app-data
+//!   lookup and a scoped userdata borrow;
+//! - component names are looked up by the address of the interned Lua string (pinned, so the
+//!   address keeps naming that string), not by hashing text;
+//! - arguments are read and results built on the Lua stack, with field-name strings pinned and
+//!   reused, not through `Value`s and registry references.
+//!
+//! # Safety
+//!
+//! `unsafe` code lives in [`stack`] (every call into the C API), [`world`] (turning the lent
+//! pointer into a reference) and [`Shared::of`]. The argument:
+//! - **The world pointer** is set by [`world::lend_world`] from the `&mut World` it holds for
+//!   its whole length and cleared before it returns; a flag hands out one reference at a time.
+//! - **Lua errors** (a memory error while a table is built) are C++ exceptions. They unwind
+//!   through the Rust frames of a fast function, running their destructors, which
+//!   `extern "C-unwind"` allows; no `catch_unwind` sits on that path.
+//! - **No Lua runs inside a fast function** except the safe implementation, called from
+//!   [`stack::enter`] after the Rust body has returned; conversions use raw table access, so no
+//!   metamethod can run while the world is borrowed.
+//! - **Userdata** of the crate's tags ([`reference`]) are made only here, and the block of each
+//!   tag always holds the same type.
+
+pub(crate) mod atoms;
+pub(crate) mod names;
+pub(crate) mod serde;
+pub(crate) mod stack;
+pub(crate) mod userdata;
+pub(crate) mod world;
+
+pub(crate) use names::push_key;
+pub(crate) use stack::{Fast, Stack};
+pub(crate) use world::{lend_world, with_world};
+
+use crate::engine::context::StepTime;
+use mlua::Lua;
+use std::cell::{Cell, RefCell};
+
+/// What the fast functions of one VM share: the lent world, the frame's time and the caches.
+/// Owned by the VM's app data; upvalue 1 of every fast function points at it.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// The world of the running step.
+    pub lent: world::Lent,
+    /// The time the `time` library reports.
+    pub time: Cell<StepTime>,
+    /// Components by the address of their name.
+    pub names: RefCell<names::Names>,
+    /// Pinned Lua strings of Rust field names.
+    pub keys: RefCell<names::Keys>,
+    /// Query states of `ecs.query` and `ecs.each`.
+    pub queries: RefCell<names::Queries>,
+    /// How reflected types are read and written in place.
+    pub plans: RefCell<crate::reflect::plan::Plans>,
+    /// The key of the VM (see [`stack::vm_key`]).
+    pub vm: usize,
+    /// Leaves read by a plan before they are written, kept to reuse the allocation.
+    pub staged: RefCell<Vec<crate::reflect::plan::Staged>>,
+}
+
+/// The app data that owns [`Shared`]. Private to this module: nothing else can replace or
+/// remove it, so the `Shared` lives exactly as long as the VM.
+struct SharedBox(Box<Shared>);
+
+// SAFETY: a VM and its app data move between threads as a whole, and only the thread holding the
+// VM (mlua's lock) touches them; `Shared` is never shared between threads at once.
+unsafe impl Send for SharedBox {}
+
+impl Shared {
+    /// Creates the shared state of a main VM. Call once, before creating its fast functions.
+    pub fn install(lua: &Lua) -> mlua::Result<()> {
+        if lua.app_data_ref::<SharedBox>().is_some() {
+            return Err(mlua::Error::runtime("the fast path is installed already"));
+        }
+        let shared = Shared {
+            vm: stack::vm_key(lua)?,
+            ..Shared::default()
+        };
+        lua.set_app_data(SharedBox(Box::new(shared)));
+        Ok(())
+    }
+
+    /// The shared state of `lua`, when it is a main VM.
+    pub fn of(lua: &Lua) -> Option<&Shared> {
+        let shared: *const Shared = &*lua.app_data_ref::<SharedBox>()?.0;
+        // SAFETY: the box is installed once and never replaced or removed (see `SharedBox`),
+        // so it lives as long as the VM, which outlives the borrow of `lua`. Only shared
+        // references to it are made, and its mutable parts are cells.
+        Some(unsafe { &*shared })
+    }
+
+    /// Forgets what belongs to the world lent last: component ids.
+    fn forget_world(&self) {
+        if let Ok(mut names) = self.names.try_borrow_mut() {
+            names.clear();
+        }
+        if let Ok(mut queries) = self.queries.try_borrow_mut() {
+            queries.clear();
+        }
+    }
+}
+
+/// Creates fast function `F`, whose calls go to its body and, for what it does not handle (it
+/// returns `None`), to `slow`, its safe implementation.
+pub(crate) fn function<F: Fast>(lua: &Lua, slow: mlua::Function) -> mlua::Result<mlua::Function> {
+    let shared = Shared::of(lua)
+        .ok_or_else(|| mlua::Error::runtime("fast functions need Shared::install first"))?;
+    stack::closure::<F>(lua, shared, slow, mlua::MultiValue::new())
+}
+
+/// Declares `struct $ty`, the fast function `$name` (a C string) running `$body`.
+macro_rules! fast_fn {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $body:expr) => {
+        $(#[$doc])*
+        pub(crate) struct $ty;
+        impl $crate::fast::Fast for $ty {
+            const NAME: &'static std::ffi::CStr = $name;
+            fn call(stack: $crate::fast::Stack<'_>) -> Option<std::ffi::c_int> {
+                $body(stack)
+            }
+        }
+    };
+}
+pub(crate) use fast_fn;

@@ -1,0 +1,147 @@
+//! The crate's own userdata: component references and `ecs.each` loops, each kind under a tag
+//! of its own, so a block is always read as the type it was made with.
+
+use super::stack::{install_destructor, install_direct_access, install_metatable, read_userdata};
+use super::{Fast, Stack};
+use crate::reflect::plan::PlanId;
+use bevy_ecs::component::ComponentId;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::world::EntityRef;
+use std::ffi::c_int;
+
+/// The userdata tag of component references. Luau allows 128 tags; mlua uses the lowest ones.
+const REFERENCE: c_int = 100;
+
+/// The userdata tag of `ecs.each` loops.
+const EACH: c_int = 101;
+
+/// The deepest field path a reference can hold.
+const MAX_PATH: usize = 14;
+
+/// A component reference: the entity, the component (by its plan) and the path of field
+/// indices from the component to the referenced value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reference {
+    /// The entity whose component it is.
+    pub entity: Entity,
+    /// The plan of the component, which knows how to reach it.
+    pub root: PlanId,
+    /// The plan of the referenced value.
+    pub plan: PlanId,
+    path: [u8; MAX_PATH],
+    depth: u8,
+    /// Cleared when the `ecs.each` loop that moves this reference has ended.
+    pub live: bool,
+}
+
+impl Reference {
+    /// A reference to a whole component.
+    pub fn new(entity: Entity, root: PlanId) -> Self {
+        Self {
+            entity,
+            root,
+            plan: root,
+            path: [0; MAX_PATH],
+            depth: 0,
+            live: true,
+        }
+    }
+
+    /// A reference to field `index` (of plan `plan`) of the referenced value, unless the path
+    /// is full.
+    pub fn field(&self, index: usize, plan: PlanId) -> Option<Self> {
+        let index = u8::try_from(index).ok()?;
+        let depth = usize::from(self.depth);
+        if depth >= MAX_PATH {
+            return None;
+        }
+        let mut field = *self;
+        field.path[depth] = index;
+        field.depth += 1;
+        field.plan = plan;
+        field.live = true;
+        Some(field)
+    }
+
+    /// The field indices from the component to the referenced value.
+    pub fn path(&self) -> &[u8] {
+        &self.path[..usize::from(self.depth)]
+    }
+}
+
+/// What an `ecs.each` loop walks: the entities matched when it started, and what it yields for
+/// each of them.
+pub(crate) struct Each {
+    /// The matched entities.
+    pub entities: Vec<Entity>,
+    /// The next position in `entities`.
+    pub next: usize,
+    /// The components named, in order: their id, and for a serde component the function that
+    /// pushes its value (a reflected component is yielded as a reference instead).
+    pub components: Vec<(ComponentId, Option<Push>)>,
+}
+
+/// Pushes the value of a serde component of an entity (see `crate::registry`).
+pub(crate) type Push = for<'s> fn(Stack<'s>, EntityRef<'_>) -> Option<()>;
+
+/// Sets up the tags of `lua`: the metatables of references and loops, and the destructor of
+/// loops. `Index` and `Assign` are the references' `__index` and `__newindex`.
+pub(crate) fn install<Index: Fast, Assign: Fast>(
+    lua: &mlua::Lua,
+    reference_metatable: mlua::Table,
+) -> mlua::Result<()> {
+    install_metatable(lua, REFERENCE, reference_metatable)?;
+    // SAFETY: the metatable's `__index` and `__newindex` are `Index` and `Assign`, which read
+    // index 1 with `Stack::reference` (see `crate::api::reference`).
+    unsafe { install_direct_access::<Index, Assign>(lua, REFERENCE)? };
+    let each = lua.create_table()?;
+    each.raw_set("__type", "EachLoop")?;
+    each.raw_set("__metatable", "EachLoop")?;
+    each.set_readonly(true);
+    install_metatable(lua, EACH, each)?;
+    // SAFETY: only `Stack::push_each` makes userdata with this tag, and they hold an `Each`.
+    unsafe { install_destructor::<Each>(lua, EACH) }
+}
+
+impl<'call> Stack<'call> {
+    /// The reference at `index`, if it is one.
+    pub fn reference(&self, index: c_int) -> Option<&'call mut Reference> {
+        // SAFETY: only `push_reference` makes userdata with this tag.
+        unsafe { self.userdata(index, REFERENCE) }
+    }
+
+    /// The reference in upvalue `n`, if it is one.
+    pub fn upvalue_reference(&self, n: c_int) -> Option<&'call mut Reference> {
+        // SAFETY: as `reference`.
+        unsafe { self.upvalue_userdata(n, REFERENCE) }
+    }
+
+    /// Pushes a new reference.
+    pub fn push_reference(&self, reference: Reference) {
+        // SAFETY: every userdata with this tag holds a `Reference`, which needs no drop.
+        unsafe {
+            self.new_userdata(REFERENCE, reference);
+        }
+    }
+
+    /// The loop in upvalue `n`, if it is one.
+    pub fn upvalue_each(&self, n: c_int) -> Option<&'call mut Each> {
+        // SAFETY: only `push_each` makes userdata with this tag.
+        unsafe { self.upvalue_userdata(n, EACH) }
+    }
+
+    /// Pushes a new loop; Luau drops it when it is collected.
+    pub fn push_each(&self, each: Each) {
+        // SAFETY: every userdata with this tag holds an `Each`, dropped by the tag's
+        // destructor (see `install`).
+        unsafe {
+            self.new_userdata(EACH, each);
+        }
+    }
+}
+
+/// The reference `value` is, if it is one.
+pub(crate) fn reference(lua: &mlua::Lua, value: &mlua::Value) -> Option<Reference> {
+    // SAFETY: only `Stack::push_reference` makes userdata with this tag.
+    unsafe { read_userdata(lua, value, REFERENCE) }
+}

@@ -1,0 +1,478 @@
+//! Plans: how the fast path reads a reflected type from the Lua stack and writes it in place.
+//!
+//! A plan describes a type the fast path can handle without building `Dynamic*` values: a
+//! struct (or a newtype) whose fields are, all the way down, structs, newtypes and the leaves
+//! below. [`stage`] reads a Lua value by a plan, checking it as [`super::from_lua`] would;
+//! [`apply`] then writes what was read into the existing value field by field, so change
+//! detection sees one write and nothing is allocated. A type or a value outside what plans
+//! cover is left to the safe path ([`Shape::Opaque`], or `None` from [`stage`]), which gives
+//! the same result or the same error: plans only ever accept a subset of what `from_lua`
+//! accepts, and make the same value of it (`tests` check this).
+//!
+//! Plans also name fields for component references ([`crate::fast::reference`]): each field
+//! knows the address of the pinned Lua string of its name, so finding the field a script asks
+//! for is a comparison of addresses.
+
+use std::any::TypeId;
+use std::ffi::c_int;
+
+use bevy_ecs::component::ComponentId;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::reflect::ReflectComponent;
+use bevy_ecs::world::WorldId;
+use bevy_math::{Vec2, Vec3, Vec3A};
+use bevy_reflect::ReflectFromPtr;
+use bevy_reflect::{PartialReflect, ReflectMut, TypeInfo};
+use rustc_hash::FxHashMap;
+
+use crate::fast::Stack;
+use crate::fast::stack::Type;
+use crate::registry::ReflectAccess;
+
+/// Structs nested deeper than this are left to the safe path.
+const MAX_DEPTH: usize = 8;
+
+/// Identifies a plan in [`Plans`].
+pub(crate) type PlanId = u32;
+
+/// Every plan made in one VM, by type.
+#[derive(Default)]
+pub(crate) struct Plans {
+    plans: Vec<Plan>,
+    by_type: FxHashMap<TypeId, PlanId>,
+}
+
+/// How one type is read and written.
+pub(crate) struct Plan {
+    /// The type's info, for naming it.
+    pub info: &'static TypeInfo,
+    /// How a Lua value of it is read.
+    pub shape: Shape,
+    /// Its named fields, in declaration order, for every type that reflects as a struct (glam's
+    /// vectors too, though they read as a `vector`): what references navigate.
+    pub fields: Vec<Field>,
+    /// How to reach it on an entity, for a component a reference was made to.
+    pub reach: Option<Reach>,
+}
+
+/// How a reference reaches its component on an entity.
+pub(crate) struct Reach {
+    /// Through its type: works in any world.
+    pub component: ReflectComponent,
+    /// Through its id in one world, and a cast to `dyn Reflect`: faster.
+    pub by_id: Option<(WorldId, ComponentId, ReflectFromPtr)>,
+}
+
+/// The shape of a planned type, for reading it from Lua.
+pub(crate) enum Shape {
+    /// A type with a mapping of its own.
+    Leaf(Leaf),
+    /// A struct: a table of its [`Plan::fields`].
+    Struct,
+    /// A tuple struct with one field, which maps to that field.
+    Newtype(PlanId),
+    /// Anything else: left to the safe path.
+    Opaque,
+}
+
+/// One field of a struct plan.
+pub(crate) struct Field {
+    /// The field's name.
+    pub name: &'static str,
+    /// The address of the pinned Lua string of the name.
+    pub key: usize,
+    /// The atom of the name (see [`crate::fast::atoms`]).
+    pub atom: Option<i16>,
+    /// The plan of its type.
+    pub plan: PlanId,
+}
+
+/// The leaves plans read and write: the types of `super::leaf` that need no allocation to
+/// check, plus `String`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Leaf {
+    F32,
+    F64,
+    Bool,
+    I8,
+    I16,
+    I32,
+    I64,
+    I128,
+    Isize,
+    U8,
+    U16,
+    U32,
+    U64,
+    U128,
+    Usize,
+    String,
+    Entity,
+    Vec3,
+    Vec3A,
+    Vec2,
+}
+
+/// A leaf value read from Lua, checked for its type.
+pub(crate) enum Staged {
+    F32(f32),
+    F64(f64),
+    Bool(bool),
+    /// A whole number in the range of the leaf's integer type.
+    Int(i128),
+    String(String),
+    Entity(Entity),
+    Vector(Vec3),
+}
+
+impl Plans {
+    /// The plan of the type `info`, made on first use (which pins its field names).
+    pub fn of(&mut self, stack: Stack<'_>, info: &'static TypeInfo) -> PlanId {
+        self.plan(stack, info, 0)
+    }
+
+    /// The plan `id`.
+    pub fn get(&self, id: PlanId) -> &Plan {
+        &self.plans[id as usize]
+    }
+
+    fn plan(&mut self, stack: Stack<'_>, info: &'static TypeInfo, depth: usize) -> PlanId {
+        if let Some(&id) = self.by_type.get(&info.type_id()) {
+            return id;
+        }
+        let nested = depth < MAX_DEPTH;
+        let mut fields = Vec::new();
+        if let (TypeInfo::Struct(named), true) = (info, nested) {
+            for field in named.iter() {
+                let plan = match field.type_info() {
+                    Some(field_info) => self.plan(stack, field_info, depth + 1),
+                    None => self.push(info, Shape::Opaque, Vec::new()),
+                };
+                fields.push(Field {
+                    name: field.name(),
+                    key: pin(stack, field.name()),
+                    atom: crate::fast::atoms::atom(field.name().as_bytes()),
+                    plan,
+                });
+            }
+        }
+        let shape = match (leaf(info.type_id()), info) {
+            (Some(leaf), _) => Shape::Leaf(leaf),
+            (None, TypeInfo::Struct(_)) if nested => Shape::Struct,
+            (None, TypeInfo::TupleStruct(tuple)) if nested && tuple.field_len() == 1 => {
+                match tuple.field_at(0).and_then(|f| f.type_info()) {
+                    Some(inner) => Shape::Newtype(self.plan(stack, inner, depth + 1)),
+                    None => Shape::Opaque,
+                }
+            }
+            _ => Shape::Opaque,
+        };
+        let id = self.push(info, shape, fields);
+        self.by_type.insert(info.type_id(), id);
+        id
+    }
+
+    fn push(&mut self, info: &'static TypeInfo, shape: Shape, fields: Vec<Field>) -> PlanId {
+        let id = PlanId::try_from(self.plans.len()).unwrap_or(PlanId::MAX);
+        self.plans.push(Plan {
+            info,
+            shape,
+            fields,
+            reach: None,
+        });
+        id
+    }
+
+    /// Records how to reach plan `id`'s type, a component, on an entity: through `access`,
+    /// and by its id `component` in `world`.
+    pub fn set_reach(
+        &mut self,
+        id: PlanId,
+        access: &ReflectAccess,
+        world: WorldId,
+        component: ComponentId,
+    ) {
+        let Some(plan) = self.plans.get_mut(id as usize) else {
+            return;
+        };
+        let by_id = access
+            .from_ptr
+            .as_ref()
+            .map(|from_ptr| (world, component, from_ptr.clone()));
+        match &mut plan.reach {
+            Some(reach) if reach.by_id.as_ref().is_some_and(|(w, ..)| *w == world) => {}
+            Some(reach) => reach.by_id = by_id,
+            None => {
+                plan.reach = Some(Reach {
+                    component: access.component.clone(),
+                    by_id,
+                })
+            }
+        }
+    }
+
+    /// The field of plan `id` whose name is the Lua string at `address`, with its index.
+    pub fn field(&self, id: PlanId, address: usize) -> Option<(usize, &Field)> {
+        let fields = &self.get(id).fields;
+        fields.iter().enumerate().find(|(_, f)| f.key == address)
+    }
+
+    /// The field of plan `id` whose name has `atom`, with its index. `hint` is where it was
+    /// found last time (plus one; 0 for none), and is updated.
+    pub fn field_by_atom(
+        &self,
+        id: PlanId,
+        atom: c_int,
+        hint: &mut u16,
+    ) -> Option<(usize, &Field)> {
+        let fields = &self.get(id).fields;
+        let is = |field: &Field| field.atom.is_some_and(|a| c_int::from(a) == atom);
+        if let Some(field) = usize::from(*hint)
+            .checked_sub(1)
+            .and_then(|i| fields.get(i))
+        {
+            if is(field) {
+                return Some((usize::from(*hint) - 1, field));
+            }
+        }
+        let (index, field) = fields.iter().enumerate().find(|(_, f)| is(f))?;
+        if let Ok(next) = u16::try_from(index + 1) {
+            *hint = next;
+        }
+        Some((index, field))
+    }
+}
+
+/// Pins the Lua string of `name`; returns its address.
+fn pin(stack: Stack<'_>, name: &'static str) -> usize {
+    crate::fast::push_key(stack, name);
+    let address = stack.string(-1).map_or(0, |s| s.address());
+    stack.truncate(stack.top() - 1);
+    address
+}
+
+/// The leaf a type is, by its id.
+fn leaf(id: TypeId) -> Option<Leaf> {
+    macro_rules! leaves {
+        ($($ty:ty => $leaf:ident),*) => {$(
+            if id == TypeId::of::<$ty>() {
+                return Some(Leaf::$leaf);
+            }
+        )*};
+    }
+    leaves!(
+        f32 => F32, f64 => F64, bool => Bool, i8 => I8, i16 => I16, i32 => I32, i64 => I64,
+        i128 => I128, isize => Isize, u8 => U8, u16 => U16, u32 => U32, u64 => U64,
+        u128 => U128, usize => Usize, String => String, Entity => Entity, Vec3 => Vec3,
+        Vec3A => Vec3A, Vec2 => Vec2
+    );
+    None
+}
+
+/// Reads the value at `index` by plan `id` into `out`, leaf by leaf in declaration order.
+/// `None` when the plan or the value is one the safe path must handle (a value that would be
+/// an error there, too).
+pub(crate) fn stage(
+    plans: &Plans,
+    id: PlanId,
+    stack: Stack<'_>,
+    index: c_int,
+    out: &mut Vec<Staged>,
+) -> Option<()> {
+    match &plans.get(id).shape {
+        Shape::Leaf(leaf) => out.push(read_leaf(stack, index, *leaf)?),
+        Shape::Newtype(inner) => stage(plans, *inner, stack, index, out)?,
+        Shape::Struct => {
+            let fields = &plans.get(id).fields;
+            if stack.kind(index) != Type::Table {
+                return None;
+            }
+            let top = stack.top();
+            for field in fields {
+                push_field_name(stack, field);
+                if stack.raw_get(index) == Type::Nil {
+                    stack.truncate(top);
+                    return None;
+                }
+                let staged = stage(plans, field.plan, stack, stack.top(), out);
+                stack.truncate(top);
+                staged?;
+            }
+            // Every field is there; any other key is a stray one, which the safe path names.
+            let mut entries = 0;
+            let mut iter = 0;
+            while let Some(next) = stack.next(index, iter) {
+                stack.truncate(top);
+                entries += 1;
+                iter = next;
+            }
+            if entries != fields.len() {
+                return None;
+            }
+        }
+        Shape::Opaque => return None,
+    }
+    Some(())
+}
+
+/// Pushes the pinned name of `field`.
+fn push_field_name(stack: Stack<'_>, field: &Field) {
+    crate::fast::push_key(stack, field.name);
+}
+
+/// Reads one leaf, checked as `super::leaf` checks it.
+pub(crate) fn read_leaf(stack: Stack<'_>, index: c_int, leaf: Leaf) -> Option<Staged> {
+    Some(match leaf {
+        Leaf::F32 => Staged::F32(stack.number(index)? as f32),
+        Leaf::F64 => Staged::F64(stack.number(index)?),
+        Leaf::Bool => Staged::Bool(stack.boolean(index)?),
+        Leaf::String => {
+            let text = stack.string(index)?;
+            Staged::String(String::from_utf8_lossy(text.bytes()).into_owned())
+        }
+        Leaf::Entity => Staged::Entity(stack.entity(index)?),
+        Leaf::Vec3 | Leaf::Vec3A | Leaf::Vec2 => Staged::Vector(stack.vector(index)?),
+        integer => {
+            let n = stack.number(index)?;
+            if !n.is_finite() || n.fract() != 0.0 {
+                return None;
+            }
+            // As `super::leaf::integer` converts: through `u128` or `i128`, where the casts
+            // are exact for whole numbers inside these bounds.
+            const U128_END: f64 = 340_282_366_920_938_463_463_374_607_431_768_211_456.0;
+            const I128_START: f64 = -170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+            let whole = if n >= 0.0 {
+                if n >= U128_END {
+                    return None;
+                }
+                i128::try_from(n as u128).ok()?
+            } else {
+                if n < I128_START {
+                    return None;
+                }
+                n as i128
+            };
+            let (min, max) = range(integer)?;
+            if whole < min || whole > max {
+                return None;
+            }
+            Staged::Int(whole)
+        }
+    })
+}
+
+/// The range of an integer leaf, as far as `i128` reaches (`u128` beyond it is left to the
+/// safe path).
+fn range(leaf: Leaf) -> Option<(i128, i128)> {
+    Some(match leaf {
+        Leaf::I8 => (i8::MIN.into(), i8::MAX.into()),
+        Leaf::I16 => (i16::MIN.into(), i16::MAX.into()),
+        Leaf::I32 => (i32::MIN.into(), i32::MAX.into()),
+        Leaf::I64 => (i64::MIN.into(), i64::MAX.into()),
+        Leaf::I128 => (i128::MIN, i128::MAX),
+        Leaf::Isize => (isize::MIN as i128, isize::MAX as i128),
+        Leaf::U8 => (0, u8::MAX.into()),
+        Leaf::U16 => (0, u16::MAX.into()),
+        Leaf::U32 => (0, u32::MAX.into()),
+        Leaf::U64 => (0, u64::MAX.into()),
+        Leaf::U128 => (0, i128::MAX),
+        Leaf::Usize => (0, usize::MAX as i128),
+        _ => return None,
+    })
+}
+
+/// Writes the staged leaves into `target`, a value of plan `id`'s type, in the order [`stage`]
+/// read them. `None` only if `target` is not of that type.
+pub(crate) fn apply(
+    plans: &Plans,
+    id: PlanId,
+    target: &mut dyn PartialReflect,
+    staged: &mut impl Iterator<Item = Staged>,
+) -> Option<()> {
+    match &plans.get(id).shape {
+        Shape::Leaf(leaf) => write_leaf(*leaf, target, staged.next()?),
+        Shape::Newtype(inner) => match target.reflect_mut() {
+            ReflectMut::TupleStruct(tuple) => apply(plans, *inner, tuple.field_mut(0)?, staged),
+            _ => None,
+        },
+        Shape::Struct => match target.reflect_mut() {
+            ReflectMut::Struct(target) => {
+                for (index, field) in plans.get(id).fields.iter().enumerate() {
+                    apply(plans, field.plan, target.field_at_mut(index)?, staged)?;
+                }
+                Some(())
+            }
+            _ => None,
+        },
+        Shape::Opaque => None,
+    }
+}
+
+/// Pushes `value`, a leaf of kind `leaf`, as `crate::reflect::push` would; `None` if it is not
+/// of that type.
+pub(crate) fn push_leaf(stack: Stack<'_>, leaf: Leaf, value: &dyn PartialReflect) -> Option<()> {
+    macro_rules! get {
+        ($ty:ty) => {
+            value.try_downcast_ref::<$ty>()?
+        };
+    }
+    match leaf {
+        Leaf::F32 => stack.push_number(f64::from(*get!(f32))),
+        Leaf::F64 => stack.push_number(*get!(f64)),
+        Leaf::Bool => stack.push_bool(*get!(bool)),
+        Leaf::I8 => stack.push_number(f64::from(*get!(i8))),
+        Leaf::I16 => stack.push_number(f64::from(*get!(i16))),
+        Leaf::I32 => stack.push_number(f64::from(*get!(i32))),
+        Leaf::I64 => stack.push_number(*get!(i64) as f64),
+        Leaf::I128 => stack.push_number(*get!(i128) as f64),
+        Leaf::Isize => stack.push_number(*get!(isize) as f64),
+        Leaf::U8 => stack.push_number(f64::from(*get!(u8))),
+        Leaf::U16 => stack.push_number(f64::from(*get!(u16))),
+        Leaf::U32 => stack.push_number(f64::from(*get!(u32))),
+        Leaf::U64 => stack.push_number(*get!(u64) as f64),
+        Leaf::U128 => stack.push_number(*get!(u128) as f64),
+        Leaf::Usize => stack.push_number(*get!(usize) as f64),
+        Leaf::String => stack.push_str(get!(String).as_bytes()),
+        Leaf::Entity => stack.push_entity(*get!(Entity)),
+        Leaf::Vec3 => stack.push_vector(*get!(Vec3)),
+        Leaf::Vec3A => stack.push_vector((*get!(Vec3A)).into()),
+        Leaf::Vec2 => stack.push_vector(get!(Vec2).extend(0.0)),
+    }
+    Some(())
+}
+
+/// Writes one staged leaf into `target`, which is of the leaf's type.
+pub(crate) fn write_leaf(leaf: Leaf, target: &mut dyn PartialReflect, value: Staged) -> Option<()> {
+    macro_rules! set {
+        ($ty:ty, $value:expr) => {{
+            *target.try_downcast_mut::<$ty>()? = $value;
+        }};
+    }
+    match (leaf, value) {
+        (Leaf::F32, Staged::F32(v)) => set!(f32, v),
+        (Leaf::F64, Staged::F64(v)) => set!(f64, v),
+        (Leaf::Bool, Staged::Bool(v)) => set!(bool, v),
+        (Leaf::String, Staged::String(v)) => set!(String, v),
+        (Leaf::Entity, Staged::Entity(v)) => set!(Entity, v),
+        (Leaf::Vec3, Staged::Vector(v)) => set!(Vec3, v),
+        (Leaf::Vec3A, Staged::Vector(v)) => set!(Vec3A, v.into()),
+        (Leaf::Vec2, Staged::Vector(v)) => set!(Vec2, v.truncate()),
+        (leaf, Staged::Int(v)) => match leaf {
+            Leaf::I8 => set!(i8, v.try_into().ok()?),
+            Leaf::I16 => set!(i16, v.try_into().ok()?),
+            Leaf::I32 => set!(i32, v.try_into().ok()?),
+            Leaf::I64 => set!(i64, v.try_into().ok()?),
+            Leaf::I128 => set!(i128, v),
+            Leaf::Isize => set!(isize, v.try_into().ok()?),
+            Leaf::U8 => set!(u8, v.try_into().ok()?),
+            Leaf::U16 => set!(u16, v.try_into().ok()?),
+            Leaf::U32 => set!(u32, v.try_into().ok()?),
+            Leaf::U64 => set!(u64, v.try_into().ok()?),
+            Leaf::U128 => set!(u128, v.try_into().ok()?),
+            Leaf::Usize => set!(usize, v.try_into().ok()?),
+            _ => return None,
+        },
+        _ => return None,
+    }
+    Some(())
+}
