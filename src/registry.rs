@@ -415,9 +415,10 @@ impl Access {
                 };
                 let value = r.component.reflect(entity);
                 crate::vm::converting(lua, || {
-                    value.map(|v| crate::reflect::to_lua(lua, v.as_partial_reflect()))
+                    value
+                        .map(|v| crate::reflect::to_lua(lua, v.as_partial_reflect()))
+                        .transpose()
                 })
-                .transpose()
             }
         }
     }

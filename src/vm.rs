@@ -134,14 +134,16 @@ fn configure_codegen(_lua: &Lua, enabled: bool) {
     }
 }
 
-/// Runs `f`, a conversion between Rust and Lua values, with the VM's memory limit lifted.
+/// Runs `f`, a conversion between Rust and Lua values, with the VM's memory limit lifted, and
+/// then holds the limit to what it made: a VM that ends up past its limit gets the memory error
+/// an allocation of Lua code would have raised.
 ///
 /// While a limit is set, mlua guards every table and string it creates from Rust with a
 /// protected call that allocates a closure, which is most of the cost of converting a small
-/// component. No Lua code runs during a conversion and what it allocates is bounded by the value
-/// converted, so the limit is lifted for its length and restored after (also on panic); Lua
-/// code that allocates afterwards still meets the limit.
-pub(crate) fn converting<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
+/// value. No Lua code runs during a conversion and what it allocates is bounded by the value
+/// converted, so the limit is lifted for its length and restored after (also on panic), and the
+/// VM's memory is checked once at the end instead.
+pub(crate) fn converting<T>(lua: &Lua, f: impl FnOnce() -> mlua::Result<T>) -> mlua::Result<T> {
     struct Restore<'a>(&'a Lua, usize);
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
@@ -150,9 +152,14 @@ pub(crate) fn converting<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
             }
         }
     }
-    let previous = lua.set_memory_limit(0).unwrap_or(0);
-    let _restore = Restore(lua, previous);
-    f()
+    let limit = lua.set_memory_limit(0).unwrap_or(0);
+    let restore = Restore(lua, limit);
+    let converted = f()?;
+    drop(restore);
+    if limit > 0 && lua.used_memory() > limit {
+        return Err(mlua::Error::MemoryError("not enough memory".to_owned()));
+    }
+    Ok(converted)
 }
 
 thread_local! {
@@ -259,8 +266,19 @@ mod tests {
             ..Default::default()
         };
         let lua = new_vm(&config, |_, _| Ok(())).unwrap();
-        let inside = converting(&lua, || lua.set_memory_limit(0).unwrap());
+        let inside = converting(&lua, || lua.set_memory_limit(0)).unwrap();
         assert_eq!(inside, 0, "no limit while converting");
+        let bomb = converting(&lua, || {
+            let t = lua.create_table()?;
+            for i in 1..200_000 {
+                t.raw_set(i, lua.create_table()?)?;
+            }
+            Ok(t)
+        });
+        assert!(
+            matches!(bomb, Err(mlua::Error::MemoryError(_))),
+            "a conversion past the limit is a memory error: {bomb:?}"
+        );
         let err = lua
             .load("local t = {} while true do t[#t + 1] = string.rep('x', 1024) .. #t end")
             .exec()

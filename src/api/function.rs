@@ -74,6 +74,10 @@ pub(crate) fn describe(value: &Value) -> String {
                 "a string".to_owned()
             }
         }
+        Value::LightUserData(_) => match entity_from_lua(value) {
+            Some(entity) => format!("Entity({entity})"),
+            None => "lightuserdata".to_owned(),
+        },
         other => other.type_name().to_owned(),
     }
 }

@@ -159,14 +159,23 @@ pub(crate) fn create_value(lua: &Lua) -> mlua::Result<Function> {
                 ),
             ));
         };
-        let shared = shared(lua)?;
-        let plans = shared.plans.borrow();
-        let read = with_world(lua, |world| {
-            let value = resolve(world, &plans, &reference).map_err(|p| p.error(lua, &reference))?;
-            crate::reflect::to_lua(lua, value)
-        })?;
-        read.map_err(|error| mlua::Error::external(format!("{NAME}: {error}")))
+        value_of(lua, &reference, NAME)
     })
+}
+
+/// The plain value of `reference`, or the error of a reference that cannot reach it, which
+/// names `function`.
+fn value_of(lua: &Lua, reference: &Reference, function: &str) -> mlua::Result<Value> {
+    let shared = shared(lua)?;
+    with_world(lua, |world| {
+        let plans = shared.plans.borrow();
+        let value = resolve(world, &plans, reference).map_err(|problem| {
+            let kind = problem.kind();
+            let error = problem.error(lua, reference);
+            lua_error(kind, format!("{function}: {error}"))
+        })?;
+        crate::reflect::to_lua(lua, value)
+    })?
 }
 
 /// The plan of a reflected component, made on first use, with what reaches it on the entities
@@ -206,30 +215,33 @@ enum Problem {
 }
 
 impl Problem {
+    fn kind(&self) -> ScriptErrorKind {
+        match self {
+            Problem::Ended | Problem::Lost => ScriptErrorKind::Runtime,
+            Problem::Despawned => ScriptErrorKind::EntityNotFound,
+            Problem::Removed => ScriptErrorKind::UnknownComponent,
+        }
+    }
+
     fn error(self, lua: &Lua, reference: &Reference) -> mlua::Error {
         let what = name(lua, reference);
         let entity = reference.entity;
-        match self {
-            Problem::Ended => lua_error(
-                ScriptErrorKind::Runtime,
-                format!(
-                    "ComponentRef({what}): this reference belonged to an ecs.each loop that has \
-                     ended; keep the entity and call ecs.ref(e, name) for one that lasts"
-                ),
+        let message = match self {
+            Problem::Ended => format!(
+                "ComponentRef({what}): this reference belonged to an ecs.each loop that has \
+                 ended; keep the entity and call ecs.ref(e, name) for one that lasts"
             ),
-            Problem::Despawned => lua_error(
-                ScriptErrorKind::EntityNotFound,
-                format!("ComponentRef({what}): entity {entity} does not exist (was it despawned?)"),
-            ),
-            Problem::Removed => lua_error(
-                ScriptErrorKind::UnknownComponent,
-                format!("ComponentRef({what}): entity {entity} no longer has the component"),
-            ),
-            Problem::Lost => lua_error(
-                ScriptErrorKind::Runtime,
-                format!("ComponentRef({what}): the reference does not belong to this VM"),
-            ),
-        }
+            Problem::Despawned => {
+                format!("ComponentRef({what}): entity {entity} does not exist (was it despawned?)")
+            }
+            Problem::Removed => {
+                format!("ComponentRef({what}): entity {entity} no longer has the component")
+            }
+            Problem::Lost => {
+                format!("ComponentRef({what}): the reference does not belong to this VM")
+            }
+        };
+        lua_error(self.kind(), message)
     }
 }
 
@@ -650,6 +662,11 @@ fn index_slow(lua: &Lua, r: &Value, key: &Value) -> mlua::Result<Value> {
 /// `r.field = value`, the safe way: the value converts as `ecs.set` converts it.
 fn assign_slow(lua: &Lua, r: &Value, key: &Value, value: Value) -> mlua::Result<()> {
     let reference = reference_arg(lua, r)?;
+    // A reference assigned to a field stands for its value: `a.translation = b.translation`.
+    let value = match userdata::reference(lua, &value) {
+        Some(other) => value_of(lua, &other, "ComponentRef")?,
+        None => value,
+    };
     let shared = shared(lua)?;
     let plans = shared.plans.borrow();
     let (field_index, field_plan, field_name) = field_arg(lua, &plans, &reference, key)?;
@@ -713,19 +730,23 @@ fn arithmetic_slow(lua: &Lua, op: Op, a: &Value, b: &Value) -> mlua::Result<Valu
         (Some(left), Some(right)) => op
             .apply(left, right)
             .map(|v| Value::Vector(mlua::Vector::new(v.x, v.y, v.z)))
-            .ok_or_else(|| arithmetic_error(a, b)),
-        _ => Err(arithmetic_error(a, b)),
+            .ok_or_else(|| arithmetic_error(op, a, b)),
+        _ => Err(arithmetic_error(op, a, b)),
     }
 }
 
-fn arithmetic_error(a: &Value, b: &Value) -> mlua::Error {
-    lua_error(
-        ScriptErrorKind::TypeMismatch,
-        format!(
+fn arithmetic_error(op: Op, a: &Value, b: &Value) -> mlua::Error {
+    let message = match op {
+        Op::Unm => format!(
+            "ComponentRef: negation needs a reference to a vector, got {}",
+            describe(a)
+        ),
+        _ => format!(
             "ComponentRef: arithmetic needs a reference to a vector and a vector or number, got \
              {} and {}",
             describe(a),
             describe(b)
         ),
-    )
+    };
+    lua_error(ScriptErrorKind::TypeMismatch, message)
 }

@@ -19,23 +19,36 @@ pub(crate) struct Named {
     pub id: ComponentId,
 }
 
-/// Components by the address of the (pinned) Lua string of their name.
+/// Components by the atom of their name (see [`super::atoms`]), or, for a name without an
+/// atom, by the address of its (pinned) Lua string.
 #[derive(Default)]
-pub(crate) struct Names(FxHashMap<usize, Named>);
+pub(crate) struct Names {
+    by_atom: Vec<Option<Named>>,
+    by_address: FxHashMap<usize, Named>,
+}
 
 impl Names {
     /// Forgets every component (their ids belong to another world).
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.by_atom.clear();
+        self.by_address.clear();
+    }
+
+    fn get(&self, atom: Option<i16>, address: usize) -> Option<&Named> {
+        match atom {
+            Some(atom) => self.by_atom.get(usize::try_from(atom).ok()?)?.as_ref(),
+            None => self.by_address.get(&address),
+        }
     }
 }
 
 /// Finds the component named by the string at `index`, which `function` was called with.
 ///
-/// A name seen before costs one hash of the string's address. A new name is looked up like
-/// the safe implementation does ([`lookup`]) and, when it names a component, remembered, with
-/// its string pinned so that the address keeps naming it. Returns `None` for anything that is
-/// not a component name (the safe implementation then reports it).
+/// A name seen before costs an array read by its atom (or one hash of its address). A new
+/// name is looked up like the safe implementation does ([`lookup`]) and, when it names a
+/// component, remembered (a name without an atom has its string pinned, so that the address
+/// keeps naming it). Returns `None` for anything that is not a component name (the safe
+/// implementation then reports it).
 pub(crate) fn component<'s>(
     stack: Stack<'s>,
     world: &mut World,
@@ -43,16 +56,16 @@ pub(crate) fn component<'s>(
     function: &str,
 ) -> Option<std::cell::Ref<'s, Named>> {
     let shared = stack.shared()?;
-    let name = stack.string(index)?;
+    let (name, atom) = stack.string_with_atom(index)?;
     match std::cell::Ref::filter_map(shared.names.try_borrow().ok()?, |names| {
-        names.0.get(&name.address())
+        names.get(atom, name.address())
     }) {
         Ok(known) => return Some(known),
         Err(names) => drop(names),
     }
-    learn(stack, world, index, name, function)?;
+    learn(stack, world, index, name, atom, function)?;
     std::cell::Ref::filter_map(shared.names.try_borrow().ok()?, |names| {
-        names.0.get(&name.address())
+        names.get(atom, name.address())
     })
     .ok()
 }
@@ -63,20 +76,47 @@ fn learn(
     world: &mut World,
     index: c_int,
     name: StackStr<'_>,
+    atom: Option<i16>,
     function: &str,
 ) -> Option<()> {
     let text = std::str::from_utf8(name.bytes()).ok()?;
     let access = lookup(world, Kind::Component, text, function).ok()?;
     let id = access.component_id(world);
     let mut names = stack.shared()?.names.try_borrow_mut().ok()?;
-    stack.pin(index);
-    names.0.insert(name.address(), Named { access, id });
+    let named = Named { access, id };
+    match atom.and_then(|atom| usize::try_from(atom).ok()) {
+        Some(slot) => {
+            if names.by_atom.len() <= slot {
+                names.by_atom.resize_with(slot + 1, || None);
+            }
+            names.by_atom[slot] = Some(named);
+        }
+        None => {
+            stack.pin(index);
+            names.by_address.insert(name.address(), named);
+        }
+    }
     Some(())
 }
 
-/// The pinned Lua strings of Rust field names, by the address of the Rust string.
-#[derive(Default)]
-pub(crate) struct Keys(FxHashMap<(usize, usize), Pin>);
+/// Slots of the direct-mapped cache in front of [`Keys`].
+const RECENT_KEYS: usize = 1 << 6;
+
+/// The pinned Lua strings of Rust field names, by the address of the Rust string, with a small
+/// direct-mapped cache of the ones used last in front.
+pub(crate) struct Keys {
+    recent: [(usize, usize, Option<Pin>); RECENT_KEYS],
+    all: FxHashMap<(usize, usize), Pin>,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            recent: [(0, 0, None); RECENT_KEYS],
+            all: FxHashMap::default(),
+        }
+    }
+}
 
 /// Pushes the Lua string of `key`, a field name: after the first time, a registry read.
 pub(crate) fn push_key(stack: Stack<'_>, key: &'static str) {
@@ -84,19 +124,26 @@ pub(crate) fn push_key(stack: Stack<'_>, key: &'static str) {
         stack.push_str(key.as_bytes());
         return;
     };
-    let address = (key.as_ptr().addr(), key.len());
-    let known = shared
-        .keys
-        .try_borrow()
-        .ok()
-        .and_then(|keys| keys.0.get(&address).copied());
+    let (address, len) = (key.as_ptr().addr(), key.len());
+    let slot = (address ^ len).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - 6);
+    let known = shared.keys.try_borrow_mut().ok().and_then(|mut keys| {
+        if let (a, l, Some(pin)) = keys.recent[slot]
+            && a == address
+            && l == len
+        {
+            return Some(pin);
+        }
+        let pin = *keys.all.get(&(address, len))?;
+        keys.recent[slot] = (address, len, Some(pin));
+        Some(pin)
+    });
     match known {
         Some(pin) => stack.push_pinned(pin),
         None => {
             stack.push_str(key.as_bytes());
             let pin = stack.pin(-1);
             if let Ok(mut keys) = shared.keys.try_borrow_mut() {
-                keys.0.insert(address, pin);
+                keys.all.insert((address, len), pin);
             }
         }
     }

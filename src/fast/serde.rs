@@ -67,6 +67,7 @@ pub(crate) fn read<T: de::DeserializeOwned>(stack: Stack<'_>, index: c_int) -> R
     let read = T::deserialize(Deserializer {
         stack,
         index,
+        kind: stack.kind(index),
         depth: 0,
     });
     stack.truncate(top);
@@ -352,10 +353,11 @@ impl ser::SerializeStruct for Table<'_> {
 // The stack to Rust
 // ---------------------------------------------------------------------------------------------
 
-/// Reads the value at `index` (absolute).
+/// Reads the value at `index` (absolute), whose type is `kind`.
 struct Deserializer<'s> {
     stack: Stack<'s>,
     index: c_int,
+    kind: Type,
     depth: usize,
 }
 
@@ -398,10 +400,10 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
         let stack = self.stack;
-        match stack.kind(self.index) {
+        match self.kind {
             Type::Nil => visitor.visit_unit(),
             Type::Boolean => visitor.visit_bool(stack.boolean(self.index).ok_or(GiveUp)?),
-            Type::Number => match number(stack.number(self.index).ok_or(GiveUp)?) {
+            Type::Number => match number(stack.number_of(self.index, self.kind).ok_or(GiveUp)?) {
                 Number::Integer(whole) => visitor.visit_i64(whole),
                 Number::Float(n) => visitor.visit_f64(n),
             },
@@ -446,14 +448,14 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_> {
     );
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
-        match self.stack.kind(self.index) {
+        match self.kind {
             Type::Table | Type::UserData | Type::Other => Err(GiveUp),
             _ => visitor.visit_unit(),
         }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
-        match self.stack.kind(self.index) {
+        match self.kind {
             Type::Nil => visitor.visit_none(),
             // mlua's `null` is a light userdata; leave every light userdata to it.
             Type::LightUserData | Type::UserData => Err(GiveUp),
@@ -466,7 +468,7 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_> {
         _name: &'static str,
         visitor: V,
     ) -> Result<V::Value, GiveUp> {
-        match self.stack.kind(self.index) {
+        match self.kind {
             Type::UserData => Err(GiveUp),
             _ => visitor.visit_newtype_struct(self),
         }
@@ -478,7 +480,7 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, GiveUp> {
-        if self.stack.kind(self.index) != Type::Table || self.depth >= MAX_DEPTH {
+        if self.kind != Type::Table || self.depth >= MAX_DEPTH {
             return Err(GiveUp);
         }
         visitor.visit_map(Fields {
@@ -511,8 +513,8 @@ struct Fields<'s> {
     table: c_int,
     fields: &'static [&'static str],
     next: usize,
-    /// The stack index of the value of the field just named.
-    value: Option<c_int>,
+    /// The stack index and type of the value of the field just named.
+    value: Option<(c_int, Type)>,
     depth: usize,
 }
 
@@ -525,27 +527,30 @@ impl<'de> MapAccess<'de> for Fields<'_> {
     ) -> Result<Option<K::Value>, GiveUp> {
         while let Some(&field) = self.fields.get(self.next) {
             self.next += 1;
-            if let Some(index) = self.value.take() {
+            if let Some((index, _)) = self.value.take() {
                 self.stack.truncate(index - 1);
             }
             push_key(self.stack, field);
-            if self.stack.raw_get(self.table) != Type::Nil {
-                self.value = Some(self.stack.top());
+            let kind = self.stack.raw_get(self.table);
+            let index = self.stack.top();
+            if kind != Type::Nil {
+                self.value = Some((index, kind));
                 return seed.deserialize(field.into_deserializer()).map(Some);
             }
-            self.stack.truncate(self.stack.top() - 1);
+            self.stack.truncate(index - 1);
         }
-        if let Some(index) = self.value.take() {
+        if let Some((index, _)) = self.value.take() {
             self.stack.truncate(index - 1);
         }
         Ok(None)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, GiveUp> {
-        let index = self.value.ok_or(GiveUp)?;
+        let (index, kind) = self.value.ok_or(GiveUp)?;
         seed.deserialize(Deserializer {
             stack: self.stack,
             index,
+            kind,
             depth: self.depth,
         })
     }

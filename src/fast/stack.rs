@@ -218,23 +218,19 @@ impl<'call> Stack<'call> {
             return Type::Nil;
         }
         // SAFETY: `index` is a valid index of this frame.
-        match unsafe { ffi::lua_type(self.raw(), index) } {
-            ffi::LUA_TNIL | ffi::LUA_TNONE => Type::Nil,
-            ffi::LUA_TBOOLEAN => Type::Boolean,
-            ffi::LUA_TNUMBER => Type::Number,
-            ffi::LUA_TSTRING => Type::String,
-            ffi::LUA_TTABLE => Type::Table,
-            ffi::LUA_TVECTOR => Type::Vector,
-            ffi::LUA_TLIGHTUSERDATA => Type::LightUserData,
-            ffi::LUA_TUSERDATA => Type::UserData,
-            _ => Type::Other,
-        }
+        type_of(unsafe { ffi::lua_type(self.raw(), index) })
     }
 
     /// The number at `index`, when it is one.
     pub fn number(&self, index: c_int) -> Option<f64> {
-        (self.kind(index) == Type::Number)
-            // SAFETY: a valid index holding a number.
+        self.number_of(index, self.kind(index))
+    }
+
+    /// The number at `index`, whose type the caller found to be `kind`.
+    pub fn number_of(&self, index: c_int, kind: Type) -> Option<f64> {
+        (kind == Type::Number && self.valid(index))
+            // SAFETY: a valid index holding a number (not a string, which `lua_tonumber`
+            // would convert in place).
             .then(|| unsafe { ffi::lua_tonumber(self.raw(), index) })
     }
 
@@ -275,20 +271,39 @@ impl<'call> Stack<'call> {
     /// The bytes of the string at `index`, when it is one. They stay valid while the string is
     /// on the stack, which the borrow of this call guarantees for arguments.
     pub fn string(&self, index: c_int) -> Option<StackStr<'call>> {
+        self.string_and_atom(index, false).map(|(text, _)| text)
+    }
+
+    /// The string at `index` with its atom (see [`super::atoms`]), when it has one.
+    pub fn string_with_atom(&self, index: c_int) -> Option<(StackStr<'call>, Option<i16>)> {
+        self.string_and_atom(index, true)
+    }
+
+    fn string_and_atom(
+        &self,
+        index: c_int,
+        with_atom: bool,
+    ) -> Option<(StackStr<'call>, Option<i16>)> {
         if !self.valid(index) {
             return None;
         }
         let mut len = 0;
+        let mut atom: c_int = -1;
+        let atom_out = if with_atom {
+            &mut atom as *mut c_int
+        } else {
+            std::ptr::null_mut()
+        };
         // SAFETY: a valid index; `lua_tolstringatom` is null for anything but a string (it
         // never converts a number, unlike `lua_tolstring`) and otherwise points at the
         // interned string's bytes, `len` long. A null atom pointer asks for no atom.
-        let data =
-            unsafe { ffi::lua_tolstringatom(self.raw(), index, &mut len, std::ptr::null_mut()) };
-        NonNull::new(data as *mut u8).map(|data| StackStr {
+        let data = unsafe { ffi::lua_tolstringatom(self.raw(), index, &mut len, atom_out) };
+        let text = NonNull::new(data as *mut u8).map(|data| StackStr {
             data,
             len,
             _call: PhantomData,
-        })
+        })?;
+        Some((text, i16::try_from(atom).ok().filter(|a| *a >= 0)))
     }
 
     /// For a direct field access (see [`install_direct_access`]): the key's atom, and the
@@ -451,9 +466,9 @@ impl<'call> Stack<'call> {
             self.push_nil();
             return Type::Nil;
         }
-        // SAFETY: `table` holds a table; the key is on top.
-        unsafe { ffi::lua_rawget(self.raw(), table) };
-        self.kind(-1)
+        // SAFETY: `table` holds a table; the key is on top. `lua_rawget` returns the type of
+        // the value it pushed.
+        type_of(unsafe { ffi::lua_rawget(self.raw(), table) })
     }
 
     /// The next `(key, value)` of the table at `table` after position `iter` (0 to start),
@@ -552,6 +567,21 @@ pub(crate) unsafe fn read_userdata<T: Copy>(
         .ok()?;
     }
     copy
+}
+
+/// The [`Type`] of a Luau type tag.
+fn type_of(tag: c_int) -> Type {
+    match tag {
+        ffi::LUA_TNIL | ffi::LUA_TNONE => Type::Nil,
+        ffi::LUA_TBOOLEAN => Type::Boolean,
+        ffi::LUA_TNUMBER => Type::Number,
+        ffi::LUA_TSTRING => Type::String,
+        ffi::LUA_TTABLE => Type::Table,
+        ffi::LUA_TVECTOR => Type::Vector,
+        ffi::LUA_TLIGHTUSERDATA => Type::LightUserData,
+        ffi::LUA_TUSERDATA => Type::UserData,
+        _ => Type::Other,
+    }
 }
 
 /// A string on the stack: its bytes, and its address, which names it while it is alive.

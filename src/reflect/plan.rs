@@ -227,13 +227,11 @@ impl Plans {
     ) -> Option<(usize, &Field)> {
         let fields = &self.get(id).fields;
         let is = |field: &Field| field.atom.is_some_and(|a| c_int::from(a) == atom);
-        if let Some(field) = usize::from(*hint)
-            .checked_sub(1)
-            .and_then(|i| fields.get(i))
+        let hinted = usize::from(*hint).checked_sub(1);
+        if let Some(index) = hinted
+            && let Some(field) = fields.get(index).filter(|f| is(f))
         {
-            if is(field) {
-                return Some((usize::from(*hint) - 1, field));
-            }
+            return Some((index, field));
         }
         let (index, field) = fields.iter().enumerate().find(|(_, f)| is(f))?;
         if let Ok(next) = u16::try_from(index + 1) {
