@@ -30,7 +30,7 @@ use crate::engine::entity_scripts;
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::fast::names::{self, Named};
 use crate::fast::{self, Shared, Stack, fast_fn};
-use crate::reflect::plan::{self, Plans};
+use crate::reflect::plan;
 use crate::registry::{Access, Kind, ReflectAccess, Subject, lookup};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::name::Name;
@@ -235,19 +235,39 @@ fn get(stack: Stack<'_>) -> Option<c_int> {
     let entity = stack.entity(1)?;
     let mut world = stack.shared()?.lent.borrow()?;
     let named = names::component(stack, &mut world, 2, "ecs.get")?;
-    let entity = world.get_entity(entity).ok()?;
     match &named.access {
-        Access::Serde(serde) => (serde.push)(stack, entity)?,
-        Access::Reflect(reflect) => match reflect.component.reflect(entity) {
-            Some(value) => {
-                if !crate::reflect::push(stack, value.as_partial_reflect()) {
-                    return None;
-                }
+        Access::Serde(serde) => (serde.push)(stack, world.get_entity(entity).ok()?)?,
+        Access::Reflect(reflect) => {
+            let shared = stack.shared()?;
+            plan_of(stack, shared, &named, reflect)?;
+            let plans = shared.plans.try_borrow().ok()?;
+            let plan = named.plan.get()?;
+            match reflected(&world, entity, &named, reflect)? {
+                Some(value) => plan::push_value(&plans, plan, stack, value.as_partial_reflect())?,
+                None => stack.push_nil(),
             }
-            None => stack.push_nil(),
-        },
+        }
     }
     Some(1)
+}
+
+/// The reflected component `named` of an existing `entity`, if it has one; `None` (the outer
+/// one) when the entity does not exist, or the component has no plan yet, which the caller
+/// makes first with [`plan_of`].
+fn reflected<'w>(
+    world: &'w World,
+    entity: Entity,
+    named: &Named,
+    reflect: &ReflectAccess,
+) -> Option<Option<&'w dyn bevy_reflect::Reflect>> {
+    let found = world.get_entity(entity).ok()?;
+    Some(match &reflect.from_ptr {
+        Some(from_ptr) if found.contains_id(named.id) => {
+            Some(fast::world::reflect_by_id(world, entity, named.id, from_ptr)?)
+        }
+        Some(_) => None,
+        None => reflect.component.reflect(found),
+    })
 }
 
 /// `ecs.set(e, name, value)`.
@@ -263,7 +283,9 @@ fn set(stack: Stack<'_>) -> Option<c_int> {
     world.get_entity(entity).ok()?;
     match &named.access {
         Access::Serde(serde) => (serde.read)(stack, 3, &mut world, entity)?,
-        Access::Reflect(reflect) => set_reflected(stack, shared, &mut world, entity, reflect)?,
+        Access::Reflect(reflect) => {
+            set_reflected(stack, shared, &mut world, entity, &named, reflect)?
+        }
     }
     Some(0)
 }
@@ -285,22 +307,34 @@ fn set_reflected(
     shared: &Shared,
     world: &mut World,
     entity: Entity,
+    named: &Named,
     reflect: &ReflectAccess,
 ) -> Option<()> {
-    let mut plans = shared.plans.try_borrow_mut().ok()?;
-    let id = plans.of(stack, reflect.info);
-    let plans: &Plans = &plans;
+    plan_of(stack, shared, named, reflect)?;
+    let plans = shared.plans.try_borrow().ok()?;
+    let id = named.plan.get()?;
     let mut staged = shared.staged.try_borrow_mut().ok()?;
     staged.clear();
-    plan::stage(plans, id, stack, 3, &mut staged)?;
-    let mut entity = world.get_entity_mut(entity).ok()?;
-    let mut component = reflect.component.reflect_mut(&mut entity)?;
+    staged.resize_with(plans.get(id).leaves, || None);
+    plan::stage(&plans, id, stack, 3, &mut staged)?;
+    let from_ptr = reflect.from_ptr.as_ref()?;
+    // A component the entity does not have yet is inserted by the safe implementation.
+    let component = fast::world::reflect_mut_by_id(world, entity, named.id, from_ptr).ok()?;
     plan::apply(
-        plans,
+        &plans,
         id,
         component.as_partial_reflect_mut(),
         &mut staged.drain(..),
     )
+}
+
+/// Makes sure the reflected component `named` has its plan (made on first use).
+fn plan_of(stack: Stack<'_>, shared: &Shared, named: &Named, reflect: &ReflectAccess) -> Option<()> {
+    if named.plan.get().is_none() {
+        let mut plans = shared.plans.try_borrow_mut().ok()?;
+        named.plan.set(Some(plans.of(stack, reflect.info)));
+    }
+    Some(())
 }
 
 /// Fails with a clear error when `entity` does not exist.

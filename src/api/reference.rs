@@ -394,6 +394,7 @@ fn make_ref(stack: Stack<'_>) -> Option<c_int> {
     let Named {
         access: Access::Reflect(reflect),
         id,
+        ..
     } = &*named
     else {
         return None;
@@ -468,6 +469,7 @@ fn assign(stack: Stack<'_>) -> Option<c_int> {
     }
     let mut staged = shared.staged.try_borrow_mut().ok()?;
     staged.clear();
+    staged.resize_with(plans.get(field.plan).leaves, || None);
     plan::stage(&plans, field.plan, stack, 3, &mut staged)?;
     resolve_mut(&mut world, &plans, &reference, |value| {
         let ReflectMut::Struct(fields) = value.reflect_mut() else {

@@ -65,7 +65,7 @@ pub(crate) struct Shared {
     /// The key of the VM (see [`stack::vm_key`]).
     pub vm: usize,
     /// Leaves read by a plan before they are written, kept to reuse the allocation.
-    pub staged: RefCell<Vec<crate::reflect::plan::Staged>>,
+    pub staged: RefCell<Vec<Option<crate::reflect::plan::Staged>>>,
 }
 
 /// The app data that owns [`Shared`]. Private to this module: nothing else can replace or

@@ -17,6 +17,8 @@ pub(crate) struct Named {
     pub access: Access,
     /// Its id in the lent world.
     pub id: ComponentId,
+    /// Its plan, once the fast path made one (reflected components only).
+    pub plan: std::cell::Cell<Option<crate::reflect::plan::PlanId>>,
 }
 
 /// Components by the atom of their name (see [`super::atoms`]), or, for a name without an
@@ -83,7 +85,11 @@ fn learn(
     let access = lookup(world, Kind::Component, text, function).ok()?;
     let id = access.component_id(world);
     let mut names = stack.shared()?.names.try_borrow_mut().ok()?;
-    let named = Named { access, id };
+    let named = Named {
+        access,
+        id,
+        plan: std::cell::Cell::new(None),
+    };
     match atom.and_then(|atom| usize::try_from(atom).ok()) {
         Some(slot) => {
             if names.by_atom.len() <= slot {
@@ -147,6 +153,24 @@ pub(crate) fn push_key(stack: Stack<'_>, key: &'static str) {
             }
         }
     }
+}
+
+/// The pinned Lua string of `key` (pinning it now if needed), with its address; `None` outside
+/// a main VM.
+pub(crate) fn key_pin(stack: Stack<'_>, key: &'static str) -> Option<(Pin, usize)> {
+    stack.shared()?;
+    push_key(stack, key);
+    let address = stack.string(-1).map(|s| s.address());
+    stack.truncate(stack.top() - 1);
+    let pin = stack
+        .shared()?
+        .keys
+        .try_borrow()
+        .ok()?
+        .all
+        .get(&(key.as_ptr().addr(), key.len()))
+        .copied()?;
+    Some((pin, address?))
 }
 
 /// Query states by their sorted component ids, kept between calls so each call only catches up

@@ -596,3 +596,7 @@ impl<'de> de::VariantAccess<'de> for UnitVariant<'_> {
         Err(GiveUp)
     }
 }
+
+#[cfg(test)]
+#[path = "serde_tests.rs"]
+mod tests;

@@ -422,6 +422,21 @@ impl<'call> Stack<'call> {
         unsafe { ffi::lua_createtable(self.raw(), clamp(array), clamp(fields)) }
     }
 
+    /// Pushes a copy of the table pinned as `pin` (its keys and values; not a deep copy).
+    pub fn push_clone(&self, pin: TablePin) {
+        self.push_pinned(pin.0);
+        // SAFETY: a `TablePin` pins a table (see `pin_table`); the copy replaces it on top.
+        unsafe {
+            ffi::lua_clonetable(self.raw(), -1);
+            ffi::lua_replace(self.raw(), -2);
+        }
+    }
+
+    /// Pins the table at `index` for the life of the VM; `None` if it is not a table.
+    pub fn pin_table(&self, index: c_int) -> Option<TablePin> {
+        (self.kind(index) == Type::Table).then(|| TablePin(self.pin(index)))
+    }
+
     /// Pushes the value pinned by [`Stack::pin`] as `pin`.
     pub fn push_pinned(&self, pin: Pin) {
         // SAFETY: `pin` is a registry reference made by `lua_ref`, never released.
@@ -471,15 +486,48 @@ impl<'call> Stack<'call> {
         type_of(unsafe { ffi::lua_rawget(self.raw(), table) })
     }
 
-    /// The next `(key, value)` of the table at `table` after position `iter` (0 to start),
-    /// pushed; returns the next position, or `None` (pushing nothing) at the end.
-    pub fn next(&self, table: c_int, iter: c_int) -> Option<c_int> {
-        if self.kind(table) != Type::Table {
+    /// Walks the entries of the table at `table` (absolute) once: for each whose key is the
+    /// string at one of `keys` (addresses of interned strings), calls `found(i, value, type)`
+    /// with the position `i` in `keys` and the stack index and type of the value, which stays
+    /// on the stack only for that call. Returns how many entries the table has, or `None` when
+    /// it is not a table or `found` returned `None`.
+    pub fn walk(
+        &self,
+        table: c_int,
+        keys: &[usize],
+        mut found: impl FnMut(usize, c_int, Type) -> Option<()>,
+    ) -> Option<usize> {
+        if table <= 0 || self.kind(table) != Type::Table {
             return None;
         }
-        // SAFETY: `table` holds a table and `iter` came from the previous call (or is 0).
-        let next = unsafe { ffi::lua_rawiter(self.raw(), table, iter) };
-        (next >= 0).then_some(next)
+        let base = self.top();
+        let (key, value) = (base + 1, base + 2);
+        let mut entries = 0;
+        let mut iter = 0;
+        loop {
+            // SAFETY: `table` holds a table and `iter` came from the previous call (or is 0);
+            // `lua_rawiter` pushes the key and the value (at `key` and `value`) or nothing.
+            iter = unsafe { ffi::lua_rawiter(self.raw(), table, iter) };
+            if iter < 0 {
+                return Some(entries);
+            }
+            entries += 1;
+            // SAFETY: `key` is the value just pushed; `lua_tolstringatom` is null for anything
+            // but a string and asks for no atom here.
+            let name = unsafe {
+                ffi::lua_tolstringatom(self.raw(), key, std::ptr::null_mut(), std::ptr::null_mut())
+            };
+            let position = keys.iter().position(|k| *k == name.addr());
+            if let Some(position) = position {
+                // SAFETY: `value` was just pushed.
+                let kind = type_of(unsafe { ffi::lua_type(self.raw(), value) });
+                let outcome = found(position, value, kind);
+                self.truncate(base);
+                outcome?;
+            } else {
+                self.truncate(base);
+            }
+        }
     }
 
     /// Makes `index` absolute, so that pushes do not move what it names.
@@ -610,6 +658,10 @@ impl<'call> StackStr<'call> {
 /// A value pinned in the registry of the VM for its whole life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Pin(c_int);
+
+/// A table pinned in the registry of the VM for its whole life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TablePin(Pin);
 
 /// The upvalues a fast function keeps before its own: its VM's [`Shared`] and its safe
 /// implementation.

@@ -14,6 +14,7 @@
 //! for is a comparison of addresses.
 
 use std::any::TypeId;
+use std::cell::Cell;
 use std::ffi::c_int;
 
 use bevy_ecs::component::ComponentId;
@@ -22,11 +23,12 @@ use bevy_ecs::reflect::ReflectComponent;
 use bevy_ecs::world::WorldId;
 use bevy_math::{Vec2, Vec3, Vec3A};
 use bevy_reflect::ReflectFromPtr;
-use bevy_reflect::{PartialReflect, ReflectMut, TypeInfo};
+use bevy_reflect::{PartialReflect, ReflectMut, ReflectRef, TypeInfo};
 use rustc_hash::FxHashMap;
 
 use crate::fast::Stack;
-use crate::fast::stack::Type;
+use crate::fast::names::key_pin;
+use crate::fast::stack::{Pin, TablePin, Type};
 use crate::registry::ReflectAccess;
 
 /// Structs nested deeper than this are left to the safe path.
@@ -53,6 +55,10 @@ pub(crate) struct Plan {
     pub fields: Vec<Field>,
     /// How to reach it on an entity, for a component a reference was made to.
     pub reach: Option<Reach>,
+    /// How many leaves [`stage`] reads for it.
+    pub leaves: usize,
+    /// For a struct: a table with its field names as keys, which [`push_value`] copies.
+    template: Cell<Option<TablePin>>,
 }
 
 /// How a reference reaches its component on an entity.
@@ -81,10 +87,14 @@ pub(crate) struct Field {
     pub name: &'static str,
     /// The address of the pinned Lua string of the name.
     pub key: usize,
+    /// The pinned Lua string of the name (none outside a main VM).
+    pub pin: Option<Pin>,
     /// The atom of the name (see [`crate::fast::atoms`]).
     pub atom: Option<i16>,
     /// The plan of its type.
     pub plan: PlanId,
+    /// Where its leaves start among its struct's leaves.
+    pub slot: usize,
 }
 
 /// The leaves plans read and write: the types of `super::leaf` that need no allocation to
@@ -143,17 +153,22 @@ impl Plans {
         let nested = depth < MAX_DEPTH;
         let mut fields = Vec::new();
         if let (TypeInfo::Struct(named), true) = (info, nested) {
+            let mut slot = 0;
             for field in named.iter() {
                 let plan = match field.type_info() {
                     Some(field_info) => self.plan(stack, field_info, depth + 1),
                     None => self.push(info, Shape::Opaque, Vec::new()),
                 };
+                let pinned = key_pin(stack, field.name());
                 fields.push(Field {
                     name: field.name(),
-                    key: pin(stack, field.name()),
+                    key: pinned.map_or(0, |(_, address)| address),
+                    pin: pinned.map(|(pin, _)| pin),
                     atom: crate::fast::atoms::atom(field.name().as_bytes()),
                     plan,
+                    slot,
                 });
+                slot += self.get(plan).leaves;
             }
         }
         let shape = match (leaf(info.type_id()), info) {
@@ -174,11 +189,19 @@ impl Plans {
 
     fn push(&mut self, info: &'static TypeInfo, shape: Shape, fields: Vec<Field>) -> PlanId {
         let id = PlanId::try_from(self.plans.len()).unwrap_or(PlanId::MAX);
+        let leaves = match &shape {
+            Shape::Leaf(_) => 1,
+            Shape::Newtype(inner) => self.get(*inner).leaves,
+            Shape::Struct => fields.iter().map(|f| self.get(f.plan).leaves).sum(),
+            Shape::Opaque => 0,
+        };
         self.plans.push(Plan {
             info,
             shape,
             fields,
             reach: None,
+            leaves,
+            template: Cell::new(None),
         });
         id
     }
@@ -241,14 +264,6 @@ impl Plans {
     }
 }
 
-/// Pins the Lua string of `name`; returns its address.
-fn pin(stack: Stack<'_>, name: &'static str) -> usize {
-    crate::fast::push_key(stack, name);
-    let address = stack.string(-1).map_or(0, |s| s.address());
-    stack.truncate(stack.top() - 1);
-    address
-}
-
 /// The leaf a type is, by its id.
 fn leaf(id: TypeId) -> Option<Leaf> {
     macro_rules! leaves {
@@ -267,44 +282,48 @@ fn leaf(id: TypeId) -> Option<Leaf> {
     None
 }
 
-/// Reads the value at `index` by plan `id` into `out`, leaf by leaf in declaration order.
-/// `None` when the plan or the value is one the safe path must handle (a value that would be
-/// an error there, too).
+/// Reads the value at `index` by plan `id` into `out`, which has one slot per leaf of the
+/// plan (see [`Plan::leaves`]), in declaration order. `None` when the plan or the value is one
+/// the safe path must handle (a value that would be an error there, too).
 pub(crate) fn stage(
     plans: &Plans,
     id: PlanId,
     stack: Stack<'_>,
     index: c_int,
-    out: &mut Vec<Staged>,
+    out: &mut [Option<Staged>],
 ) -> Option<()> {
-    match &plans.get(id).shape {
-        Shape::Leaf(leaf) => out.push(read_leaf(stack, index, *leaf)?),
-        Shape::Newtype(inner) => stage(plans, *inner, stack, index, out)?,
+    stage_of(plans, id, stack, index, stack.kind(index), out)
+}
+
+/// [`stage`] of a value whose type the caller knows.
+fn stage_of(
+    plans: &Plans,
+    id: PlanId,
+    stack: Stack<'_>,
+    index: c_int,
+    kind: Type,
+    out: &mut [Option<Staged>],
+) -> Option<()> {
+    let plan = plans.get(id);
+    match &plan.shape {
+        Shape::Leaf(leaf) => *out.first_mut()? = Some(read_leaf_of(stack, index, kind, *leaf)?),
+        Shape::Newtype(inner) => stage_of(plans, *inner, stack, index, kind, out)?,
         Shape::Struct => {
-            let fields = &plans.get(id).fields;
-            if stack.kind(index) != Type::Table {
+            if kind != Type::Table {
                 return None;
             }
-            let top = stack.top();
-            for field in fields {
-                push_field_name(stack, field);
-                if stack.raw_get(index) == Type::Nil {
-                    stack.truncate(top);
-                    return None;
-                }
-                let staged = stage(plans, field.plan, stack, stack.top(), out);
-                stack.truncate(top);
-                staged?;
-            }
-            // Every field is there; any other key is a stray one, which the safe path names.
-            let mut entries = 0;
-            let mut iter = 0;
-            while let Some(next) = stack.next(index, iter) {
-                stack.truncate(top);
-                entries += 1;
-                iter = next;
-            }
-            if entries != fields.len() {
+            let keys = plan_keys(plan)?;
+            let mut found = 0;
+            let entries = stack.walk(index, &keys, |position, value, kind| {
+                let field = plan.fields.get(position)?;
+                let leaves = plans.get(field.plan).leaves;
+                let slots = out.get_mut(field.slot..field.slot + leaves)?;
+                found += 1;
+                stage_of(plans, field.plan, stack, value, kind, slots)
+            })?;
+            // Every field there, no other key: a stray key or a missing field the safe path
+            // names.
+            if found != plan.fields.len() || entries != found {
                 return None;
             }
         }
@@ -313,16 +332,102 @@ pub(crate) fn stage(
     Some(())
 }
 
+/// The addresses of the pinned names of a struct plan's fields, in order.
+fn plan_keys(plan: &Plan) -> Option<smallvec_keys::Keys> {
+    let mut keys = smallvec_keys::Keys::new();
+    for field in &plan.fields {
+        if field.key == 0 {
+            return None;
+        }
+        keys.push(field.key)?;
+    }
+    Some(keys)
+}
+
+/// A small fixed-capacity list of key addresses, so staging allocates nothing.
+mod smallvec_keys {
+    /// Fields beyond this many are left to the safe path.
+    const CAPACITY: usize = 32;
+
+    pub(super) struct Keys {
+        keys: [usize; CAPACITY],
+        len: usize,
+    }
+
+    impl Keys {
+        pub fn new() -> Self {
+            Self {
+                keys: [0; CAPACITY],
+                len: 0,
+            }
+        }
+
+        pub fn push(&mut self, key: usize) -> Option<()> {
+            *self.keys.get_mut(self.len)? = key;
+            self.len += 1;
+            Some(())
+        }
+    }
+
+    impl std::ops::Deref for Keys {
+        type Target = [usize];
+        fn deref(&self) -> &[usize] {
+            &self.keys[..self.len]
+        }
+    }
+}
+
 /// Pushes the pinned name of `field`.
 fn push_field_name(stack: Stack<'_>, field: &Field) {
-    crate::fast::push_key(stack, field.name);
+    match field.pin {
+        Some(pin) => stack.push_pinned(pin),
+        None => stack.push_str(field.name.as_bytes()),
+    }
+}
+
+/// Pushes `value`, of plan `id`'s type, converted as `crate::reflect::push` converts it
+/// (which handles what the plan does not describe); `None`, leaving nothing pushed that the
+/// caller must keep, when it cannot cross.
+pub(crate) fn push_value(
+    plans: &Plans,
+    id: PlanId,
+    stack: Stack<'_>,
+    value: &dyn PartialReflect,
+) -> Option<()> {
+    let plan = plans.get(id);
+    match &plan.shape {
+        Shape::Leaf(leaf) => push_leaf(stack, *leaf, value),
+        Shape::Newtype(inner) => match value.reflect_ref() {
+            ReflectRef::TupleStruct(tuple) => push_value(plans, *inner, stack, tuple.field(0)?),
+            _ => None,
+        },
+        Shape::Struct => {
+            let ReflectRef::Struct(fields) = value.reflect_ref() else {
+                return None;
+            };
+            push_template(stack, plan);
+            let table = stack.top();
+            for (index, field) in plan.fields.iter().enumerate() {
+                push_field_name(stack, field);
+                push_value(plans, field.plan, stack, fields.field_at(index)?)?;
+                stack.raw_set(table);
+            }
+            Some(())
+        }
+        Shape::Opaque => crate::reflect::push(stack, value).then_some(()),
+    }
 }
 
 /// Reads one leaf, checked as `super::leaf` checks it.
 pub(crate) fn read_leaf(stack: Stack<'_>, index: c_int, leaf: Leaf) -> Option<Staged> {
+    read_leaf_of(stack, index, stack.kind(index), leaf)
+}
+
+/// [`read_leaf`] of a value whose type the caller knows.
+fn read_leaf_of(stack: Stack<'_>, index: c_int, kind: Type, leaf: Leaf) -> Option<Staged> {
     Some(match leaf {
-        Leaf::F32 => Staged::F32(stack.number(index)? as f32),
-        Leaf::F64 => Staged::F64(stack.number(index)?),
+        Leaf::F32 => Staged::F32(stack.number_of(index, kind)? as f32),
+        Leaf::F64 => Staged::F64(stack.number_of(index, kind)?),
         Leaf::Bool => Staged::Bool(stack.boolean(index)?),
         Leaf::String => {
             let text = stack.string(index)?;
@@ -331,7 +436,7 @@ pub(crate) fn read_leaf(stack: Stack<'_>, index: c_int, leaf: Leaf) -> Option<St
         Leaf::Entity => Staged::Entity(stack.entity(index)?),
         Leaf::Vec3 | Leaf::Vec3A | Leaf::Vec2 => Staged::Vector(stack.vector(index)?),
         integer => {
-            let n = stack.number(index)?;
+            let n = stack.number_of(index, kind)?;
             if !n.is_finite() || n.fract() != 0.0 {
                 return None;
             }
@@ -385,10 +490,10 @@ pub(crate) fn apply(
     plans: &Plans,
     id: PlanId,
     target: &mut dyn PartialReflect,
-    staged: &mut impl Iterator<Item = Staged>,
+    staged: &mut impl Iterator<Item = Option<Staged>>,
 ) -> Option<()> {
     match &plans.get(id).shape {
-        Shape::Leaf(leaf) => write_leaf(*leaf, target, staged.next()?),
+        Shape::Leaf(leaf) => write_leaf(*leaf, target, staged.next()??),
         Shape::Newtype(inner) => match target.reflect_mut() {
             ReflectMut::TupleStruct(tuple) => apply(plans, *inner, tuple.field_mut(0)?, staged),
             _ => None,
@@ -439,6 +544,33 @@ pub(crate) fn push_leaf(stack: Stack<'_>, leaf: Leaf, value: &dyn PartialReflect
     Some(())
 }
 
+/// Pushes a new table for a value of struct plan `plan`: a copy of its template, which has every
+/// field's key already (so setting the fields only overwrites), made on first use.
+fn push_template(stack: Stack<'_>, plan: &Plan) {
+    if let Some(template) = plan.template.get() {
+        stack.push_clone(template);
+        return;
+    }
+    stack.push_table(0, plan.fields.len());
+    let pins: Option<Vec<Pin>> = plan.fields.iter().map(|f| f.pin).collect();
+    let Some(pins) = pins else {
+        return;
+    };
+    let table = stack.top();
+    for pin in pins {
+        stack.push_pinned(pin);
+        stack.push_bool(false);
+        stack.raw_set(table);
+    }
+    plan.template.set(stack.pin_table(table));
+    stack.truncate(table - 1);
+    if let Some(template) = plan.template.get() {
+        stack.push_clone(template);
+    } else {
+        stack.push_table(0, plan.fields.len());
+    }
+}
+
 /// Writes one staged leaf into `target`, which is of the leaf's type.
 pub(crate) fn write_leaf(leaf: Leaf, target: &mut dyn PartialReflect, value: Staged) -> Option<()> {
     macro_rules! set {
@@ -474,3 +606,7 @@ pub(crate) fn write_leaf(leaf: Leaf, target: &mut dyn PartialReflect, value: Sta
     }
     Some(())
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

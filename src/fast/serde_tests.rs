@@ -1,0 +1,1 @@
+//! Tests of the fast serde conversions against mlua's.

@@ -1,0 +1,1 @@
+//! Tests of plans against `from_lua`.
