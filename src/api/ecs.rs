@@ -133,10 +133,8 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             },
         )?,
     )?;
-    ecs.raw_set(
-        "query",
-        function::create(lua, "ecs.query", |lua, names: MultiValue| query(lua, names))?,
-    )?;
+    let slow = function::create(lua, "ecs.query", |lua, names: MultiValue| query(lua, names))?;
+    ecs.raw_set("query", fast::function::<Query>(lua, slow)?)?;
     ecs.raw_set(
         "find",
         function::create(lua, "ecs.find", |lua, (name,): (mlua::LuaString,)| {
@@ -221,6 +219,7 @@ fast_fn!(Exists, c"ecs.exists", exists);
 fast_fn!(Get, c"ecs.get", get);
 fast_fn!(Set, c"ecs.set", set);
 fast_fn!(Has, c"ecs.has", has);
+fast_fn!(Query, c"ecs.query", fast_query);
 
 /// `ecs.exists(e)`.
 fn exists(stack: Stack<'_>) -> Option<c_int> {
@@ -262,9 +261,9 @@ fn reflected<'w>(
 ) -> Option<Option<&'w dyn bevy_reflect::Reflect>> {
     let found = world.get_entity(entity).ok()?;
     Some(match &reflect.from_ptr {
-        Some(from_ptr) if found.contains_id(named.id) => {
-            Some(fast::world::reflect_by_id(world, entity, named.id, from_ptr)?)
-        }
+        Some(from_ptr) if found.contains_id(named.id) => Some(fast::world::reflect_by_id(
+            world, entity, named.id, from_ptr,
+        )?),
         Some(_) => None,
         None => reflect.component.reflect(found),
     })
@@ -300,6 +299,33 @@ fn has(stack: Stack<'_>) -> Option<c_int> {
     Some(1)
 }
 
+/// `ecs.query(...)`: the table of matching entities, built on the stack.
+fn fast_query(stack: Stack<'_>) -> Option<c_int> {
+    let count = usize::try_from(stack.args()).ok().filter(|n| *n > 0)?;
+    let shared = stack.shared()?;
+    let mut world = shared.lent.borrow()?;
+    let mut ids = Vec::with_capacity(count);
+    for index in 1..=stack.args() {
+        ids.push(names::component(stack, &mut world, index, "ecs.query")?.id);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut entities = Vec::new();
+    shared
+        .queries
+        .try_borrow_mut()
+        .ok()?
+        .matching(&mut world, ids, &mut entities);
+    drop(world);
+    stack.push_table(entities.len(), 0);
+    let table = stack.top();
+    for (index, entity) in entities.into_iter().enumerate() {
+        stack.push_entity(entity);
+        stack.raw_set_index(table, index + 1);
+    }
+    Some(1)
+}
+
 /// Writes the reflected component at stack index 3 in place, by its plan; `None` when the plan
 /// or the value is not one the fast path handles, or the entity has no such component yet.
 fn set_reflected(
@@ -329,7 +355,12 @@ fn set_reflected(
 }
 
 /// Makes sure the reflected component `named` has its plan (made on first use).
-fn plan_of(stack: Stack<'_>, shared: &Shared, named: &Named, reflect: &ReflectAccess) -> Option<()> {
+fn plan_of(
+    stack: Stack<'_>,
+    shared: &Shared,
+    named: &Named,
+    reflect: &ReflectAccess,
+) -> Option<()> {
     if named.plan.get().is_none() {
         let mut plans = shared.plans.try_borrow_mut().ok()?;
         named.plan.set(Some(plans.of(stack, reflect.info)));
