@@ -7,6 +7,7 @@
 //! on_update_10000 <ns> ns/entity     the same with 10,000
 //! idle_frame_10000 <ms> ms/frame     10,000 entity scripts with no per-frame callback
 //! component_get_set <ns> ns/iteration  ecs.get + field write + ecs.set of a reflected component
+//! component_ref <ns> ns/iteration      ecs.ref + field write of the same component
 //! peak_memory_10000 <MB> MB          VmHWM of a process with 10,000 entity scripts, 10 frames
 //! ```
 //! Frame costs are `app.update()` minus the same app's frame with no scripts (medians, after
@@ -36,11 +37,12 @@ use hooks::{medians, time, wait_for};
 use std::process::{Command, ExitCode, Stdio};
 
 /// The workloads, in the order printed.
-const WORKLOADS: [&str; 5] = [
+const WORKLOADS: [&str; 6] = [
     "on_update_1000",
     "on_update_10000",
     "idle_frame_10000",
     "component_get_set",
+    "component_ref",
     "peak_memory_10000",
 ];
 
@@ -125,7 +127,11 @@ fn run(workload: &str) -> String {
             format!("{workload} {:.3} ms/frame", seconds * 1e3)
         }
         "component_get_set" => {
-            let seconds = component_get_set();
+            let seconds = component("run");
+            format!("{workload} {:.0} ns/iteration", seconds * 1e9)
+        }
+        "component_ref" => {
+            let seconds = component("run_ref");
             format!("{workload} {:.0} ns/iteration", seconds * 1e9)
         }
         "peak_memory_10000" => {
@@ -178,8 +184,9 @@ fn frame_cost(entities: usize, script: &'static str) -> f64 {
     scripted_frame - empty_frame
 }
 
-/// Seconds per iteration of component.luau's loop; checks that `Health` really changed.
-fn component_get_set() -> f64 {
+/// Seconds per iteration of the loop of component.luau's handler `event`; checks that `Health`
+/// really changed.
+fn component(event: &str) -> f64 {
     let mut app = app(|app| {
         app.register_type::<Health>();
         app.add_script(COMPONENT);
@@ -193,7 +200,7 @@ fn component_get_set() -> f64 {
         })
         .id();
     let mut call = || {
-        ScriptEngine::emit(app.world_mut(), "run", entity).expect("the run handler");
+        ScriptEngine::emit(app.world_mut(), event, entity).expect("the handler");
     };
     call();
     let [seconds] = medians(CALLS, |_| time(1, &mut call));

@@ -447,8 +447,20 @@ impl Access {
                     )
                 })?;
                 if let Ok(mut entity) = world.get_entity_mut(entity) {
-                    r.component
-                        .insert(&mut entity, concrete.as_partial_reflect(), &types);
+                    // As the fast path writes it (see `writes_in_place`).
+                    let in_place = crate::reflect::plan::writes_in_place(r.info);
+                    match r.component.reflect_mut(&mut entity) {
+                        Some(mut existing) if in_place => {
+                            existing
+                                .try_apply(concrete.as_partial_reflect())
+                                .map_err(|e| {
+                                    lua_error(ScriptErrorKind::TypeMismatch, format!("{what}: {e}"))
+                                })?;
+                        }
+                        _ => r
+                            .component
+                            .insert(&mut entity, concrete.as_partial_reflect(), &types),
+                    }
                 }
                 Ok(())
             }

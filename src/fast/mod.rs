@@ -1,34 +1,40 @@
 //! The fast path of world access: the hot Lua library functions written against Luau's C API.
 //!
-//! Each fast function is a C closure with two upvalues: the VM's [`Shared`] state, and the
-//! function's safe implementation, an ordinary mlua function. The C function handles the calls
-//! it can (the right argument types, a name it has seen, an entity that exists, a value it can
-//! convert) and hands every other call, unchanged, to the safe implementation, whose result or
-//! error becomes the call's. So the two agree by construction on everything the fast path
-//! does not handle, every error message included; for what it does handle, the tests compare
-//! them.
+//! A fast function ([`Fast`]) is a C function of its own with two upvalues: the VM's [`Shared`]
+//! state and the function's safe implementation, an ordinary mlua function. Its body handles
+//! the calls it can (the right argument types, a component name it knows, an entity that
+//! exists, a value it converts itself) and hands every other call, unchanged, to the safe
+//! implementation, whose result or error becomes the call's. So the two agree by construction
+//! on everything the fast path does not handle, every error message included; for what it does
+//! handle, the tests compare them. The bodies live next to their safe implementations in
+//! `crate::api`.
 //!
 //! What makes it fast, measured against a raw mlua no-op (see `benches/ecs_access.rs`):
-//! - the lent world is a pointer in [`Shared`], reached through upvalue 1, not an app-data
-//!   lookup and a scoped userdata borrow;
-//! - component names are looked up by the address of the interned Lua string (pinned, so the
-//!   address keeps naming that string), not by hashing text;
-//! - arguments are read and results built on the Lua stack, with field-name strings pinned and
-//!   reused, not through `Value`s and registry references.
+//! - the lent world is a pointer in [`Shared`], and while it is lent the running VM's `Shared`
+//!   is one thread-local read away, not an app-data lookup and a scoped userdata borrow;
+//! - component names are found by the atom Luau keeps in the interned Lua string ([`atoms`]),
+//!   not by hashing text;
+//! - arguments are read and results built on the Lua stack ([`Stack`]), with field-name strings
+//!   pinned and reused, not through `Value`s and registry references;
+//! - reflected types are converted by per-type plans (`crate::reflect::plan`): a table is made by
+//!   copying a template that has the keys already, and read in one walk over its entries;
+//! - `r.field` on a component reference is Luau's direct userdata access: the VM calls the body
+//!   with the key's atom, without a metamethod lookup.
 //!
 //! # Safety
 //!
 //! `unsafe` code lives in [`stack`] (every call into the C API), [`world`] (turning the lent
-//! pointer into a reference) and [`Shared::of`]. The argument:
+//! pointer into a reference, and reaching a component by id), [`userdata`] (the crate's
+//! userdata) and [`Shared::of`]. The argument:
 //! - **The world pointer** is set by [`world::lend_world`] from the `&mut World` it holds for
 //!   its whole length and cleared before it returns; a flag hands out one reference at a time.
 //! - **Lua errors** (a memory error while a table is built) are C++ exceptions. They unwind
 //!   through the Rust frames of a fast function, running their destructors, which
 //!   `extern "C-unwind"` allows; no `catch_unwind` sits on that path.
-//! - **No Lua runs inside a fast function** except the safe implementation, called from
-//!   [`stack::enter`] after the Rust body has returned; conversions use raw table access, so no
-//!   metamethod can run while the world is borrowed.
-//! - **Userdata** of the crate's tags ([`reference`]) are made only here, and the block of each
+//! - **No Lua runs inside a fast function** except the safe implementation, called after the
+//!   Rust body has returned; conversions use raw table access, so no metamethod can run while
+//!   the world is borrowed.
+//! - **Userdata** of the crate's tags ([`userdata`]) are made only there, and the block of each
 //!   tag always holds the same type.
 
 pub(crate) mod atoms;

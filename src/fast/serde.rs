@@ -448,9 +448,11 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_> {
     );
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
+        // mlua refuses unsupported types even when they are ignored: leave all but plain
+        // scalars to it.
         match self.kind {
-            Type::Table | Type::UserData | Type::Other => Err(GiveUp),
-            _ => visitor.visit_unit(),
+            Type::Nil | Type::Boolean | Type::Number | Type::String => visitor.visit_unit(),
+            _ => Err(GiveUp),
         }
     }
 

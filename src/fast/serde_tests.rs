@@ -1016,8 +1016,6 @@ fn tables_that_contain_themselves_give_up_without_recursing_forever() {
 }
 
 #[test]
-#[ignore = "bug: `deserialize_ignored_any` takes a light userdata that is not null, which \
-            mlua refuses (`unsupported value type`)"]
 fn ignored_values_read_exactly_as_the_safe_path_or_give_up() {
     for vm in &vms() {
         for &source in INPUTS {

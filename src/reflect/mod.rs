@@ -38,8 +38,11 @@
 //!   missing field is an error, except that an `Option` field may be left out (it is `None`,
 //!   since a Lua table cannot hold `nil`). An unknown field is an error too, so that a typo
 //!   never vanishes silently.
-//! - Fields marked `#[reflect(ignore)]` are invisible to Lua; `FromReflect` gives them their
-//!   default value.
+//! - Fields marked `#[reflect(ignore)]` are invisible to Lua. When `ecs.set` writes a component
+//!   the entity has, a type whose fields are all numbers, booleans, strings, entities, vectors or
+//!   structs and newtypes of those is written in place, so hidden fields keep their values; any
+//!   other type (with lists, maps, enums or options) is replaced as a whole, and `FromReflect`
+//!   gives its hidden fields their default (see `plan::writes_in_place`).
 //! - Numbers are Lua doubles: integers beyond 2^53 lose precision on the way to Lua, and a number
 //!   read into an `f32` is rounded (or becomes infinite beyond its range). NaN and infinities pass
 //!   through unchanged; callers that must refuse them check for themselves. Strings are never

@@ -264,6 +264,36 @@ impl Plans {
     }
 }
 
+/// Whether a value of the type `info` is written in place when a whole new value is set: a type
+/// whose plan is complete (every field, all the way down, a leaf, a struct of such fields or a
+/// newtype of one, [`MAX_DEPTH`] deep at most). Writing in place keeps the fields hidden from
+/// reflection (`#[reflect(ignore)]`); other types (with collections, enums or options) are
+/// replaced as a whole, and their hidden fields get their defaults. The fast path handles
+/// exactly the first kind, so both paths write a type the same way.
+pub(crate) fn writes_in_place(info: &TypeInfo) -> bool {
+    fn complete(info: &TypeInfo, depth: usize) -> bool {
+        if leaf(info.type_id()).is_some() {
+            return true;
+        }
+        if depth >= MAX_DEPTH {
+            return false;
+        }
+        match info {
+            TypeInfo::Struct(fields) => fields.iter().all(|field| {
+                field
+                    .type_info()
+                    .is_some_and(|info| complete(info, depth + 1))
+            }),
+            TypeInfo::TupleStruct(tuple) if tuple.field_len() == 1 => tuple
+                .field_at(0)
+                .and_then(|field| field.type_info())
+                .is_some_and(|info| complete(info, depth + 1)),
+            _ => false,
+        }
+    }
+    complete(info, 0)
+}
+
 /// The leaf a type is, by its id.
 fn leaf(id: TypeId) -> Option<Leaf> {
     macro_rules! leaves {
