@@ -109,15 +109,12 @@ fn start(stack: Stack<'_>) -> Option<c_int> {
             }
         }
     }
-    let mut ids: Vec<ComponentId> = components.iter().map(|(id, _)| *id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut entities = Vec::new();
-    shared
+    let ids: Vec<ComponentId> = components.iter().map(|(id, _)| *id).collect();
+    let entities = shared
         .queries
         .try_borrow_mut()
         .ok()?
-        .matching(&mut world, ids, &mut entities);
+        .matching(&mut world, ids);
     drop(world);
     // The iterator: its safe implementation (this closure's first extra upvalue), then as its
     // extra upvalues the loop state and one reference per reflected component.

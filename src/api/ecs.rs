@@ -308,14 +308,11 @@ fn fast_query(stack: Stack<'_>) -> Option<c_int> {
     for index in 1..=stack.args() {
         ids.push(names::component(stack, &mut world, index, "ecs.query")?.id);
     }
-    ids.sort_unstable();
-    ids.dedup();
-    let mut entities = Vec::new();
-    shared
+    let entities = shared
         .queries
         .try_borrow_mut()
         .ok()?
-        .matching(&mut world, ids, &mut entities);
+        .matching(&mut world, ids);
     drop(world);
     stack.push_table(entities.len(), 0);
     let table = stack.top();
@@ -504,14 +501,7 @@ fn query(lua: &Lua, names: MultiValue) -> mlua::Result<Table> {
             let access = lookup(world, Kind::Component, &name.to_str()?, "ecs.query")?;
             ids.push(access.component_id(world));
         }
-        ids.sort_unstable();
-        ids.dedup();
-        let mut entities = Vec::new();
-        shared
-            .queries
-            .borrow_mut()
-            .matching(world, ids, &mut entities);
-        Ok::<_, mlua::Error>(entities)
+        Ok::<_, mlua::Error>(shared.queries.borrow_mut().matching(world, ids))
     })??;
     let table = lua.create_table_with_capacity(entities.len(), 0)?;
     for (i, entity) in entities.into_iter().enumerate() {

@@ -30,7 +30,7 @@ use crate::fast::names::{self, Named};
 use crate::fast::userdata::{self, Reference};
 use crate::fast::world::Absent;
 use crate::fast::{self, Shared, Stack, fast_fn};
-use crate::reflect::plan::{self, Leaf, Plans, Shape};
+use crate::reflect::plan::{self, Leaf, Plans, Reach, Shape};
 use crate::registry::{Access, Kind, ReflectAccess, lookup};
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::reflect::AppTypeRegistry;
@@ -54,17 +54,13 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     )?;
     metatable.raw_set("__newindex", fast::function::<Assign>(lua, slow)?)?;
     let arithmetic = [
-        (
-            "__add",
-            Op::Add,
-            fast::function::<Add> as fn(&Lua, Function) -> _,
-        ),
-        ("__sub", Op::Sub, fast::function::<Sub>),
-        ("__mul", Op::Mul, fast::function::<Mul>),
-        ("__div", Op::Div, fast::function::<Div>),
-        ("__unm", Op::Unm, fast::function::<Unm>),
+        fast::function::<Arithmetic<0>> as fn(&Lua, Function) -> _,
+        fast::function::<Arithmetic<1>>,
+        fast::function::<Arithmetic<2>>,
+        fast::function::<Arithmetic<3>>,
+        fast::function::<Arithmetic<4>>,
     ];
-    for (event, op, function) in arithmetic {
+    for ((event, _, op), function) in OPS.into_iter().zip(arithmetic) {
         let slow = function::create(lua, "ComponentRef", move |lua, (a, b): (Value, Value)| {
             arithmetic_slow(lua, op, &a, &b)
         })?;
@@ -254,20 +250,25 @@ fn missing(world: &World, reference: &Reference) -> Problem {
     }
 }
 
+/// How a live reference reaches its component.
+fn reach<'p>(plans: &'p Plans, reference: &Reference) -> Result<&'p Reach, Problem> {
+    if !reference.live {
+        return Err(Problem::Ended);
+    }
+    plans
+        .get(reference.root)
+        .reach
+        .as_ref()
+        .ok_or(Problem::Lost)
+}
+
 /// The referenced value.
 fn resolve<'w>(
     world: &'w World,
     plans: &Plans,
     reference: &Reference,
 ) -> Result<&'w dyn PartialReflect, Problem> {
-    if !reference.live {
-        return Err(Problem::Ended);
-    }
-    let reach = plans
-        .get(reference.root)
-        .reach
-        .as_ref()
-        .ok_or(Problem::Lost)?;
+    let reach = reach(plans, reference)?;
     let component = match &reach.by_id {
         Some((in_world, id, from_ptr)) if *in_world == world.id() => {
             fast::world::reflect_by_id(world, reference.entity, *id, from_ptr)
@@ -297,14 +298,7 @@ fn resolve_mut<R>(
     reference: &Reference,
     f: impl FnOnce(&mut dyn PartialReflect) -> R,
 ) -> Result<R, Problem> {
-    if !reference.live {
-        return Err(Problem::Ended);
-    }
-    let reach = plans
-        .get(reference.root)
-        .reach
-        .as_ref()
-        .ok_or(Problem::Lost)?;
+    let reach = reach(plans, reference)?;
     let world_id = world.id();
     let (mut entity, mut through_type);
     let component: &mut dyn Reflect = match &reach.by_id {
@@ -364,26 +358,25 @@ fn name(lua: &Lua, reference: &Reference) -> String {
 fast_fn!(MakeRef, c"ecs.ref", make_ref);
 fast_fn!(Index, c"ComponentRef.__index", index);
 fast_fn!(Assign, c"ComponentRef.__newindex", assign);
-fast_fn!(Add, c"ComponentRef.__add", |stack| arithmetic(
-    stack,
-    Op::Add
-));
-fast_fn!(Sub, c"ComponentRef.__sub", |stack| arithmetic(
-    stack,
-    Op::Sub
-));
-fast_fn!(Mul, c"ComponentRef.__mul", |stack| arithmetic(
-    stack,
-    Op::Mul
-));
-fast_fn!(Div, c"ComponentRef.__div", |stack| arithmetic(
-    stack,
-    Op::Div
-));
-fast_fn!(Unm, c"ComponentRef.__unm", |stack| arithmetic(
-    stack,
-    Op::Unm
-));
+
+/// Arithmetic metamethod `OP` (an index into [`OPS`]) as a fast function.
+struct Arithmetic<const OP: usize>;
+
+impl<const OP: usize> fast::Fast for Arithmetic<OP> {
+    const NAME: &'static std::ffi::CStr = OPS[OP].1;
+    fn call(stack: Stack<'_>) -> Option<c_int> {
+        arithmetic(stack, OPS[OP].2)
+    }
+}
+
+/// The arithmetic metamethods: event, name, operation.
+const OPS: [(&str, &std::ffi::CStr, Op); 5] = [
+    ("__add", c"ComponentRef.__add", Op::Add),
+    ("__sub", c"ComponentRef.__sub", Op::Sub),
+    ("__mul", c"ComponentRef.__mul", Op::Mul),
+    ("__div", c"ComponentRef.__div", Op::Div),
+    ("__unm", c"ComponentRef.__unm", Op::Unm),
+];
 
 /// `ecs.ref(e, name)`.
 fn make_ref(stack: Stack<'_>) -> Option<c_int> {

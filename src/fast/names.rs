@@ -179,9 +179,10 @@ pub(crate) fn key_pin(stack: Stack<'_>, key: &'static str) -> Option<(Pin, usize
 pub(crate) struct Queries(FxHashMap<Vec<ComponentId>, QueryState<Entity>>);
 
 impl Queries {
-    /// Appends the entities that have every component of `ids` (sorted, no duplicates) to
-    /// `out`.
-    pub fn matching(&mut self, world: &mut World, ids: Vec<ComponentId>, out: &mut Vec<Entity>) {
+    /// The entities that have every component of `ids`.
+    pub fn matching(&mut self, world: &mut World, mut ids: Vec<ComponentId>) -> Vec<Entity> {
+        ids.sort_unstable();
+        ids.dedup();
         let state = self.0.entry(ids).or_insert_with_key(|ids| {
             let mut builder = QueryBuilder::<Entity>::new(world);
             for id in ids {
@@ -190,7 +191,7 @@ impl Queries {
             builder.build()
         });
         state.update_archetypes(world);
-        out.extend(state.iter_manual(world));
+        state.iter_manual(world).collect()
     }
 
     /// Forgets every query (their ids belong to another world).

@@ -273,38 +273,27 @@ impl Table<'_> {
     }
 }
 
-impl ser::SerializeSeq for Table<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        Ok(())
-    }
+/// The sequence-like serializers: each element is the next item.
+macro_rules! items {
+    ($($serializer:ident :: $method:ident),*) => {$(
+        impl ser::$serializer for Table<'_> {
+            type Ok = ();
+            type Error = GiveUp;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
+                self.item(value)
+            }
+            fn end(self) -> Result<(), GiveUp> {
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Table<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Table<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        Ok(())
-    }
-}
+items!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 impl ser::SerializeMap for Table<'_> {
     type Ok = ();

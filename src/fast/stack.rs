@@ -79,10 +79,11 @@ struct Direct {
     slot: NonNull<u16>,
 }
 
-/// `r.key` on a userdata whose tag has direct access: Luau calls this in a frame that looks
-/// like a call of the tag's `__index` metamethod (fast function `F`) with `(r, key)`, and takes
-/// the top value as the result.
-unsafe extern "C-unwind" fn direct_get<F: Fast>(
+/// `r.key` (or `r.key = value`) on a userdata whose tag has direct access: Luau calls this in a
+/// frame that looks like a call of the tag's `__index` (or `__newindex`) metamethod, fast
+/// function `F`, with `(r, key)` (or `(r, key, value)`), and takes the top value as the result of
+/// a read.
+unsafe extern "C-unwind" fn direct_access<F: Fast>(
     state: *mut ffi::lua_State,
     data: *mut c_void,
     atom: c_int,
@@ -92,25 +93,8 @@ unsafe extern "C-unwind" fn direct_get<F: Fast>(
     let direct = NonNull::new(data)
         .zip(NonNull::new(slot))
         .map(|(data, slot)| Direct { data, atom, slot });
-    // SAFETY: registered by `install_direct_access` for a tag whose `__index` is a closure
+    // SAFETY: registered by `install_direct_access` for a tag whose metamethod is a closure
     // made by `closure` for `F`.
-    unsafe {
-        run::<F>(state, direct);
-    }
-}
-
-/// `r.key = value`, as [`direct_get`] with the tag's `__newindex` and `(r, key, value)`.
-unsafe extern "C-unwind" fn direct_set<F: Fast>(
-    state: *mut ffi::lua_State,
-    data: *mut c_void,
-    atom: c_int,
-    slot: *mut u16,
-    _tag: c_int,
-) {
-    let direct = NonNull::new(data)
-        .zip(NonNull::new(slot))
-        .map(|(data, slot)| Direct { data, atom, slot });
-    // SAFETY: as `direct_get`, for `__newindex`.
     unsafe {
         run::<F>(state, direct);
     }
@@ -759,8 +743,8 @@ pub(crate) unsafe fn install_direct_access<Index: Fast, Assign: Fast>(
             installed = lua_registeruserdatadirectaccess(
                 state,
                 tag,
-                Some(direct_get::<Index>),
-                Some(direct_set::<Assign>),
+                Some(direct_access::<Index>),
+                Some(direct_access::<Assign>),
                 None,
             );
         })?;
