@@ -130,9 +130,10 @@ fn call_ok(h: &mut Harness, code: &str, pairs: &[(&str, ScriptValue)]) {
     }
 }
 
-/// The error `code` raises, run like [`call`].
+/// The error `code` raises, run like [`call`] after `local p = ...`, so that `p` is the table
+/// of `pairs`.
 fn call_err(h: &mut Harness, code: &str, pairs: &[(&str, ScriptValue)]) -> ScriptError {
-    match call(h, code, pairs) {
+    match call(h, &format!("local p = ...\n{code}"), pairs) {
         Err(error) => error,
         Ok(_) => panic!("expected an error from: {code}"),
     }
@@ -161,6 +162,73 @@ fn assert_error(
     assert_eq!(text(&error), expected, "{code}");
 }
 
+/// Fails the test unless each `(code, what)` of `cases`, run like [`call_err`] without
+/// arguments, raises an error of `kind` whose message is `ComponentRef({what}): {cause}`.
+fn assert_ref_errors(h: &mut Harness, kind: ScriptErrorKind, cause: &str, cases: &[(&str, &str)]) {
+    for (code, what) in cases {
+        let expected = format!("ComponentRef({what}): {cause}");
+        assert_error(h, code, &[], kind, &expected);
+    }
+}
+
+/// The message (before the traceback) of the error `code` raises, run like [`call_err`];
+/// fails the test unless it is a type mismatch.
+fn type_mismatch(h: &mut Harness, code: &str, pairs: &[(&str, ScriptValue)]) -> String {
+    let error = call_err(h, code, pairs);
+    assert_eq!(
+        error.kind,
+        ScriptErrorKind::TypeMismatch,
+        "{code}: {}",
+        error.message
+    );
+    text(&error).to_owned()
+}
+
+/// The VM memory limit of the tests that reach it.
+const MEMORY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// [`harness`] with a memory limit of [`MEMORY_LIMIT`].
+fn limited_harness(handlers: &str) -> Harness {
+    let config = ScriptConfig {
+        memory_limit: MEMORY_LIMIT,
+        ..Default::default()
+    };
+    harness_with(config, handlers)
+}
+
+/// An app whose script keeps, on `keep`, a reference to the entity's `Transform` as `kept` and
+/// one to its translation as `kept_position`; returns it once `bundle`'s entity is kept.
+fn keeping_a_transform(bundle: impl Bundle) -> (Harness, Entity) {
+    let mut h = harness(
+        r#"
+        events.on("keep", function(e)
+            kept = ecs.ref(e, "Transform")
+            kept_position = kept.translation
+        end)
+        "#,
+    );
+    let e = h.app.world_mut().spawn(bundle).id();
+    run(&mut h, "keep", e);
+    h.update();
+    (h, e)
+}
+
+/// An app with an empty script and an entity of `bundle`.
+fn harness_with_entity(bundle: impl Bundle) -> (Harness, Entity) {
+    let mut h = harness("");
+    let e = h.app.world_mut().spawn(bundle).id();
+    (h, e)
+}
+
+/// An app with an empty script, an entity `home` and an orc: `unit(home)` and `placed()`.
+/// Returns the app, the orc and its home.
+fn harness_with_orc() -> (Harness, Entity, Entity) {
+    let mut h = harness("");
+    let home = h.app.world_mut().spawn_empty().id();
+    let e = h.app.world_mut().spawn((unit(home), placed())).id();
+    (h, e, home)
+}
+
 fn unit(home: Entity) -> Unit {
     Unit {
         name: "orc".to_owned(),
@@ -173,6 +241,10 @@ fn unit(home: Entity) -> Unit {
             armor: 2.0,
         },
     }
+}
+
+fn health(current: f32, max: f32) -> Health {
+    Health { current, max }
 }
 
 fn stamina(current: f32) -> Stamina {
@@ -235,12 +307,7 @@ fn reference_fields_read_and_write_the_component() {
 
 #[test]
 fn ref_of_an_entity_without_the_component_is_nil() {
-    let mut h = harness("");
-    let health = Health {
-        current: 1.0,
-        max: 1.0,
-    };
-    let bare = h.app.world_mut().spawn(health).id();
+    let (mut h, bare) = harness_with_entity(health(1.0, 1.0));
     call_ok(
         &mut h,
         r#"
@@ -254,8 +321,7 @@ fn ref_of_an_entity_without_the_component_is_nil() {
 
 #[test]
 fn nested_transform_fields_change_in_place() {
-    let mut h = harness("");
-    let e = h.app.world_mut().spawn(placed()).id();
+    let (mut h, e) = harness_with_entity(placed());
     call_ok(
         &mut h,
         r#"
@@ -281,8 +347,7 @@ fn nested_transform_fields_change_in_place() {
 
 #[test]
 fn vector_references_do_arithmetic_and_give_vectors() {
-    let mut h = harness("");
-    let e = h.app.world_mut().spawn(placed()).id();
+    let (mut h, e) = harness_with_entity(placed());
     call_ok(
         &mut h,
         r#"
@@ -311,9 +376,7 @@ fn vector_references_do_arithmetic_and_give_vectors() {
 
 #[test]
 fn value_gives_a_plain_copy_of_what_a_reference_stands_for() {
-    let mut h = harness("");
-    let home = h.app.world_mut().spawn_empty().id();
-    let e = h.app.world_mut().spawn((unit(home), placed())).id();
+    let (mut h, e, home) = harness_with_orc();
     call_ok(
         &mut h,
         r#"
@@ -342,8 +405,7 @@ fn value_gives_a_plain_copy_of_what_a_reference_stands_for() {
 
 #[test]
 fn references_print_compare_and_type_as_component_refs() {
-    let mut h = harness("");
-    let e = h.app.world_mut().spawn((placed(), stamina(1.0))).id();
+    let (mut h, e) = harness_with_entity((placed(), stamina(1.0)));
     let other = h.app.world_mut().spawn(placed()).id();
     call_ok(
         &mut h,
@@ -468,40 +530,26 @@ fn writes_through_a_reference_are_changes_and_reads_are_not() {
 
 #[test]
 fn a_reference_to_a_despawned_entity_is_an_entity_not_found_error() {
-    let mut h = harness(
-        r#"
-        events.on("keep", function(e)
-            kept = ecs.ref(e, "Transform")
-            kept_position = kept.translation
-        end)
-        "#,
-    );
-    let e = h.app.world_mut().spawn(placed()).id();
-    run(&mut h, "keep", e);
-    h.update();
+    let (mut h, e) = keeping_a_transform(placed());
     h.app.world_mut().despawn(e);
     h.update();
     let gone = format!("entity {e} does not exist (was it despawned?)");
-    for (code, what) in [
-        ("return kept.translation", "Transform"),
-        ("kept.scale = vector.one", "Transform"),
-        ("return kept_position.x", "Transform.translation"),
-        ("kept_position.x = 1", "Transform.translation"),
-        ("return kept_position + vector.one", "Transform.translation"),
-        ("return -kept_position", "Transform.translation"),
-    ] {
-        assert_error(
-            &mut h,
-            code,
-            &[],
-            ScriptErrorKind::EntityNotFound,
-            &format!("ComponentRef({what}): {gone}"),
-        );
-    }
+    assert_ref_errors(
+        &mut h,
+        ScriptErrorKind::EntityNotFound,
+        &gone,
+        &[
+            ("return kept.translation", "Transform"),
+            ("kept.scale = vector.one", "Transform"),
+            ("return kept_position.x", "Transform.translation"),
+            ("kept_position.x = 1", "Transform.translation"),
+            ("return kept_position + vector.one", "Transform.translation"),
+            ("return -kept_position", "Transform.translation"),
+        ],
+    );
 }
 
 #[test]
-
 fn value_of_a_reference_that_lost_its_component_keeps_the_error_kind() {
     let mut h = harness(
         r#"
@@ -522,62 +570,48 @@ fn value_of_a_reference_that_lost_its_component_keeps_the_error_kind() {
     h.app.world_mut().entity_mut(stripped).remove::<Stamina>();
     h.update();
     // What every other access through these references gives.
-    assert_error(
-        &mut h,
-        "return gone.current",
-        &[],
-        ScriptErrorKind::EntityNotFound,
-        &format!("ComponentRef(Stamina): entity {gone} does not exist (was it despawned?)"),
-    );
-    assert_error(
-        &mut h,
-        "return ecs.value(gone)",
-        &[],
-        ScriptErrorKind::EntityNotFound,
-        &format!(
-            "ecs.value: ComponentRef(Stamina): entity {gone} does not exist (was it despawned?)"
+    use ScriptErrorKind::{EntityNotFound, UnknownComponent};
+    let despawned = format!("entity {gone} does not exist (was it despawned?)");
+    let removed = format!("entity {stripped} no longer has the component");
+    for (code, kind, expected) in [
+        (
+            "return gone.current",
+            EntityNotFound,
+            format!("ComponentRef(Stamina): {despawned}"),
         ),
-    );
-    assert_error(
-        &mut h,
-        "return ecs.value(stripped)",
-        &[],
-        ScriptErrorKind::UnknownComponent,
-        &format!("ecs.value: ComponentRef(Stamina): entity {stripped} no longer has the component"),
-    );
+        (
+            "return ecs.value(gone)",
+            EntityNotFound,
+            format!("ecs.value: ComponentRef(Stamina): {despawned}"),
+        ),
+        (
+            "return ecs.value(stripped)",
+            UnknownComponent,
+            format!("ecs.value: ComponentRef(Stamina): {removed}"),
+        ),
+    ] {
+        assert_error(&mut h, code, &[], kind, &expected);
+    }
 }
 
 #[test]
 fn a_reference_to_a_removed_component_is_an_unknown_component_error() {
-    let mut h = harness(
-        r#"
-        events.on("keep", function(e)
-            kept = ecs.ref(e, "Transform")
-            kept_position = kept.translation
-        end)
-        "#,
-    );
-    let e = h.app.world_mut().spawn((placed(), stamina(1.0))).id();
-    run(&mut h, "keep", e);
-    h.update();
+    let (mut h, e) = keeping_a_transform((placed(), stamina(1.0)));
     h.app.world_mut().entity_mut(e).remove::<Transform>();
     h.update();
     let removed = format!("entity {e} no longer has the component");
-    for (code, what) in [
-        ("return kept.translation", "Transform"),
-        ("kept.scale = vector.one", "Transform"),
-        ("return kept_position.x", "Transform.translation"),
-        ("kept_position.y = 1", "Transform.translation"),
-        ("return kept_position * 2", "Transform.translation"),
-    ] {
-        assert_error(
-            &mut h,
-            code,
-            &[],
-            ScriptErrorKind::UnknownComponent,
-            &format!("ComponentRef({what}): {removed}"),
-        );
-    }
+    assert_ref_errors(
+        &mut h,
+        ScriptErrorKind::UnknownComponent,
+        &removed,
+        &[
+            ("return kept.translation", "Transform"),
+            ("kept.scale = vector.one", "Transform"),
+            ("return kept_position.x", "Transform.translation"),
+            ("kept_position.y = 1", "Transform.translation"),
+            ("return kept_position * 2", "Transform.translation"),
+        ],
+    );
     // The component back: the kept reference reaches the new one.
     h.app
         .world_mut()
@@ -592,8 +626,7 @@ fn a_reference_to_a_removed_component_is_an_unknown_component_error() {
 
 #[test]
 fn unknown_fields_are_errors_listing_the_fields() {
-    let mut h = harness("");
-    let e = h.app.world_mut().spawn((stamina(1.0), placed())).id();
+    let (mut h, e) = harness_with_entity((stamina(1.0), placed()));
     let e = [("e", ScriptValue::from(e))];
     for (code, expected) in [
         (
@@ -617,16 +650,13 @@ fn unknown_fields_are_errors_listing_the_fields() {
             r#"ComponentRef(Transform): no field string "position"; fields are translation, rotation, scale"#,
         ),
     ] {
-        let code = format!("local p = ...\n{code}");
-        assert_error(&mut h, &code, &e, ScriptErrorKind::TypeMismatch, expected);
+        assert_error(&mut h, code, &e, ScriptErrorKind::TypeMismatch, expected);
     }
 }
 
 #[test]
 fn values_that_do_not_fit_are_type_mismatches_and_change_nothing() {
-    let mut h = harness("");
-    let home = h.app.world_mut().spawn_empty().id();
-    let e = h.app.world_mut().spawn((unit(home), placed())).id();
+    let (mut h, e, home) = harness_with_orc();
     let payload = [("e", ScriptValue::from(e))];
     for (code, field) in [
         ("ecs.ref(p.e, 'Unit').level = 'high'", "level"),
@@ -648,18 +678,10 @@ fn values_that_do_not_fit_are_type_mismatches_and_change_nothing() {
         ),
         ("ecs.ref(p.e, 'Transform').translation.x = 'far'", "x"),
     ] {
-        let code = format!("local p = ...\n{code}");
-        let error = call_err(&mut h, &code, &payload);
-        assert_eq!(
-            error.kind,
-            ScriptErrorKind::TypeMismatch,
-            "{code}: {}",
-            error.message
-        );
+        let text = type_mismatch(&mut h, code, &payload);
         assert!(
-            text(&error).starts_with("ComponentRef(") && text(&error).contains(field),
-            "{code}: {}",
-            error.message
+            text.starts_with("ComponentRef(") && text.contains(field),
+            "{code}: {text}"
         );
     }
     assert_eq!(h.app.world().get::<Unit>(e), Some(&unit(home)));
@@ -668,19 +690,7 @@ fn values_that_do_not_fit_are_type_mismatches_and_change_nothing() {
 
 #[test]
 fn ref_refuses_what_it_cannot_reference() {
-    let mut h = harness("");
-    let e = h
-        .app
-        .world_mut()
-        .spawn((
-            Health {
-                current: 1.0,
-                max: 1.0,
-            },
-            Score(3),
-            stamina(1.0),
-        ))
-        .id();
+    let (mut h, e) = harness_with_entity((health(1.0, 1.0), Score(3), stamina(1.0)));
     let gone = h.app.world_mut().spawn(stamina(1.0)).id();
     h.app.world_mut().despawn(gone);
     let payload = [("e", ScriptValue::from(e)), ("gone", gone.into())];
@@ -727,15 +737,13 @@ fn ref_refuses_what_it_cannot_reference() {
         ),
     ];
     for (code, kind, expected) in cases {
-        let code = format!("local p = ...\n{code}");
-        assert_error(&mut h, &code, &payload, kind, &expected);
+        assert_error(&mut h, code, &payload, kind, &expected);
     }
 }
 
 #[test]
 fn value_of_something_else_than_a_reference_is_an_error_naming_ecs_value() {
-    let mut h = harness("");
-    let e = h.app.world_mut().spawn(stamina(1.0)).id();
+    let (mut h, e) = harness_with_entity(stamina(1.0));
     let payload = [("e", ScriptValue::from(e))];
     for (code, got) in [
         ("ecs.value('Stamina')", r#"string "Stamina""#),
@@ -744,10 +752,9 @@ fn value_of_something_else_than_a_reference_is_an_error_naming_ecs_value() {
         ("ecs.value(p.e)", &format!("Entity({e})")),
         ("ecs.value(ecs.value(ecs.ref(p.e, 'Stamina')))", "table"),
     ] {
-        let code = format!("local p = ...\n{code}");
         assert_error(
             &mut h,
-            &code,
+            code,
             &payload,
             ScriptErrorKind::TypeMismatch,
             &format!("bad argument #1 to `ecs.value`: expected a ComponentRef, got {got}"),
@@ -757,9 +764,7 @@ fn value_of_something_else_than_a_reference_is_an_error_naming_ecs_value() {
 
 #[test]
 fn arithmetic_on_a_reference_that_is_not_a_vector_is_a_type_mismatch() {
-    let mut h = harness("");
-    let home = h.app.world_mut().spawn_empty().id();
-    let e = h.app.world_mut().spawn((unit(home), placed())).id();
+    let (mut h, e, _) = harness_with_orc();
     let payload = [("e", ScriptValue::from(e))];
     for code in [
         "return ecs.ref(p.e, 'Unit') + 1",
@@ -771,24 +776,13 @@ fn arithmetic_on_a_reference_that_is_not_a_vector_is_a_type_mismatch() {
         "return ecs.ref(p.e, 'Transform').translation + ecs.ref(p.e, 'Transform').rotation",
         "return ecs.ref(p.e, 'Transform') * ecs.ref(p.e, 'Transform')",
     ] {
-        let code = format!("local p = ...\n{code}");
-        let error = call_err(&mut h, &code, &payload);
-        assert_eq!(
-            error.kind,
-            ScriptErrorKind::TypeMismatch,
-            "{code}: {}",
-            error.message
-        );
+        let text = type_mismatch(&mut h, code, &payload);
         let expected = if code.contains("return -") {
             "ComponentRef: negation needs a reference to a vector, got"
         } else {
             "ComponentRef: arithmetic needs a reference to a vector and a vector or number, got"
         };
-        assert!(
-            text(&error).starts_with(expected),
-            "{code}: {}",
-            error.message
-        );
+        assert!(text.starts_with(expected), "{code}: {text}");
     }
     assert_eq!(h.app.world().get::<Transform>(e), Some(&placed()));
 }
@@ -802,17 +796,11 @@ fn each_visits_every_matching_entity_once_with_its_references_and_values() {
     let mut h = harness("");
     let mut both = Vec::new();
     for i in 1..=5 {
-        let health = Health {
-            current: i as f32 * 10.0,
-            max: 100.0,
-        };
-        both.push(h.app.world_mut().spawn((stamina(i as f32), health)).id());
+        let hp = health(i as f32 * 10.0, 100.0);
+        both.push(h.app.world_mut().spawn((stamina(i as f32), hp)).id());
     }
     h.app.world_mut().spawn(stamina(99.0));
-    h.app.world_mut().spawn(Health {
-        current: 1.0,
-        max: 1.0,
-    });
+    h.app.world_mut().spawn(health(1.0, 1.0));
     let both = ScriptValue::List(both.into_iter().map(ScriptValue::from).collect());
     call_ok(
         &mut h,
@@ -998,20 +986,17 @@ fn each_references_are_runtime_errors_once_the_loop_has_ended() {
     run(&mut h, "loop", ScriptValue::Nil);
     let ended = "this reference belonged to an ecs.each loop that has ended; keep the entity \
                  and call ecs.ref(e, name) for one that lasts";
-    for (code, what) in [
-        ("return kept.current", "Stamina"),
-        ("kept.current = 5", "Stamina"),
-        ("return kept_transform.translation", "Transform"),
-        ("return kept_transform.scale * 2", "Transform"),
-    ] {
-        assert_error(
-            &mut h,
-            code,
-            &[],
-            ScriptErrorKind::Runtime,
-            &format!("ComponentRef({what}): {ended}"),
-        );
-    }
+    assert_ref_errors(
+        &mut h,
+        ScriptErrorKind::Runtime,
+        ended,
+        &[
+            ("return kept.current", "Stamina"),
+            ("kept.current = 5", "Stamina"),
+            ("return kept_transform.translation", "Transform"),
+            ("return kept_transform.scale * 2", "Transform"),
+        ],
+    );
     let error = call_err(&mut h, "return ecs.value(kept)", &[]);
     assert!(text(&error).contains(ended), "{}", error.message);
 }
@@ -1035,18 +1020,8 @@ fn each_without_names_or_with_unknown_names_is_an_error_naming_ecs_each() {
         "ecs.each: no component named `Stamna`; register it with \
          `app.register_script_component::<T>()` or derive Reflect with #[reflect(Component)]",
     );
-    let error = call_err(&mut h, "for _ in ecs.each('Stamina', {}) do end", &[]);
-    assert_eq!(
-        error.kind,
-        ScriptErrorKind::TypeMismatch,
-        "{}",
-        error.message
-    );
-    assert!(
-        text(&error).contains("bad argument #2 to `ecs.each`"),
-        "{}",
-        error.message
-    );
+    let text = type_mismatch(&mut h, "for _ in ecs.each('Stamina', {}) do end", &[]);
+    assert!(text.contains("bad argument #2 to `ecs.each`"), "{text}");
     assert_error(
         &mut h,
         "for _ in ecs.each(table.unpack(table.create(33, 'Stamina'))) do end",
@@ -1062,19 +1037,7 @@ fn each_without_names_or_with_unknown_names_is_an_error_naming_ecs_each() {
 
 #[test]
 fn fast_functions_keep_the_error_messages_of_the_safe_path() {
-    let mut h = harness("");
-    let e = h
-        .app
-        .world_mut()
-        .spawn((
-            Health {
-                current: 1.0,
-                max: 1.0,
-            },
-            stamina(1.0),
-            placed(),
-        ))
-        .id();
+    let (mut h, e) = harness_with_entity((health(1.0, 1.0), stamina(1.0), placed()));
     let bare = h.app.world_mut().spawn_empty().id();
     let gone = h.app.world_mut().spawn(placed()).id();
     h.app.world_mut().despawn(gone);
@@ -1242,16 +1205,9 @@ fn fast_functions_keep_the_error_messages_of_the_safe_path() {
         ("ecs.has(p.e, 5)", UnknownComponent, unknown("ecs.has", "5")),
     ];
     for (code, kind, expected) in cases {
-        let code = format!("local p = ...\n{code}");
-        assert_error(&mut h, &code, &payload, kind, &expected);
+        assert_error(&mut h, code, &payload, kind, &expected);
     }
-    assert_eq!(
-        h.app.world().get::<Health>(e),
-        Some(&Health {
-            current: 1.0,
-            max: 1.0
-        })
-    );
+    assert_eq!(h.app.world().get::<Health>(e), Some(&health(1.0, 1.0)));
     assert_eq!(h.app.world().get::<Stamina>(e), Some(&stamina(1.0)));
     assert_eq!(h.app.world().get::<Transform>(e), Some(&placed()));
 }
@@ -1262,12 +1218,7 @@ fn fast_functions_keep_the_error_messages_of_the_safe_path() {
 
 #[test]
 fn memory_limit_stops_ecs_get_and_a_later_get_works() {
-    let config = ScriptConfig {
-        memory_limit: 4 * 1024 * 1024,
-        ..Default::default()
-    };
-    let mut h = harness_with(
-        config,
+    let mut h = limited_harness(
         r#"
         local target
         local phase = "idle"
@@ -1304,14 +1255,7 @@ fn memory_limit_stops_ecs_get_and_a_later_get_works() {
         end)
         "#,
     );
-    let e = h
-        .app
-        .world_mut()
-        .spawn(Health {
-            current: 7.0,
-            max: 9.0,
-        })
-        .id();
+    let e = h.app.world_mut().spawn(health(7.0, 9.0)).id();
     run(&mut h, "start", e);
     h.update();
     let errors = h.take_errors();
@@ -1335,14 +1279,8 @@ enum Mood {
 }
 
 #[test]
-
 fn memory_limit_holds_for_values_the_fast_path_leaves_to_the_safe_path() {
-    let config = ScriptConfig {
-        memory_limit: 4 * 1024 * 1024,
-        ..Default::default()
-    };
-    let mut h = harness_with(
-        config,
+    let mut h = limited_harness(
         r#"
         events.on("fill", function(e)
             -- 1.6 MB of room, then only ecs.get allocates: about 45 MB of values.
@@ -1367,13 +1305,12 @@ fn memory_limit_holds_for_values_the_fast_path_leaves_to_the_safe_path() {
         error.message
     );
     let used = h.app.world().resource::<ScriptEngine>().lua().used_memory();
-    assert!(used <= 4 * 1024 * 1024, "the VM uses {used} bytes");
+    assert!(used <= MEMORY_LIMIT, "the VM uses {used} bytes");
 }
 
 #[test]
 fn world_access_outside_the_step_is_an_error_not_a_panic() {
-    let mut h = harness("");
-    let e = h.app.world_mut().spawn((stamina(3.0), placed())).id();
+    let (mut h, e) = harness_with_entity((stamina(3.0), placed()));
     let lua = h.app.world().resource::<ScriptEngine>().lua().clone();
     // Script globals are private to their script, so the references are made by a task
     // deferred from outside the step, which runs inside the next one.

@@ -41,6 +41,9 @@ pub(crate) mod atoms;
 pub(crate) mod names;
 pub(crate) mod serde;
 pub(crate) mod stack;
+/// Helpers of the tests that compare the fast path with the safe path.
+#[cfg(test)]
+pub(crate) mod test_support;
 pub(crate) mod userdata;
 pub(crate) mod world;
 

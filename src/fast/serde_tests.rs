@@ -2,11 +2,13 @@
 //! [`push`] and [`read`] either give exactly what the safe path gives, or give up.
 
 use super::*;
-use crate::fast::Shared;
 use crate::fast::stack::produce;
+use crate::fast::test_support::{
+    FLOATS, OTHER_TYPES, Outcome, Rng, Tally, Vm, for_types, push_input, table,
+};
 use crate::serde_lua::FieldDeserializer;
 use bevy_ecs::entity::Entity;
-use mlua::{LightUserData, Lua, LuaSerdeExt, Value};
+use mlua::{Lua, LuaSerdeExt, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -171,220 +173,11 @@ impl Serialize for NanKey {
 // The two paths
 // ---------------------------------------------------------------------------------------------
 
-/// Deep equality of two Lua values: `nil` when they are the same, else where they differ.
-/// Numbers compare by value, except that NaN equals NaN and -0 differs from 0; tables compare
-/// by their entries (table keys by deep equality) and metatables; the rest by identity.
-const EQUAL: &str = r#"
-local function show(v)
-    return if type(v) == "string" then string.format("%q", v) else tostring(v)
-end
-
-local function same_number(a, b)
-    if a ~= a or b ~= b then
-        return a ~= a and b ~= b
-    end
-    if a == 0 and b == 0 then
-        return 1 / a == 1 / b
-    end
-    return a == b
-end
-
-local function count(t)
-    local n = 0
-    for _ in next, t do
-        n += 1
-    end
-    return n
-end
-
-local equal
-function equal(a, b, path, depth)
-    if depth > 200 then
-        return `{path}: nested too deep to compare`
-    end
-    local ta, tb = typeof(a), typeof(b)
-    if ta ~= tb then
-        return `{path}: {ta} {show(a)} vs {tb} {show(b)}`
-    end
-    if ta == "number" then
-        return if same_number(a, b) then nil else `{path}: {show(a)} vs {show(b)}`
-    elseif ta == "vector" then
-        local same = same_number(a.x, b.x) and same_number(a.y, b.y) and same_number(a.z, b.z)
-        return if same then nil else `{path}: {show(a)} vs {show(b)}`
-    elseif ta ~= "table" then
-        return if rawequal(a, b) then nil else `{path}: {show(a)} vs {show(b)}`
-    end
-    if getmetatable(a) ~= getmetatable(b) then
-        return `{path}: the metatables differ`
-    end
-    if count(a) ~= count(b) then
-        return `{path}: {count(a)} entries vs {count(b)}`
-    end
-    for key, item in next, a do
-        local here = `{path}[{show(key)}]`
-        if type(key) == "table" then
-            local matched = false
-            for other, other_item in next, b do
-                if type(other) == "table" and equal(key, other, here, depth + 1) == nil
-                    and equal(item, other_item, here, depth + 1) == nil then
-                    matched = true
-                    break
-                end
-            end
-            if not matched then
-                return `{here}: no such key in the other`
-            end
-        else
-            local other = rawget(b, key)
-            if other == nil then
-                return `{here}: missing in the other`
-            end
-            local why = equal(item, other, here, depth + 1)
-            if why then
-                return why
-            end
-        end
-    end
-    return nil
-end
-
-return function(a, b)
-    return equal(a, b, "value", 0)
-end
-"#;
-
-/// Returns a copy of a Lua value with a few changes, chosen by a seed: entries removed, values
-/// replaced by others of every type, stray keys, integer keys, a table that contains itself.
-const MUTATE: &str = r#"
-local pool = {
-    true, false, 0, -0.0, 1, -1, 0.5, 255, 256, -129, 2^31, 2^53, 2^63, -2^63, 2^64, 0/0,
-    math.huge, -math.huge, "", "x", "Idle", "Walk", "sprint", "\255", "é",
-    vector.create(1, 2, 3), light, null, entity, {}, {1, 2}, {x = 1},
-}
-local state = 1
-local function random(n)
-    state = state * 48271 % 2147483647
-    return state % n + 1
-end
-
-local function keys_of(t)
-    local keys = {}
-    for key in next, t do
-        table.insert(keys, key)
-    end
-    return keys
-end
-
-local function mutate(value, depth)
-    if type(value) ~= "table" or depth > 40 then
-        return value
-    end
-    local out = {}
-    for key, item in next, value do
-        out[key] = mutate(item, depth + 1)
-    end
-    local keys = keys_of(out)
-    local roll = random(12)
-    if roll == 1 and #keys > 0 then
-        out[keys[random(#keys)]] = nil
-    elseif roll == 2 and #keys > 0 then
-        out[keys[random(#keys)]] = pool[random(#pool)]
-    elseif roll == 3 then
-        out.stray = pool[random(#pool)]
-    elseif roll == 4 then
-        out[random(3)] = pool[random(#pool)]
-    end
-    return out
-end
-
-return function(value, seed)
-    state = seed % 2147483646 + 1
-    if random(40) == 1 then
-        return pool[random(#pool)]
-    end
-    local out = mutate(value, 0)
-    if type(out) == "table" and random(8) == 1 then
-        local keys = keys_of(out)
-        if #keys > 0 then
-            out[keys[random(#keys)]] = out
-        end
-    end
-    return out
-end
-"#;
-
-/// A VM to compare the two paths in, with the Lua helpers loaded, and globals for inputs to
-/// use: `entity` (an entity), `light` (another light userdata) and `null` (mlua's null).
-struct Vm {
-    lua: Lua,
-    equal: mlua::Function,
-    mutate: mlua::Function,
-    name: &'static str,
-}
-
-impl Vm {
-    /// A VM; with `shared`, a main VM, whose field names the fast path pins.
-    fn new(shared: bool) -> Self {
-        let lua = Lua::new();
-        if shared {
-            Shared::install(&lua).expect("a new VM has no shared state");
-        }
-        let globals = lua.globals();
-        let entity = Entity::from_raw_u32(7).expect("a valid index");
-        let entity = crate::value::entity_to_lua(entity);
-        globals.set("entity", entity).expect("sets entity");
-        let light = LightUserData(std::ptr::without_provenance_mut(0x5eed_0000_0000));
-        globals.set("light", light).expect("sets light");
-        globals.set("null", lua.null()).expect("sets null");
-        let equal = lua.load(EQUAL).eval().expect("EQUAL compiles");
-        let mutate = lua.load(MUTATE).eval().expect("MUTATE compiles");
-        let name = if shared { "a main VM" } else { "a plain VM" };
-        Self {
-            lua,
-            equal,
-            mutate,
-            name,
-        }
-    }
-
-    /// Evaluates a Lua expression.
-    fn eval(&self, source: &str) -> Value {
-        self.lua
-            .load(source)
-            .eval()
-            .unwrap_or_else(|e| panic!("{source}: {e}"))
-    }
-
-    /// Where `a` and `b` differ (see [`EQUAL`]); `None` when they are deep-equal.
-    fn difference(&self, a: &Value, b: &Value) -> Option<String> {
-        self.equal.call((a.clone(), b.clone())).expect("compares")
-    }
-
-    /// Panics unless `fast` and `safe` are deep-equal.
-    fn assert_same(&self, fast: &Value, safe: &Value, what: &dyn Debug) {
-        if let Some(why) = self.difference(fast, safe) {
-            panic!("{what:?} in {}: the fast path differs: {why}", self.name);
-        }
-    }
-
-    /// A changed copy of `value` (see [`MUTATE`]).
-    fn mutate(&self, value: &Value, seed: u32) -> Value {
-        self.mutate.call((value.clone(), seed)).expect("mutates")
-    }
-}
-
-/// Both kinds of VM: `push_key` pins names only in a main VM.
+/// A plain VM and a main VM, with entity 7 as `entity`: `push_key` pins names only in a main
+/// VM.
 fn vms() -> [Vm; 2] {
-    [Vm::new(false), Vm::new(true)]
-}
-
-/// What a fast conversion did.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-enum Outcome {
-    /// Converted, exactly as the safe path converts.
-    Same,
-    /// Left it to the safe path.
-    GaveUp,
+    let entity = Entity::from_raw_u32(7).expect("a valid index");
+    [false, true].map(|main| Vm::new(main, entity))
 }
 
 /// The safe path's `to_lua` (in `crate::registry`).
@@ -412,17 +205,6 @@ fn safe_read<T: de::DeserializeOwned>(lua: &Lua, value: Value) -> mlua::Result<T
             Err(error)
         }
     })
-}
-
-/// Pushes `value` onto the stack of the `produce` call running on `lua`.
-fn push_input(lua: &Lua, value: &Value) {
-    lua.exec_raw_lua(|raw| {
-        // SAFETY: called inside `produce`, whose protected call runs on the VM's current state,
-        // which `push_value` pushes onto (growing the stack as Luau's API does); mlua's lock is
-        // reentrant.
-        unsafe { raw.push_value(value) }
-    })
-    .expect("pushes the input");
 }
 
 /// Pushes `value` both ways; panics if the fast path pushes anything but what the safe path
@@ -461,19 +243,8 @@ fn check_read_value<T: de::DeserializeOwned + Debug>(
     let Some(Ok(fast)) = fast else {
         return Outcome::GaveUp;
     };
-    let ty = std::any::type_name::<T>();
-    match safe_read::<T>(&vm.lua, input.clone()) {
-        Ok(safe) => assert_eq!(
-            format!("{fast:?}"),
-            format!("{safe:?}"),
-            "{what:?} as {ty} in {}: the fast path reads another value",
-            vm.name
-        ),
-        Err(e) => panic!(
-            "{what:?} as {ty} in {}: the fast path reads {fast:?} where the safe path fails: {e}",
-            vm.name
-        ),
-    }
+    let safe = safe_read::<T>(&vm.lua, input.clone());
+    vm.assert_same_rust(&fast, safe, "reads", what);
     Outcome::Same
 }
 
@@ -493,7 +264,8 @@ fn assert_refused<T: de::DeserializeOwned + Debug>(vm: &Vm, source: &str) {
 // Inputs
 // ---------------------------------------------------------------------------------------------
 
-/// Lua expressions of every type and shape, edge numbers included.
+/// Lua expressions of numbers, strings, vectors and tables of every shape, edge numbers
+/// included.
 const INPUTS: &[&str] = &[
     "nil",
     "true",
@@ -556,13 +328,6 @@ const INPUTS: &[&str] = &[
     "'Wait'",
     "vector.create(1, 2, 3)",
     "vector.create(0/0, -0.0, math.huge)",
-    "entity",
-    "light",
-    "null",
-    "print",
-    "coroutine.create(print)",
-    "buffer.create(4)",
-    "newproxy()",
     "{}",
     "{1, 2, 3}",
     "{'a', 'b'}",
@@ -585,27 +350,9 @@ const INPUTS: &[&str] = &[
     "(function() local t = {1}; t[2] = t; return t end)()",
 ];
 
-/// Reads every input of [`INPUTS`] into every type listed.
-macro_rules! read_all {
-    ($vm:expr, $source:expr, [$($ty:ty),* $(,)?]) => {
-        $( check_read::<$ty>($vm, $source); )*
-    };
-}
-
-/// A Lua table constructor of `fields`, with those in `changes` set to another value, or left
-/// out for `None`.
-fn table(fields: &[(&str, &str)], changes: &[(&str, Option<&str>)]) -> String {
-    let entries: Vec<String> = fields
-        .iter()
-        .filter_map(|&(name, base)| {
-            let value = match changes.iter().find(|(changed, _)| *changed == name) {
-                Some(&(_, value)) => value?,
-                None => base,
-            };
-            Some(format!("{name} = {value}"))
-        })
-        .collect();
-    format!("{{{}}}", entries.join(", "))
+/// Every input: [`INPUTS`] then [`OTHER_TYPES`].
+fn inputs() -> impl Iterator<Item = &'static str> {
+    INPUTS.iter().chain(OTHER_TYPES).copied()
 }
 
 /// A valid `Creature`, field by field.
@@ -650,7 +397,7 @@ const NUMBERS: &[(&str, &str)] = &[
 
 #[test]
 fn the_comparison_tells_apart_what_differs() {
-    let vm = Vm::new(false);
+    let [vm, _] = vms();
     for source in [
         "1",
         "0/0",
@@ -816,21 +563,7 @@ fn scalars_push_exactly_as_the_safe_path_or_give_up() {
         for n in [u128::MAX, 0, 1 << 64, 1 << 127] {
             check_push(vm, &n);
         }
-        let floats = [
-            0.0,
-            -0.0,
-            1.5,
-            f64::NAN,
-            -f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::MAX,
-            f64::MIN,
-            f64::MIN_POSITIVE,
-            5e-324,
-            9_007_199_254_740_993.0,
-        ];
-        for n in floats {
+        for n in FLOATS {
             assert_eq!(check_push(vm, &n), Outcome::Same, "{n}");
             assert_eq!(check_push(vm, &(n as f32)), Outcome::Same, "{n} as f32");
         }
@@ -951,8 +684,8 @@ fn valid_tables_read_exactly_as_the_safe_path() {
 #[test]
 fn every_input_reads_exactly_as_the_safe_path_or_gives_up() {
     for vm in &vms() {
-        for &source in INPUTS {
-            read_all!(vm, source, [
+        for source in inputs() {
+            for_types!(check_read(vm, source), [
                 bool, i8, i16, i32, i64, u8, u16, u32, u64, i128, u128, f32, f64, char, String,
                 (), Option<f32>, Option<String>, Option<Health>, Vec<i32>,
                 HashMap<String, i32>, BTreeMap<String, f64>, (i32, i32), Health, Speed, Tag,
@@ -966,7 +699,7 @@ fn every_input_reads_exactly_as_the_safe_path_or_gives_up() {
 fn every_field_reads_every_input_exactly_as_the_safe_path_or_gives_up() {
     for vm in &vms() {
         let wide = [("signed", "1"), ("unsigned", "2")];
-        for value in std::iter::once(None).chain(INPUTS.iter().copied().map(Some)) {
+        for value in std::iter::once(None).chain(inputs().map(Some)) {
             for &(field, _) in CREATURE {
                 check_read::<Creature>(vm, &table(CREATURE, &[(field, value)]));
             }
@@ -1018,7 +751,7 @@ fn tables_that_contain_themselves_give_up_without_recursing_forever() {
 #[test]
 fn ignored_values_read_exactly_as_the_safe_path_or_give_up() {
     for vm in &vms() {
-        for &source in INPUTS {
+        for source in inputs() {
             check_read::<serde::de::IgnoredAny>(vm, source);
             let fields = [("value", "1"), ("rest", "nil")];
             check_read::<Ignoring>(vm, &table(&fields, &[("rest", Some(source))]));
@@ -1082,79 +815,9 @@ fn light_userdata_vectors_and_strings_that_are_not_utf8_give_up_or_match() {
 // Random values
 // ---------------------------------------------------------------------------------------------
 
-/// A tiny deterministic PRNG (SplitMix64).
-struct Rng(u64);
-
+/// Random values of this file's types.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    /// Mostly small integers, sometimes any, sometimes the edges.
-    fn integer(&mut self) -> i64 {
-        match self.below(4) {
-            0 => self.pick(&[
-                i64::MIN,
-                i64::MAX,
-                0,
-                -1,
-                1,
-                1 << 53,
-                (1 << 53) + 1,
-                i64::MIN + 1,
-            ]),
-            1 => self.next() as i64,
-            _ => self.below(2001) as i64 - 1000,
-        }
-    }
-
-    fn float(&mut self) -> f64 {
-        match self.below(5) {
-            0 => self.pick(&[
-                f64::NAN,
-                -f64::NAN,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                0.0,
-                -0.0,
-                f64::MAX,
-                f64::MIN_POSITIVE,
-                5e-324,
-                9_007_199_254_740_993.0,
-            ]),
-            1 => f64::from_bits(self.next()),
-            _ => self.integer() as f64 / 8.0,
-        }
-    }
-
-    fn letter(&mut self) -> char {
-        self.pick(&[
-            'a', 'Z', '0', ' ', 'é', 'ß', '日', '🦀', '\0', '"', '\\', '\n',
-        ])
-    }
-
-    fn text(&mut self) -> String {
-        let len = self.below(7);
-        (0..len).map(|_| self.letter()).collect()
-    }
-
+    /// `make`'s value two times in three, else `None`.
     fn option<T>(&mut self, make: impl FnOnce(&mut Self) -> T) -> Option<T> {
         (!self.one_in(3)).then(|| make(self))
     }
@@ -1167,7 +830,7 @@ impl Rng {
                 max: self.float() as f32,
             },
             level: self.integer() as u8,
-            score: self.integer(),
+            score: self.integer() as i64,
             ratio: self.float(),
             regen: self.option(|r| r.float() as f32),
             mode: self.pick(&[Mode::Idle, Mode::Walk, Mode::Run]),
@@ -1222,22 +885,6 @@ impl Rng {
     }
 }
 
-/// How many conversions of each kind a property loop compared or saw given up.
-#[derive(Default, Debug)]
-struct Tally {
-    same: usize,
-    gave_up: usize,
-}
-
-impl Tally {
-    fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Same => self.same += 1,
-            Outcome::GaveUp => self.gave_up += 1,
-        }
-    }
-}
-
 /// Random values of each type per VM.
 const CREATURES: usize = 2000;
 const SQUADS: usize = 500;
@@ -1265,7 +912,7 @@ fn round_trip<T: Serialize + de::DeserializeOwned + Debug>(
 
 #[test]
 fn random_values_convert_exactly_as_the_safe_path_or_give_up() {
-    let mut rng = Rng(0x5eed_1234);
+    let mut rng = Rng::new(0x5eed_1234);
     let (mut pushes, mut reads) = (Tally::default(), Tally::default());
     for vm in &vms() {
         for _ in 0..CREATURES {

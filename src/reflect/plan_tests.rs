@@ -3,14 +3,17 @@
 //! up.
 
 use super::*;
-use crate::fast::Shared;
 use crate::fast::stack::produce;
+use crate::fast::test_support::{
+    self as support, FLOATS, OTHER_TYPES, Outcome, Rng, Tally, for_types, push_input, table,
+};
 use crate::reflect::{from_lua, to_lua};
 use bevy_ecs::entity::{EntityGeneration, EntityIndex};
 use bevy_reflect::{FromReflect, GetTypeRegistration, Reflect, TypeRegistry, Typed};
-use mlua::{LightUserData, Lua, LuaSerdeExt, Value};
+use mlua::{Lua, Value};
 use std::cell::RefCell;
 use std::fmt::Debug;
+use std::ops::Deref;
 
 // ---------------------------------------------------------------------------------------------
 // Test types
@@ -153,214 +156,36 @@ struct Cached {
 // The two paths
 // ---------------------------------------------------------------------------------------------
 
-/// Deep equality of two Lua values: `nil` when they are the same, else where they differ.
-/// Numbers compare by value, except that NaN equals NaN and -0 differs from 0; tables compare
-/// by their entries (table keys by deep equality) and metatables; the rest by identity.
-const EQUAL: &str = r#"
-local function show(v)
-    return if type(v) == "string" then string.format("%q", v) else tostring(v)
-end
-
-local function same_number(a, b)
-    if a ~= a or b ~= b then
-        return a ~= a and b ~= b
-    end
-    if a == 0 and b == 0 then
-        return 1 / a == 1 / b
-    end
-    return a == b
-end
-
-local function count(t)
-    local n = 0
-    for _ in next, t do
-        n += 1
-    end
-    return n
-end
-
-local equal
-function equal(a, b, path, depth)
-    if depth > 200 then
-        return `{path}: nested too deep to compare`
-    end
-    local ta, tb = typeof(a), typeof(b)
-    if ta ~= tb then
-        return `{path}: {ta} {show(a)} vs {tb} {show(b)}`
-    end
-    if ta == "number" then
-        return if same_number(a, b) then nil else `{path}: {show(a)} vs {show(b)}`
-    elseif ta == "vector" then
-        local same = same_number(a.x, b.x) and same_number(a.y, b.y) and same_number(a.z, b.z)
-        return if same then nil else `{path}: {show(a)} vs {show(b)}`
-    elseif ta ~= "table" then
-        return if rawequal(a, b) then nil else `{path}: {show(a)} vs {show(b)}`
-    end
-    if getmetatable(a) ~= getmetatable(b) then
-        return `{path}: the metatables differ`
-    end
-    if count(a) ~= count(b) then
-        return `{path}: {count(a)} entries vs {count(b)}`
-    end
-    for key, item in next, a do
-        local here = `{path}[{show(key)}]`
-        if type(key) == "table" then
-            local matched = false
-            for other, other_item in next, b do
-                if type(other) == "table" and equal(key, other, here, depth + 1) == nil
-                    and equal(item, other_item, here, depth + 1) == nil then
-                    matched = true
-                    break
-                end
-            end
-            if not matched then
-                return `{here}: no such key in the other`
-            end
-        else
-            local other = rawget(b, key)
-            if other == nil then
-                return `{here}: missing in the other`
-            end
-            local why = equal(item, other, here, depth + 1)
-            if why then
-                return why
-            end
-        end
-    end
-    return nil
-end
-
-return function(a, b)
-    return equal(a, b, "value", 0)
-end
-"#;
-
-/// Returns a copy of a Lua value with a few changes, chosen by a seed: entries removed, values
-/// replaced by others of every type, stray keys, integer keys, a table that contains itself.
-const MUTATE: &str = r#"
-local pool = {
-    true, false, 0, -0.0, 1, -1, 0.5, 255, 256, -129, 2^31, 2^53, 2^63, -2^63, 2^64, 0/0,
-    math.huge, -math.huge, "", "x", "Idle", "Walk", "sprint", "\255", "é",
-    vector.create(1, 2, 3), light, null, entity, {}, {1, 2}, {x = 1},
-}
-local state = 1
-local function random(n)
-    state = state * 48271 % 2147483647
-    return state % n + 1
-end
-
-local function keys_of(t)
-    local keys = {}
-    for key in next, t do
-        table.insert(keys, key)
-    end
-    return keys
-end
-
-local function mutate(value, depth)
-    if type(value) ~= "table" or depth > 40 then
-        return value
-    end
-    local out = {}
-    for key, item in next, value do
-        out[key] = mutate(item, depth + 1)
-    end
-    local keys = keys_of(out)
-    local roll = random(12)
-    if roll == 1 and #keys > 0 then
-        out[keys[random(#keys)]] = nil
-    elseif roll == 2 and #keys > 0 then
-        out[keys[random(#keys)]] = pool[random(#pool)]
-    elseif roll == 3 then
-        out.stray = pool[random(#pool)]
-    elseif roll == 4 then
-        out[random(3)] = pool[random(#pool)]
-    end
-    return out
-end
-
-return function(value, seed)
-    state = seed % 2147483646 + 1
-    if random(40) == 1 then
-        return pool[random(#pool)]
-    end
-    local out = mutate(value, 0)
-    if type(out) == "table" and random(8) == 1 then
-        local keys = keys_of(out)
-        if #keys > 0 then
-            out[keys[random(#keys)]] = out
-        end
-    end
-    return out
-end
-"#;
-
 /// An entity with a high index and generation.
 fn high_entity() -> Entity {
     let index = EntityIndex::from_raw_u32(u32::MAX - 2).expect("index below u32::MAX");
     Entity::from_index_and_generation(index, EntityGeneration::from_bits((1 << 21) + 12_345))
 }
 
-/// A VM to compare the two paths in, with its plans, the Lua helpers loaded, and globals for
-/// inputs to use: `entity` (an entity), `light` (a light userdata that is no entity: its low 32
-/// bits, the index, are 0) and `null` (mlua's null, no entity either).
+/// A [`support::Vm`] with its plans.
 struct Vm {
-    lua: Lua,
+    /// The VM.
+    base: support::Vm,
+    /// The plans made in it.
     plans: RefCell<Plans>,
-    equal: mlua::Function,
-    mutate: mlua::Function,
-    /// Whether it is a main VM, whose field names plans pin (structs are staged only there).
-    main: bool,
-    name: &'static str,
+}
+
+impl Deref for Vm {
+    type Target = support::Vm;
+
+    fn deref(&self) -> &support::Vm {
+        &self.base
+    }
 }
 
 impl Vm {
+    /// A VM whose `entity` is [`high_entity`]; with `main`, a main VM, whose field names plans
+    /// pin (structs are staged only there).
     fn new(main: bool) -> Self {
-        let lua = Lua::new();
-        if main {
-            Shared::install(&lua).expect("a new VM has no shared state");
-        }
-        let globals = lua.globals();
-        let entity = crate::value::entity_to_lua(high_entity());
-        globals.set("entity", entity).expect("sets entity");
-        let light = LightUserData(std::ptr::without_provenance_mut(0x5eed_0000_0000));
-        globals.set("light", light).expect("sets light");
-        globals.set("null", lua.null()).expect("sets null");
-        let equal = lua.load(EQUAL).eval().expect("EQUAL compiles");
-        let mutate = lua.load(MUTATE).eval().expect("MUTATE compiles");
-        let name = if main { "a main VM" } else { "a plain VM" };
         Self {
-            lua,
-            plans: RefCell::new(Plans::default()),
-            equal,
-            mutate,
-            main,
-            name,
+            base: support::Vm::new(main, high_entity()),
+            plans: RefCell::default(),
         }
-    }
-
-    /// Evaluates a Lua expression.
-    fn eval(&self, source: &str) -> Value {
-        self.lua
-            .load(source)
-            .eval()
-            .unwrap_or_else(|e| panic!("{source}: {e}"))
-    }
-
-    /// Panics unless `fast` and `safe` are deep-equal.
-    fn assert_same(&self, fast: &Value, safe: &Value, what: &dyn Debug) {
-        let why: Option<String> = self
-            .equal
-            .call((fast.clone(), safe.clone()))
-            .expect("compares");
-        if let Some(why) = why {
-            panic!("{what:?} in {}: the fast path differs: {why}", self.name);
-        }
-    }
-
-    /// A changed copy of `value` (see [`MUTATE`]).
-    fn mutate(&self, value: &Value, seed: u32) -> Value {
-        self.mutate.call((value.clone(), seed)).expect("mutates")
     }
 
     /// The plan of `T`, made on first use.
@@ -394,26 +219,6 @@ fn vms() -> [Vm; 2] {
     [Vm::new(false), Vm::new(true)]
 }
 
-/// Pushes `value` onto the stack of the `produce` call running on `lua`.
-fn push_input(lua: &Lua, value: &Value) {
-    lua.exec_raw_lua(|raw| {
-        // SAFETY: called inside `produce`, whose protected call runs on the VM's current state,
-        // which `push_value` pushes onto (growing the stack as Luau's API does); mlua's lock is
-        // reentrant.
-        unsafe { raw.push_value(value) }
-    })
-    .expect("pushes the input");
-}
-
-/// What a fast conversion did.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-enum Outcome {
-    /// Converted, exactly as the safe path converts.
-    Same,
-    /// Left it to the safe path.
-    GaveUp,
-}
-
 /// The registry the safe path looks field types up in.
 fn registry_of<T: GetTypeRegistration>() -> TypeRegistry {
     let mut registry = TypeRegistry::default();
@@ -439,19 +244,8 @@ fn assert_read_same<T: FromReflect + Typed + GetTypeRegistration + Debug>(
     fast: &T,
     what: &dyn Debug,
 ) {
-    let ty = std::any::type_name::<T>();
-    match safe_read::<T>(&vm.lua, input.clone()) {
-        Ok(safe) => assert_eq!(
-            format!("{fast:?}"),
-            format!("{safe:?}"),
-            "{what:?} as {ty} in {}: the fast path makes another value",
-            vm.name
-        ),
-        Err(e) => panic!(
-            "{what:?} as {ty} in {}: the fast path makes {fast:?} where the safe path fails: {e}",
-            vm.name
-        ),
-    }
+    let safe = safe_read::<T>(&vm.lua, input.clone());
+    vm.assert_same_rust(fast, safe, "makes", what);
 }
 
 /// A type the tests stage, apply and push.
@@ -486,24 +280,13 @@ fn assert_set_same<T: Planned>(vm: &Vm, input: &Value, start: &T, fast: &T, what
     if !writes_in_place(T::type_info()) {
         return assert_read_same(vm, input, fast, what);
     }
-    let ty = std::any::type_name::<T>();
-    match safe_read::<T>(&vm.lua, input.clone()) {
-        Ok(read) => {
-            let mut safe = start.clone();
-            safe.try_apply(&read)
-                .expect("a value of the same type applies");
-            assert_eq!(
-                format!("{fast:?}"),
-                format!("{safe:?}"),
-                "{what:?} as {ty} in {}: the fast path sets another value",
-                vm.name
-            );
-        }
-        Err(e) => panic!(
-            "{what:?} as {ty} in {}: the fast path sets {fast:?} where the safe path fails: {e}",
-            vm.name
-        ),
-    }
+    let safe = safe_read::<T>(&vm.lua, input.clone()).map(|read| {
+        let mut safe = start.clone();
+        safe.try_apply(&read)
+            .expect("a value of the same type applies");
+        safe
+    });
+    vm.assert_same_rust(fast, safe, "sets", what);
 }
 
 /// [`check_set`] of the value of a Lua expression onto a default value.
@@ -635,7 +418,7 @@ const NUMBERS: &[&str] = &[
     "-2^128",
 ];
 
-/// Every other kind of Lua value.
+/// Every other kind of Lua value, but for [`OTHER_TYPES`].
 const OTHERS: &[&str] = &[
     "nil",
     "true",
@@ -648,13 +431,6 @@ const OTHERS: &[&str] = &[
     "'0x10'",
     "vector.create(1, -2.5, 3)",
     "vector.create(0/0, -0.0, math.huge)",
-    "entity",
-    "light",
-    "null",
-    "print",
-    "coroutine.create(print)",
-    "buffer.create(4)",
-    "newproxy()",
     "{}",
     "{1, 2, 3}",
     "{x = 1, y = 2}",
@@ -666,25 +442,9 @@ const OTHERS: &[&str] = &[
     "(function() local t = {x = 1, y = 2}; t.z = t; return t end)()",
 ];
 
-/// Every input: [`NUMBERS`] then [`OTHERS`].
+/// Every input: [`NUMBERS`], [`OTHERS`], then [`OTHER_TYPES`].
 fn inputs() -> impl Iterator<Item = &'static str> {
-    NUMBERS.iter().chain(OTHERS).copied()
-}
-
-/// A Lua table constructor of `fields`, with those in `changes` set to another value, or left
-/// out for `None`.
-fn table(fields: &[(&str, &str)], changes: &[(&str, Option<&str>)]) -> String {
-    let entries: Vec<String> = fields
-        .iter()
-        .filter_map(|&(name, base)| {
-            let value = match changes.iter().find(|(changed, _)| *changed == name) {
-                Some(&(_, value)) => value?,
-                None => base,
-            };
-            Some(format!("{name} = {value}"))
-        })
-        .collect();
-    format!("{{{}}}", entries.join(", "))
+    NUMBERS.iter().chain(OTHERS).chain(OTHER_TYPES).copied()
 }
 
 /// A valid `Flat`, field by field.
@@ -781,18 +541,13 @@ fn valid_tables_stage_exactly_as_from_lua() {
 fn every_input_stages_exactly_as_from_lua_or_gives_up() {
     for vm in &vms() {
         for source in inputs() {
-            check_source::<Flat>(vm, source);
-            check_source::<Ints>(vm, source);
-            check_source::<Mixed>(vm, source);
-            check_source::<Nested>(vm, source);
-            check_source::<Speed>(vm, source);
-            check_source::<Meters>(vm, source);
-            check_source::<Wrapped>(vm, source);
-            check_source::<Marker>(vm, source);
-            check_source::<Maybe>(vm, source);
-            check_source::<Moody>(vm, source);
-            check_source::<Listed>(vm, source);
-            check_source::<Twins>(vm, source);
+            for_types!(
+                check_source(vm, source),
+                [
+                    Flat, Ints, Mixed, Nested, Speed, Meters, Wrapped, Marker, Maybe, Moody,
+                    Listed, Twins,
+                ]
+            );
         }
     }
 }
@@ -1050,16 +805,7 @@ fn fields_hidden_from_reflection_are_not_staged() {
 #[test]
 fn leaves_push_exactly_as_to_lua() {
     for vm in &vms() {
-        for n in [
-            0.0,
-            -0.0,
-            1.5,
-            f64::NAN,
-            -f64::NAN,
-            f64::INFINITY,
-            f64::MIN,
-            5e-324,
-        ] {
+        for n in FLOATS {
             assert_eq!(check_push_leaf(vm, Leaf::F64, &n), Outcome::Same, "{n}");
             assert_eq!(check_push_leaf(vm, Leaf::F32, &(n as f32)), Outcome::Same);
         }
@@ -1148,79 +894,10 @@ fn values_push_exactly_as_to_lua() {
 // Random values
 // ---------------------------------------------------------------------------------------------
 
-/// A tiny deterministic PRNG (SplitMix64).
-struct Rng(u64);
-
+/// Random values of this file's types.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    /// Mostly small integers, sometimes any, sometimes the edges of the widths.
-    fn integer(&mut self) -> i128 {
-        match self.below(4) {
-            0 => self.pick(&[
-                i128::MIN,
-                i128::MAX,
-                i64::MIN.into(),
-                i64::MAX.into(),
-                u64::MAX.into(),
-                i32::MIN.into(),
-                u32::MAX.into(),
-                (1 << 53) + 1,
-                -1,
-                0,
-            ]),
-            1 => (i128::from(self.next()) << 64) | i128::from(self.next()),
-            _ => self.below(2001) as i128 - 1000,
-        }
-    }
-
-    fn float(&mut self) -> f64 {
-        match self.below(5) {
-            0 => self.pick(&[
-                f64::NAN,
-                -f64::NAN,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                0.0,
-                -0.0,
-                f64::MAX,
-                f64::MIN_POSITIVE,
-                5e-324,
-                9_007_199_254_740_993.0,
-            ]),
-            1 => f64::from_bits(self.next()),
-            _ => self.integer() as f64 / 8.0,
-        }
-    }
-
     fn float32(&mut self) -> f32 {
         self.float() as f32
-    }
-
-    fn text(&mut self) -> String {
-        let letters = [
-            'a', 'Z', '0', ' ', 'é', 'ß', '日', '🦀', '\0', '"', '\\', '\n',
-        ];
-        (0..self.below(7)).map(|_| self.pick(&letters)).collect()
     }
 
     fn entity(&mut self) -> Entity {
@@ -1290,22 +967,6 @@ impl Rng {
     }
 }
 
-/// How many conversions a property loop compared or saw given up.
-#[derive(Default, Debug)]
-struct Tally {
-    same: usize,
-    gave_up: usize,
-}
-
-impl Tally {
-    fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Same => self.same += 1,
-            Outcome::GaveUp => self.gave_up += 1,
-        }
-    }
-}
-
 /// Random values of each type per VM.
 const VALUES: usize = 1000;
 /// Changed copies staged per value.
@@ -1335,7 +996,7 @@ fn round_trip<T: Planned>(
 
 #[test]
 fn random_values_stage_and_push_exactly_as_the_safe_path_or_give_up() {
-    let mut rng = Rng(0x5eed_5678);
+    let mut rng = Rng::wide(0x5eed_5678);
     let (mut pushes, mut sets) = (Tally::default(), Tally::default());
     for vm in &vms() {
         for _ in 0..VALUES {
