@@ -18,23 +18,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 fn main() {
-    let mut app = App::new();
-    app.add_plugins((
-        TaskPoolPlugin::default(),
-        TimePlugin,
-        AssetPlugin::default(),
-        LogPlugin::default(),
-        LuauScriptingPlugin::default(),
-    ))
-    .register_cvar(
-        "r_fov",
-        75.0,
-        "field of view in degrees",
-        CVarFlags::ARCHIVE,
-    )
-    .register_cvar("r_vsync", true, "wait for the display", CVarFlags::ARCHIVE)
-    .add_console_command("quit", "quit: leaves the console", |_, _| Ok("bye".into()))
-    .add_script("scripts/console_demo.luau");
+    let mut app = app();
+    app.add_plugins(LogPlugin::default());
     app.finish();
     app.cleanup();
     let file =
@@ -85,4 +70,27 @@ fn main() {
     {
         eprintln!("{error}");
     }
+}
+
+/// The example's app without its runner and log plugin: the plugins, the types and CVars its
+/// scripts use, and its scripts. `tests/script_sets.rs` generates the scripts' type
+/// definitions from it.
+pub fn app() -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        TaskPoolPlugin::default(),
+        TimePlugin,
+        AssetPlugin::default(),
+        LuauScriptingPlugin::default(),
+    ))
+    .register_cvar(
+        "r_fov",
+        75.0,
+        "field of view in degrees",
+        CVarFlags::ARCHIVE,
+    )
+    .register_cvar("r_vsync", true, "wait for the display", CVarFlags::ARCHIVE)
+    .add_console_command("quit", "quit: leaves the console", |_, _| Ok("bye".into()))
+    .add_script("examples/console/console_demo.luau");
+    app
 }

@@ -6,7 +6,7 @@
 //! ```sh
 //! cargo run --example entity_scripts
 //! ```
-//! Edit `assets/scripts/mover.luau` while it runs: the methods change, every mover keeps its
+//! Edit `assets/examples/entity_scripts/mover.luau` while it runs: the methods change, every mover keeps its
 //! speed and bounce count.
 
 use bevy_app::{App, AppExit, ScheduleRunnerPlugin, Startup, TaskPoolPlugin, Update};
@@ -36,31 +36,41 @@ const GUARDS: usize = 4;
 const FRAMES: u32 = 180;
 
 fn main() -> AppExit {
-    App::new()
+    app()
         .add_plugins((
-            TaskPoolPlugin::default(),
-            TimePlugin,
             ScheduleRunnerPlugin::run_loop(Duration::from_secs_f64(1.0 / 60.0)),
-            AssetPlugin::default(),
             LogPlugin::default(),
-            LuauScriptingPlugin::default(),
         ))
-        .register_script_component::<Bounces>()
-        .register_script_component::<Patrol>()
-        .add_systems(Startup, spawn)
         .add_systems(Update, (report_errors, summary).after(ScriptingSystem))
         .run()
 }
 
+/// The example's app without its runner and log plugin: the plugins, the types and CVars its
+/// scripts use, and its scripts. `tests/script_sets.rs` generates the scripts' type
+/// definitions from it.
+pub fn app() -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        TaskPoolPlugin::default(),
+        TimePlugin,
+        AssetPlugin::default(),
+        LuauScriptingPlugin::default(),
+    ))
+    .register_script_component::<Bounces>()
+    .register_script_component::<Patrol>()
+    .add_systems(Startup, spawn);
+    app
+}
+
 fn spawn(mut commands: Commands, server: Res<AssetServer>) {
-    let mover = server.load("scripts/mover.luau");
+    let mover = server.load("examples/entity_scripts/mover.luau");
     for i in 0..MOVERS {
         let x = (i % 10) as f32 - 4.5;
         let z = (i / 10) as f32 - 4.5;
         let transform = Transform::from_xyz(x, 0.0, z);
         commands.spawn((transform, Bounces::default(), Script::new(mover.clone())));
     }
-    let guard = server.load("scripts/guard.luau");
+    let guard = server.load("examples/entity_scripts/guard.luau");
     for i in 0..GUARDS {
         let transform = Transform::from_xyz(i as f32 * 2.0, 0.0, 0.0);
         commands.spawn((transform, Patrol::default(), Script::new(guard.clone())));

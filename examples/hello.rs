@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run --example hello
 //! ```
-//! Edit `assets/scripts/hello.luau` while it runs to see hot reload.
+//! Edit `assets/examples/hello/hello.luau` while it runs to see hot reload.
 
 use bevy_app::{App, AppExit, ScheduleRunnerPlugin, TaskPoolPlugin, Update};
 use bevy_asset::AssetPlugin;
@@ -15,19 +15,29 @@ use bevy_time::TimePlugin;
 use std::time::Duration;
 
 fn main() -> AppExit {
-    App::new()
+    app()
         .add_plugins((
-            TaskPoolPlugin::default(),
-            TimePlugin,
             ScheduleRunnerPlugin::run_loop(Duration::from_secs_f64(1.0 / 60.0)),
-            AssetPlugin::default(),
             LogPlugin::default(),
-            LuauScriptingPlugin::default(),
         ))
-        .add_script("scripts/hello.luau")
-        .add_systems(Update, greet_scripts.before(ScriptingSystem))
         .add_systems(Update, (listen, report_errors).after(ScriptingSystem))
         .run()
+}
+
+/// The example's app without its runner and log plugin: the plugins, the types and CVars its
+/// scripts use, and its scripts. `tests/script_sets.rs` generates the scripts' type
+/// definitions from it.
+pub fn app() -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        TaskPoolPlugin::default(),
+        TimePlugin,
+        AssetPlugin::default(),
+        LuauScriptingPlugin::default(),
+    ))
+    .add_script("examples/hello/hello.luau")
+    .add_systems(Update, greet_scripts.before(ScriptingSystem));
+    app
 }
 
 /// Rust to Lua: a `ScriptEvent` written before the scripting step reaches Lua handlers in the

@@ -7,7 +7,7 @@
 //! ```sh
 //! cargo run --example lua_systems
 //! ```
-//! The script is `assets/scripts/flock.luau`; edit it while the app runs and the next frames
+//! The script is `assets/examples/lua_systems/flock.luau`; edit it while the app runs and the next frames
 //! use the new version.
 
 use bevy_app::{App, AppExit, ScheduleRunnerPlugin, Startup, TaskPoolPlugin, Update};
@@ -39,22 +39,32 @@ const BOIDS: usize = 1_000;
 const FRAMES: u32 = 180;
 
 fn main() -> AppExit {
-    App::new()
+    app()
         .add_plugins((
-            TaskPoolPlugin::default(),
-            TimePlugin,
             ScheduleRunnerPlugin::run_loop(Duration::from_secs_f64(1.0 / 60.0)),
-            AssetPlugin::default(),
             LogPlugin::default(),
-            LuauScriptingPlugin::default(),
         ))
-        .register_type::<Velocity>()
-        .register_type::<Steering>()
-        .register_type::<Transform>()
-        .add_script("scripts/flock.luau")
-        .add_systems(Startup, spawn)
         .add_systems(Update, (report_errors, summary).after(ScriptingSystem))
         .run()
+}
+
+/// The example's app without its runner and log plugin: the plugins, the types and CVars its
+/// scripts use, and its scripts. `tests/script_sets.rs` generates the scripts' type
+/// definitions from it.
+pub fn app() -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        TaskPoolPlugin::default(),
+        TimePlugin,
+        AssetPlugin::default(),
+        LuauScriptingPlugin::default(),
+    ))
+    .register_type::<Velocity>()
+    .register_type::<Steering>()
+    .register_type::<Transform>()
+    .add_script("examples/lua_systems/flock.luau")
+    .add_systems(Startup, spawn);
+    app
 }
 
 fn spawn(mut commands: Commands) {

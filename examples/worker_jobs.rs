@@ -31,20 +31,30 @@ struct Tree {
 const TIMEOUT_FRAMES: u32 = 600;
 
 fn main() -> AppExit {
-    App::new()
+    app()
         .add_plugins((
-            TaskPoolPlugin::default(),
-            TimePlugin,
             ScheduleRunnerPlugin::run_loop(Duration::from_secs_f64(1.0 / 60.0)),
-            AssetPlugin::default(),
             LogPlugin::default(),
-            LuauScriptingPlugin::default(),
         ))
-        .register_script_component::<Tree>()
-        .add_worker_script("scripts/workers/terrain.luau")
-        .add_script("scripts/worker_jobs.luau")
         .add_systems(Update, (report_errors, world_ready).after(ScriptingSystem))
         .run()
+}
+
+/// The example's app without its runner and log plugin: the plugins, the types and CVars its
+/// scripts use, and its scripts. `tests/script_sets.rs` generates the scripts' type
+/// definitions from it.
+pub fn app() -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        TaskPoolPlugin::default(),
+        TimePlugin,
+        AssetPlugin::default(),
+        LuauScriptingPlugin::default(),
+    ))
+    .register_script_component::<Tree>()
+    .add_worker_script("examples/worker_jobs/workers/terrain.luau")
+    .add_script("examples/worker_jobs/worker_jobs.luau");
+    app
 }
 
 /// Waits for the main script's `world_ready` and checks its tree count against the world's.
