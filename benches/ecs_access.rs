@@ -174,6 +174,15 @@ pub(crate) struct WorldAccess {
     _lua: Lua,
 }
 
+/// The types world_access.luau reaches by name. `tests/script_sets.rs` checks the script
+/// against the definitions of an app with these.
+pub(crate) fn register(app: &mut App) {
+    app.register_script_component::<Health>()
+        .register_type::<Stamina>()
+        .register_type::<Velocity>()
+        .register_type::<Transform>();
+}
+
 impl WorldAccess {
     /// Builds the app (one entity for the per-call measures, [`ENTITIES`] for the systems)
     /// and the plain VM, and waits until the script runs.
@@ -188,11 +197,8 @@ impl WorldAccess {
             ..Default::default()
         };
         let mut app = app(Some(plugin), |app| {
-            app.register_script_component::<Health>()
-                .register_type::<Stamina>()
-                .register_type::<Velocity>()
-                .register_type::<Transform>()
-                .add_script("scripts/bench/world_access.luau");
+            register(app);
+            app.add_script("scripts/bench/world_access.luau");
         });
         wait_for(&mut app, "ready", 1);
         let entity = app

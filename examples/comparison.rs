@@ -146,7 +146,8 @@ fn run(workload: &str) -> String {
 }
 
 /// The headless app of every workload: Bevy's task pool, time and asset plugins, and ours.
-fn app(setup: impl FnOnce(&mut App)) -> App {
+/// `tests/script_sets.rs` checks the comparison's scripts against its definitions.
+pub fn app(setup: impl FnOnce(&mut App)) -> App {
     hooks::app(Some(LuauScriptingPlugin::default()), setup)
 }
 
@@ -184,11 +185,16 @@ fn frame_cost(entities: usize, script: &'static str) -> f64 {
     scripted_frame - empty_frame
 }
 
+/// What the component workload registers for component.luau.
+pub fn component_types(app: &mut App) {
+    app.register_type::<Health>();
+}
+
 /// Seconds per iteration of the loop of component.luau's handler `event`; checks that `Health`
 /// really changed.
 fn component(event: &str) -> f64 {
     let mut app = app(|app| {
-        app.register_type::<Health>();
+        component_types(app);
         app.add_script(COMPONENT);
     });
     wait_for(&mut app, "ready", 1);

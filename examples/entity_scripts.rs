@@ -14,19 +14,21 @@ use bevy_asset::{AssetPlugin, AssetServer};
 use bevy_ecs::prelude::*;
 use bevy_log::LogPlugin;
 use bevy_luau::prelude::*;
+use bevy_reflect::Reflect;
 use bevy_time::TimePlugin;
 use bevy_transform::components::Transform;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Written by the mover script: how often this mover bounced off a wall.
-#[derive(Component, Serialize, Deserialize, Debug, Default)]
+/// Written by the mover script: how often this mover bounced off a wall. A serde component;
+/// deriving `Reflect` too lets the type definitions describe its fields.
+#[derive(Component, Serialize, Deserialize, Reflect, Debug, Default)]
 struct Bounces {
     count: u32,
 }
 
 /// Written by the guard script: corners reached on its patrol.
-#[derive(Component, Serialize, Deserialize, Debug, Default)]
+#[derive(Component, Serialize, Deserialize, Reflect, Debug, Default)]
 struct Patrol {
     corners: u32,
 }
@@ -58,6 +60,8 @@ pub fn app() -> App {
     ))
     .register_script_component::<Bounces>()
     .register_script_component::<Patrol>()
+    .register_type::<Bounces>()
+    .register_type::<Patrol>()
     .add_systems(Startup, spawn);
     app
 }

@@ -15,12 +15,14 @@ use bevy_asset::AssetPlugin;
 use bevy_ecs::prelude::*;
 use bevy_log::LogPlugin;
 use bevy_luau::prelude::*;
+use bevy_reflect::Reflect;
 use bevy_time::TimePlugin;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Spawned by the worker script on every forested cell.
-#[derive(Component, Serialize, Deserialize, Debug)]
+/// Spawned by the worker script on every forested cell. A serde component; deriving `Reflect`
+/// too lets the type definitions describe its fields.
+#[derive(Component, Serialize, Deserialize, Reflect, Debug)]
 struct Tree {
     x: i32,
     z: i32,
@@ -52,6 +54,7 @@ pub fn app() -> App {
         LuauScriptingPlugin::default(),
     ))
     .register_script_component::<Tree>()
+    .register_type::<Tree>()
     .add_worker_script("examples/worker_jobs/workers/terrain.luau")
     .add_script("examples/worker_jobs/worker_jobs.luau");
     app

@@ -14,7 +14,7 @@ mod common;
 use bevy_app::Startup;
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
-use bevy_luau::typedefs::{generate, write_typedefs};
+use bevy_luau::typedefs::{generate, generate_workers, write_typedefs, write_worker_typedefs};
 use bevy_math::Vec3;
 use bevy_reflect::Reflect;
 use common::Harness;
@@ -207,45 +207,51 @@ fn every_global_and_library_function_of_a_script_is_declared() {
     h.assert_no_errors();
 
     let builtins = builtins();
-    let mut seen = BTreeSet::new();
-    for event in ["main_names", "worker_names"] {
+    let seen = |event: &str| -> BTreeSet<String> {
         let payloads = h.payloads(event);
         let names = payloads
             .first()
             .and_then(|p| p.as_list())
             .unwrap_or_else(|| panic!("{event}: {payloads:?}"));
-        seen.extend(
-            names
-                .iter()
-                .filter_map(|n| n.as_str())
-                .filter(|n| !builtins.contains(*n))
-                .map(str::to_owned),
-        );
-    }
-    for expected in [
-        "ecs.get",
-        "task.wait",
-        "jobs.run",
-        "jobs.define",
-        "cvar.on_change",
+        names
+            .iter()
+            .filter_map(|n| n.as_str())
+            .filter(|n| !builtins.contains(*n))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (main, worker) = (seen("main_names"), seen("worker_names"));
+    for (names, expected) in [
+        (
+            &main,
+            &["ecs.get", "task.wait", "jobs.run", "cvar.on_change"][..],
+        ),
+        (&worker, &["jobs.define", "cvar.get", "commands.set"][..]),
     ] {
-        assert!(
-            seen.contains(expected),
-            "the walk missed {expected}: {seen:?}"
-        );
+        for expected in expected {
+            assert!(
+                names.contains(*expected),
+                "the walk missed {expected}: {names:?}"
+            );
+        }
     }
 
-    let declared = declared(&generate(h.app.world()));
-    let undeclared: Vec<&String> = seen.difference(&declared).collect();
-    assert!(
-        undeclared.is_empty(),
-        "scripts see these, but the definitions do not declare them: {undeclared:?}"
-    );
-    let stale: Vec<&String> = declared.difference(&seen).collect();
-    assert!(
-        stale.is_empty(),
-        "the definitions declare these, but no script sees them: {stale:?}"
-    );
+    for (vm, seen, definitions) in [
+        ("main", &main, generate(h.app.world())),
+        ("worker", &worker, generate_workers(h.app.world())),
+    ] {
+        let declared = declared(&definitions);
+        let undeclared: Vec<&String> = seen.difference(&declared).collect();
+        assert!(
+            undeclared.is_empty(),
+            "{vm} scripts see these, but their definitions do not declare them: {undeclared:?}"
+        );
+        let stale: Vec<&String> = declared.difference(seen).collect();
+        assert!(
+            stale.is_empty(),
+            "the {vm} definitions declare these, but no {vm} script sees them: {stale:?}"
+        );
+    }
 }
 
 #[test]
@@ -259,6 +265,28 @@ fn write_typedefs_writes_the_generated_file_at_startup() {
     h.assert_no_errors();
     let written = std::fs::read_to_string(&path).expect("the file was written");
     assert_eq!(written, generate(h.app.world()));
+}
+
+#[test]
+fn write_worker_typedefs_writes_the_worker_file() {
+    let mut h = Harness::new(&[]);
+    register(&mut h);
+    let path = h.dir.path().join("bevy_luau.d.luau");
+    h.app
+        .add_systems(Startup, write_worker_typedefs(path.clone()));
+    h.update();
+    h.assert_no_errors();
+    let written = std::fs::read_to_string(&path).expect("the file was written");
+    assert_eq!(written, generate_workers(h.app.world()));
+    assert!(written.contains("declare jobs: {"), "{written}");
+    for absent in [
+        "declare ecs",
+        "declare task",
+        "declare events",
+        "run: (name",
+    ] {
+        assert!(!written.contains(absent), "{absent} in {written}");
+    }
 }
 
 #[test]

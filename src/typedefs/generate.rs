@@ -1,7 +1,7 @@
 //! [`generate`]: collecting what a script can reach in one app, and writing it out as a
 //! definitions file.
 
-use super::library::{self, EXTERNS, Extern, Library, Registered};
+use super::library::{self, EXTERNS, Extern, Library, Registered, Vm};
 use super::types::{Mode, Namer, Ty};
 use crate::cvar::{CVarRegistry, CVarValue};
 use crate::registry::{Kind, ScriptRegistry, is_reflected};
@@ -42,8 +42,34 @@ use std::collections::BTreeMap;
 /// assert!(definitions.contains("(e: Entity | number, name: \"Health\") -> Health?"));
 /// ```
 pub fn generate(world: &World) -> String {
+    render(world, Vm::Main)
+}
+
+/// Generates the definitions file of worker scripts (`app.add_worker_script`): what a worker
+/// VM has, `log`, `print`, `require`, `commands`, `cvar.get` and `jobs.define`, with the same
+/// types as [`generate`]. Check worker scripts against this file, not the main one, so that a
+/// call to `ecs.get` in a worker script is an error in the editor as it is at run time.
+///
+/// ```
+/// # use bevy_app::{App, TaskPoolPlugin};
+/// # use bevy_asset::AssetPlugin;
+/// # use bevy_luau::prelude::*;
+/// # use bevy_time::TimePlugin;
+/// let mut app = App::new();
+/// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+///     .add_plugins(LuauScriptingPlugin::default());
+/// app.finish();
+/// let definitions = bevy_luau::typedefs::generate_workers(app.world());
+/// assert!(definitions.contains("define: (name: string, job: (args: any) -> ...any) -> (),"));
+/// assert!(!definitions.contains("declare ecs"));
+/// ```
+pub fn generate_workers(world: &World) -> String {
+    render(world, Vm::Worker)
+}
+
+fn render(world: &World, vm: Vm) -> String {
     let types = world.get_resource::<AppTypeRegistry>().map(|t| t.read());
-    Definitions::collect(world, types.as_deref()).render(Syntax::Declarations)
+    Definitions::collect(world, types.as_deref()).render(Syntax::Declarations, vm)
 }
 
 /// Which syntax [`Definitions::render`] writes.
@@ -192,15 +218,22 @@ impl Definitions {
         }
     }
 
-    /// Writes the definitions in `syntax`.
-    pub fn render(&self, syntax: Syntax) -> String {
+    /// Writes the definitions of `vm`'s scripts in `syntax`.
+    pub fn render(&self, syntax: Syntax, vm: Vm) -> String {
         let mut out = String::new();
-        out.push_str(HEADER);
+        out.push_str(match vm {
+            Vm::Main => HEADER,
+            Vm::Worker => WORKER_HEADER,
+        });
         section(&mut out, "Runtime types");
-        for item in EXTERNS {
+        // Worker scripts meet entities only; connections and jobs are the main VM's.
+        let externs = EXTERNS
+            .iter()
+            .filter(|item| vm == Vm::Main || item.name == "Entity");
+        for item in externs {
             declare_extern(&mut out, item, syntax);
         }
-        for (name, doc, ty) in library::aliases(&self.registered) {
+        for (name, doc, ty) in library::aliases(&self.registered, vm) {
             alias(&mut out, name, doc, &ty);
         }
         for (title, list) in [
@@ -236,23 +269,42 @@ impl Definitions {
             "What ecs.spawn and commands.spawn take: components by name.",
             &library::components_table(&self.registered),
         );
-        for library in library::libraries(&self.registered) {
+        for library in library::libraries(&self.registered, vm) {
             declare(&mut out, &library, syntax);
         }
         out
     }
 }
 
-/// The top of the file.
+/// The top of the main file.
 const HEADER: &str = "\
 -- Luau type definitions of bevy_luau's scripting API, for luau-lsp.
 -- Generated from the running app by bevy_luau::typedefs: regenerate it rather than edit it.
 -- VS Code: \"luau-lsp.types.definitionFiles\": { \"@bevy_luau\": \"bevy_luau.d.luau\" }
--- Command line: luau-lsp analyze --definitions=@bevy_luau=bevy_luau.d.luau scripts/
+-- Command line: luau-lsp analyze --platform=standard --definitions=@bevy_luau=bevy_luau.d.luau scripts/
 --
 -- print, require and loadstring keep Luau's built-in types. Each script has its own: print is
 -- log.info, require resolves paths inside the asset folder, loadstring takes source text only.
--- Worker scripts have log, print, require, commands, cvar.get and jobs.define only.
+-- Worker scripts have their own file (bevy_luau::typedefs::generate_workers).
+--
+-- What luau-lsp's default type checker cannot say:
+-- * An Entity compares with == only against an Entity (or Entity?), not against an unannotated
+--   parameter: annotate parameters that hold entities (e: Entity).
+-- * Functions keyed on a name (ecs.get, ecs.ref, ecs.resource, cvar.get) begin with a case no
+--   call matches, whose result is any: when no case fits a call, the checker reports it against
+--   the first case and takes that case's result, which would otherwise be the first component's.
+-- * The general case (name: string) also takes the registered names, so ecs.set(e, \"Health\", v)
+--   with a v that is not a Health falls through to it unreported.
+
+";
+
+/// The top of the worker file.
+const WORKER_HEADER: &str = "\
+-- Luau type definitions of bevy_luau's worker scripts, for luau-lsp.
+-- Generated from the running app by bevy_luau::typedefs: regenerate it rather than edit it.
+-- A worker VM has log, print, require, commands, cvar.get and jobs.define; check worker scripts
+-- against this file and the other scripts against the main one.
+-- Command line: luau-lsp analyze --platform=standard --definitions=@bevy_luau=bevy_luau.d.luau workers/
 
 ";
 
@@ -510,10 +562,64 @@ mod tests {
     fn every_type_expression_compiles_as_plain_luau() {
         let app = app();
         let types = app.world().resource::<AppTypeRegistry>().read();
-        let plain = Definitions::collect(app.world(), Some(&types)).render(Syntax::Plain);
-        let lua = mlua::Lua::new();
-        if let Err(error) = lua.load(plain.as_str()).into_function() {
-            panic!("{error}\n{plain}");
+        for vm in [Vm::Main, Vm::Worker] {
+            let plain = Definitions::collect(app.world(), Some(&types)).render(Syntax::Plain, vm);
+            let lua = mlua::Lua::new();
+            if let Err(error) = lua.load(plain.as_str()).into_function() {
+                panic!("{error}\n{plain}");
+            }
+        }
+    }
+
+    #[test]
+    fn functions_keyed_on_a_name_lead_with_a_case_no_call_matches() {
+        let out = generate(app().world());
+        assert!(
+            out.contains("    get: ((e: Entity | number, name: never) -> any)\n        & ((e: Entity | number, name: \"Health\") -> Health?)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("    resource: ((name: never) -> any)\n"),
+            "{out}"
+        );
+        // Setters keep their first case: a call that fits none returns nothing either way.
+        assert!(
+            out.contains("    set: ((e: Entity | number, name: \"Health\", value: Health) -> ())")
+        );
+        // With nothing registered there is only the general case.
+        let bare = generate(&World::new());
+        assert!(
+            bare.contains("    get: (e: Entity | number, name: string) -> any,\n"),
+            "{bare}"
+        );
+    }
+
+    #[test]
+    fn worker_definitions_hold_what_a_worker_vm_has() {
+        let out = generate_workers(app().world());
+        for present in [
+            "declare extern type Entity with",
+            "declare log: {",
+            "declare commands: {",
+            "declare cvar: {",
+            "declare jobs: {",
+            "export type Health = any",
+        ] {
+            assert!(out.contains(present), "{present}\n{out}");
+        }
+        for absent in [
+            "declare ecs",
+            "declare time",
+            "declare task",
+            "declare events",
+            "declare hooks",
+            "declare console",
+            "extern type Job",
+            "    on_change: ",
+            "    register: ",
+            "    run: ",
+        ] {
+            assert!(!out.contains(absent), "{absent}\n{out}");
         }
     }
 

@@ -21,6 +21,15 @@ pub(crate) struct Registered {
     pub input: Option<Vec<&'static str>>,
 }
 
+/// Which VM's scripts a definitions file describes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Vm {
+    /// Global and entity scripts, in the main VM.
+    Main,
+    /// Worker scripts, in the pool's VMs: `log`, `commands`, `cvar.get` and `jobs.define`.
+    Worker,
+}
+
 /// An opaque type of the runtime: `declare extern type Name with ... end`.
 pub(crate) struct Extern {
     pub name: &'static str,
@@ -73,6 +82,27 @@ impl Member {
             overloads,
         }
     }
+
+    /// [`Member::overloaded`] for a function whose result depends on the name, led by
+    /// `unmatched`, a case that no call matches (its name is `never`) and whose result is
+    /// `any`. When no case fits a call (an `Entity?` argument, say), luau-lsp reports the call
+    /// against its first case and gives the call that case's result. Led by `unmatched`, the
+    /// call is still reported, and its result is `any`, not the first component's type, which
+    /// would bring misleading errors further on.
+    fn getter(
+        name: &'static str,
+        doc: &'static str,
+        types: &[(String, String)],
+        case: impl Fn(&str, &str) -> String,
+        general: &str,
+        unmatched: &str,
+    ) -> Self {
+        let mut member = Self::overloaded(name, doc, types, case, general);
+        if !types.is_empty() {
+            member.overloads.insert(0, unmatched.to_owned());
+        }
+        member
+    }
 }
 
 /// The runtime types.
@@ -82,7 +112,9 @@ pub(crate) const EXTERNS: &[Extern] = &[
         doc: "An entity. At runtime a light userdata: compare entities with ==, use them as \
               table keys; tostring(e) reads \"Entity(5v1)\" and typeof(e) is \"Entity\". \
               Functions that take an entity also take a number holding its exact bits, which \
-              is how entity fields of serde types reach Lua.",
+              is how entity fields of serde types reach Lua. luau-lsp's default type checker \
+              compares an Entity only with an Entity (or Entity?): annotate parameters that \
+              hold entities (e: Entity), since an unannotated one cannot be compared with it.",
         properties: &[],
         methods: &[],
     },
@@ -113,14 +145,21 @@ pub(crate) const EXTERNS: &[Extern] = &[
     },
 ];
 
-/// The helper aliases of the fixed API, `(name, doc, type)`.
-pub(crate) fn aliases(registered: &Registered) -> Vec<(&'static str, &'static str, String)> {
+/// The helper aliases of the fixed API that `vm`'s libraries use, `(name, doc, type)`.
+pub(crate) fn aliases(
+    registered: &Registered,
+    vm: Vm,
+) -> Vec<(&'static str, &'static str, String)> {
+    let value = (
+        "CVarValue",
+        "The value of a console variable.",
+        "boolean | number | string".to_owned(),
+    );
+    if vm == Vm::Worker {
+        return vec![value];
+    }
     let mut aliases = vec![
-        (
-            "CVarValue",
-            "The value of a console variable.",
-            "boolean | number | string".to_owned(),
-        ),
+        value,
         (
             "CVarFlag",
             "A CVar flag for cvar.register.",
@@ -128,9 +167,11 @@ pub(crate) fn aliases(registered: &Registered) -> Vec<(&'static str, &'static st
         ),
         (
             "CVarOptions",
-            "The options of cvar.register. flags may also be one string, \"archive|cheat\"; type tells \
-             an int CVar from a float one where the default is a whole number.",
-            "{\n    description: string?,\n    flags: ({CVarFlag} | string)?,\n    min: number?,\n    max: number?,\n    type: (\"int\" | \"float\")?,\n}"
+            "The options of cvar.register. flags is a list of CVarFlag names, or one string, \
+             \"archive|cheat\"; an unknown name is an error when the CVar is registered. {string} \
+             is there because luau-lsp reads a table literal such as { \"archive\" } as a {string}. \
+             type tells an int CVar from a float one where the default is a whole number.",
+            "{\n    description: string?,\n    flags: ({string} | {CVarFlag} | string)?,\n    min: number?,\n    max: number?,\n    type: (\"int\" | \"float\")?,\n}"
                 .to_owned(),
         ),
         (
@@ -201,8 +242,11 @@ pub(crate) fn components_table(registered: &Registered) -> String {
 /// An entity parameter: an entity, or a number holding its bits.
 const E: &str = "e: Entity | number";
 
-/// The libraries, in the order they are declared.
-pub(crate) fn libraries(registered: &Registered) -> Vec<Library> {
+/// The libraries of `vm`'s scripts, in the order they are declared.
+pub(crate) fn libraries(registered: &Registered, vm: Vm) -> Vec<Library> {
+    if vm == Vm::Worker {
+        return vec![log(), commands(registered), cvar(registered, vm), jobs(vm)];
+    }
     let mut libraries = vec![
         log(),
         hooks(),
@@ -213,7 +257,7 @@ pub(crate) fn libraries(registered: &Registered) -> Vec<Library> {
     if registered.transform {
         libraries.push(transform());
     }
-    libraries.extend([time(), task(), jobs(), cvar(registered), console()]);
+    libraries.extend([time(), task(), jobs(vm), cvar(registered, vm), console()]);
     if registered.input.is_some() {
         libraries.push(input());
     }
@@ -260,12 +304,13 @@ fn events(registered: &Registered) -> Library {
             ),
             Member::overloaded(
                 "on",
-                "Runs handler for each such event; returning true consumes it.",
+                "Runs handler for each such event. A handler that returns true consumes the event; \
+                 any other result, or none, leaves it to the next handler.",
                 &registered.messages,
                 |name, alias| {
-                    format!("(name: {name}, handler: (payload: {alias}) -> boolean?) -> Connection")
+                    format!("(name: {name}, handler: (payload: {alias}) -> ...any) -> Connection")
                 },
-                "(name: string, handler: (payload: any) -> boolean?) -> Connection",
+                "(name: string, handler: (payload: any) -> ...any) -> Connection",
             ),
         ],
     }
@@ -284,12 +329,13 @@ fn ecs(registered: &Registered) -> Library {
             ),
             Member::new("despawn", "", &format!("({E}) -> ()")),
             Member::new("exists", "", &format!("({E}) -> boolean")),
-            Member::overloaded(
+            Member::getter(
                 "get",
                 "The component, or nil when the entity has none.",
                 components,
                 |name, alias| format!("({E}, name: {name}) -> {alias}?"),
                 &format!("({E}, name: string) -> any"),
+                &format!("({E}, name: never) -> any"),
             ),
             Member::overloaded(
                 "set",
@@ -299,7 +345,7 @@ fn ecs(registered: &Registered) -> Library {
                 &format!("({E}, name: string, value: any) -> ()"),
             ),
             Member::new("has", "", &format!("({E}, name: string) -> boolean")),
-            Member::overloaded(
+            Member::getter(
                 "ref",
                 "A live reference to a reflected component, or nil when the entity has none: \
                  reads and writes go to the component itself (nested struct fields are \
@@ -307,11 +353,12 @@ fn ecs(registered: &Registered) -> Library {
                 components,
                 |name, alias| format!("({E}, name: {name}) -> {alias}?"),
                 &format!("({E}, name: string) -> any"),
+                &format!("({E}, name: never) -> any"),
             ),
             Member::new(
                 "value",
                 "The plain value a reference stands for, as ecs.get gives it.",
-                "(reference: any) -> any",
+                "<T>(reference: T) -> T",
             ),
             Member::new(
                 "each",
@@ -336,12 +383,13 @@ fn ecs(registered: &Registered) -> Library {
             ),
             Member::new("name", "", &format!("({E}) -> string?")),
             Member::new("set_name", "", &format!("({E}, name: string) -> ()")),
-            Member::overloaded(
+            Member::getter(
                 "resource",
                 "The resource, or nil when the world has none.",
                 resources,
                 |name, alias| format!("(name: {name}) -> {alias}?"),
                 "(name: string) -> any",
+                "(name: never) -> any",
             ),
             Member::overloaded(
                 "set_resource",
@@ -447,38 +495,55 @@ fn task() -> Library {
     }
 }
 
-fn jobs() -> Library {
-    Library {
-        name: "jobs",
-        doc: "Work for the worker pool. run is for main-VM scripts, define for worker scripts.",
-        members: vec![
-            Member::new("run", "", "(name: string, args: any?) -> Job"),
-            Member::new(
+fn jobs(vm: Vm) -> Library {
+    match vm {
+        Vm::Main => Library {
+            name: "jobs",
+            doc: "Work for the worker pool, defined by worker scripts.",
+            members: vec![Member::new(
+                "run",
+                "Starts the job on a worker; args is copied across.",
+                "(name: string, args: any?) -> Job",
+            )],
+        },
+        Vm::Worker => Library {
+            name: "jobs",
+            doc: "The jobs this worker script offers to jobs.run.",
+            members: vec![Member::new(
                 "define",
-                "Worker scripts only.",
-                "(name: string, job: (args: any) -> any) -> ()",
-            ),
-        ],
+                "job gets the copied args; what it returns is the job's result.",
+                "(name: string, job: (args: any) -> ...any) -> ()",
+            )],
+        },
     }
 }
 
-fn cvar(registered: &Registered) -> Library {
+fn cvar(registered: &Registered, vm: Vm) -> Library {
     let cvars: Vec<(String, String)> = registered
         .cvars
         .iter()
         .map(|(name, ty)| (name.clone(), (*ty).to_owned()))
         .collect();
+    let get = Member::getter(
+        "get",
+        "The value, or nil for a name that is not registered.",
+        &cvars,
+        |name, ty| format!("(name: {name}) -> {ty}"),
+        "(name: string) -> CVarValue?",
+        "(name: never) -> any",
+    );
+    if vm == Vm::Worker {
+        return Library {
+            name: "cvar",
+            doc: "Console variables, read from a copy the main thread keeps current.",
+            members: vec![get],
+        };
+    }
     Library {
         name: "cvar",
-        doc: "Console variables. Worker VMs have cvar.get only.",
+        doc: "Console variables.",
         members: vec![
-            Member::overloaded(
-                "get",
-                "",
-                &cvars,
-                |name, ty| format!("(name: {name}) -> {ty}"),
-                "(name: string) -> CVarValue?",
-            ),
+            get,
             Member::overloaded(
                 "set",
                 "Type and range checked; an error keeps the old value.",
@@ -491,9 +556,15 @@ fn cvar(registered: &Registered) -> Library {
                 "",
                 "(name: string, default: CVarValue, options: CVarOptions?) -> ()",
             ),
-            Member::new(
+            Member::overloaded(
                 "on_change",
                 "handler may also name a global function of the script.",
+                &cvars,
+                |name, ty| {
+                    format!(
+                        "(name: {name}, handler: ((name: string, old: {ty}, new: {ty}) -> ()) | string) -> Connection"
+                    )
+                },
                 "(name: string, handler: ((name: string, old: CVarValue, new: CVarValue) -> ()) | string) -> Connection",
             ),
         ],

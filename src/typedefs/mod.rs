@@ -15,7 +15,19 @@
 //!   overloads keyed on the name, so `ecs.get(e, "Health")` has the type `Health?`,
 //!   `events.on("Damage", function(payload) end)` gives `payload` the type `Damage`, and
 //!   `cvar.get("r_fov")` is a `number`. Every overloaded function ends with a general case
-//!   (`name: string`) for names that are only known at run time.
+//!   (`name: string`) for names that are only known at run time. Those whose result depends
+//!   on the name (`ecs.get`, `ecs.ref`, `ecs.resource`, `cvar.get`) begin with a case that no
+//!   call matches and whose result is `any`: luau-lsp reports a call that no case fits against
+//!   the first case and gives it that case's result, which would otherwise be the first
+//!   component's type and bring misleading errors further on.
+//!
+//! [`generate_workers`](crate::typedefs::generate_workers) writes the file for worker scripts:
+//! `log`, `commands`, `cvar.get` and `jobs.define`, with the same types.
+//!
+//! What luau-lsp's default type checker cannot express, and the file's header repeats:
+//! `Entity` is an extern type, which it compares with `==` only against an `Entity` (or
+//! `Entity?`), not against an unannotated parameter; and the general case of a setter also
+//! takes the registered names, so `ecs.set(e, "Health", v)` with a wrong `v` is not reported.
 //!
 //! # How Rust types become Luau types
 //!
@@ -60,14 +72,16 @@
 //! `"luau-lsp.types.definitionFiles": { "@bevy_luau": "bevy_luau.d.luau" }` and
 //! `"luau-lsp.platform.type": "standard"`.
 //!
-//! The file is one global scope for every script: functions that exist only in the main VM
-//! (`ecs`, `time`, `task`, `hooks`, `events`) or only in worker scripts (`jobs.define`) are
-//! declared for all scripts, and their comments say where they work.
+//! [`write_workers`](crate::typedefs::write_workers) and
+//! [`write_worker_typedefs`](crate::typedefs::write_worker_typedefs) do the same for the worker
+//! file. An editor loads one set of definitions per workspace, so there worker scripts see the
+//! main file; check them against their own on the command line
+//! (`luau-lsp analyze --definitions=@bevy_luau=workers.d.luau workers/`).
 
 mod generate;
 mod library;
 mod types;
 mod write;
 
-pub use generate::generate;
-pub use write::{write, write_typedefs};
+pub use generate::{generate, generate_workers};
+pub use write::{write, write_typedefs, write_worker_typedefs, write_workers};

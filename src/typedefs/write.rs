@@ -1,4 +1,5 @@
-//! Writing the definitions file: [`write`] and the [`write_typedefs`] startup system.
+//! Writing the definitions files: [`write`] and [`write_workers`], and the [`write_typedefs`]
+//! and [`write_worker_typedefs`] startup systems.
 
 use crate::error::{ScriptError, ScriptErrorKind};
 use bevy_ecs::world::World;
@@ -11,8 +12,17 @@ use std::path::{Path, PathBuf};
 /// Fails with a [`ScriptError`] of kind [`ScriptErrorKind::Io`] naming the path when the file
 /// cannot be written; nothing is left behind then.
 pub fn write(world: &World, path: impl AsRef<Path>) -> Result<(), ScriptError> {
-    let path = path.as_ref();
-    let text = super::generate(world);
+    write_text(path.as_ref(), &super::generate(world))
+}
+
+/// Writes the worker scripts' definitions of [`generate_workers`](super::generate_workers) to
+/// `path`, as [`write`](fn@write) does.
+pub fn write_workers(world: &World, path: impl AsRef<Path>) -> Result<(), ScriptError> {
+    write_text(path.as_ref(), &super::generate_workers(world))
+}
+
+/// Writes `text` to `path` atomically, unless the file already holds it.
+fn write_text(path: &Path, text: &str) -> Result<(), ScriptError> {
     if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
         return Ok(());
     }
@@ -52,7 +62,20 @@ pub fn write(world: &World, path: impl AsRef<Path>) -> Result<(), ScriptError> {
 /// kind [`ScriptErrorKind::Io`]. Running the system again rewrites the file when the
 /// registrations changed.
 pub fn write_typedefs(path: impl Into<PathBuf>) -> impl FnMut(&mut World) {
-    let path = path.into();
+    writing(path.into(), |world, path| write(world, path))
+}
+
+/// A system that writes the worker scripts' definitions to `path`, as [`write_typedefs`]
+/// writes the main ones.
+pub fn write_worker_typedefs(path: impl Into<PathBuf>) -> impl FnMut(&mut World) {
+    writing(path.into(), |world, path| write_workers(world, path))
+}
+
+/// The system that writes `path` with `write`, logging and sending its failures.
+fn writing(
+    path: PathBuf,
+    write: fn(&World, &Path) -> Result<(), ScriptError>,
+) -> impl FnMut(&mut World) {
     move |world: &mut World| match write(world, &path) {
         Ok(()) => {
             tracing::info!(target: "bevy_luau", "wrote Luau type definitions to {}", path.display())

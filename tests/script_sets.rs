@@ -1,0 +1,455 @@
+//! Every Luau script under `assets/` type-checks in strict mode with luau-lsp, against the
+//! definitions of the app that runs it.
+//!
+//! Each [`Check`] names a definitions file, checked in beside the scripts so that an editor
+//! finds it; the app it is generated from (the example's own, through its `app()`); and the
+//! scripts it covers. A script belongs to the check whose path is the longest prefix of its
+//! own, so a folder's worker scripts can have their own check.
+//!
+//! - `definitions_are_current`: the checked-in files against what the apps generate now. After
+//!   an intended change to the API, the generator or an example's types, rewrite them with
+//!   `BLESS=1 cargo test --all-features --test script_sets` and review the diff.
+//! - `every_script_is_covered_and_strict`: every script under `assets/` belongs to a check, and
+//!   a `.luaurc` at or above its folder puts it in strict mode.
+//! - `every_script_type_checks_in_strict_mode`: runs luau-lsp (`$LUAU_LSP`, or `luau-lsp` on
+//!   the `PATH`) over each check's scripts and expects no diagnostic at all. Without luau-lsp it
+//!   says so and passes, unless `CI` is set; `.ci/run` sets `LUAU_LSP`.
+
+#![expect(
+    clippy::duplicate_mod,
+    reason = "the benchmark and the comparison each include the helpers of benches/hooks.rs too"
+)]
+
+#[path = "../examples/comparison.rs"]
+#[allow(dead_code)]
+mod comparison;
+#[path = "../examples/console.rs"]
+#[allow(dead_code)]
+mod console;
+#[path = "../benches/ecs_access.rs"]
+#[allow(dead_code)]
+mod ecs_access;
+#[cfg(feature = "transform")]
+#[path = "../examples/entity_scripts.rs"]
+#[allow(dead_code)]
+mod entity_scripts;
+#[path = "../examples/hello.rs"]
+#[allow(dead_code)]
+mod hello;
+#[path = "../benches/hooks.rs"]
+#[allow(dead_code)]
+mod hooks;
+#[cfg(feature = "transform")]
+#[path = "../examples/lua_systems.rs"]
+#[allow(dead_code)]
+mod lua_systems;
+#[path = "../examples/typedefs.rs"]
+#[allow(dead_code)]
+mod mud;
+#[path = "../examples/worker_jobs.rs"]
+#[allow(dead_code)]
+mod worker_jobs;
+
+use bevy_app::{App, PluginsState};
+use bevy_ecs::prelude::*;
+use bevy_ecs::world::World;
+use bevy_luau::prelude::*;
+use bevy_luau::typedefs::{generate, generate_workers};
+use bevy_reflect::Reflect;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One definitions file and the scripts checked against it.
+struct Check {
+    /// The definitions file, under `assets/`.
+    definitions: &'static str,
+    /// [`generate`] for main-VM scripts, [`generate_workers`] for worker scripts.
+    generate: fn(&World) -> String,
+    /// The app that runs the scripts, as far as their definitions go.
+    app: fn() -> App,
+    /// The scripts, as files or folders under `assets/`.
+    scripts: &'static [&'static str],
+}
+
+/// The benchmarks' app with the plugin as they configure it, and nothing registered.
+fn bench_app() -> App {
+    hooks::app(Some(LuauScriptingPlugin::default()), |_| {})
+}
+
+/// The world-access benchmark's app.
+fn world_access_app() -> App {
+    hooks::app(Some(LuauScriptingPlugin::default()), ecs_access::register)
+}
+
+fn comparison_app() -> App {
+    comparison::app(|_| {})
+}
+
+fn comparison_component_app() -> App {
+    comparison::app(comparison::component_types)
+}
+
+const CHECKS: &[Check] = &[
+    Check {
+        definitions: "examples/hello/bevy_luau.d.luau",
+        generate,
+        app: hello::app,
+        scripts: &["examples/hello"],
+    },
+    #[cfg(feature = "transform")]
+    Check {
+        definitions: "examples/entity_scripts/bevy_luau.d.luau",
+        generate,
+        app: entity_scripts::app,
+        scripts: &["examples/entity_scripts"],
+    },
+    Check {
+        definitions: "examples/console/bevy_luau.d.luau",
+        generate,
+        app: console::app,
+        scripts: &["examples/console"],
+    },
+    Check {
+        definitions: "examples/worker_jobs/bevy_luau.d.luau",
+        generate,
+        app: worker_jobs::app,
+        scripts: &["examples/worker_jobs"],
+    },
+    Check {
+        definitions: "examples/worker_jobs/workers.d.luau",
+        generate: generate_workers,
+        app: worker_jobs::app,
+        scripts: &["examples/worker_jobs/workers"],
+    },
+    #[cfg(feature = "transform")]
+    Check {
+        definitions: "examples/lua_systems/bevy_luau.d.luau",
+        generate,
+        app: lua_systems::app,
+        scripts: &["examples/lua_systems"],
+    },
+    Check {
+        definitions: "games/mud/bevy_luau.d.luau",
+        generate,
+        app: mud::app,
+        scripts: &["games/mud/scripts"],
+    },
+    Check {
+        definitions: "games/mud/workers.d.luau",
+        generate: generate_workers,
+        app: mud::app,
+        scripts: &["games/mud/scripts/workers"],
+    },
+    Check {
+        definitions: "scripts/bench/bevy_luau.d.luau",
+        generate,
+        app: bench_app,
+        scripts: &["scripts/bench"],
+    },
+    Check {
+        definitions: "scripts/bench/world_access.d.luau",
+        generate,
+        app: world_access_app,
+        scripts: &["scripts/bench/world_access.luau"],
+    },
+    Check {
+        definitions: "scripts/bench/workers.d.luau",
+        generate: generate_workers,
+        app: bench_app,
+        scripts: &["scripts/bench/crunch.luau"],
+    },
+    Check {
+        definitions: "scripts/comparison/bevy_luau.d.luau",
+        generate,
+        app: comparison_app,
+        scripts: &["scripts/comparison"],
+    },
+    Check {
+        definitions: "scripts/comparison/component.d.luau",
+        generate,
+        app: comparison_component_app,
+        scripts: &["scripts/comparison/component.luau"],
+    },
+];
+
+fn assets() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
+}
+
+/// `app`, built as far as `App::run` would before the first update.
+fn built(mut app: App) -> App {
+    if app.plugins_state() != PluginsState::Cleaned {
+        app.finish();
+        app.cleanup();
+    }
+    app
+}
+
+/// Every `.luau` and `.lua` file under `dir`, sorted, as paths relative to `assets/`.
+fn scripts_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "luau" || e == "lua")
+                && !path.to_string_lossy().ends_with(".d.luau")
+            {
+                let relative = path.strip_prefix(assets()).expect("under assets");
+                found.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The check that covers `script`: the one with the longest path that is `script` or a folder
+/// above it.
+fn check_of(script: &str) -> Option<&'static Check> {
+    let covers = |path: &str| script == path || script.starts_with(&format!("{path}/"));
+    CHECKS
+        .iter()
+        .flat_map(|check| check.scripts.iter().map(move |path| (check, *path)))
+        .filter(|(_, path)| covers(path))
+        .max_by_key(|(_, path)| path.len())
+        .map(|(check, _)| check)
+}
+
+/// The scripts `check` covers.
+fn scripts_of(check: &Check) -> Vec<String> {
+    scripts_under(&assets())
+        .into_iter()
+        .filter(|script| check_of(script).is_some_and(|c| std::ptr::eq(c, check)))
+        .collect()
+}
+
+#[cfg(all(feature = "transform", feature = "input"))]
+#[test]
+fn definitions_are_current() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut stale = Vec::new();
+    for check in CHECKS {
+        let app = built((check.app)());
+        let generated = (check.generate)(app.world());
+        let path = assets().join(check.definitions);
+        if bless {
+            std::fs::write(&path, &generated).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            continue;
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        if checked_in != generated {
+            let line = generated
+                .lines()
+                .zip(checked_in.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or_else(|| generated.lines().count().min(checked_in.lines().count()));
+            stale.push(format!(
+                "assets/{} differs from line {}:\n  generated:  {:?}\n  checked in: {:?}",
+                check.definitions,
+                line + 1,
+                generated.lines().nth(line),
+                checked_in.lines().nth(line),
+            ));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "{}\nIf the change is intended, run `BLESS=1 cargo test --all-features --test script_sets`.",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn every_script_is_covered_and_strict() {
+    let scripts = scripts_under(&assets());
+    assert!(scripts.len() > 20, "{scripts:?}");
+    for script in &scripts {
+        assert!(
+            check_of(script).is_some(),
+            "assets/{script} belongs to no check: add it to CHECKS in {}",
+            file!()
+        );
+        let mut dir = assets().join(script);
+        let config = loop {
+            assert!(
+                dir.pop() && dir.starts_with(assets()),
+                "no .luaurc above assets/{script}"
+            );
+            let config = dir.join(".luaurc");
+            if config.exists() {
+                break config;
+            }
+        };
+        let text = std::fs::read_to_string(&config).expect("read .luaurc");
+        let compact: String = text.split_whitespace().collect();
+        assert!(
+            compact.contains(r#""languageMode":"strict""#),
+            "{} does not put assets/{script} in strict mode: {text}",
+            config.display()
+        );
+    }
+    for check in CHECKS {
+        assert!(
+            !scripts_of(check).is_empty(),
+            "{} covers no script",
+            check.definitions
+        );
+    }
+}
+
+/// luau-lsp from `$LUAU_LSP` or the `PATH`, as an absolute path.
+fn luau_lsp() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("LUAU_LSP") {
+        let path = PathBuf::from(path);
+        return Some(std::fs::canonicalize(&path).unwrap_or_else(|e| {
+            panic!("LUAU_LSP is {}, which cannot be used: {e}", path.display())
+        }));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("luau-lsp"))
+        .find(|candidate| candidate.is_file())
+}
+
+#[test]
+fn every_script_type_checks_in_strict_mode() {
+    let Some(lsp) = luau_lsp() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set, but luau-lsp is not there: set LUAU_LSP to its path (.ci/run uses \
+             ../shared/tools/luau-lsp)"
+        );
+        println!(
+            "skipped: luau-lsp was not found (set LUAU_LSP to its path, or put it on the PATH) \
+             so the scripts were not type-checked"
+        );
+        return;
+    };
+    let mut failures = Vec::new();
+    for check in CHECKS {
+        let scripts = scripts_of(check);
+        let output = Command::new(&lsp)
+            .arg("analyze")
+            .arg("--platform=standard")
+            .arg(format!("--definitions=@bevy_luau={}", check.definitions))
+            .args(&scripts)
+            .current_dir(assets())
+            .output()
+            .unwrap_or_else(|e| panic!("could not run {}: {e}", lsp.display()));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let diagnostics: Vec<&str> = text
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with("[INFO]"))
+            .collect();
+        println!(
+            "{}: {} scripts, {} diagnostics",
+            check.definitions,
+            scripts.len(),
+            diagnostics.len()
+        );
+        if !output.status.success() || !diagnostics.is_empty() {
+            failures.push(format!(
+                "against assets/{} ({}):\n{}",
+                check.definitions,
+                output.status,
+                diagnostics.join("\n")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A reflected component for [`luau_lsp_reports_mistakes_at_the_mistake`].
+#[derive(Component, Reflect, Default)]
+#[reflect(Component)]
+struct Room {
+    title: String,
+}
+
+/// A reflected component listed before `Room`, whose type a misleading report would name.
+#[derive(Component, Reflect, Default)]
+#[reflect(Component)]
+struct Carried {
+    by: Option<Entity>,
+}
+
+#[test]
+fn luau_lsp_reports_mistakes_at_the_mistake() {
+    let Some(lsp) = luau_lsp() else {
+        println!("skipped: luau-lsp was not found");
+        return;
+    };
+    let app = hooks::app(Some(LuauScriptingPlugin::default()), |app| {
+        app.register_type::<Carried>().register_type::<Room>();
+    });
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(
+        dir.path().join(".luaurc"),
+        r#"{ "languageMode": "strict" }"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("defs.d.luau"), generate(app.world())).unwrap();
+    let script = r#"
+local e: Entity = ecs.spawn()
+local maybe: Entity? = ecs.find("hall")
+local room = ecs.get(maybe, "Room")
+print(room.title)
+print(ecs.get(e, "Room").title)
+local same: boolean = e == maybe or e ~= e
+local seen: {[Entity]: boolean} = { [e] = same }
+print(seen[e])
+"#;
+    std::fs::write(dir.path().join("script.luau"), script).unwrap();
+    let output = Command::new(&lsp)
+        .args([
+            "analyze",
+            "--platform=standard",
+            "--definitions=@bevy_luau=defs.d.luau",
+        ])
+        .arg("script.luau")
+        .current_dir(dir.path())
+        .output()
+        .expect("run luau-lsp");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    let diagnostics: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("script.luau"))
+        .collect();
+    // An Entity? where an entity goes: reported where it is passed...
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.starts_with("script.luau(4,22)")
+                && d.contains("Expected this to be 'Entity | number', but got 'Entity?'")),
+        "{text}"
+    );
+    // ...and not again as a missing key of the first component type.
+    assert!(!text.contains("not found in table"), "{text}");
+    assert!(
+        !diagnostics.iter().any(|d| d.starts_with("script.luau(5,")),
+        "{text}"
+    );
+    // A component that may be absent must be checked before use.
+    assert!(
+        diagnostics.iter().any(|d| d.starts_with("script.luau(6,7)")
+            && d.contains("Value of type 'Room?' could be nil")),
+        "{text}"
+    );
+    // Entities compare with == and ~=, also with an Entity?, and key tables.
+    assert!(
+        !diagnostics
+            .iter()
+            .any(|d| d.starts_with("script.luau(7,") || d.starts_with("script.luau(8,")),
+        "{text}"
+    );
+    assert_eq!(diagnostics.len(), 4, "{text}");
+}
