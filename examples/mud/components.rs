@@ -129,7 +129,9 @@ pub struct Respawn {
 }
 
 /// Lua → Rust: text for one client (`events.emit("Tell", {session = id, text = "..."})`).
-#[derive(Message, Serialize, Deserialize, Debug, Clone)]
+/// It crosses to Lua through serde; it is reflected too, so the type definitions describe its
+/// fields.
+#[derive(Message, Reflect, Serialize, Deserialize, Debug, Clone)]
 pub struct Tell {
     /// The [`Session`] id.
     pub session: u64,
@@ -137,15 +139,17 @@ pub struct Tell {
     pub text: String,
 }
 
-/// Lua → Rust: closes a client's connection after what was told to it.
-#[derive(Message, Serialize, Deserialize, Debug, Clone)]
+/// Lua → Rust: closes a client's connection after what was told to it. Reflected, like
+/// [`Tell`], for the type definitions.
+#[derive(Message, Reflect, Serialize, Deserialize, Debug, Clone)]
 pub struct Hangup {
     /// The [`Session`] id.
     pub session: u64,
 }
 
 /// Registers the MUD's components (for reflection, so scripts reach them by name), its
-/// messages and the server's CVars.
+/// messages (through serde, and for reflection so their type definitions have fields) and the
+/// server's CVars.
 pub struct MudTypesPlugin;
 
 impl Plugin for MudTypesPlugin {
@@ -162,6 +166,8 @@ impl Plugin for MudTypesPlugin {
             .register_type::<Fighting>()
             .register_type::<Route>()
             .register_type::<Respawn>()
+            .register_type::<Tell>()
+            .register_type::<Hangup>()
             .register_script_message::<Tell>()
             .register_script_message::<Hangup>()
             .register_cvar(
