@@ -1,4 +1,4 @@
-//! Type definitions for the editor: builds the MUD example game's app (its components,
+//! Type definitions for the editor: builds the MUD example game's own app (its components,
 //! messages, CVars and game template) without serving anything, and writes two luau-lsp
 //! definitions files at startup: `bevy_luau.d.luau`, the whole Lua API and those types, for the
 //! game's scripts, and `workers.d.luau` beside it, what a worker VM has, for its worker scripts.
@@ -6,24 +6,25 @@
 //! is a `Health?`.
 //!
 //! ```sh
-//! cargo run --example typedefs                  # writes assets/games/mud/{bevy_luau,workers}.d.luau
+//! cargo run --all-features --example typedefs   # writes assets/games/mud/{bevy_luau,workers}.d.luau
 //! cargo run --example typedefs -- types/game.d.luau
 //! ```
+//! The checked-in files are generated with every feature on (`input` adds its library), so
+//! regenerate them with `--all-features`.
 //! Your own game does the same with
 //! `app.add_systems(Startup, bevy_luau::typedefs::write_typedefs("bevy_luau.d.luau"))` and
 //! `write_worker_typedefs("workers.d.luau")`. The checked-in files are kept current by
-//! `tests/script_sets.rs`.
+//! `tests/script_sets.rs`, which builds the same app.
 
+// The MUD's own app (`game::app`), with the modules it is made of.
 #[path = "mud/components.rs"]
 mod components;
+#[path = "mud/game.rs"]
+mod game;
+#[path = "mud/net.rs"]
+mod net;
 
-use bevy_app::{App, Startup, TaskPoolPlugin};
-use bevy_asset::AssetPlugin;
-use bevy_ecs::message::Messages;
-use bevy_log::LogPlugin;
-use bevy_luau::prelude::*;
-use bevy_luau::typedefs::{write_typedefs, write_worker_typedefs};
-use bevy_time::TimePlugin;
+use bevy_luau::typedefs::{write, write_workers};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -33,56 +34,23 @@ fn main() -> ExitCode {
         .nth(1)
         .map_or_else(|| assets.join("games/mud/bevy_luau.d.luau"), PathBuf::from);
     let workers = path.with_file_name("workers.d.luau");
-    let mut app = app();
-    app.add_plugins(LogPlugin::default()).add_systems(
-        Startup,
-        (
-            write_typedefs(path.clone()),
-            write_worker_typedefs(workers.clone()),
-        ),
-    );
+    // Built but never updated: the game template registers its CVars as the app is built, and
+    // no server starts.
+    let mut app = game::app(assets, None);
     app.finish();
     app.cleanup();
-    app.update();
-
-    let errors: Vec<ScriptError> = app
-        .world_mut()
-        .resource_mut::<Messages<ScriptError>>()
-        .drain()
-        .collect();
-    if errors.is_empty() {
-        for path in [path, workers] {
-            let shown = std::path::absolute(&path).unwrap_or(path);
-            println!("wrote {}", shown.display());
+    let written = write(app.world(), &path).and_then(|()| write_workers(app.world(), &workers));
+    match written {
+        Ok(()) => {
+            for path in [path, workers] {
+                let shown = std::path::absolute(&path).unwrap_or(path);
+                println!("wrote {}", shown.display());
+            }
+            ExitCode::SUCCESS
         }
-        ExitCode::SUCCESS
-    } else {
-        for error in errors {
+        Err(error) => {
             eprintln!("{error}");
+            ExitCode::FAILURE
         }
-        ExitCode::FAILURE
     }
-}
-
-/// The MUD's app as far as its scripts can tell: its components and messages, and its game
-/// template with the CVars it registers, without a server. `tests/script_sets.rs` checks the
-/// MUD's scripts against the definitions generated from it.
-pub fn app() -> App {
-    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
-    let mut app = App::new();
-    app.add_plugins((
-        TaskPoolPlugin::default(),
-        TimePlugin,
-        AssetPlugin {
-            file_path: assets.to_string_lossy().into_owned(),
-            ..Default::default()
-        },
-        // The template registers the game's CVars, so `cvar.get("mud_tick")` is typed too.
-        LuauScriptingPlugin {
-            template: Some("games/mud".into()),
-            ..Default::default()
-        },
-        components::MudTypesPlugin,
-    ));
-    app
 }

@@ -202,7 +202,12 @@ impl Definitions {
             .into_iter()
             .map(|(pending, ty)| Alias {
                 name: pending.alias,
-                doc: format!("`{}`, in fields.", pending.info.type_path()),
+                // The short path: a module path would name the crate that generated the
+                // file, which differs between a game, its tools and its tests.
+                doc: format!(
+                    "`{}`, in fields.",
+                    pending.info.type_path_table().short_path()
+                ),
                 ty,
             })
             .collect();
@@ -324,15 +329,14 @@ fn define(namer: &mut Namer<'_>, name: &str, alias: String, source: Source, noun
     let (ty, doc) = match source {
         Source::Reflect(info) => (
             namer.shape(info, Mode::Reflect),
-            format!("The {noun} `{name}` (reflected `{}`).", info.type_path()),
+            format!("The {noun} `{name}` (reflected)."),
         ),
         Source::Serde(id) => match namer.info(id) {
             Some(info) => (
                 namer.shape(info, Mode::Serde),
                 format!(
-                    "The {noun} `{name}` (serde, described from its reflected `{}`, assuming \
-                     serde's default representation).",
-                    info.type_path()
+                    "The {noun} `{name}` (serde, described from its reflection, assuming \
+                     serde's default representation)."
                 ),
             ),
             None => (
