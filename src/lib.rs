@@ -3,8 +3,8 @@
 //!
 //! # Quick start
 //!
-//! Add [`LuauScriptingPlugin`] next to Bevy's task pool, time and asset plugins (all part of
-//! `DefaultPlugins`), then load global scripts from the asset folder:
+//! Add [`LuauScriptingPlugin`](struct@LuauScriptingPlugin) next to Bevy's task pool, time and
+//! asset plugins (all part of `DefaultPlugins`), then load global scripts from the asset folder:
 //!
 //! ```
 //! use bevy_app::{App, TaskPoolPlugin};
@@ -14,13 +14,15 @@
 //!
 //! let mut app = App::new();
 //! app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
-//!     .add_plugins(LuauScriptingPlugin::default())
+//!     .add_plugins(LuauScriptingPlugin)
 //!     .add_script("scripts/hello.luau");
 //! app.update();
 //! # assert!(app.world().contains_resource::<ScriptEngine>());
 //! ```
 //! A real game calls `app.run()` instead of `app.update()`. With Bevy's umbrella crate the
-//! plugins are `(DefaultPlugins, LuauScriptingPlugin::default())`.
+//! plugins are `(DefaultPlugins, LuauScriptingPlugin)`. `LuauScriptingPlugin` is also the
+//! constant of the plugin with its defaults; the struct's fields change them:
+//! `LuauScriptingPlugin { workers: Some(4), ..Default::default() }`.
 //!
 //! # Hooks
 //!
@@ -129,7 +131,7 @@ pub mod engine;
 pub mod error;
 /// The fast path of world access, written against Luau's C API.
 pub(crate) mod fast;
-/// [`LuauScriptingPlugin`], [`ScriptingSystem`] and [`ScriptingAppExt`].
+/// [`LuauScriptingPlugin`](struct@LuauScriptingPlugin), [`ScriptingSystem`] and [`ScriptingAppExt`].
 pub mod plugin;
 pub mod pool;
 pub mod queue;

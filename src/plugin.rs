@@ -1,4 +1,4 @@
-//! [`LuauScriptingPlugin`], the [`ScriptingSystem`] set and the [`ScriptingAppExt`] trait.
+//! [`LuauScriptingPlugin`](struct@LuauScriptingPlugin), the [`ScriptingSystem`] set and the [`ScriptingAppExt`] trait.
 
 use crate::api::events::ScriptEvent;
 use crate::asset::{LuauScript, LuauScriptLoader};
@@ -46,16 +46,46 @@ pub struct LuauScriptingPlugin {
     pub template: Option<PathBuf>,
 }
 
+impl LuauScriptingPlugin {
+    /// The plugin with every setting at its default, as a constant.
+    pub const DEFAULT: Self = Self {
+        config: ScriptConfig::DEFAULT,
+        workers: None,
+        queue_capacity: 256,
+        template: None,
+    };
+}
+
 impl Default for LuauScriptingPlugin {
     fn default() -> Self {
-        Self {
-            config: ScriptConfig::default(),
-            workers: None,
-            queue_capacity: 256,
-            template: None,
-        }
+        Self::DEFAULT
     }
 }
+
+/// The plugin with its defaults, as a value, so that the plugin is added the way Bevy's unit
+/// plugins are:
+///
+/// ```
+/// # use bevy_app::{App, TaskPoolPlugin};
+/// # use bevy_asset::AssetPlugin;
+/// # use bevy_time::TimePlugin;
+/// use bevy_luau::prelude::*;
+///
+/// let mut app = App::new();
+/// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+///     .add_plugins(LuauScriptingPlugin);
+/// # app.finish();
+/// # assert!(app.world().contains_resource::<ScriptEngine>());
+/// ```
+///
+/// Rust keeps types and values in separate namespaces, so this constant and the
+/// [struct](struct@LuauScriptingPlugin) share the name: `LuauScriptingPlugin::default()` and
+/// `LuauScriptingPlugin { workers: Some(4), ..Default::default() }` name the struct as before.
+#[expect(
+    non_upper_case_globals,
+    reason = "the value is named like the type it is, as a unit struct's would be"
+)]
+pub const LuauScriptingPlugin: LuauScriptingPlugin = LuauScriptingPlugin::DEFAULT;
 
 /// The system set of the one exclusive system that runs the scripting step in `Update`.
 ///
@@ -67,10 +97,16 @@ pub struct ScriptingSystem;
 
 impl Plugin for LuauScriptingPlugin {
     fn build(&self, app: &mut App) {
+        // Every `ScriptingAppExt` method may run before the plugin is added: keep what they
+        // registered, and give CVars registered early the queue their changes go to.
         let queue = ActionQueue::new(self.queue_capacity);
-        app.insert_resource(CVarRegistry::new(Some(queue.clone())))
-            .insert_resource(queue)
-            .init_resource::<Console>();
+        match app.world_mut().get_resource_mut::<CVarRegistry>() {
+            Some(mut registry) => registry.announce_to(queue.clone()),
+            None => {
+                app.insert_resource(CVarRegistry::new(Some(queue.clone())));
+            }
+        }
+        app.insert_resource(queue).init_resource::<Console>();
         register_asset(app);
         crate::engine::entity_scripts::init(app.world_mut());
         app.add_message::<ScriptError>()
@@ -230,7 +266,9 @@ fn scripting_step(world: &mut World, mut warned: Local<bool>) {
     }
 }
 
-/// Sets up scripting from the `App`. Every method returns `&mut App` for chaining.
+/// Sets up scripting from the `App`. Every method returns `&mut App` for chaining, and works
+/// whether it is called before or after [`LuauScriptingPlugin`](struct@LuauScriptingPlugin) is
+/// added.
 pub trait ScriptingAppExt {
     /// Loads the global script at `path` (relative to the asset folder) at startup; it
     /// hot-reloads when the file changes. Adding the same path twice loads it once.
@@ -286,12 +324,6 @@ pub trait ScriptingAppExt {
 
 impl ScriptingAppExt for App {
     fn add_script(&mut self, path: impl Into<String>) -> &mut Self {
-        if !self.is_plugin_added::<LuauScriptingPlugin>() {
-            tracing::warn!(
-                target: "bevy_luau",
-                "add_script was called before LuauScriptingPlugin was added; the script loads once it is"
-            );
-        }
         self.world_mut()
             .get_resource_or_init::<ScriptRequests>()
             .global

@@ -40,13 +40,18 @@ pub struct ScriptConfig {
     pub native_codegen: bool,
 }
 
+impl ScriptConfig {
+    /// The defaults, as a constant: 16 MiB, 1,000,000 checkpoints, no native code.
+    pub const DEFAULT: Self = Self {
+        memory_limit: 16 * 1024 * 1024,
+        instruction_limit: 1_000_000,
+        native_codegen: false,
+    };
+}
+
 impl Default for ScriptConfig {
     fn default() -> Self {
-        Self {
-            memory_limit: 16 * 1024 * 1024,
-            instruction_limit: 1_000_000,
-            native_codegen: false,
-        }
+        Self::DEFAULT
     }
 }
 

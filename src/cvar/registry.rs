@@ -111,6 +111,12 @@ pub struct CVarRegistry {
 }
 
 impl CVarRegistry {
+    /// Announces changes to `queue` from now on: the plugin calls it on a registry that was
+    /// created before it was added.
+    pub(crate) fn announce_to(&mut self, queue: ActionQueue) {
+        self.queue = Some(queue);
+    }
+
     /// An empty registry whose changes go to `queue` (none: changes are not announced).
     pub fn new(queue: Option<ActionQueue>) -> Self {
         let mut registry = Self {

@@ -79,6 +79,16 @@ impl Harness {
     }
 
     pub fn with_plugin(plugin: LuauScriptingPlugin, files: &[(&str, &str)]) -> Self {
+        Self::set_up_before_plugin(plugin, files, |_| {})
+    }
+
+    /// An app like [`Harness::with_plugin`]'s, with `before` applied once Bevy's plugins are
+    /// added and before `plugin` is.
+    pub fn set_up_before_plugin(
+        plugin: LuauScriptingPlugin,
+        files: &[(&str, &str)],
+        before: impl FnOnce(&mut App),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         for (path, contents) in files {
             write(dir.path(), path, contents);
@@ -92,11 +102,12 @@ impl Harness {
                 watch_for_changes_override: Some(true),
                 ..Default::default()
             },
-            plugin,
-        ))
-        .insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
-        .init_resource::<Seen>()
-        .add_systems(Update, record.after(ScriptingSystem));
+        ));
+        before(&mut app);
+        app.add_plugins(plugin)
+            .insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
+            .init_resource::<Seen>()
+            .add_systems(Update, record.after(ScriptingSystem));
         app.finish();
         app.cleanup();
         Self { app, dir }
