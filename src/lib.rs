@@ -30,12 +30,16 @@
 //! later: `hooks.on_update(function(dt) end)` runs every frame, `events.on(name, handler)` runs
 //! when an event is emitted. Both return a connection with `:disconnect()`.
 //!
-//! Each frame, one exclusive system in the [`ScriptingSystem`] set runs the scripting step:
-//! 1. asset events: new scripts load and changed ones hot-reload;
-//! 2. the action queue (worker results, CVar changes);
+//! One exclusive system in the [`ScriptingSystem`] set runs the scripting step, each frame in
+//! `Update` or at each tick of the schedule given to
+//! [`LuauScriptingPlugin::in_schedule`] (`FixedUpdate`, say):
+//! 1. asset events: new scripts load and changed ones hot-reload, entity scripts spawn;
+//! 2. the action queue in the order it was sent (job results, CVar changes, worker commands);
 //! 3. due `task` coroutines;
-//! 4. `hooks.on_update` callbacks, in the order they were registered;
-//! 5. [`ScriptEvent`] messages, delivered to `events.on` handlers.
+//! 4. `hooks.on_update` callbacks in the order they were registered, then entity scripts'
+//!    `on_update`;
+//! 5. [`ScriptEvent`]s and registered messages, delivered to `events.on` handlers;
+//! 6. `task.defer`red coroutines, then deferred `commands` in the order they were issued.
 //!
 //! From an exclusive Rust system, [`ScriptEngine::emit`] runs an event's handlers at once and
 //! tells whether one of them consumed the event.

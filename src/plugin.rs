@@ -17,7 +17,7 @@ use bevy_asset::{AssetApp, AssetServer};
 use bevy_ecs::component::{Component, Mutable};
 use bevy_ecs::message::Message;
 use bevy_ecs::resource::Resource;
-use bevy_ecs::schedule::{IntoScheduleConfigs, SystemSet};
+use bevy_ecs::schedule::{InternedScheduleLabel, IntoScheduleConfigs, ScheduleLabel, SystemSet};
 use bevy_ecs::system::Local;
 use bevy_ecs::world::{Mut, World};
 use bevy_tasks::AsyncComputeTaskPool;
@@ -44,6 +44,11 @@ pub struct LuauScriptingPlugin {
     pub queue_capacity: usize,
     /// A game template folder (`game.toml` and `scripts/`) to load at startup. Default: `None`.
     pub template: Option<PathBuf>,
+    /// The schedule the scripting step runs in; `None` means `Update`. In `FixedUpdate`, game
+    /// logic runs at the fixed timestep: `time.delta()`, the `dt` of hooks and entity scripts,
+    /// and `task.wait` all count the fixed clock, since Bevy's `Time` is the fixed one there.
+    /// Set it with [`in_schedule`](LuauScriptingPlugin::in_schedule). Default: `None`.
+    pub schedule: Option<InternedScheduleLabel>,
 }
 
 impl LuauScriptingPlugin {
@@ -53,7 +58,27 @@ impl LuauScriptingPlugin {
         workers: None,
         queue_capacity: 256,
         template: None,
+        schedule: None,
     };
+
+    /// The plugin running the scripting step in `schedule` instead of `Update`:
+    ///
+    /// ```
+    /// # use bevy_app::{App, FixedUpdate, TaskPoolPlugin};
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_time::TimePlugin;
+    /// use bevy_luau::prelude::*;
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+    ///     .add_plugins(LuauScriptingPlugin.in_schedule(FixedUpdate));
+    /// ```
+    pub fn in_schedule(self, schedule: impl ScheduleLabel) -> Self {
+        Self {
+            schedule: Some(schedule.intern()),
+            ..self
+        }
+    }
 }
 
 impl Default for LuauScriptingPlugin {
@@ -87,7 +112,8 @@ impl Default for LuauScriptingPlugin {
 )]
 pub const LuauScriptingPlugin: LuauScriptingPlugin = LuauScriptingPlugin::DEFAULT;
 
-/// The system set of the one exclusive system that runs the scripting step in `Update`.
+/// The system set of the one exclusive system that runs the scripting step, in `Update` or in
+/// the schedule given to [`LuauScriptingPlugin::in_schedule`].
 ///
 /// Order your systems against it: Rust systems that write [`ScriptEvent`]s for Lua to handle
 /// in the same frame run `.before(ScriptingSystem)`; systems that read what scripts did run
@@ -120,7 +146,10 @@ impl Plugin for LuauScriptingPlugin {
             })
             .init_resource::<ScriptRequests>()
             .init_resource::<ScriptRegistry>()
-            .add_systems(Update, scripting_step.in_set(ScriptingSystem));
+            .add_systems(
+                self.schedule.unwrap_or_else(|| Update.intern()),
+                scripting_step.in_set(ScriptingSystem),
+            );
     }
 
     fn finish(&self, app: &mut App) {
