@@ -6,6 +6,11 @@
 //! the cores (one thread on up to five cores). This bench gives it every core, so that N can
 //! reach the number of cores; the last line prints the speedup against the target.
 
+#![expect(
+    missing_docs,
+    reason = "criterion_group! makes an undocumented entry point"
+)]
+
 use bevy_app::{App, TaskPoolOptions, TaskPoolPlugin, TaskPoolThreadAssignmentPolicy};
 use bevy_asset::AssetPlugin;
 use bevy_ecs::message::{MessageCursor, Messages};

@@ -28,7 +28,7 @@ impl LuauScript {
 }
 
 /// Loads [`LuauScript`]s from `.lua` and `.luau` files.
-#[derive(Default, TypePath)]
+#[derive(Default, TypePath, Debug)]
 pub struct LuauScriptLoader;
 
 /// Why a script file could not be loaded.

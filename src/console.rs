@@ -30,6 +30,14 @@ pub struct Console {
     commands: BTreeMap<String, (String, ConsoleHandler)>,
 }
 
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console")
+            .field("commands", &self.commands.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 /// The built-in commands and their help.
 pub const BUILTINS: &[(&str, &str)] = &[
     ("set", "set <name> <value>: sets a CVar"),

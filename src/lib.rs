@@ -1,4 +1,3 @@
-#![warn(missing_docs)]
 //! Sandboxed, hot-reloading Luau scripting for Bevy.
 //!
 //! # Quick start
@@ -134,6 +133,10 @@ pub mod engine;
 /// [`ScriptError`] and [`ScriptErrorKind`].
 pub mod error;
 /// The fast path of world access, written against Luau's C API.
+#[expect(
+    unsafe_code,
+    reason = "the fast path and the interrupt call Luau's C API; the module docs give the argument"
+)]
 pub(crate) mod fast;
 /// [`LuauScriptingPlugin`](struct@LuauScriptingPlugin), [`ScriptingSystem`] and [`ScriptingAppExt`].
 pub mod plugin;

@@ -39,6 +39,15 @@ pub struct StatePool {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for StatePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatePool")
+            .field("size", &self.shared.size)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Shared {
     config: ScriptConfig,
     queue: ActionQueue,
@@ -66,6 +75,15 @@ struct WorkerScripts {
 pub struct WorkerVm {
     lua: Lua,
     version: u64,
+}
+
+impl std::fmt::Debug for WorkerVm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerVm")
+            .field("scripts_version", &self.version)
+            .field("used_memory", &self.lua.used_memory())
+            .finish()
+    }
 }
 
 /// The jobs a worker VM's scripts defined with `jobs.define`.
@@ -398,6 +416,7 @@ impl JobRequest {
 }
 
 /// A leased worker VM; dropping it gives the VM back to the pool.
+#[derive(Debug)]
 pub struct PoolLease {
     vm: Option<WorkerVm>,
     pool: StatePool,

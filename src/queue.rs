@@ -57,6 +57,16 @@ pub struct ActionQueue {
     overflow_waiting: Arc<AtomicBool>,
 }
 
+impl std::fmt::Debug for ActionQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionQueue")
+            .field("len", &self.len())
+            .field("capacity", &self.sender.capacity())
+            .field("overflowed", &self.overflowed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
 impl ActionQueue {
     /// How long a producer waits for room before it uses the overflow list.
     pub const PRODUCER_PATIENCE: Duration = Duration::from_secs(5);

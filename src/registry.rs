@@ -39,6 +39,21 @@ pub struct ScriptRegistry {
     messages: HashMap<String, Arc<MessageAccess>>,
 }
 
+impl std::fmt::Debug for ScriptRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn sorted<V>(map: &HashMap<String, V>) -> Vec<&String> {
+            let mut names: Vec<&String> = map.keys().collect();
+            names.sort();
+            names
+        }
+        f.debug_struct("ScriptRegistry")
+            .field("components", &sorted(&self.components))
+            .field("resources", &sorted(&self.resources))
+            .field("messages", &sorted(&self.messages))
+            .finish()
+    }
+}
+
 impl ScriptRegistry {
     /// Registers a serde component under its short type name; registering it again is a no-op.
     pub fn register_component<T: Component<Mutability = Mutable> + Serialize + DeserializeOwned>(

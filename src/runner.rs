@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// A job that errors, runs past a limit or panics reports its error as the result; its VM goes
 /// back to the pool (a fresh one after a panic or a memory error), so the pool never shrinks.
-#[derive(Resource, Clone)]
+#[derive(Resource, Clone, Debug)]
 pub struct ScriptRunner {
     pool: StatePool,
     queue: ActionQueue,

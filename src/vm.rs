@@ -15,12 +15,11 @@
 //! from the host into Lua: each hook, event handler and script top level gets its own
 //! [`ScriptConfig::instruction_limit`] checkpoints.
 
+pub(crate) use crate::fast::interrupt::Budget;
 use crate::value::install_entity_metatable;
 use bevy_ecs::resource::Resource;
 use mlua::chunk::Compiler;
 use mlua::{Lua, LuaOptions, StdLib, Table};
-use std::cell::Cell;
-use std::os::raw::c_int;
 
 /// Sandbox limits and compiler settings shared by the main VM and every worker VM.
 #[derive(Resource, Debug, Clone, PartialEq)]
@@ -104,7 +103,7 @@ pub(crate) fn new_vm(
     if config.memory_limit > 0 {
         lua.set_memory_limit(config.memory_limit)?;
     }
-    install_interrupt(&lua)?;
+    crate::fast::interrupt::install(&lua)?;
     Ok(lua)
 }
 
@@ -165,61 +164,6 @@ pub(crate) fn converting<T>(lua: &Lua, f: impl FnOnce() -> mlua::Result<T>) -> m
         return Err(mlua::Error::MemoryError("not enough memory".to_owned()));
     }
     Ok(converted)
-}
-
-thread_local! {
-    /// Checkpoints left for the host call running on this thread.
-    static REMAINING: Cell<u64> = const { Cell::new(u64::MAX) };
-    /// Set once the budget of the current host call ran out.
-    static EXHAUSTED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// The instruction budget of one call from the host into Lua.
-pub(crate) struct Budget;
-
-impl Budget {
-    /// Runs `f` (a call into Lua) with `limit` interrupt checkpoints (`0` = unlimited), and
-    /// returns its result together with whether the budget ran out.
-    ///
-    /// Budgets nest: the budget of an outer call is restored when `f` returns.
-    pub(crate) fn run<R>(limit: u64, f: impl FnOnce() -> R) -> (R, bool) {
-        let limit = if limit == 0 { u64::MAX } else { limit };
-        let saved = (REMAINING.replace(limit), EXHAUSTED.replace(false));
-        let result = f();
-        let exhausted = EXHAUSTED.get();
-        REMAINING.set(saved.0);
-        EXHAUSTED.set(saved.1);
-        (result, exhausted)
-    }
-}
-
-/// The interrupt Luau calls at every checkpoint. `gc >= 0` marks a garbage collector step,
-/// which must not raise.
-unsafe extern "C-unwind" fn interrupt(state: *mut mlua::ffi::lua_State, gc: c_int) {
-    if gc >= 0 {
-        return;
-    }
-    let remaining = REMAINING.get();
-    if remaining > 0 {
-        REMAINING.set(remaining - 1);
-        return;
-    }
-    EXHAUSTED.set(true);
-    // SAFETY: Luau calls the interrupt on a running thread at a point where raising an error is
-    // allowed (this is how Luau's own tools stop runaway scripts); nothing in this frame needs
-    // dropping before the error unwinds.
-    unsafe { mlua::ffi::luaL_error(state, c"instruction limit exceeded".as_ptr()) }
-}
-
-fn install_interrupt(lua: &Lua) -> mlua::Result<()> {
-    // SAFETY: `lua_callbacks` returns the callbacks of this VM's global state, which lives as
-    // long as `lua`; writing the interrupt field is how Luau expects it to be set, and the
-    // function stored there only touches thread-local counters and the state it is given.
-    unsafe {
-        lua.exec_raw::<()>((), |state| {
-            (*mlua::ffi::lua_callbacks(state)).interrupt = Some(interrupt);
-        })
-    }
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ pub const SV_CHEATS: &str = "sv_cheats";
 pub type CVarSnapshot = Arc<RwLock<BTreeMap<String, CVarValue>>>;
 
 /// All console variables.
-#[derive(Resource)]
+#[derive(Resource, Debug)]
 pub struct CVarRegistry {
     vars: BTreeMap<String, CVar>,
     snapshot: CVarSnapshot,

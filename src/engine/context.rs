@@ -35,12 +35,18 @@ thread_local! {
 }
 
 impl Caller {
-    /// Runs `f` with `self` as the current caller, restoring the previous one after.
+    /// Runs `f` with `self` as the current caller, restoring the previous one after, also
+    /// when `f` unwinds.
     pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
-        let saved = CALLER.replace(Some(self));
-        let result = f();
-        CALLER.set(saved);
-        result
+        /// Puts the previous caller back, on return and on unwind alike.
+        struct Restore(Option<Caller>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CALLER.set(self.0);
+            }
+        }
+        let _restore = Restore(CALLER.replace(Some(self)));
+        f()
     }
 
     /// The caller of the running Lua code, if any.
@@ -119,3 +125,27 @@ impl StepTime {
 }
 
 pub(crate) use crate::fast::{lend_world, with_world};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_caller_is_restored_when_its_call_unwinds() {
+        let outer = Caller {
+            script: 1,
+            entity: None,
+        };
+        let inner = Caller {
+            script: 2,
+            entity: None,
+        };
+        outer.run(|| {
+            let unwound =
+                std::panic::catch_unwind(|| inner.run(|| panic!("the inner call unwinds")));
+            assert!(unwound.is_err());
+            assert_eq!(Caller::current(), Some(outer));
+        });
+        assert_eq!(Caller::current(), None);
+    }
+}

@@ -43,6 +43,16 @@ pub struct ScriptEngine {
     frame: u64,
 }
 
+impl std::fmt::Debug for ScriptEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptEngine")
+            .field("config", &self.config)
+            .field("frame", &self.frame)
+            .field("used_memory", &self.lua.used_memory())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ScriptEngine {
     /// Creates the engine with a sandboxed VM limited by `config`. `assets` is the asset server
     /// `require` reads modules through; without one, `require` reports that it is missing.

@@ -1,4 +1,5 @@
-//! The fast path of world access: the hot Lua library functions written against Luau's C API.
+//! The fast path of world access: the hot Lua library functions written against Luau's C API;
+//! and, beside it, the rest of the crate's `unsafe` code (the instruction limit's interrupt).
 //!
 //! A fast function ([`Fast`]) is a C function of its own with two upvalues: the VM's [`Shared`]
 //! state and the function's safe implementation, an ordinary mlua function. Its body handles
@@ -23,9 +24,11 @@
 //!
 //! # Safety
 //!
-//! `unsafe` code lives in [`stack`] (every call into the C API), [`world`] (turning the lent
-//! pointer into a reference, and reaching a component by id), [`userdata`] (the crate's
-//! userdata) and [`Shared::of`]. The argument:
+//! This module is the only one of the crate allowed `unsafe` code (`unsafe_code` is denied in
+//! `Cargo.toml` and expected here). It lives in [`stack`] (every call into the C API), [`world`]
+//! (turning the lent pointer into a reference, and reaching a component by id), [`userdata`]
+//! (the crate's userdata), [`interrupt`] (the instruction limit's interrupt callback) and
+//! [`Shared::of`]. The argument:
 //! - **The world pointer** is set by [`world::lend_world`] from the `&mut World` it holds for
 //!   its whole length and cleared before it returns; a flag hands out one reference at a time.
 //! - **Lua errors** (a memory error while a table is built) are C++ exceptions. They unwind
@@ -38,6 +41,7 @@
 //!   tag always holds the same type.
 
 pub(crate) mod atoms;
+pub(crate) mod interrupt;
 pub(crate) mod names;
 pub(crate) mod serde;
 pub(crate) mod stack;

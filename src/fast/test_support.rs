@@ -454,3 +454,15 @@ impl Rng {
         (0..len).map(|_| self.letter()).collect()
     }
 }
+
+/// Pushes a light userdata of `tag` holding `address` onto `lua`'s running stack, for tests of
+/// what the fast path does with tags it does not make. Call it inside
+/// [`produce`](super::stack::produce).
+pub(crate) fn push_tagged_light_userdata(lua: &Lua, address: usize, tag: std::os::raw::c_int) {
+    lua.exec_raw_lua(|raw| {
+        let address = std::ptr::without_provenance_mut(address);
+        // SAFETY: inside `produce`'s protected call on the VM's current state; pushing a light
+        // userdata only grows the stack, which `produce` has room for.
+        unsafe { mlua::ffi::lua_pushlightuserdatatagged(raw.state(), address, tag) }
+    });
+}

@@ -756,12 +756,7 @@ fn light_userdata_with_another_tag_give_up() {
     let address = high_entity().to_bits() as usize;
     let mut fast = None;
     let input = produce(&vm.lua, |stack| {
-        vm.lua.exec_raw_lua(|raw| {
-            let address = std::ptr::without_provenance_mut(address);
-            // SAFETY: inside `produce`'s protected call on the VM's current state; pushing a
-            // light userdata only grows the stack.
-            unsafe { mlua::ffi::lua_pushlightuserdatatagged(raw.state(), address, 7) }
-        });
+        crate::fast::test_support::push_tagged_light_userdata(&vm.lua, address, 7);
         fast = read_leaf(stack, stack.top(), Leaf::Entity);
         Ok::<(), ()>(())
     })
