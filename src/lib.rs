@@ -156,7 +156,6 @@ pub mod value;
 /// Sandboxed VMs and [`ScriptConfig`].
 pub mod vm;
 
-pub use api::commands::ScriptCommand;
 pub use api::events::ScriptEvent;
 pub use asset::{LuauScript, LuauScriptLoader};
 pub use console::Console;
@@ -165,6 +164,7 @@ pub use engine::{Script, ScriptEngine};
 pub use error::{ScriptError, ScriptErrorKind};
 pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
 pub use pool::{PoolLease, StatePool};
+pub use queue::ScriptCommand;
 pub use queue::{Action, ActionQueue, JobId};
 pub use registry::ScriptRegistry;
 pub use runner::{JobCompleted, ScriptRunner};

@@ -16,7 +16,6 @@
 //! jobs finish on the version they started with.
 
 use crate::api::commands::{self, RemoteCommands};
-use crate::api::function;
 use crate::api::require::{self, ModuleEnv, ModuleReader, RequiredModules};
 use crate::cvar::CVarSnapshot;
 use crate::engine::context::Owner;
@@ -28,7 +27,6 @@ use bevy_asset::AssetServer;
 use bevy_ecs::resource::Resource;
 use mlua::chunk::ChunkMode;
 use mlua::{Function, Lua, Table};
-use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -85,10 +83,6 @@ impl std::fmt::Debug for WorkerVm {
             .finish()
     }
 }
-
-/// The jobs a worker VM's scripts defined with `jobs.define`.
-#[derive(Default)]
-struct JobTable(HashMap<String, Function>);
 
 /// The pool keeps a sender of its own idle channel, so receiving never sees it closed.
 const OWNS_SENDER: &str =
@@ -314,7 +308,8 @@ impl StatePool {
     }
 }
 
-/// The worker libraries: `jobs.define` and `commands` (sent to the main thread).
+/// The worker libraries: `require`, `cvar.get`, `commands` (sent to the main thread) and
+/// `jobs.define`.
 fn install(
     lua: &Lua,
     globals: &Table,
@@ -332,21 +327,10 @@ fn install(
         require: require::create_require(lua)?,
         bind: crate::engine::env::create_bind(lua)?,
     });
-    lua.set_app_data(JobTable::default());
     crate::api::cvar::install_for_worker(lua, globals, cvars)?;
     lua.set_app_data(RemoteCommands(queue));
     commands::install(lua, globals)?;
-    let jobs = lua.create_table()?;
-    let define = function::create(lua, "jobs.define", |lua, (name, f): (String, Function)| {
-        let mut table = lua
-            .app_data_mut::<JobTable>()
-            .ok_or_else(|| mlua::Error::runtime("jobs.define needs a worker VM"))?;
-        table.0.insert(name, f);
-        Ok(())
-    })?;
-    jobs.raw_set("define", define)?;
-    jobs.set_readonly(true);
-    globals.raw_set("jobs", jobs)
+    crate::api::jobs::install_for_worker(lua, globals)
 }
 
 /// `require` in worker VMs: the shared implementation and the binder that gives each script
@@ -436,10 +420,7 @@ impl PoolLease {
         match request {
             JobRequest::Chunk(source) => run_script(self, &Arc::from(RUN_CHUNK), source, limit),
             JobRequest::Call(name, args) => {
-                let job = self
-                    .app_data_ref::<JobTable>()
-                    .and_then(|t| t.0.get(name).cloned());
-                let Some(job) = job else {
+                let Some(job) = crate::api::jobs::defined(self, name) else {
                     let message = format!(
                         "no job named `{name}`; worker scripts define jobs with jobs.define"
                     );

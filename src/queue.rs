@@ -1,8 +1,8 @@
 //! [`ActionQueue`]: what workers (and later the console and CVar setters) send the main thread.
 
-use crate::api::commands::ScriptCommand;
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::value::ScriptValue;
+use bevy_ecs::entity::Entity;
 use bevy_ecs::resource::Resource;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +17,22 @@ impl std::fmt::Display for JobId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "job {}", self.0)
     }
+}
+
+/// A deferred world change, issued by a script (`commands.*`, in the main VM or a worker) and
+/// applied by the main thread in order, at the end of the scripting step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScriptCommand {
+    /// Spawns an entity with components by short type name.
+    Spawn(Vec<(String, ScriptValue)>),
+    /// Replaces (or inserts) one component.
+    Set(Entity, String, ScriptValue),
+    /// Removes one component.
+    Remove(Entity, String),
+    /// Despawns an entity, running its entity script's `on_despawn`.
+    Despawn(Entity),
+    /// Emits an event, as `events.emit` does.
+    Emit(String, ScriptValue),
 }
 
 /// Something for the main thread to do at stage 2 of the next scripting step.

@@ -18,25 +18,9 @@ use crate::api::function::{self, entity_arg};
 use crate::api::{ecs, events};
 use crate::engine::context::{report, with_world};
 use crate::error::ScriptError;
-use crate::queue::{Action, ActionQueue};
+use crate::queue::{Action, ActionQueue, ScriptCommand};
 use crate::value::ScriptValue;
-use bevy_ecs::entity::Entity;
 use mlua::{IntoLua, Lua, Table, Value};
-
-/// A deferred world change, issued by a script and applied by the main thread in order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ScriptCommand {
-    /// Spawns an entity with components by short type name.
-    Spawn(Vec<(String, ScriptValue)>),
-    /// Replaces (or inserts) one component.
-    Set(Entity, String, ScriptValue),
-    /// Removes one component.
-    Remove(Entity, String),
-    /// Despawns an entity, running its entity script's `on_despawn`.
-    Despawn(Entity),
-    /// Emits an event, as `events.emit` does.
-    Emit(String, ScriptValue),
-}
 
 /// Commands issued in the main VM during the running step.
 #[derive(Default)]

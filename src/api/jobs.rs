@@ -1,4 +1,5 @@
-//! The `jobs` library of the main VM: work for the worker pool.
+//! The `jobs` library: `jobs.run` in the main VM, work for the worker pool; `jobs.define` in
+//! worker VMs, the jobs that work is.
 //!
 //! ```lua
 //! local job = jobs.run("pathfind", {from = a, to = b})   -- returns at once
@@ -38,6 +39,32 @@ pub(crate) struct PendingJobs(HashMap<JobId, PendingJob>);
 
 /// The metatable of job tables.
 struct JobMeta(Table);
+
+/// The jobs a worker VM's scripts defined with `jobs.define`.
+#[derive(Default)]
+struct JobTable(HashMap<String, Function>);
+
+/// Adds `jobs` to a worker VM: `define` only.
+pub(crate) fn install_for_worker(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    lua.set_app_data(JobTable::default());
+    let jobs = lua.create_table()?;
+    let define = function::create(lua, "jobs.define", |lua, (name, f): (String, Function)| {
+        let mut table = lua
+            .app_data_mut::<JobTable>()
+            .ok_or_else(|| mlua::Error::runtime("jobs.define needs a worker VM"))?;
+        table.0.insert(name, f);
+        Ok(())
+    })?;
+    jobs.raw_set("define", define)?;
+    jobs.set_readonly(true);
+    globals.raw_set("jobs", jobs)
+}
+
+/// The job `name` a worker script of `lua` defined.
+pub(crate) fn defined(lua: &Lua, name: &str) -> Option<Function> {
+    lua.app_data_ref::<JobTable>()
+        .and_then(|table| table.0.get(name).cloned())
+}
 
 /// Adds the `jobs` library to the shared globals of the main VM.
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
