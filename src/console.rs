@@ -74,6 +74,31 @@ impl Console {
 
     /// Runs one console line and returns its output, or an error message. Lua commands and
     /// `lua` need the [`ScriptEngine`]; without it only Rust commands and CVars work.
+    ///
+    /// ```
+    /// # use bevy_app::{App, TaskPoolPlugin};
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_time::TimePlugin;
+    /// use bevy_luau::prelude::*;
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+    ///     .add_plugins(LuauScriptingPlugin)
+    ///     .register_cvar("volume", 0.8, "master volume", CVarFlags::ARCHIVE)
+    ///     .add_console_command("greet", "greet <name>: says hello", |_world, args| {
+    ///         Ok(format!("hello, {}", args.join(" ")))
+    ///     });
+    /// app.finish();
+    ///
+    /// let world = app.world_mut();
+    /// assert_eq!(Console::execute(world, "set volume 0.5"), Ok("volume = 0.5".into()));
+    /// assert_eq!(Console::execute(world, "get volume"), Ok("volume = 0.5 (default 0.8)".into()));
+    /// let greeting = Console::execute(world, r#"greet "Ada Lovelace""#);
+    /// assert_eq!(greeting, Ok("hello, Ada Lovelace".into()));
+    ///
+    /// let error = Console::execute(world, "gret Ada").unwrap_err();
+    /// assert_eq!(error, "unknown command or CVar `gret`; did you mean get, greet, set?");
+    /// ```
     pub fn execute(world: &mut World, line: &str) -> Result<String, String> {
         let ran = world.try_resource_scope(|world, mut engine: Mut<ScriptEngine>| {
             let lua = engine.lua().clone();

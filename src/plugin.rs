@@ -332,6 +332,33 @@ pub trait ScriptingAppExt {
     /// (`ecs.get(e, "Health")`). Registering it twice is a no-op. Components registered for
     /// reflection with `#[reflect(Component)]` are reachable without this call. Scripts write
     /// components, so `T` must be mutable (not `#[component(immutable)]`).
+    ///
+    /// ```
+    /// # use bevy_app::{App, TaskPoolPlugin};
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_time::TimePlugin;
+    /// use bevy_ecs::prelude::*;
+    /// use bevy_luau::prelude::*;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Component, Serialize, Deserialize)]
+    /// struct Health {
+    ///     current: f32,
+    ///     max: f32,
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+    ///     .add_plugins(LuauScriptingPlugin)
+    ///     .register_script_component::<Health>();
+    /// app.finish();
+    /// assert_eq!(app.world().resource::<ScriptRegistry>().component_names(), ["Health"]);
+    ///
+    /// // Lua reaches it, here through the console's `lua` command.
+    /// app.world_mut().spawn(Health { current: 70.0, max: 100.0 });
+    /// let lua = "lua ecs.get(ecs.query('Health')[1], 'Health').current";
+    /// assert_eq!(Console::execute(app.world_mut(), lua), Ok("70".into()));
+    /// ```
     fn register_script_component<
         T: Component<Mutability = Mutable> + Serialize + DeserializeOwned,
     >(
@@ -341,6 +368,32 @@ pub trait ScriptingAppExt {
     /// Makes the serde resource `T` reachable from Lua under its short type name
     /// (`ecs.resource("Score")`). Registering it twice is a no-op. Resources registered for
     /// reflection with `#[reflect(Resource)]` are reachable without this call.
+    ///
+    /// ```
+    /// # use bevy_app::{App, TaskPoolPlugin};
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_time::TimePlugin;
+    /// use bevy_ecs::prelude::*;
+    /// use bevy_luau::prelude::*;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Resource, Serialize, Deserialize)]
+    /// struct Score {
+    ///     points: u32,
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+    ///     .add_plugins(LuauScriptingPlugin)
+    ///     .insert_resource(Score { points: 12 })
+    ///     .register_script_resource::<Score>();
+    /// app.finish();
+    /// assert_eq!(app.world().resource::<ScriptRegistry>().resource_names(), ["Score"]);
+    ///
+    /// // Lua reaches it, here through the console's `lua` command.
+    /// let lua = "lua ecs.resource('Score').points";
+    /// assert_eq!(Console::execute(app.world_mut(), lua), Ok("12".into()));
+    /// ```
     fn register_script_resource<T: Resource + Serialize + DeserializeOwned>(&mut self)
     -> &mut Self;
 
@@ -348,6 +401,34 @@ pub trait ScriptingAppExt {
     /// `events.emit("Damage", {...})` writes a `T`, and every `T` written by Rust reaches Lua's
     /// `events.on("Damage", ...)` handlers in the next scripting step. Registering it twice is a
     /// no-op.
+    ///
+    /// ```
+    /// # use bevy_app::{App, TaskPoolPlugin};
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_time::TimePlugin;
+    /// use bevy_ecs::prelude::*;
+    /// use bevy_luau::prelude::*;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Message, Serialize, Deserialize)]
+    /// struct Damage {
+    ///     amount: f32,
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+    ///     .add_plugins(LuauScriptingPlugin)
+    ///     .register_script_message::<Damage>();
+    /// app.finish();
+    /// assert_eq!(app.world().resource::<ScriptRegistry>().message_names(), ["Damage"]);
+    ///
+    /// // Lua writes one, here through the console's `lua` command.
+    /// let lua = "lua events.emit('Damage', {amount = 5})";
+    /// assert_eq!(Console::execute(app.world_mut(), lua), Ok(String::new()));
+    /// let messages = app.world().resource::<Messages<Damage>>();
+    /// let amounts: Vec<f32> = messages.iter_current_update_messages().map(|d| d.amount).collect();
+    /// assert_eq!(amounts, [5.0]);
+    /// ```
     fn register_script_message<T: Message + Serialize + DeserializeOwned>(&mut self) -> &mut Self;
 }
 

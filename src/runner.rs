@@ -44,11 +44,92 @@ impl ScriptRunner {
     }
 
     /// Runs a source chunk in a worker VM; the job's result is what the chunk returns.
+    ///
+    /// ```
+    /// # use bevy_app::{App, TaskPoolPlugin};
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_ecs::message::Messages;
+    /// # use bevy_time::TimePlugin;
+    /// # use std::collections::HashMap;
+    /// use bevy_luau::prelude::*;
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+    ///     .add_plugins(LuauScriptingPlugin);
+    /// app.finish();
+    /// let runner = app.world().resource::<ScriptRunner>().clone();
+    /// let sum = runner.run_chunk("local n = 0 for i = 1, 100 do n += i end return n");
+    /// let broken = runner.run_chunk("error('out of luck')");
+    ///
+    /// // The results arrive in a later frame, as `JobCompleted` messages.
+    /// let mut results = HashMap::new();
+    /// # let mut frames = 0;
+    /// while results.len() < 2 {
+    /// #   frames += 1;
+    /// #   assert!(frames < 10_000, "the jobs did not complete");
+    /// #   std::thread::sleep(std::time::Duration::from_millis(1));
+    ///     app.update();
+    ///     let completed = app.world().resource::<Messages<JobCompleted>>();
+    ///     for job in completed.iter_current_update_messages() {
+    ///         results.insert(job.id, job.result.clone());
+    ///     }
+    /// }
+    /// assert_eq!(results[&sum], Ok(ScriptValue::Number(5050.0)));
+    /// let error = results[&broken].as_ref().unwrap_err();
+    /// assert_eq!(error.kind, ScriptErrorKind::Runtime);
+    /// assert!(error.message.contains("out of luck"), "{}", error.message);
+    /// ```
     pub fn run_chunk(&self, source: impl Into<String>) -> JobId {
         self.spawn(JobRequest::Chunk(source.into()))
     }
 
     /// Calls job `job` (defined by a worker script with `jobs.define`) with `args`.
+    ///
+    /// ```
+    /// # use bevy_app::{App, TaskPoolPlugin};
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_ecs::message::Messages;
+    /// # use bevy_time::TimePlugin;
+    /// # use std::collections::HashMap;
+    /// use bevy_luau::prelude::*;
+    ///
+    /// // workers/math.luau
+    /// let math = r#"jobs.define("double", function(n) return n * 2 end)"#;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::create_dir(dir.path().join("workers")).unwrap();
+    /// # std::fs::write(dir.path().join("workers/math.luau"), math).unwrap();
+    /// # let file_path = dir.path().display().to_string();
+    /// # let assets = AssetPlugin { file_path, ..Default::default() };
+    /// let mut app = App::new();
+    /// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, assets, LuauScriptingPlugin))
+    ///     .add_worker_script("workers/math.luau");
+    /// app.finish();
+    /// # for _ in 0..10_000 {
+    /// #     app.update();
+    /// #     if app.world().resource::<StatePool>().version() > 0 { break; }
+    /// #     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// # }
+    /// // Once the worker script has loaded:
+    /// let runner = app.world().resource::<ScriptRunner>().clone();
+    /// let doubled = runner.call("double", 21);
+    /// let tripled = runner.call("triple", 21);
+    ///
+    /// let mut results = HashMap::new();
+    /// # let mut frames = 0;
+    /// while results.len() < 2 {
+    /// #   frames += 1;
+    /// #   assert!(frames < 10_000, "the jobs did not complete");
+    /// #   std::thread::sleep(std::time::Duration::from_millis(1));
+    ///     app.update();
+    ///     let completed = app.world().resource::<Messages<JobCompleted>>();
+    ///     for job in completed.iter_current_update_messages() {
+    ///         results.insert(job.id, job.result.clone());
+    ///     }
+    /// }
+    /// assert_eq!(results[&doubled], Ok(ScriptValue::Number(42.0)));
+    /// let error = results[&tripled].as_ref().unwrap_err();
+    /// assert!(error.message.contains("no job named `triple`"), "{}", error.message);
+    /// ```
     pub fn call(&self, job: impl Into<String>, args: impl Into<ScriptValue>) -> JobId {
         self.spawn(JobRequest::Call(job.into(), args.into()))
     }

@@ -63,7 +63,15 @@ impl ScriptValue {
         matches!(self, Self::Nil)
     }
 
-    /// Returns the boolean, if this is a [`Bool`](Self::Bool).
+    /// Returns the boolean, if this is a [`Bool`](Self::Bool). Lua's truthiness does not apply:
+    /// `nil` and numbers are not booleans.
+    ///
+    /// ```
+    /// # use bevy_luau::prelude::*;
+    /// assert_eq!(ScriptValue::Bool(false).as_bool(), Some(false));
+    /// assert_eq!(ScriptValue::Nil.as_bool(), None);
+    /// assert_eq!(ScriptValue::Number(1.0).as_bool(), None);
+    /// ```
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Self::Bool(value) => Some(*value),
@@ -71,7 +79,14 @@ impl ScriptValue {
         }
     }
 
-    /// Returns the number, if this is a [`Number`](Self::Number).
+    /// Returns the number, if this is a [`Number`](Self::Number). Lua has one number type, so
+    /// Rust integers convert to numbers too; strings are not parsed.
+    ///
+    /// ```
+    /// # use bevy_luau::prelude::*;
+    /// assert_eq!(ScriptValue::from(3).as_number(), Some(3.0));
+    /// assert_eq!(ScriptValue::from("3").as_number(), None);
+    /// ```
     pub fn as_number(&self) -> Option<f64> {
         match self {
             Self::Number(value) => Some(*value),
@@ -80,6 +95,12 @@ impl ScriptValue {
     }
 
     /// Returns the string, if this is a [`String`](Self::String).
+    ///
+    /// ```
+    /// # use bevy_luau::prelude::*;
+    /// assert_eq!(ScriptValue::from("Ada").as_str(), Some("Ada"));
+    /// assert_eq!(ScriptValue::from(7).as_str(), None);
+    /// ```
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Self::String(value) => Some(value),
@@ -87,7 +108,17 @@ impl ScriptValue {
         }
     }
 
-    /// Returns the vector, if this is a [`Vector`](Self::Vector).
+    /// Returns the vector, if this is a [`Vector`](Self::Vector): a Luau `vector`, not a list of
+    /// three numbers.
+    ///
+    /// ```
+    /// # use bevy_luau::prelude::*;
+    /// use bevy_math::Vec3;
+    ///
+    /// assert_eq!(ScriptValue::from(Vec3::Y).as_vector(), Some(Vec3::Y));
+    /// let list = ScriptValue::List(vec![0.into(), 1.into(), 0.into()]);
+    /// assert_eq!(list.as_vector(), None);
+    /// ```
     pub fn as_vector(&self) -> Option<Vec3> {
         match self {
             Self::Vector(value) => Some(*value),
@@ -96,6 +127,19 @@ impl ScriptValue {
     }
 
     /// Returns the entity, if this is an [`Entity`](Self::Entity).
+    ///
+    /// ```
+    /// # use bevy_luau::prelude::*;
+    /// use bevy_ecs::world::World;
+    ///
+    /// let entity = World::new().spawn_empty().id();
+    /// // An entity comes back from Lua exactly.
+    /// let lua = mlua::Lua::new();
+    /// let back: ScriptValue = lua.load("return ...").call(ScriptValue::from(entity)).unwrap();
+    /// assert_eq!(back.as_entity(), Some(entity));
+    /// // Its index, as a number, is not an entity.
+    /// assert_eq!(ScriptValue::from(entity.index_u32()).as_entity(), None);
+    /// ```
     pub fn as_entity(&self) -> Option<Entity> {
         match self {
             Self::Entity(value) => Some(*value),
@@ -103,7 +147,17 @@ impl ScriptValue {
         }
     }
 
-    /// Returns the items, if this is a [`List`](Self::List).
+    /// Returns the items, if this is a [`List`](Self::List): a Lua table that is a sequence.
+    ///
+    /// ```
+    /// # use bevy_luau::prelude::*;
+    /// let lua = mlua::Lua::new();
+    /// let value: ScriptValue = lua.load("return {10, 20, 30}").eval().unwrap();
+    /// let items = value.as_list().unwrap();
+    /// assert_eq!(items.len(), 3);
+    /// assert_eq!(items[2].as_number(), Some(30.0));
+    /// assert_eq!(value.as_map(), None);
+    /// ```
     pub fn as_list(&self) -> Option<&[ScriptValue]> {
         match self {
             Self::List(items) => Some(items),
@@ -111,7 +165,17 @@ impl ScriptValue {
         }
     }
 
-    /// Returns the entries, if this is a [`Map`](Self::Map).
+    /// Returns the entries, if this is a [`Map`](Self::Map): a Lua table with string keys.
+    ///
+    /// ```
+    /// # use bevy_luau::prelude::*;
+    /// let lua = mlua::Lua::new();
+    /// let value: ScriptValue = lua.load("return {name = 'Ada', hp = 10}").eval().unwrap();
+    /// let entries = value.as_map().unwrap();
+    /// assert_eq!(entries["name"].as_str(), Some("Ada"));
+    /// assert_eq!(entries["hp"].as_number(), Some(10.0));
+    /// assert_eq!(value.as_list(), None);
+    /// ```
     pub fn as_map(&self) -> Option<&BTreeMap<String, ScriptValue>> {
         match self {
             Self::Map(entries) => Some(entries),

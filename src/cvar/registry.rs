@@ -136,6 +136,26 @@ impl CVarRegistry {
     /// Registers a CVar. Registering a name again keeps its current value when the type is
     /// the same (so a hot-reloaded script does not reset it) and updates the rest; another
     /// type is an error. A value waiting in the CVar file is applied.
+    ///
+    /// ```
+    /// use bevy_luau::CVar;
+    /// use bevy_luau::prelude::*;
+    ///
+    /// let mut cvars = CVarRegistry::new(None);
+    /// cvars.register("r_fov", CVar::new(75.0, "field of view", CVarFlags::ARCHIVE))?;
+    /// assert_eq!(cvars.get("r_fov"), Some(&CVarValue::Float(75.0)));
+    ///
+    /// // Registering it again, as a reloaded script does, keeps the value and takes the default.
+    /// cvars.set("r_fov", 90.0)?;
+    /// cvars.register("r_fov", CVar::new(80.0, "field of view", CVarFlags::ARCHIVE))?;
+    /// assert_eq!(cvars.get("r_fov"), Some(&CVarValue::Float(90.0)));
+    /// assert_eq!(cvars.cvar("r_fov").unwrap().default, CVarValue::Float(80.0));
+    ///
+    /// // Another type is refused.
+    /// let error = cvars.register("r_fov", CVar::new("wide", "", CVarFlags::empty()));
+    /// assert_eq!(error.unwrap_err().kind, ScriptErrorKind::Config);
+    /// # Ok::<(), ScriptError>(())
+    /// ```
     pub fn register(&mut self, name: &str, cvar: CVar) -> Result<(), ScriptError> {
         check_name(name)?;
         if let Some(range_error) = range_problem(&cvar, &cvar.default) {
@@ -187,6 +207,28 @@ impl CVarRegistry {
     }
 
     /// Sets `name` as scripts and the console do: read-only and cheat CVars are refused.
+    ///
+    /// The value must have the CVar's type (a whole number may set a float CVar) and fit its
+    /// range; otherwise it is a [`ScriptErrorKind::TypeMismatch`] error and the old value stays.
+    ///
+    /// ```
+    /// use bevy_luau::CVar;
+    /// use bevy_luau::prelude::*;
+    ///
+    /// let mut cvars = CVarRegistry::new(None);
+    /// let volume = CVar::new(0.8, "master volume", CVarFlags::ARCHIVE);
+    /// cvars.register("volume", volume.with_range(Some(0.0), Some(1.0)))?;
+    /// cvars.set("volume", 1)?;
+    /// assert_eq!(cvars.get("volume"), Some(&CVarValue::Float(1.0)));
+    ///
+    /// assert_eq!(cvars.set("volume", "loud").unwrap_err().kind, ScriptErrorKind::TypeMismatch);
+    /// assert!(cvars.set("volume", 1.5).is_err());
+    /// assert_eq!(cvars.get("volume"), Some(&CVarValue::Float(1.0)));
+    ///
+    /// cvars.register("version", CVar::new(3, "build", CVarFlags::READ_ONLY))?;
+    /// assert!(cvars.set("version", 4).is_err());
+    /// # Ok::<(), ScriptError>(())
+    /// ```
     pub fn set(&mut self, name: &str, value: impl Into<CVarValue>) -> Result<(), ScriptError> {
         self.change(name, value.into(), true)
     }
@@ -304,6 +346,30 @@ impl CVarRegistry {
     /// the path for [`save`](Self::save). A missing file is fine. A file that cannot be parsed
     /// is a `Config` error with line and column; the defaults stay and the file will not be
     /// overwritten. Values for CVars registered later wait until they register.
+    ///
+    /// ```
+    /// use bevy_luau::CVar;
+    /// use bevy_luau::prelude::*;
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("cvars.toml");
+    /// std::fs::write(&path, "volume = 0.25\nname = 'Ada'\n").unwrap();
+    ///
+    /// let mut cvars = CVarRegistry::new(None);
+    /// cvars.register("volume", CVar::new(0.8, "master volume", CVarFlags::ARCHIVE))?;
+    /// cvars.load(&path)?;
+    /// assert_eq!(cvars.get("volume"), Some(&CVarValue::Float(0.25)));
+    /// // `name` is not registered yet: its saved value waits for it.
+    /// cvars.register("name", CVar::new("player", "your name", CVarFlags::ARCHIVE))?;
+    /// assert_eq!(cvars.get("name"), Some(&CVarValue::String("Ada".into())));
+    ///
+    /// // A broken file changes nothing and is never saved over.
+    /// std::fs::write(&path, "volume = ").unwrap();
+    /// assert_eq!(cvars.load(&path).unwrap_err().kind, ScriptErrorKind::Config);
+    /// assert_eq!(cvars.get("volume"), Some(&CVarValue::Float(0.25)));
+    /// assert!(cvars.save().is_err());
+    /// # Ok::<(), ScriptError>(())
+    /// ```
     pub fn load(&mut self, path: impl Into<PathBuf>) -> Result<(), ScriptError> {
         let path = path.into();
         self.file = Some(path.clone());

@@ -108,6 +108,42 @@ impl ScriptEngine {
     /// that errors is reported like every script error (log and [`ScriptError`] message) and
     /// the next handler runs; when no handler consumed the event, the first such error is
     /// returned. Call it from an exclusive system or a command, never from inside a script.
+    ///
+    /// ```
+    /// # use bevy_app::{App, TaskPoolPlugin};
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_ecs::message::Messages;
+    /// # use bevy_time::TimePlugin;
+    /// use bevy_luau::prelude::*;
+    ///
+    /// // scripts/shield.luau
+    /// let shield = r#"
+    ///     events.on("hit", function(damage) return damage < 10 end)
+    ///     events.emit("ready")
+    /// "#;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::create_dir(dir.path().join("scripts")).unwrap();
+    /// # std::fs::write(dir.path().join("scripts/shield.luau"), shield).unwrap();
+    /// # let file_path = dir.path().display().to_string();
+    /// # let assets = AssetPlugin { file_path, ..Default::default() };
+    /// let mut app = App::new();
+    /// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, assets, LuauScriptingPlugin))
+    ///     .add_script("scripts/shield.luau");
+    /// # let ready = |app: &App| {
+    /// #     let events = app.world().resource::<Messages<ScriptEvent>>();
+    /// #     events.iter_current_update_messages().any(|e| e.name == "ready")
+    /// # };
+    /// # for _ in 0..10_000 {
+    /// #     app.update();
+    /// #     if ready(&app) { break; }
+    /// #     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// # }
+    /// // Once the script has loaded, its handler consumes hits below 10.
+    /// assert_eq!(ScriptEngine::emit(app.world_mut(), "hit", 5), Ok(true));
+    /// assert_eq!(ScriptEngine::emit(app.world_mut(), "hit", 50), Ok(false));
+    /// // An event nobody handles is not consumed either.
+    /// assert_eq!(ScriptEngine::emit(app.world_mut(), "heal", 5), Ok(false));
+    /// ```
     pub fn emit(
         world: &mut World,
         name: &str,
