@@ -179,7 +179,7 @@ struct ReadmeDoctests;
 /// The most common types, re-exported: `use bevy_luau::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Action, ActionQueue, CVarChanged, CVarFlags, CVarRegistry, CVarValue, Console,
+        Action, ActionQueue, CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue, Console,
         GameTemplate, JobCompleted, JobId, LuauScript, LuauScriptingPlugin, Script, ScriptCommand,
         ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent, ScriptRegistry,
         ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,

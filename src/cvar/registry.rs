@@ -342,10 +342,13 @@ impl CVarRegistry {
         self.file.as_deref()
     }
 
-    /// Reads ARCHIVE CVar values from `path` (a TOML table of `name = value`) and remembers
-    /// the path for [`save`](Self::save). A missing file is fine. A file that cannot be parsed
-    /// is a `Config` error with line and column; the defaults stay and the file will not be
-    /// overwritten. Values for CVars registered later wait until they register.
+    /// Reads CVar values from `path` (a TOML table of `name = value`) and remembers the path for
+    /// [`save`](Self::save). Every value in the file is applied to its CVar, whatever its flags
+    /// (a file is trusted like the code that loads it); `save` writes back the ARCHIVE ones
+    /// only, so a value of another CVar in the file lasts until the next save. A missing file is
+    /// fine. A file that cannot be parsed is a `Config` error with line and column; the values
+    /// stay and the file will not be overwritten. Values for CVars registered later wait until
+    /// they register.
     ///
     /// ```
     /// use bevy_luau::CVar;
