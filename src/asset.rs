@@ -1,7 +1,13 @@
-//! The [`LuauScript`] asset and its loader for `.lua` and `.luau` files.
+//! The [`LuauScript`] asset, its loader for `.lua` and `.luau` files, and the [`Script`]
+//! component that attaches one to an entity.
 
 use bevy_asset::io::Reader;
-use bevy_asset::{Asset, AssetLoader, LoadContext};
+use bevy_asset::{Asset, AssetLoader, Handle, LoadContext};
+use bevy_ecs::component::Component;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::lifecycle::HookContext;
+use bevy_ecs::resource::Resource;
+use bevy_ecs::world::DeferredWorld;
 use bevy_reflect::TypePath;
 use std::sync::Arc;
 
@@ -62,4 +68,50 @@ impl AssetLoader for LuauScriptLoader {
     fn extensions(&self) -> &[&str] {
         &["lua", "luau"]
     }
+}
+
+/// Attaches a [`LuauScript`] to an entity, which then gets its own instance of the script.
+///
+/// ```
+/// # use bevy_asset::{AssetServer, Handle};
+/// # use bevy_luau::{LuauScript, Script};
+/// # fn spawn(commands: &mut bevy_ecs::system::Commands, server: &AssetServer) {
+/// commands.spawn(Script::new(server.load("scripts/enemy.luau")));
+/// # }
+/// ```
+#[derive(Component, Clone, Debug)]
+#[component(on_insert = Script::inserted, on_remove = Script::removed)]
+pub struct Script {
+    handle: Handle<LuauScript>,
+}
+
+impl Script {
+    /// Attaches the script behind `handle`.
+    pub fn new(handle: Handle<LuauScript>) -> Self {
+        Self { handle }
+    }
+
+    /// The script asset.
+    pub fn handle(&self) -> &Handle<LuauScript> {
+        &self.handle
+    }
+
+    fn inserted(mut world: DeferredWorld, context: HookContext) {
+        if let Some(mut lifecycle) = world.get_resource_mut::<ScriptLifecycle>() {
+            lifecycle.inserted.push(context.entity);
+        }
+    }
+
+    fn removed(mut world: DeferredWorld, context: HookContext) {
+        if let Some(mut lifecycle) = world.get_resource_mut::<ScriptLifecycle>() {
+            lifecycle.removed.push(context.entity);
+        }
+    }
+}
+
+/// Entities whose [`Script`] was inserted or removed since the last step.
+#[derive(Resource, Default)]
+pub(crate) struct ScriptLifecycle {
+    pub(crate) inserted: Vec<Entity>,
+    pub(crate) removed: Vec<Entity>,
 }

@@ -13,7 +13,9 @@
 
 use crate::cvar::{CVarFlags, CVarRegistry};
 use crate::engine::ScriptEngine;
-use crate::engine::context::with_world;
+use crate::runtime::context::ConsoleHooks;
+use crate::runtime::context::with_world;
+use crate::suggest::close_matches;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::{Mut, World};
 use mlua::Lua;
@@ -103,7 +105,7 @@ impl Console {
         let ran = world.try_resource_scope(|world, mut engine: Mut<ScriptEngine>| {
             let lua = engine.lua().clone();
             let result =
-                crate::engine::context::lend_world(&lua, world, || run(&Reach::Lua(&lua), line));
+                crate::runtime::context::lend_world(&lua, world, || run(&Reach::Lua(&lua), line));
             engine.flush_errors(world);
             result
         });
@@ -113,6 +115,14 @@ impl Console {
             None => run(&Reach::World(std::cell::RefCell::new(world)), line),
         }
     }
+}
+
+/// Lets the main VM's `console.execute` and `console.register` reach the console.
+pub(crate) fn attach(engine: &ScriptEngine) {
+    engine.lua().set_app_data(ConsoleHooks {
+        execute: |lua, line| run(&Reach::Lua(lua), line),
+        builtin: |name| BUILTINS.iter().any(|(b, _)| *b == name),
+    });
 }
 
 /// How the console reaches the world: directly, or through the main VM during a step.
@@ -412,41 +422,6 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// Up to three names from `known` close to `name` (by edit distance, or sharing a prefix).
-pub fn close_matches<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let name = name.to_ascii_lowercase();
-    let limit = (name.len() / 3).max(2);
-    let mut scored: Vec<(usize, &str)> = known
-        .filter_map(|candidate| {
-            let lower = candidate.to_ascii_lowercase();
-            let distance = edit_distance(&name, &lower);
-            let related = lower.starts_with(&name) || name.starts_with(&lower);
-            (distance <= limit || (related && name.len() >= 2)).then_some((distance, candidate))
-        })
-        .collect();
-    scored.sort();
-    scored
-        .into_iter()
-        .take(3)
-        .map(|(_, c)| c.to_owned())
-        .collect()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,12 +439,5 @@ mod tests {
         assert_eq!(split(r#"set s """#).unwrap(), ["set", "s", ""]);
         assert!(split(r#"set s "open"#).is_err());
         assert!(split("   ").unwrap().is_empty());
-    }
-
-    #[test]
-    fn close_matches_find_typos() {
-        let known = ["r_fov", "r_vsync", "sv_cheats", "name"];
-        assert_eq!(close_matches("r_fv", known.iter().copied()), ["r_fov"]);
-        assert!(close_matches("zzzzzz", known.iter().copied()).is_empty());
     }
 }

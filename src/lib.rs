@@ -146,8 +146,10 @@ pub(crate) mod reflect;
 /// [`ScriptRegistry`](registry::ScriptRegistry): the components, resources and messages Lua reaches by name.
 pub mod registry;
 pub mod runner;
+pub(crate) mod runtime;
 /// Reading serde types from Lua tables by field name.
 mod serde_lua;
+mod suggest;
 pub mod template;
 /// Luau type definitions for luau-lsp, generated from the running app.
 pub mod typedefs;
@@ -157,10 +159,11 @@ pub mod value;
 pub mod vm;
 
 pub use api::events::ScriptEvent;
+pub use asset::Script;
 pub use asset::{LuauScript, LuauScriptLoader};
 pub use console::Console;
 pub use cvar::{CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue};
-pub use engine::{Script, ScriptEngine};
+pub use engine::ScriptEngine;
 pub use error::{ScriptError, ScriptErrorKind};
 pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
 pub use pool::{PoolLease, StatePool};

@@ -253,6 +253,7 @@ fn create_engine(world: &mut World) -> bool {
         Ok((pool, engine)) => {
             let runner = ScriptRunner::new(pool.clone(), queue.clone());
             engine.attach_runner(runner.clone());
+            crate::console::attach(&engine);
             world.insert_resource(queue);
             world.insert_resource(pool);
             world.insert_resource(runner);

@@ -18,9 +18,9 @@
 use crate::api::commands::{self, RemoteCommands};
 use crate::api::require::{self, ModuleEnv, ModuleReader, RequiredModules};
 use crate::cvar::CVarSnapshot;
-use crate::engine::context::Owner;
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::queue::ActionQueue;
+use crate::runtime::context::Owner;
 use crate::value::ScriptValue;
 use crate::vm::{self, Budget, ScriptConfig};
 use bevy_asset::AssetServer;
@@ -335,6 +335,8 @@ fn install(
 
 /// `require` in worker VMs: the shared implementation and the binder that gives each script
 /// its own (see `engine::env::SharedFunctions`).
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 struct WorkerRequire {
     require: Function,
     bind: Function,

@@ -51,7 +51,7 @@ pub enum Action {
     },
     /// A console variable changed: Lua's `cvar.on_change` handlers and the
     /// [`CVarChanged`](crate::CVarChanged) message hear of it.
-    CVarChanged(crate::cvar::CVarChanged),
+    CVarChanged(crate::cvar::value::CVarChanged),
     /// A deferred world command issued by a worker; applied in the order received.
     Command(ScriptCommand),
 }

@@ -56,6 +56,8 @@ impl Default for ScriptConfig {
 
 /// The real (read-only) global table of a VM, kept so script environments can read through
 /// to it directly rather than through the shared sandbox proxy.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Clone)]
 pub(crate) struct BuiltinGlobals(pub Table);
 

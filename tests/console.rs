@@ -236,3 +236,49 @@ fn console_changes_reach_lua_in_the_next_step() {
     h.update();
     assert_eq!(h.payloads("fov"), vec![ScriptValue::Number(65.0)]);
 }
+
+/// Lua app data is borrowed only between calls into Lua, never across one: a command that runs
+/// the console, which runs Lua that registers and runs more commands, cannot find a borrow
+/// still held by the call above it.
+#[test]
+fn re_entrant_console_calls_do_not_trip_a_held_borrow() {
+    let mut h = harness(
+        r#"
+        console.register("inner", function(args)
+            -- Registers a command while the console is running one, then runs Lua.
+            console.register("late", function() return "late" end)
+            local out, ok = console.execute("lua 1 + " .. args[1])
+            assert(ok, out)
+            return "inner(" .. out .. ")"
+        end)
+        console.register("outer", function(args)
+            local out, ok = console.execute("inner " .. args[1])
+            assert(ok, out)
+            local late = console.execute("late")
+            return "outer(" .. out .. "," .. late .. ")"
+        end)
+        cvar.on_change("r_fov", function(_, _, new)
+            -- A handler that changes another CVar and runs the console from inside the change.
+            cvar.set("name", "fov " .. tostring(new))
+            events.emit("changed", console.execute("get name"))
+        end)
+        hooks.on_update(function()
+            -- A hook that registers a hook while the hooks run.
+            hooks.on_update(function() end)
+        end)
+        events.emit("ready")
+        "#,
+    );
+    // From Rust, through a Lua command, through Lua again.
+    assert_eq!(exec(&mut h, "outer 41"), Ok("outer(inner(42),late)".into()));
+    // From Lua, through the same chain.
+    assert_eq!(
+        exec(&mut h, "lua (console.execute('outer 1'))"),
+        Ok("outer(inner(2),late)".into())
+    );
+    assert_eq!(exec(&mut h, "set r_fov 90"), Ok("r_fov = 90".into()));
+    h.run_until_event("changed");
+    h.assert_no_errors();
+    let changed = h.payloads("changed");
+    assert_eq!(changed[0].as_str(), Some("name = fov 90 (default player)"));
+}

@@ -16,13 +16,15 @@
 
 use crate::api::function::{self, entity_arg};
 use crate::api::{ecs, events};
-use crate::engine::context::{report, with_world};
 use crate::error::ScriptError;
 use crate::queue::{Action, ActionQueue, ScriptCommand};
+use crate::runtime::context::{report, with_world};
 use crate::value::ScriptValue;
 use mlua::{IntoLua, Lua, Table, Value};
 
 /// Commands issued in the main VM during the running step.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default)]
 pub(crate) struct CommandQueue(pub Vec<ScriptCommand>);
 
@@ -88,6 +90,8 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
 }
 
 /// In a worker VM: commands go straight to the main thread's action queue.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 pub(crate) struct RemoteCommands(pub ActionQueue);
 
 fn push(lua: &Lua, command: ScriptCommand) -> mlua::Result<()> {

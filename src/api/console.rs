@@ -8,10 +8,9 @@
 //! Commands a script registers belong to it: a hot reload replaces them.
 
 use crate::api::function;
-use crate::console::{Reach, run};
-use crate::engine::callbacks::{Callback, Callbacks};
-use crate::engine::context::{Caller, InstructionLimit, Owner, call_as};
 use crate::error::{ScriptErrorKind, lua_error};
+use crate::runtime::callbacks::{Callback, Callbacks};
+use crate::runtime::context::{Caller, InstructionLimit, Owner, call_as};
 use crate::vm::Budget;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use std::sync::Arc;
@@ -23,7 +22,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     console.raw_set(
         "execute",
         function::create(lua, "console.execute", |lua, (line,): (String,)| {
-            Ok(match run(&Reach::Lua(lua), &line) {
+            Ok(match crate::runtime::context::console_execute(lua, &line) {
                 Ok(output) => (output, true),
                 Err(error) => (format!("error: {error}"), false),
             })
@@ -56,6 +55,8 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
 }
 
 /// The shared functions of `console`, copied into each script's table.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 struct SharedConsole(Table);
 
 /// Gives a script's environment its own `console` table, whose `register` makes commands that
@@ -75,7 +76,7 @@ pub(crate) fn install_for_script(lua: &Lua, env: &Table, owner: &Owner) -> mlua:
         "console.register",
         move |lua, (name, f, help): (String, Function, Option<String>)| {
             let valid = !name.is_empty() && !name.contains(char::is_whitespace);
-            if !valid || crate::console::BUILTINS.iter().any(|(b, _)| *b == name) {
+            if !valid || crate::runtime::context::console_builtin(lua, &name) {
                 return Err(lua_error(
                     ScriptErrorKind::TypeMismatch,
                     format!(
@@ -170,6 +171,8 @@ pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, String> {
 }
 
 /// The global table of `lua <code>`, made on first use and kept.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 struct ConsoleEnv(Option<Table>);
 
 fn console_env(lua: &Lua) -> mlua::Result<Table> {
@@ -177,10 +180,15 @@ fn console_env(lua: &Lua) -> mlua::Result<Table> {
         return Ok(env);
     }
     let owner = Owner {
-        id: crate::engine::scripts::next_id(),
+        id: crate::runtime::context::next_id(),
         path: Arc::from("console"),
     };
-    let env = crate::engine::env::build(lua, &owner, "console", &lua.create_table()?)?;
+    // The environment a module of the main VM gets, which the engine installed.
+    let build = lua
+        .app_data_ref::<crate::api::require::ModuleEnv>()
+        .map(|build| build.0)
+        .ok_or_else(|| mlua::Error::runtime("the console's Lua needs the main VM"))?;
+    let env = build(lua, &owner, "console", &lua.create_table()?)?;
     if let Some(mut slot) = lua.app_data_mut::<ConsoleEnv>() {
         slot.0 = Some(env.clone());
     }

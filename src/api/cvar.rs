@@ -16,9 +16,9 @@
 
 use crate::api::function;
 use crate::cvar::{CVar, CVarFlags, CVarRegistry, CVarSnapshot, CVarValue};
-use crate::engine::callbacks::{self, List};
-use crate::engine::context::{Owner, with_world};
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
+use crate::runtime::callbacks::{self, List};
+use crate::runtime::context::{Owner, with_world};
 use mlua::{Function, IntoLua, Lua, Table, Value};
 use std::sync::Arc;
 
@@ -84,6 +84,8 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
 }
 
 /// The shared functions of `cvar`, copied into each script's table.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 struct SharedCVar(Table);
 
 /// Adds `cvar` to a worker VM: `get` only, from the snapshot.
@@ -134,6 +136,8 @@ pub(crate) fn install_for_script(
 }
 
 /// The shared implementations behind each script's `cvar.on_change`.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 pub(crate) struct OnChange(pub Function);
 
 /// Creates the shared `on_change`: `(state, name, handler)`, where a string handler names a

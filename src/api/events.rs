@@ -11,10 +11,10 @@
 //! `MessageReader<ScriptEvent>`.
 
 use crate::api::function;
-use crate::engine::callbacks::{self, List};
-use crate::engine::context::{Owner, with_world};
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::registry::ScriptRegistry;
+use crate::runtime::callbacks::{self, List};
+use crate::runtime::context::{Owner, with_world};
 use crate::value::ScriptValue;
 use bevy_ecs::message::Message;
 use mlua::{FromLua, Function, Lua, Table, Value};

@@ -8,8 +8,8 @@
 //! the frame still run. Hot reload drops the hooks the old version of a script registered.
 
 use crate::api::function;
-use crate::engine::callbacks::{self, List};
-use crate::engine::context::Owner;
+use crate::runtime::callbacks::{self, List};
+use crate::runtime::context::Owner;
 use mlua::{Function, Lua, Table};
 
 /// Adds `hooks` to a script's environment; hooks it registers belong to `owner`.

@@ -24,8 +24,8 @@
 //!   [`Window::set_cursor_position`].
 
 use crate::api::function::{self, describe};
-use crate::engine::context::with_world;
 use crate::error::{ScriptErrorKind, lua_error};
+use crate::runtime::context::with_world;
 use bevy_ecs::query::With;
 use bevy_ecs::world::World;
 use bevy_input::ButtonInput;
@@ -260,7 +260,7 @@ impl KeyNames {
             .iter()
             .filter_map(|&name| {
                 let lowercase = name.to_ascii_lowercase();
-                let mut score = edit_distance(&wanted, &lowercase);
+                let mut score = strsim::levenshtein(&wanted, &lowercase);
                 if lowercase.ends_with(&wanted) {
                     score = score.min(1);
                 }
@@ -274,22 +274,6 @@ impl KeyNames {
             .map(|(_, name)| name)
             .collect()
     }
-}
-
-/// Levenshtein distance between two strings, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -325,12 +309,5 @@ mod tests {
         assert!(keys.close_to("Arrowup2").contains(&"ArrowUp"));
         assert!(keys.close_to("xyzzyplugh").is_empty());
         assert!(keys.close_to("1").len() <= SUGGESTIONS);
-    }
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 }

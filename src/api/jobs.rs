@@ -14,17 +14,19 @@
 //! [`ScriptValue`]s: tables, numbers, strings, vectors and entities, never functions.
 
 use crate::api::function;
-use crate::engine::context::{Caller, call_as, caller_path, report};
-use crate::engine::scheduler;
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
 use crate::queue::JobId;
-use crate::runner::ScriptRunner;
+use crate::runtime::context::{Caller, call_as, caller_path, report};
+use crate::runtime::scheduler;
 use crate::value::ScriptValue;
 use mlua::{Function, IntoLua, Lua, MultiValue, Table, Thread, Value};
 use std::collections::HashMap;
 
-/// The runner `jobs.run` uses, set when the plugin creates the worker pool.
-pub(crate) struct Runner(pub ScriptRunner);
+/// How `jobs.run` starts a job: the engine sets it to `ScriptRunner::call` when the plugin
+/// creates the worker pool.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
+pub(crate) struct Runner(pub std::sync::Arc<dyn Fn(String, ScriptValue) -> JobId + Send + Sync>);
 
 /// A job whose result has not arrived, with who waits for it.
 struct PendingJob {
@@ -34,13 +36,19 @@ struct PendingJob {
 }
 
 /// Jobs started from Lua whose results have not arrived.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default)]
 pub(crate) struct PendingJobs(HashMap<JobId, PendingJob>);
 
 /// The metatable of job tables.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 struct JobMeta(Table);
 
 /// The jobs a worker VM's scripts defined with `jobs.define`.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default)]
 struct JobTable(HashMap<String, Function>);
 
@@ -132,7 +140,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             lua,
             "jobs.run",
             |lua, (name, args): (String, Option<ScriptValue>)| {
-                let runner = lua
+                let run = lua
                     .app_data_ref::<Runner>()
                     .map(|r| r.0.clone())
                     .ok_or_else(|| {
@@ -141,7 +149,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
                             "jobs.run: there is no worker pool (is TaskPoolPlugin added?)",
                         )
                     })?;
-                let id = runner.call(name, args.unwrap_or_default());
+                let id = run(name, args.unwrap_or_default());
                 let job = lua.create_table()?;
                 job.raw_set("id", id.0)?;
                 job.raw_set("done", false)?;

@@ -11,8 +11,8 @@
 //! their own; hooks and handlers they register belong to the requiring script.
 
 use crate::api::function;
-use crate::engine::context::Owner;
 use crate::error::{ScriptErrorKind, lua_error};
+use crate::runtime::context::Owner;
 use bevy_asset::AssetServer;
 use bevy_asset::io::{AssetReaderError, AssetSourceId};
 use mlua::chunk::ChunkMode;
@@ -21,17 +21,23 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Where `require` reads module files from: the default source of Bevy's asset server.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Clone)]
 pub(crate) struct ModuleReader(pub AssetServer);
 
 /// Builds the global table a module runs in: `(lua, owner, file, modules) -> env`. The main VM
 /// and worker VMs give their modules different libraries.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 pub(crate) struct ModuleEnv(pub fn(&Lua, &Owner, &str, &Table) -> mlua::Result<Table>);
 
 /// Module files required since the engine last looked, with the script version that required
 /// them, so a change to a module can reload the scripts that use it.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default)]
-pub(crate) struct RequiredModules(pub Vec<(crate::engine::context::ScriptId, String)>);
+pub(crate) struct RequiredModules(pub Vec<(crate::runtime::context::ScriptId, String)>);
 
 /// Per-script state of `require`, kept in a Lua table so the garbage collector sees it.
 const DIR: &str = "dir";

@@ -20,9 +20,9 @@
 //! script are cancelled when it hot-reloads (the new version starts its own).
 
 use crate::api::function;
-use crate::engine::context::{Caller, InstructionLimit, StepTime};
-use crate::engine::scheduler::{self, Due, Scheduler};
 use crate::error::{ScriptErrorKind, lua_error};
+use crate::runtime::context::{Caller, InstructionLimit, StepTime};
+use crate::runtime::scheduler::{self, Due, Scheduler};
 use mlua::{Function, Lua, MultiValue, Table, Thread, Value};
 
 /// Adds the `task` library to the shared globals of the main VM.

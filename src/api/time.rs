@@ -9,8 +9,8 @@
 //! Each function is one read of the step's time (see `crate::fast`).
 
 use crate::api::function;
-use crate::engine::context::StepTime;
 use crate::fast::{self, Stack, fast_fn};
+use crate::runtime::context::StepTime;
 use mlua::{Lua, Table};
 use std::ffi::c_int;
 

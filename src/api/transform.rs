@@ -29,9 +29,9 @@
 //! never reaches a `Transform`, and a refused call leaves it unchanged.
 
 use crate::api::function::{self, describe, entity_arg};
-use crate::engine::context::with_world;
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::fast::{self, Stack};
+use crate::runtime::context::with_world;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::{Mut, World};
 use bevy_math::{Dir3, EulerRot, Quat, Vec3};

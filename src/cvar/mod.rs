@@ -12,7 +12,7 @@
 //! file, so the user's data is never lost. Saving writes a temporary file and renames it.
 
 mod registry;
-mod value;
+pub(crate) mod value;
 
-pub use registry::{CVar, CVarChanged, CVarFlags, CVarRegistry, CVarSnapshot, SV_CHEATS};
-pub use value::CVarValue;
+pub use registry::{CVar, CVarFlags, CVarRegistry, CVarSnapshot, SV_CHEATS};
+pub use value::{CVarChanged, CVarValue};

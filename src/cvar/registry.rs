@@ -2,13 +2,12 @@
 
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::queue::{Action, ActionQueue};
-use bevy_ecs::message::Message;
 use bevy_ecs::resource::Resource;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use super::CVarValue;
+use super::{CVarChanged, CVarValue};
 
 bitflags::bitflags! {
     /// How a console variable behaves.
@@ -76,17 +75,6 @@ impl CVar {
         self.max = max;
         self
     }
-}
-
-/// A console variable changed. Written at stage 2 of the scripting step after the change.
-#[derive(Message, Debug, Clone, PartialEq)]
-pub struct CVarChanged {
-    /// The CVar.
-    pub name: String,
-    /// Its value before.
-    pub old: CVarValue,
-    /// Its value now.
-    pub new: CVarValue,
 }
 
 /// The name of the CVar that allows changing [`CVarFlags::CHEAT`] CVars.
@@ -275,7 +263,7 @@ impl CVarRegistry {
     fn known(&self, name: &str) -> Result<&CVar, ScriptError> {
         self.vars.get(name).ok_or_else(|| {
             let suggestions =
-                crate::console::close_matches(name, self.vars.keys().map(String::as_str));
+                crate::suggest::close_matches(name, self.vars.keys().map(String::as_str));
             let hint = if suggestions.is_empty() {
                 String::new()
             } else {

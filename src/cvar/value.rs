@@ -1,6 +1,7 @@
 //! [`CVarValue`]: the typed value of a console variable, parsed from text and checked
 //! against the type of a CVar's default.
 
+use bevy_ecs::message::Message;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -137,4 +138,15 @@ impl From<String> for CVarValue {
     fn from(value: String) -> Self {
         Self::String(value)
     }
+}
+
+/// A console variable changed. Written at stage 2 of the scripting step after the change.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct CVarChanged {
+    /// The CVar.
+    pub name: String,
+    /// Its value before.
+    pub old: CVarValue,
+    /// Its value now.
+    pub new: CVarValue,
 }

@@ -11,68 +11,19 @@
 //!   next step when Rust despawns the entity or removes the component (the entity is gone by
 //!   then, but `self` and its fields are not).
 
-use super::context::{Caller, ScriptId, call_as, report};
-use super::scheduler::Scheduler;
 use super::scripts::run_version;
-use crate::asset::LuauScript;
+use crate::asset::{LuauScript, Script, ScriptLifecycle};
 use crate::error::{ScriptError, ScriptErrorKind};
+use crate::runtime::context::{Caller, ScriptId, call_as, report};
+use crate::runtime::scheduler::Scheduler;
 use bevy_asset::{AssetEvent, AssetId, Assets, Handle};
-use bevy_ecs::component::Component;
 use bevy_ecs::entity::Entity;
-use bevy_ecs::lifecycle::HookContext;
 use bevy_ecs::message::{MessageCursor, Messages};
-use bevy_ecs::resource::Resource;
-use bevy_ecs::world::{DeferredWorld, World};
+use bevy_ecs::world::World;
 use mlua::{FromLuaMulti, Function, IntoLuaMulti, Lua, Table, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Attaches a [`LuauScript`] to an entity, which then gets its own instance of the script.
-///
-/// ```
-/// # use bevy_asset::{AssetServer, Handle};
-/// # use bevy_luau::{LuauScript, Script};
-/// # fn spawn(commands: &mut bevy_ecs::system::Commands, server: &AssetServer) {
-/// commands.spawn(Script::new(server.load("scripts/enemy.luau")));
-/// # }
-/// ```
-#[derive(Component, Clone, Debug)]
-#[component(on_insert = Script::inserted, on_remove = Script::removed)]
-pub struct Script {
-    handle: Handle<LuauScript>,
-}
-
-impl Script {
-    /// Attaches the script behind `handle`.
-    pub fn new(handle: Handle<LuauScript>) -> Self {
-        Self { handle }
-    }
-
-    /// The script asset.
-    pub fn handle(&self) -> &Handle<LuauScript> {
-        &self.handle
-    }
-
-    fn inserted(mut world: DeferredWorld, context: HookContext) {
-        if let Some(mut lifecycle) = world.get_resource_mut::<ScriptLifecycle>() {
-            lifecycle.inserted.push(context.entity);
-        }
-    }
-
-    fn removed(mut world: DeferredWorld, context: HookContext) {
-        if let Some(mut lifecycle) = world.get_resource_mut::<ScriptLifecycle>() {
-            lifecycle.removed.push(context.entity);
-        }
-    }
-}
-
-/// Entities whose [`Script`] was inserted or removed since the last step.
-#[derive(Resource, Default)]
-pub(crate) struct ScriptLifecycle {
-    inserted: Vec<Entity>,
-    removed: Vec<Entity>,
-}
 
 /// One entity's instance of its script.
 #[derive(Clone)]
@@ -144,6 +95,8 @@ struct Version {
 
 /// All entity script classes and instances of the main VM (kept in its app data, so
 /// `ecs.despawn` can reach them).
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default)]
 pub(crate) struct EntityScripts {
     classes: Vec<Class>,
@@ -233,7 +186,7 @@ pub(crate) fn apply(lua: &Lua, limit: u64, load: bool, errors: &mut Vec<ScriptEr
     if load {
         load_versions(lua, limit, errors);
     }
-    let lifecycle = super::context::with_world(lua, |world| {
+    let lifecycle = crate::runtime::context::with_world(lua, |world| {
         world.get_resource_mut::<ScriptLifecycle>().map(|mut l| {
             (
                 std::mem::take(&mut l.inserted),
@@ -270,7 +223,7 @@ fn load_versions(lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
         }) else {
             continue;
         };
-        let id = super::scripts::next_id();
+        let id = crate::runtime::context::next_id();
         let result =
             run_version(lua, id, &path, &source, limit).and_then(|(env, value)| match value {
                 Value::Table(methods) => Ok((env, methods)),
@@ -322,12 +275,12 @@ fn load_versions(lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
 
 /// Creates the instance of a newly scripted entity and runs its `on_spawn`.
 fn attach(lua: &Lua, entity: Entity, limit: u64) {
-    let handle = super::context::with_world(lua, |world| {
+    let handle = crate::runtime::context::with_world(lua, |world| {
         world
             .get_entity(entity)
             .ok()
             .and_then(|e| e.get::<Script>())
-            .map(|s| s.handle.clone())
+            .map(|s| s.handle().clone())
     });
     let Ok(Some(handle)) = handle else {
         return;
@@ -398,7 +351,7 @@ fn class_for(lua: &Lua, handle: Handle<LuauScript>) -> Option<(usize, bool)> {
         || Arc::from(format!("{:?}", handle.id())),
         |p| Arc::from(p.to_string()),
     );
-    let source = super::context::with_world(lua, |world| {
+    let source = crate::runtime::context::with_world(lua, |world| {
         world
             .get_resource::<Assets<LuauScript>>()
             .and_then(|a| a.get(&handle))

@@ -1,13 +1,15 @@
 //! Building the global table of one script or module: the sandboxed environment plus the
 //! libraries whose functions know which script calls them.
 
-use super::context::Owner;
 use crate::api::{console, cvar, events, hooks, log, require};
+use crate::runtime::context::Owner;
 use crate::vm;
 use mlua::{Function, Lua, Table};
 use std::sync::Arc;
 
 /// Functions shared by every environment of a VM, created once.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Clone)]
 pub(crate) struct SharedFunctions {
     /// `events.emit`.

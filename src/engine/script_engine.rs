@@ -1,10 +1,7 @@
 //! [`ScriptEngine`]: the main-thread VM and the scripting step.
 
-use super::callbacks::{self, Callback, Callbacks, List};
-use super::context::{Caller, ErrorSink, InstructionLimit, StepTime, call_as, lend_world, report};
 use super::entity_scripts::{self, EntityScripts};
 use super::env::SharedFunctions;
-use super::scheduler::{self, Scheduler};
 use super::scripts::GlobalScripts;
 use super::worker_scripts::WorkerScripts;
 use crate::api::events::ScriptEvent;
@@ -14,6 +11,11 @@ use crate::error::{ScriptError, ScriptErrorKind};
 use crate::queue::{Action, ActionQueue};
 use crate::registry::{MessageSource, ScriptRegistry};
 use crate::runner::JobCompleted;
+use crate::runtime::callbacks::{self, Callback, Callbacks, List};
+use crate::runtime::context::{
+    Caller, EngineHooks, ErrorSink, InstructionLimit, StepTime, call_as, lend_world, report,
+};
+use crate::runtime::scheduler::{self, Scheduler};
 use crate::value::ScriptValue;
 use crate::vm::{self, ScriptConfig};
 use bevy_asset::AssetServer;
@@ -65,10 +67,13 @@ impl ScriptEngine {
         lua.set_app_data(Callbacks::default());
         lua.set_app_data(RequiredModules::default());
         lua.set_app_data(ModuleEnv(super::env::build));
+        lua.set_app_data(EngineHooks {
+            despawned: entity_scripts::despawned,
+        });
         lua.set_app_data(EntityScripts::default());
         lua.set_app_data(ErrorSink::default());
         lua.set_app_data(InstructionLimit(config.instruction_limit));
-        lua.set_app_data(super::context::ScriptPaths::default());
+        lua.set_app_data(crate::runtime::context::ScriptPaths::default());
         if let Some(assets) = assets {
             lua.set_app_data(ModuleReader(assets));
         }
@@ -87,7 +92,9 @@ impl ScriptEngine {
 
     /// Lets `jobs.run` reach the worker pool.
     pub(crate) fn attach_runner(&self, runner: crate::runner::ScriptRunner) {
-        self.lua.set_app_data(crate::api::jobs::Runner(runner));
+        let run = move |name: String, args: ScriptValue| runner.call(name, args);
+        self.lua
+            .set_app_data(crate::api::jobs::Runner(std::sync::Arc::new(run)));
     }
 
     /// The main VM, for embedding code that needs mlua directly. Code run through it outside
@@ -272,8 +279,9 @@ impl ScriptEngine {
                         self.errors.push(error.clone());
                     }
                     let completed = JobCompleted { id, result };
-                    let written =
-                        super::context::with_world(lua, |world| world.write_message(completed));
+                    let written = crate::runtime::context::with_world(lua, |world| {
+                        world.write_message(completed)
+                    });
                     if let Err(error) = written {
                         self.errors
                             .push(ScriptError::from_lua("bevy_luau", &error, false));
@@ -312,7 +320,7 @@ impl ScriptEngine {
             }
         }
         callbacks::restore(lua, List::CVar(&change.name), handlers);
-        let saved = super::context::with_world(lua, |world| {
+        let saved = crate::runtime::context::with_world(lua, |world| {
             let registry = world.get_resource::<CVarRegistry>()?;
             let archived = registry
                 .cvar(&change.name)
@@ -343,7 +351,7 @@ impl ScriptEngine {
         let mut messages = Vec::new();
         let cursor = &mut self.events;
         let sources = &mut self.message_sources;
-        let read = super::context::with_world(lua, |world| {
+        let read = crate::runtime::context::with_world(lua, |world| {
             if let Some(events) = world.get_resource::<Messages<ScriptEvent>>() {
                 buffer.extend(cursor.read(events).cloned());
             }

@@ -8,13 +8,13 @@
 //! Modules a script `require`s are watched too: when one changes, every script whose active
 //! version required it reloads.
 
-use super::callbacks::Callbacks;
-use super::context::{Caller, Owner, ScriptId, ScriptPaths};
 use super::env;
-use super::scheduler::Scheduler;
 use crate::api::require::RequiredModules;
 use crate::asset::LuauScript;
 use crate::error::{ScriptError, ScriptErrorKind};
+use crate::runtime::callbacks::Callbacks;
+use crate::runtime::context::{Caller, Owner, ScriptId, ScriptPaths, next_id};
+use crate::runtime::scheduler::Scheduler;
 use crate::vm::Budget;
 use bevy_asset::{AssetEvent, AssetLoadFailedEvent, AssetServer, Assets, Handle};
 use bevy_ecs::message::{MessageCursor, Messages};
@@ -23,7 +23,6 @@ use bevy_ecs::world::World;
 use mlua::chunk::ChunkMode;
 use mlua::{Lua, Table, Value};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Paths of global scripts asked for with `app.add_script`, not yet handed to the asset server.
 #[derive(Resource, Default, Debug)]
@@ -248,12 +247,6 @@ pub(crate) fn run_version(
     let (result, exhausted) = caller.run(|| Budget::run(limit, || function.call::<Value>(())));
     let value = result.map_err(|e| lua_error(e, exhausted))?;
     Ok((env, value))
-}
-
-/// A new id for a script version, unique in the process.
-pub(crate) fn next_id() -> ScriptId {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Cancels the `task` coroutines of a global script version that is no longer active.

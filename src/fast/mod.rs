@@ -55,7 +55,6 @@ pub(crate) use names::push_key;
 pub(crate) use stack::{Fast, Stack};
 pub(crate) use world::{lend_world, with_world};
 
-use crate::engine::context::StepTime;
 use mlua::Lua;
 use std::cell::{Cell, RefCell};
 
@@ -83,6 +82,8 @@ pub(crate) struct Shared {
 
 /// The app data that owns [`Shared`]. Private to this module: nothing else can replace or
 /// remove it, so the `Shared` lives exactly as long as the VM.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 struct SharedBox(Box<Shared>);
 
 // SAFETY: a VM and its app data move between threads as a whole, and only the thread holding the
@@ -145,3 +146,28 @@ macro_rules! fast_fn {
     };
 }
 pub(crate) use fast_fn;
+
+/// The frame's time as the `time` library reports it.
+#[derive(Default, Debug, Clone, Copy)]
+pub(crate) struct StepTime {
+    /// Seconds since the previous frame.
+    pub delta: f64,
+    /// Seconds since the app started.
+    pub elapsed: f64,
+    /// Scripting steps run so far, this one included.
+    pub frame: u64,
+}
+
+impl StepTime {
+    /// The time of the running (or last) step of `lua`'s VM.
+    pub fn of(lua: &Lua) -> StepTime {
+        Shared::of(lua).map(|s| s.time.get()).unwrap_or_default()
+    }
+
+    /// Makes `self` the time of `lua`'s VM.
+    pub fn set(self, lua: &Lua) {
+        if let Some(shared) = Shared::of(lua) {
+            shared.time.set(self);
+        }
+    }
+}

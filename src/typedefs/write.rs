@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 /// Fails with a [`ScriptError`] of kind [`ScriptErrorKind::Io`] naming the path when the file
 /// cannot be written; nothing is left behind then.
 pub fn write(world: &World, path: impl AsRef<Path>) -> Result<(), ScriptError> {
-    write_text(path.as_ref(), &super::generate(world))
+    write_text(path.as_ref(), &super::generate::generate(world))
 }
 
 /// Writes the worker scripts' definitions of [`generate_workers`](super::generate_workers) to
 /// `path`, as [`write`](fn@write) does.
 pub fn write_workers(world: &World, path: impl AsRef<Path>) -> Result<(), ScriptError> {
-    write_text(path.as_ref(), &super::generate_workers(world))
+    write_text(path.as_ref(), &super::generate::generate_workers(world))
 }
 
 /// Writes `text` to `path` atomically, unless the file already holds it.

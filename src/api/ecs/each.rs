@@ -17,14 +17,15 @@
 //! An entity despawned during the loop, or one that lost a named component, is skipped; one
 //! spawned during the loop is not visited.
 
-use crate::api::{function, reference};
-use crate::engine::context::with_world;
+use super::reference;
+use crate::api::function;
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::fast::names;
 use crate::fast::stack::UPVALUES;
 use crate::fast::userdata::{Each, Push, Reference};
 use crate::fast::{self, Stack, fast_fn};
 use crate::registry::{Access, Kind, lookup};
+use crate::runtime::context::with_world;
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use mlua::{Function, Lua, MultiValue, Value};

@@ -5,7 +5,7 @@
 //! after, so callbacks may register or disconnect callbacks while it runs: new ones join after
 //! the walk, disconnected ones are skipped at once and swept when the list goes back.
 
-use super::context::{Owner, ScriptId};
+use crate::runtime::context::{Owner, ScriptId};
 use mlua::{Function, Lua, UserData, UserDataFields, UserDataMethods};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -29,6 +29,8 @@ impl Callback {
 }
 
 /// All callbacks registered in one VM.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default)]
 pub(crate) struct Callbacks {
     /// `hooks.on_update` callbacks, in registration order.

@@ -14,8 +14,8 @@
 //! Every task remembers its [`Caller`]: despawning an entity cancels the tasks of its entity
 //! script, and reloading a global script cancels the tasks of the old version.
 
-use super::context::{Caller, ScriptId, StepTime, call_as, caller_path, report};
 use crate::error::ScriptError;
+use crate::runtime::context::{Caller, ScriptId, StepTime, call_as, caller_path, report};
 use bevy_ecs::entity::Entity;
 use mlua::{Lua, MultiValue, Thread};
 
@@ -43,6 +43,8 @@ struct Task {
 }
 
 /// The tasks of the main VM (kept in its app data).
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default)]
 pub(crate) struct Scheduler {
     tasks: Vec<Task>,

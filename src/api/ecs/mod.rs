@@ -21,17 +21,19 @@
 //! `Name = "..."` names the entity. A despawned entity is an error in every call except
 //! `ecs.exists`.
 
+pub(crate) mod each;
+pub(crate) mod reference;
+
 use crate::api::function::{self, entity_arg};
 use crate::api::require::ModuleReader;
-use crate::api::{each, reference};
-use crate::engine::Script;
-use crate::engine::context::{InstructionLimit, with_world};
-use crate::engine::entity_scripts;
+
+use crate::asset::Script;
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::fast::names::{self, Named};
 use crate::fast::{self, Shared, Stack, fast_fn};
 use crate::reflect::plan;
 use crate::registry::{Access, Kind, ReflectAccess, Subject, lookup};
+use crate::runtime::context::{InstructionLimit, with_world};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::name::Name;
 use bevy_ecs::query::QueryState;
@@ -41,6 +43,8 @@ use std::ffi::c_int;
 
 /// The query state of `ecs.find`, kept between calls so each call only catches up with new
 /// archetypes.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default)]
 pub(crate) struct QueryCache {
     names: Option<QueryState<(Entity, &'static Name)>>,
@@ -446,7 +450,7 @@ pub(crate) fn insert(
 pub(crate) fn despawn(lua: &Lua, entity: Entity, function: &str) -> mlua::Result<()> {
     with_world(lua, |world| existing(world, entity, function))??;
     let limit = lua.app_data_ref::<InstructionLimit>().map_or(0, |l| l.0);
-    entity_scripts::despawned(lua, entity, limit);
+    crate::runtime::context::despawned(lua, entity, limit);
     with_world(lua, |world| {
         world.despawn(entity);
     })

@@ -2,13 +2,69 @@
 //! (through a scoped handle), the frame's time, and the identity of the calling script.
 
 use crate::error::{ScriptError, ScriptErrorKind};
-use crate::fast::Shared;
 use bevy_ecs::entity::Entity;
 use mlua::Lua;
 use std::sync::Arc;
 
 /// Identifies one loaded version of a script; a hot reload gives the new version a new id.
 pub(crate) type ScriptId = u64;
+
+/// A new id for a script version, unique in the process.
+pub(crate) fn next_id() -> ScriptId {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// What the engine does for the layers below it, installed in the main VM's app data when the
+/// engine starts: the runtime and the Lua libraries call up through it without importing the
+/// engine.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
+#[derive(Clone, Copy)]
+pub(crate) struct EngineHooks {
+    /// Removes `entity`'s entity-script instance, running its `on_despawn` once, before a
+    /// script despawns it (`ecs.despawn`, `commands.despawn`).
+    pub despawned: fn(&Lua, Entity, u64),
+}
+
+/// What the console (`crate::console`) does for `console.execute` and `console.register`,
+/// installed in the main VM's app data by the plugin once both exist.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
+#[derive(Clone, Copy)]
+pub(crate) struct ConsoleHooks {
+    /// Runs a console line.
+    pub execute: fn(&Lua, &str) -> Result<String, String>,
+    /// Whether `name` is a built-in console command, which scripts cannot register.
+    pub builtin: fn(&str) -> bool,
+}
+
+/// Runs the engine's [`EngineHooks::despawned`] for `entity`; nothing without an engine. The
+/// hook is copied out first, so no app-data borrow is held while it runs Lua.
+pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
+    let hooks = lua.app_data_ref::<EngineHooks>().map(|hooks| *hooks);
+    if let Some(hooks) = hooks {
+        (hooks.despawned)(lua, entity, limit);
+    }
+}
+
+/// The console's hooks, copied out so no app-data borrow is held while they run.
+fn console_hooks(lua: &Lua) -> Option<ConsoleHooks> {
+    lua.app_data_ref::<ConsoleHooks>().map(|hooks| *hooks)
+}
+
+/// Runs a console line through the console.
+pub(crate) fn console_execute(lua: &Lua, line: &str) -> Result<String, String> {
+    match console_hooks(lua) {
+        Some(hooks) => (hooks.execute)(lua, line),
+        None => Err("the console needs LuauScriptingPlugin".to_owned()),
+    }
+}
+
+/// Whether `name` is a built-in console command.
+pub(crate) fn console_builtin(lua: &Lua, name: &str) -> bool {
+    console_hooks(lua).is_some_and(|hooks| (hooks.builtin)(name))
+}
 
 /// The script a Lua function or callback belongs to.
 #[derive(Debug, Clone)]
@@ -87,44 +143,26 @@ pub(crate) fn caller_path(lua: &Lua, caller: Option<Caller>, fallback: &str) -> 
 }
 
 /// The asset path of every script version that ran, for errors raised later by its coroutines.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default)]
 pub(crate) struct ScriptPaths(pub std::collections::HashMap<ScriptId, Arc<str>>);
 
 /// Errors raised where no caller can take them (a method called from inside `ecs.despawn`),
 /// written as messages at the end of the step.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default)]
 pub(crate) struct ErrorSink(pub Vec<ScriptError>);
 
 /// The instruction limit of the VM, for calls into Lua made from inside library functions.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 #[derive(Default, Clone, Copy)]
 pub(crate) struct InstructionLimit(pub u64);
 
-/// The frame's time as the `time` library reports it.
-#[derive(Default, Debug, Clone, Copy)]
-pub(crate) struct StepTime {
-    /// Seconds since the previous frame.
-    pub delta: f64,
-    /// Seconds since the app started.
-    pub elapsed: f64,
-    /// Scripting steps run so far, this one included.
-    pub frame: u64,
-}
-
-impl StepTime {
-    /// The time of the running (or last) step of `lua`'s VM.
-    pub fn of(lua: &Lua) -> StepTime {
-        Shared::of(lua).map(|s| s.time.get()).unwrap_or_default()
-    }
-
-    /// Makes `self` the time of `lua`'s VM.
-    pub fn set(self, lua: &Lua) {
-        if let Some(shared) = Shared::of(lua) {
-            shared.time.set(self);
-        }
-    }
-}
-
-pub(crate) use crate::fast::{lend_world, with_world};
+// The step's time is kept in the fast path's per-VM state, where `time.delta()` reads it.
+pub(crate) use crate::fast::{StepTime, lend_world, with_world};
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,6 @@
 //! runs, like every world access.
 
 use crate::api::function::{self, describe, entity_arg};
-use crate::engine::context::with_world;
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::fast::names::{self, Named};
 use crate::fast::userdata::{self, Reference};
@@ -32,6 +31,7 @@ use crate::fast::world::Absent;
 use crate::fast::{self, Shared, Stack, fast_fn};
 use crate::reflect::plan::{self, Leaf, Plans, Reach, Shape};
 use crate::registry::{Access, Kind, ReflectAccess, lookup};
+use crate::runtime::context::with_world;
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::reflect::AppTypeRegistry;
 use bevy_ecs::world::World;
