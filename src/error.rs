@@ -4,7 +4,10 @@ use bevy_ecs::message::Message;
 use std::fmt;
 
 /// What went wrong in a script, a job or a scripting file.
+///
+/// New kinds may be added in minor releases; match with a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ScriptErrorKind {
     /// The source failed to compile (a syntax error).
     Compile,
@@ -24,8 +27,22 @@ pub enum ScriptErrorKind {
     QueueFull,
     /// A file could not be read or written, or an asset failed to load.
     Io,
-    /// A configuration file (`game.toml`, a CVar file) is malformed.
+    /// A configuration file (`game.toml`, a CVar file) is malformed, or a registration
+    /// conflicts with an earlier one (a CVar registered again with another type).
     Config,
+    /// A CVar name that nothing registered.
+    UnknownCVar,
+    /// A job name that no worker script defined with `jobs.define`.
+    UnknownJob,
+    /// A change the target refuses: a read-only CVar, or a cheat CVar while `sv_cheats` is off.
+    Denied,
+    /// A value outside the range its CVar allows.
+    OutOfRange,
+    /// A plugin the call needs is missing from the app: `LuauScriptingPlugin` itself, or Bevy's
+    /// `AssetPlugin` or `TaskPoolPlugin`.
+    MissingPlugin,
+    /// A job's Rust side panicked; its worker VM was replaced.
+    JobPanicked,
 }
 
 impl fmt::Display for ScriptErrorKind {
@@ -41,9 +58,33 @@ impl fmt::Display for ScriptErrorKind {
             Self::QueueFull => "action queue full",
             Self::Io => "i/o error",
             Self::Config => "configuration error",
+            Self::UnknownCVar => "unknown CVar",
+            Self::UnknownJob => "unknown job",
+            Self::Denied => "denied",
+            Self::OutOfRange => "out of range",
+            Self::MissingPlugin => "missing plugin",
+            Self::JobPanicked => "job panicked",
         };
         f.write_str(name)
     }
+}
+
+/// What [`ScriptError::script`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorOrigin {
+    /// A script, a module or a scripting file: `script` is its asset path (or file path).
+    Script,
+    /// A worker job: `script` is the job's name ([`RUN_CHUNK`](crate::pool::RUN_CHUNK) for
+    /// [`ScriptRunner::run_chunk`](crate::ScriptRunner::run_chunk)).
+    Job,
+    /// A console variable: `script` is its name.
+    CVar,
+    /// A console line: `script` is `"console"`.
+    Console,
+    /// The crate itself, outside any script (creating a VM, a call that needs a missing
+    /// plugin, a message Lua cannot receive): `script` is `"bevy_luau"`.
+    Crate,
 }
 
 /// An error from a script, a job or a scripting file.
@@ -52,8 +93,11 @@ impl fmt::Display for ScriptErrorKind {
 /// systems can react to it with a `MessageReader<ScriptError>`.
 #[derive(Message, Debug, Clone, PartialEq)]
 pub struct ScriptError {
-    /// The asset path of the script, or the job name, that failed.
+    /// The asset path of the script, or the job name, that failed; `"console"` or
+    /// `"bevy_luau"` for the console and the crate. [`origin`](Self::origin) says which.
     pub script: String,
+    /// What `script` names.
+    pub origin: ErrorOrigin,
     /// What kind of failure it was.
     pub kind: ScriptErrorKind,
     /// The message, with `file:line` and a Luau traceback where Luau gives one.
@@ -61,7 +105,7 @@ pub struct ScriptError {
 }
 
 impl ScriptError {
-    /// Creates an error from its parts.
+    /// Creates an error of the script (or file) at `script`.
     pub fn new(
         script: impl Into<String>,
         kind: ScriptErrorKind,
@@ -69,9 +113,43 @@ impl ScriptError {
     ) -> Self {
         Self {
             script: script.into(),
+            origin: ErrorOrigin::Script,
             kind,
             message: message.into(),
         }
+    }
+
+    /// Creates an error of the worker job `name`.
+    pub fn in_job(
+        name: impl Into<String>,
+        kind: ScriptErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(name, kind, message).with_origin(ErrorOrigin::Job)
+    }
+
+    /// Creates an error of the console variable `name`.
+    pub fn in_cvar(
+        name: impl Into<String>,
+        kind: ScriptErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(name, kind, message).with_origin(ErrorOrigin::CVar)
+    }
+
+    /// Creates an error of a console line.
+    pub fn in_console(kind: ScriptErrorKind, message: impl Into<String>) -> Self {
+        Self::new("console", kind, message).with_origin(ErrorOrigin::Console)
+    }
+
+    /// Creates an error of the crate itself, outside any script.
+    pub fn in_crate(kind: ScriptErrorKind, message: impl Into<String>) -> Self {
+        Self::new("bevy_luau", kind, message).with_origin(ErrorOrigin::Crate)
+    }
+
+    /// The same error, of `origin`.
+    pub fn with_origin(self, origin: ErrorOrigin) -> Self {
+        Self { origin, ..self }
     }
 
     /// Turns an mlua error raised while running `script` into a `ScriptError`, picking the kind
@@ -91,7 +169,13 @@ impl ScriptError {
 
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} in {}: {}", self.kind, self.script, self.message)
+        let (kind, script, message) = (self.kind, &self.script, &self.message);
+        match self.origin {
+            ErrorOrigin::Job => write!(f, "{kind} in job `{script}`: {message}"),
+            ErrorOrigin::CVar => write!(f, "{kind} in CVar `{script}`: {message}"),
+            ErrorOrigin::Console => write!(f, "{kind} in the console: {message}"),
+            ErrorOrigin::Script | ErrorOrigin::Crate => write!(f, "{kind} in {script}: {message}"),
+        }
     }
 }
 
@@ -173,6 +257,41 @@ fn render(error: &mlua::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_origin_says_what_the_error_is_of() {
+        let cases = [
+            (
+                ScriptError::new("scripts/a.luau", ScriptErrorKind::Runtime, "boom"),
+                ErrorOrigin::Script,
+                "runtime error in scripts/a.luau: boom",
+            ),
+            (
+                ScriptError::in_job("pathfind", ScriptErrorKind::UnknownJob, "no job"),
+                ErrorOrigin::Job,
+                "unknown job in job `pathfind`: no job",
+            ),
+            (
+                ScriptError::in_cvar("r_fov", ScriptErrorKind::OutOfRange, "too wide"),
+                ErrorOrigin::CVar,
+                "out of range in CVar `r_fov`: too wide",
+            ),
+            (
+                ScriptError::in_console(ScriptErrorKind::Runtime, "bad line"),
+                ErrorOrigin::Console,
+                "runtime error in the console: bad line",
+            ),
+            (
+                ScriptError::in_crate(ScriptErrorKind::MissingPlugin, "add it"),
+                ErrorOrigin::Crate,
+                "missing plugin in bevy_luau: add it",
+            ),
+        ];
+        for (error, origin, text) in cases {
+            assert_eq!(error.origin, origin);
+            assert_eq!(error.to_string(), text);
+        }
+    }
 
     #[test]
     fn kinded_errors_keep_their_kind_through_callbacks() {

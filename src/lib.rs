@@ -164,7 +164,7 @@ pub use asset::{LuauScript, LuauScriptLoader};
 pub use console::Console;
 pub use cvar::{CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue};
 pub use engine::ScriptEngine;
-pub use error::{ScriptError, ScriptErrorKind};
+pub use error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
 pub use pool::{PoolLease, StatePool};
 pub use queue::ScriptCommand;
@@ -183,8 +183,8 @@ struct ReadmeDoctests;
 pub mod prelude {
     pub use crate::{
         Action, ActionQueue, CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue, Console,
-        GameTemplate, JobCompleted, JobId, LuauScript, LuauScriptingPlugin, Script, ScriptCommand,
-        ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent, ScriptRegistry,
-        ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,
+        ErrorOrigin, GameTemplate, JobCompleted, JobId, LuauScript, LuauScriptingPlugin, Script,
+        ScriptCommand, ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent,
+        ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,
     };
 }

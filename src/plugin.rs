@@ -173,7 +173,7 @@ fn apply_template(world: &mut World, dir: &std::path::Path) {
         Some(server) => crate::template::load_from_assets(server, &root),
         None => Err(ScriptError::new(
             root.as_str(),
-            crate::error::ScriptErrorKind::Config,
+            crate::error::ScriptErrorKind::MissingPlugin,
             "game templates are read through Bevy's AssetPlugin",
         )),
     };

@@ -18,7 +18,7 @@
 use crate::api::commands::{self, RemoteCommands};
 use crate::api::require::{self, ModuleEnv, ModuleReader, RequiredModules};
 use crate::cvar::CVarSnapshot;
-use crate::error::{ScriptError, ScriptErrorKind};
+use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 use crate::queue::ActionQueue;
 use crate::runtime::context::Owner;
 use crate::value::ScriptValue;
@@ -294,7 +294,7 @@ impl StatePool {
         let lua = vm::new_vm(config, |lua, globals| {
             install(lua, globals, queue, cvars, modules)
         })
-        .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
+        .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
         let ran = scripts.sources.iter().try_for_each(|(path, source)| {
             run_script(&lua, path, source, config.instruction_limit).map(|_| ())
         });
@@ -420,21 +420,24 @@ impl PoolLease {
     pub(crate) fn run(&self, request: &JobRequest) -> Result<ScriptValue, ScriptError> {
         let limit = self.pool.config().instruction_limit;
         match request {
-            JobRequest::Chunk(source) => run_script(self, &Arc::from(RUN_CHUNK), source, limit),
+            JobRequest::Chunk(source) => run_script(self, &Arc::from(RUN_CHUNK), source, limit)
+                .map_err(|error| error.with_origin(ErrorOrigin::Job)),
             JobRequest::Call(name, args) => {
                 let Some(job) = crate::api::jobs::defined(self, name) else {
                     let message = format!(
                         "no job named `{name}`; worker scripts define jobs with jobs.define"
                     );
-                    return Err(ScriptError::new(
+                    return Err(ScriptError::in_job(
                         name.as_str(),
-                        ScriptErrorKind::UnknownComponent,
+                        ScriptErrorKind::UnknownJob,
                         message,
                     ));
                 };
                 let (result, exhausted) =
                     Budget::run(limit, || job.call::<ScriptValue>(args.clone()));
-                result.map_err(|e| ScriptError::from_lua(name, &e, exhausted))
+                result.map_err(|e| {
+                    ScriptError::from_lua(name, &e, exhausted).with_origin(ErrorOrigin::Job)
+                })
             }
         }
     }

@@ -143,7 +143,8 @@ impl ScriptRunner {
         let id = JobId(self.next.fetch_add(1, Ordering::Relaxed));
         let Some(tasks) = AsyncComputeTaskPool::try_get() else {
             let message = "jobs run on AsyncComputeTaskPool: add Bevy's TaskPoolPlugin";
-            let error = ScriptError::new(request.name(), ScriptErrorKind::Config, message);
+            let error =
+                ScriptError::in_job(request.name(), ScriptErrorKind::MissingPlugin, message);
             self.queue.push(Action::ScriptResult {
                 id,
                 job: request.name().to_owned(),
@@ -163,9 +164,9 @@ impl ScriptRunner {
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_else(|| "no message".into());
                     let message = format!("the job panicked: {reason}");
-                    Err(ScriptError::new(
+                    Err(ScriptError::in_job(
                         request.name(),
-                        ScriptErrorKind::Runtime,
+                        ScriptErrorKind::JobPanicked,
                         message,
                     ))
                 });
@@ -184,5 +185,8 @@ impl ScriptRunner {
 
 /// A panic or a memory error may leave a VM in a bad state: replace it.
 fn outcome_needs_fresh_vm(result: &Result<ScriptValue, ScriptError>) -> bool {
-    matches!(result, Err(e) if e.kind == ScriptErrorKind::MemoryLimit || e.message.starts_with("the job panicked"))
+    matches!(
+        result,
+        Err(e) if matches!(e.kind, ScriptErrorKind::MemoryLimit | ScriptErrorKind::JobPanicked)
+    )
 }

@@ -206,7 +206,9 @@ fn emit_returns_the_handler_error_when_nothing_consumed_the_event() {
 fn emit_without_the_plugin_is_an_error_not_a_panic() {
     let mut world = World::new();
     let error = ScriptEngine::emit(&mut world, "anything", ScriptValue::Nil).unwrap_err();
-    assert_eq!(error.kind, ScriptErrorKind::Config);
+    assert_eq!(error.kind, ScriptErrorKind::MissingPlugin);
+    assert_eq!(error.origin, ErrorOrigin::Crate);
+    assert_eq!(error.script, "bevy_luau");
 }
 
 #[test]

@@ -217,8 +217,13 @@ fn failing_and_runaway_jobs_report_errors_and_return_their_vms() {
     assert_eq!(kind(fail), ScriptErrorKind::Runtime);
     assert_eq!(kind(spin), ScriptErrorKind::InstructionLimit);
     assert_eq!(kind(hog), ScriptErrorKind::MemoryLimit);
-    assert_eq!(kind(unknown), ScriptErrorKind::UnknownComponent);
+    assert_eq!(kind(unknown), ScriptErrorKind::UnknownJob);
     assert_eq!(kind(chunk), ScriptErrorKind::Compile);
+    for id in [fail, spin, hog, unknown, chunk] {
+        let error = result(&h, id).expect_err("failed");
+        assert_eq!(error.origin, ErrorOrigin::Job, "{error}");
+        assert!(error.to_string().contains(" in job `"), "{error}");
+    }
     assert!(result(&h, fail).unwrap_err().message.contains("boom"));
     assert_eq!(
         h.take_errors().len(),

@@ -165,7 +165,10 @@ pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, String> {
     match result {
         Ok(values) => text(&values).map_err(|e| e.to_string()),
         Err(error) => {
-            Err(crate::error::ScriptError::from_lua("console", &error, exhausted).message)
+            let error = crate::error::ScriptError::from_lua("console", &error, exhausted);
+            Err(error
+                .with_origin(crate::error::ErrorOrigin::Console)
+                .message)
         }
     }
 }

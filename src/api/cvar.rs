@@ -197,7 +197,7 @@ fn registry<'w>(
 ) -> mlua::Result<bevy_ecs::world::Mut<'w, CVarRegistry>> {
     world.get_resource_mut::<CVarRegistry>().ok_or_else(|| {
         lua_error(
-            ScriptErrorKind::Config,
+            ScriptErrorKind::MissingPlugin,
             format!("{name}: there are no CVars"),
         )
     })

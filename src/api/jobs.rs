@@ -145,7 +145,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
                     .map(|r| r.0.clone())
                     .ok_or_else(|| {
                         lua_error(
-                            ScriptErrorKind::Config,
+                            ScriptErrorKind::MissingPlugin,
                             "jobs.run: there is no worker pool (is TaskPoolPlugin added?)",
                         )
                     })?;
@@ -207,7 +207,8 @@ pub(crate) fn complete(
         entry.table.raw_set("result", &value)
     })();
     if let Err(error) = filled {
-        report(lua, ScriptError::from_lua(&format!("{id}"), &error, false));
+        let error = ScriptError::from_lua(&format!("{id}"), &error, false);
+        report(lua, error.with_origin(crate::error::ErrorOrigin::Job));
     }
     for (callback, caller) in entry.callbacks {
         let (outcome, exhausted) = call_as(caller, limit, || callback.call::<()>((ok, &value)));

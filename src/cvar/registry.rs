@@ -269,9 +269,9 @@ impl CVarRegistry {
             } else {
                 format!("; did you mean {}?", suggestions.join(", "))
             };
-            ScriptError::new(
+            ScriptError::in_cvar(
                 name,
-                ScriptErrorKind::UnknownComponent,
+                ScriptErrorKind::UnknownCVar,
                 format!("no CVar named `{name}`{hint}"),
             )
         })
@@ -280,21 +280,25 @@ impl CVarRegistry {
     fn change(&mut self, name: &str, value: CVarValue, checked: bool) -> Result<(), ScriptError> {
         let cheats = matches!(self.get(SV_CHEATS), Some(CVarValue::Bool(true)));
         let cvar = self.known(name)?;
+        let denied = |message: String| ScriptError::in_cvar(name, ScriptErrorKind::Denied, message);
         if checked && cvar.flags.contains(CVarFlags::READ_ONLY) {
-            return Err(type_error(name, format!("`{name}` is read-only")));
+            return Err(denied(format!("`{name}` is read-only")));
         }
         if checked && cvar.flags.contains(CVarFlags::CHEAT) && !cheats {
-            return Err(type_error(
-                name,
-                format!("`{name}` is a cheat; set {SV_CHEATS} to true first"),
-            ));
+            return Err(denied(format!(
+                "`{name}` is a cheat; set {SV_CHEATS} to true first"
+            )));
         }
         let value = cvar
             .default
             .coerce_like(value)
             .map_err(|m| type_error(name, m))?;
         if let Some(problem) = range_problem(cvar, &value) {
-            return Err(type_error(name, problem));
+            return Err(ScriptError::in_cvar(
+                name,
+                ScriptErrorKind::OutOfRange,
+                problem,
+            ));
         }
         let Some(cvar) = self.vars.get_mut(name) else {
             return Ok(());
@@ -490,11 +494,11 @@ fn range_problem(cvar: &CVar, value: &CVarValue) -> Option<String> {
 }
 
 fn type_error(name: &str, message: String) -> ScriptError {
-    ScriptError::new(name, ScriptErrorKind::TypeMismatch, message)
+    ScriptError::in_cvar(name, ScriptErrorKind::TypeMismatch, message)
 }
 
 fn config_error(name: &str, message: String) -> ScriptError {
-    ScriptError::new(name, ScriptErrorKind::Config, message)
+    ScriptError::in_cvar(name, ScriptErrorKind::Config, message)
 }
 
 fn to_toml(value: &CVarValue) -> toml::Value {
@@ -556,7 +560,7 @@ mod tests {
         assert_eq!(r.get("r_fov"), Some(&CVarValue::Float(90.0)));
         assert_eq!(
             r.set("r_fov", 200.0).unwrap_err().kind,
-            ScriptErrorKind::TypeMismatch
+            ScriptErrorKind::OutOfRange
         );
         assert!(
             r.set("r_fov", "wide")
@@ -595,7 +599,8 @@ mod tests {
     fn unknown_names_suggest_close_ones() {
         let r = registry();
         let error = r.known("r_fv").unwrap_err();
-        assert_eq!(error.kind, ScriptErrorKind::UnknownComponent);
+        assert_eq!(error.kind, ScriptErrorKind::UnknownCVar);
+        assert_eq!(error.origin, crate::ErrorOrigin::CVar);
         assert!(error.message.contains("r_fov"), "{}", error.message);
     }
 

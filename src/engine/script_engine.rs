@@ -7,7 +7,7 @@ use super::worker_scripts::WorkerScripts;
 use crate::api::events::ScriptEvent;
 use crate::api::require::{ModuleEnv, ModuleReader, RequiredModules};
 use crate::cvar::{CVarChanged, CVarFlags, CVarRegistry};
-use crate::error::{ScriptError, ScriptErrorKind};
+use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 use crate::queue::{Action, ActionQueue};
 use crate::registry::{MessageSource, ScriptRegistry};
 use crate::runner::JobCompleted;
@@ -60,9 +60,9 @@ impl ScriptEngine {
     /// `require` reads modules through; without one, `require` reports that it is missing.
     pub fn new(config: &ScriptConfig, assets: Option<AssetServer>) -> Result<Self, ScriptError> {
         let lua = vm::new_vm(config, crate::api::install_shared)
-            .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
+            .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
         let shared = SharedFunctions::new(&lua)
-            .map_err(|e| ScriptError::new("bevy_luau", ScriptErrorKind::Config, e.to_string()))?;
+            .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
         lua.set_app_data(shared);
         lua.set_app_data(Callbacks::default());
         lua.set_app_data(RequiredModules::default());
@@ -164,9 +164,8 @@ impl ScriptEngine {
             outcome
         });
         match outcome {
-            None => Err(ScriptError::new(
-                "bevy_luau",
-                ScriptErrorKind::Config,
+            None => Err(ScriptError::in_crate(
+                ScriptErrorKind::MissingPlugin,
                 "ScriptEngine::emit needs the LuauScriptingPlugin",
             )),
             Some(Err(error)) => Err(error),
@@ -283,8 +282,10 @@ impl ScriptEngine {
                         world.write_message(completed)
                     });
                     if let Err(error) = written {
-                        self.errors
-                            .push(ScriptError::from_lua("bevy_luau", &error, false));
+                        self.errors.push(
+                            ScriptError::from_lua("bevy_luau", &error, false)
+                                .with_origin(ErrorOrigin::Crate),
+                        );
                     }
                 }
                 Action::CVarChanged(change) => self.cvar_changed(lua, change),
@@ -331,9 +332,9 @@ impl ScriptEngine {
         });
         match saved {
             Ok(Some(Err(error))) => self.errors.push(error),
-            Err(error) => self
-                .errors
-                .push(ScriptError::from_lua("bevy_luau", &error, false)),
+            Err(error) => self.errors.push(
+                ScriptError::from_lua("bevy_luau", &error, false).with_origin(ErrorOrigin::Crate),
+            ),
             Ok(_) => {}
         }
     }
@@ -362,8 +363,9 @@ impl ScriptEngine {
             }
         });
         if let Err(error) = read {
-            self.errors
-                .push(ScriptError::from_lua("bevy_luau", &error, false));
+            self.errors.push(
+                ScriptError::from_lua("bevy_luau", &error, false).with_origin(ErrorOrigin::Crate),
+            );
         }
         for event in buffer.drain(..) {
             self.dispatch_event(lua, &event.name, &event.payload);
@@ -374,8 +376,7 @@ impl ScriptEngine {
                 Ok(payload) => {
                     self.dispatch_lua_event(lua, &name, &payload);
                 }
-                Err(error) => self.errors.push(ScriptError::new(
-                    "bevy_luau",
+                Err(error) => self.errors.push(ScriptError::in_crate(
                     ScriptErrorKind::TypeMismatch,
                     format!("message `{name}` cannot reach Lua: {error}"),
                 )),
@@ -394,7 +395,7 @@ impl ScriptEngine {
             Ok(payload) => self.dispatch_lua_event(lua, name, &payload),
             Err(error) => {
                 let message = format!("event `{name}`: the payload cannot reach Lua: {error}");
-                let error = ScriptError::new("bevy_luau", ScriptErrorKind::TypeMismatch, message);
+                let error = ScriptError::in_crate(ScriptErrorKind::TypeMismatch, message);
                 self.errors.push(error.clone());
                 (false, Some(error))
             }

@@ -162,7 +162,11 @@ impl GlobalScripts {
         let Some(server) = world.get_resource::<AssetServer>() else {
             for path in paths {
                 let message = "scripts are assets: add Bevy's AssetPlugin (part of DefaultPlugins)";
-                errors.push(ScriptError::new(path, ScriptErrorKind::Config, message));
+                errors.push(ScriptError::new(
+                    path,
+                    ScriptErrorKind::MissingPlugin,
+                    message,
+                ));
             }
             return;
         };

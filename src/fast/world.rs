@@ -137,8 +137,7 @@ pub(crate) fn lend_world<R>(
         }
     }
     let shared = Shared::of(lua).ok_or_else(|| {
-        ScriptError::new(
-            "bevy_luau",
+        ScriptError::in_crate(
             ScriptErrorKind::Runtime,
             "world access is not available in this VM",
         )

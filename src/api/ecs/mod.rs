@@ -414,7 +414,7 @@ pub(crate) fn insert(
                 .map(|s| s.0.clone())
                 .ok_or_else(|| {
                     lua_error(
-                        ScriptErrorKind::Config,
+                        ScriptErrorKind::MissingPlugin,
                         format!("{what}: scripts need Bevy's AssetPlugin"),
                     )
                 })?;
