@@ -13,6 +13,7 @@
 
 use crate::cvar::{CVarFlags, CVarRegistry};
 use crate::engine::ScriptEngine;
+use crate::error::ScriptError;
 use crate::runtime::context::ConsoleHooks;
 use crate::runtime::context::with_world;
 use crate::suggest::close_matches;
@@ -24,7 +25,73 @@ use std::sync::Arc;
 
 /// A console command written in Rust: gets the world and the arguments, returns its output.
 pub type ConsoleHandler =
-    Arc<dyn Fn(&mut World, &[String]) -> Result<String, String> + Send + Sync>;
+    Arc<dyn Fn(&mut World, &[String]) -> Result<String, ConsoleError> + Send + Sync>;
+
+/// Why a console line failed. Its `Display` is the text the console shows after `error: `.
+///
+/// A command's handler returns one; `String` and `&str` convert into
+/// [`Failed`](ConsoleError::Failed), so a handler may write `Err("not a number".into())` or
+/// `Err(format!(...))?`-style code as with a plain string.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsoleError {
+    /// The line does not split into words: a quote is left open.
+    #[error("a quote is not closed")]
+    UnclosedQuote,
+    /// No command or CVar has this name; `suggestions` are the close ones.
+    #[error("unknown command or CVar `{name}`; {}", hint(suggestions))]
+    Unknown {
+        /// The name typed.
+        name: String,
+        /// Up to three known names close to it.
+        suggestions: Vec<String>,
+    },
+    /// A built-in command lacks an argument.
+    #[error("{command}: missing {what}; {usage}")]
+    MissingArgument {
+        /// The command.
+        command: String,
+        /// What is missing.
+        what: &'static str,
+        /// The command's usage.
+        usage: &'static str,
+    },
+    /// A CVar refused the change, or Lua code failed: the error behind it.
+    #[error("{}", .0.message)]
+    Script(ScriptError),
+    /// What the line needs is not in the app: the CVars, Lua, the asset server.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A command failed, with its own message.
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn hint(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        "try `help`".to_owned()
+    } else {
+        format!("did you mean {}?", suggestions.join(", "))
+    }
+}
+
+impl From<String> for ConsoleError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
+
+impl From<&str> for ConsoleError {
+    fn from(message: &str) -> Self {
+        Self::Failed(message.to_owned())
+    }
+}
+
+impl From<ScriptError> for ConsoleError {
+    fn from(error: ScriptError) -> Self {
+        Self::Script(error)
+    }
+}
 
 /// The commands of the console.
 #[derive(Resource, Default, Clone)]
@@ -74,7 +141,7 @@ impl Console {
         self.commands.insert(name, (help.into(), handler));
     }
 
-    /// Runs one console line and returns its output, or an error message. Lua commands and
+    /// Runs one console line and returns its output, or why it failed. Lua commands and
     /// `lua` need the [`ScriptEngine`]; without it only Rust commands and CVars work.
     ///
     /// ```
@@ -99,9 +166,13 @@ impl Console {
     /// assert_eq!(greeting, Ok("hello, Ada Lovelace".into()));
     ///
     /// let error = Console::execute(world, "gret Ada").unwrap_err();
-    /// assert_eq!(error, "unknown command or CVar `gret`; did you mean get, greet, set?");
+    /// assert!(matches!(&error, ConsoleError::Unknown { name, .. } if name == "gret"));
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "unknown command or CVar `gret`; did you mean get, greet, set?"
+    /// );
     /// ```
-    pub fn execute(world: &mut World, line: &str) -> Result<String, String> {
+    pub fn execute(world: &mut World, line: &str) -> Result<String, ConsoleError> {
         let ran = world.try_resource_scope(|world, mut engine: Mut<ScriptEngine>| {
             let lua = engine.lua().clone();
             let result =
@@ -111,7 +182,7 @@ impl Console {
         });
         match ran {
             Some(Ok(result)) => result,
-            Some(Err(error)) => Err(error.message),
+            Some(Err(error)) => Err(ConsoleError::Script(error)),
             None => run(&Reach::World(std::cell::RefCell::new(world)), line),
         }
     }
@@ -120,7 +191,7 @@ impl Console {
 /// Lets the main VM's `console.execute` and `console.register` reach the console.
 pub(crate) fn attach(engine: &ScriptEngine) {
     engine.lua().set_app_data(ConsoleHooks {
-        execute: |lua, line| run(&Reach::Lua(lua), line),
+        execute: |lua, line| run(&Reach::Lua(lua), line).map_err(|e| e.to_string()),
         builtin: |name| BUILTINS.iter().any(|(b, _)| *b == name),
     });
 }
@@ -132,37 +203,47 @@ pub(crate) enum Reach<'a> {
 }
 
 impl Reach<'_> {
-    fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> Result<R, String> {
+    fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> Result<R, ConsoleError> {
         match self {
             Reach::World(world) => Ok(f(&mut world.borrow_mut())),
-            Reach::Lua(lua) => with_world(lua, f).map_err(|e| e.to_string()),
+            Reach::Lua(lua) => {
+                with_world(lua, f).map_err(|e| ConsoleError::Unavailable(e.to_string()))
+            }
         }
     }
 
-    fn lua(&self) -> Result<&Lua, String> {
+    fn lua(&self) -> Result<&Lua, ConsoleError> {
         match self {
             Reach::Lua(lua) => Ok(lua),
-            Reach::World(_) => Err("Lua is not available: add LuauScriptingPlugin".into()),
+            Reach::World(_) => Err(ConsoleError::Unavailable(
+                "Lua is not available: add LuauScriptingPlugin".into(),
+            )),
         }
     }
 }
 
 /// Runs one console line.
-pub(crate) fn run(reach: &Reach<'_>, line: &str) -> Result<String, String> {
+pub(crate) fn run(reach: &Reach<'_>, line: &str) -> Result<String, ConsoleError> {
     let words = split(line)?;
     let Some((command, args)) = words.split_first() else {
         return Ok(String::new());
     };
-    let arg = |i: usize, what: &str| {
+    let arg = |i: usize, what: &'static str| {
         args.get(i)
             .map(String::as_str)
-            .ok_or_else(|| format!("{command}: missing {what}; {}", builtin_help(command)))
+            .ok_or_else(|| ConsoleError::MissingArgument {
+                command: command.clone(),
+                what,
+                usage: builtin_help(command),
+            })
     };
-    let cvars = |f: &mut dyn FnMut(&mut CVarRegistry) -> Result<String, String>| {
+    let cvars = |f: &mut dyn FnMut(&mut CVarRegistry) -> Result<String, ConsoleError>| {
         reach
             .world(|world| match world.get_resource_mut::<CVarRegistry>() {
                 Some(mut registry) => f(&mut registry),
-                None => Err("there are no CVars: add LuauScriptingPlugin".into()),
+                None => Err(ConsoleError::Unavailable(
+                    "there are no CVars: add LuauScriptingPlugin".into(),
+                )),
             })
             .and_then(|r| r)
     };
@@ -170,7 +251,7 @@ pub(crate) fn run(reach: &Reach<'_>, line: &str) -> Result<String, String> {
         "set" => {
             let (name, value) = (arg(0, "the CVar name")?, arg(1, "the value")?);
             cvars(&mut |r| {
-                r.set_from_str(name, value).map_err(|e| e.message)?;
+                r.set_from_str(name, value).map_err(ConsoleError::Script)?;
                 Ok(format!(
                     "{name} = {}",
                     r.get(name).map(ToString::to_string).unwrap_or_default()
@@ -192,13 +273,13 @@ pub(crate) fn run(reach: &Reach<'_>, line: &str) -> Result<String, String> {
             cvars(&mut |r| {
                 r.toggle(name)
                     .map(|now| format!("{name} = {now}"))
-                    .map_err(|e| e.message)
+                    .map_err(ConsoleError::Script)
             })
         }
         "reset" => {
             let name = arg(0, "the CVar name")?;
             cvars(&mut |r| {
-                r.reset(name).map_err(|e| e.message)?;
+                r.reset(name).map_err(ConsoleError::Script)?;
                 Ok(format!(
                     "{name} = {}",
                     r.get(name).map(ToString::to_string).unwrap_or_default()
@@ -214,7 +295,7 @@ pub(crate) fn run(reach: &Reach<'_>, line: &str) -> Result<String, String> {
                 .strip_prefix("lua")
                 .unwrap_or_default()
                 .trim();
-            crate::api::console::run_lua(reach.lua()?, code)
+            crate::api::console::run_lua(reach.lua()?, code).map_err(ConsoleError::Script)
         }
         name => {
             let rust = reach.world(|world| {
@@ -228,7 +309,7 @@ pub(crate) fn run(reach: &Reach<'_>, line: &str) -> Result<String, String> {
             if let Reach::Lua(lua) = reach
                 && let Some(result) = crate::api::console::call_lua_command(lua, name, args)
             {
-                return result;
+                return result.map_err(ConsoleError::Script);
             }
             let names = command_names(reach);
             Err(unknown(name, names.iter().map(String::as_str)))
@@ -262,19 +343,14 @@ fn command_names(reach: &Reach<'_>) -> Vec<String> {
     names
 }
 
-fn unknown<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
-    let close = close_matches(name, known);
-    if close.is_empty() {
-        format!("unknown command or CVar `{name}`; try `help`")
-    } else {
-        format!(
-            "unknown command or CVar `{name}`; did you mean {}?",
-            close.join(", ")
-        )
+fn unknown<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> ConsoleError {
+    ConsoleError::Unknown {
+        name: name.to_owned(),
+        suggestions: close_matches(name, known),
     }
 }
 
-fn list(reach: &Reach<'_>, prefix: &str) -> Result<String, String> {
+fn list(reach: &Reach<'_>, prefix: &str) -> Result<String, ConsoleError> {
     let mut lines: Vec<String> = reach.world(|world| {
         world
             .get_resource::<CVarRegistry>()
@@ -312,7 +388,7 @@ fn flag_names(flags: CVarFlags) -> String {
     .collect()
 }
 
-fn help(reach: &Reach<'_>, topic: Option<&str>) -> Result<String, String> {
+fn help(reach: &Reach<'_>, topic: Option<&str>) -> Result<String, ConsoleError> {
     let Some(topic) = topic else {
         let mut names = command_names(reach);
         names.sort();
@@ -357,12 +433,14 @@ fn help(reach: &Reach<'_>, topic: Option<&str>) -> Result<String, String> {
     })
 }
 
-fn exec(reach: &Reach<'_>, file: &str) -> Result<String, String> {
+fn exec(reach: &Reach<'_>, file: &str) -> Result<String, ConsoleError> {
     let path = crate::api::require::resolve("", file).map_err(|e| format!("exec: {e}"))?;
     let server = reach.world(|w| w.get_resource::<bevy_asset::AssetServer>().cloned())?;
-    let server =
-        server.ok_or_else(|| "exec: files are read through Bevy's AssetPlugin".to_owned())?;
-    let text = crate::api::require::read(&server, &path)?
+    let server = server.ok_or_else(|| {
+        ConsoleError::Unavailable("exec: files are read through Bevy's AssetPlugin".into())
+    })?;
+    let text = crate::api::require::read(&server, &path)
+        .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("exec: no file `{path}`"))?;
     let mut output = Vec::new();
     for (number, line) in text.lines().enumerate() {
@@ -381,7 +459,7 @@ fn exec(reach: &Reach<'_>, file: &str) -> Result<String, String> {
 
 /// Splits a console line into words: spaces separate, double quotes group, `\"` and `\\`
 /// escape inside quotes.
-pub fn split(line: &str) -> Result<Vec<String>, String> {
+pub fn split(line: &str) -> Result<Vec<String>, ConsoleError> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -414,7 +492,7 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
         }
     }
     if quoted {
-        return Err("a quote is not closed".into());
+        return Err(ConsoleError::UnclosedQuote);
     }
     if in_word {
         words.push(word);

@@ -161,8 +161,8 @@ pub mod vm;
 pub use api::events::ScriptEvent;
 pub use asset::Script;
 pub use asset::{LuauScript, LuauScriptLoader};
-pub use console::Console;
-pub use cvar::{CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue};
+pub use console::{Console, ConsoleError};
+pub use cvar::{CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue, CVarValueError};
 pub use engine::ScriptEngine;
 pub use error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
@@ -182,9 +182,10 @@ struct ReadmeDoctests;
 /// The most common types, re-exported: `use bevy_luau::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Action, ActionQueue, CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue, Console,
-        ErrorOrigin, GameTemplate, JobCompleted, JobId, LuauScript, LuauScriptingPlugin, Script,
-        ScriptCommand, ScriptConfig, ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent,
-        ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,
+        Action, ActionQueue, CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue, CVarValueError,
+        Console, ConsoleError, ErrorOrigin, GameTemplate, JobCompleted, JobId, LuauScript,
+        LuauScriptingPlugin, Script, ScriptCommand, ScriptConfig, ScriptEngine, ScriptError,
+        ScriptErrorKind, ScriptEvent, ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt,
+        ScriptingSystem, StatePool,
     };
 }

@@ -2,7 +2,7 @@
 
 use crate::api::events::ScriptEvent;
 use crate::asset::{LuauScript, LuauScriptLoader};
-use crate::console::Console;
+use crate::console::{Console, ConsoleError};
 use crate::cvar::{CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue};
 use crate::engine::ScriptEngine;
 use crate::engine::scripts::ScriptRequests;
@@ -321,12 +321,14 @@ pub trait ScriptingAppExt {
     ) -> &mut Self;
 
     /// Adds a console command written in Rust; `handler` gets the world and the arguments and
-    /// returns the output. Adding a name again replaces the command.
+    /// returns the output, or a [`ConsoleError`]. `&str` and `String` convert into one, so `?`
+    /// works on `Option::ok_or("...")` and `map_err(|e| e.to_string())`. Adding a name again
+    /// replaces the command.
     fn add_console_command(
         &mut self,
         name: &str,
         help: &str,
-        handler: impl Fn(&mut World, &[String]) -> Result<String, String> + Send + Sync + 'static,
+        handler: impl Fn(&mut World, &[String]) -> Result<String, ConsoleError> + Send + Sync + 'static,
     ) -> &mut Self;
 
     /// Makes the serde component `T` reachable from Lua under its short type name
@@ -463,7 +465,7 @@ impl ScriptingAppExt for App {
         &mut self,
         name: &str,
         help: &str,
-        handler: impl Fn(&mut World, &[String]) -> Result<String, String> + Send + Sync + 'static,
+        handler: impl Fn(&mut World, &[String]) -> Result<String, ConsoleError> + Send + Sync + 'static,
     ) -> &mut Self {
         self.world_mut()
             .get_resource_or_init::<Console>()

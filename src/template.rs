@@ -195,7 +195,7 @@ pub(crate) fn load_from_assets(
 ) -> Result<GameTemplate, ScriptError> {
     let label = format!("{dir}/{MANIFEST}");
     let text = crate::api::require::read(server, &label)
-        .map_err(|e| config(&label, e))?
+        .map_err(|e| config(&label, e.to_string()))?
         .ok_or_else(|| config(&label, format!("there is no {label} in the asset folder")))?;
     let scripts_dir = format!("{dir}/scripts");
     let available = list_assets(server, &scripts_dir);

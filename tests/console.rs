@@ -36,8 +36,52 @@ fn harness(source: &str) -> Harness {
     h
 }
 
+/// Runs a console line, with the error as the text the console shows.
 fn exec(h: &mut Harness, line: &str) -> Result<String, String> {
-    Console::execute(h.app.world_mut(), line)
+    Console::execute(h.app.world_mut(), line).map_err(|e| e.to_string())
+}
+
+#[test]
+fn console_errors_are_typed() {
+    let mut h = harness("events.emit('ready')");
+    let world = h.app.world_mut();
+    match Console::execute(world, "gte r_fov") {
+        Err(ConsoleError::Unknown { name, suggestions }) => {
+            assert_eq!(name, "gte");
+            assert!(suggestions.contains(&"get".to_owned()), "{suggestions:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Console::execute(world, "set"),
+        Err(ConsoleError::MissingArgument {
+            what: "the CVar name",
+            ..
+        })
+    ));
+    match Console::execute(world, "set r_fov wide") {
+        Err(ConsoleError::Script(error)) => {
+            assert_eq!(error.kind, ScriptErrorKind::TypeMismatch);
+            assert_eq!(error.origin, ErrorOrigin::CVar);
+            assert_eq!(error.script, "r_fov");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        Console::execute(world, r#"set name "open"#),
+        Err(ConsoleError::UnclosedQuote)
+    );
+    assert_eq!(
+        Console::execute(world, "give_gold lots"),
+        Err(ConsoleError::Failed("give_gold: not a number".into()))
+    );
+    match Console::execute(world, "lua error('no')") {
+        Err(ConsoleError::Script(error)) => {
+            assert_eq!(error.origin, ErrorOrigin::Console);
+            assert!(error.message.contains("no"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

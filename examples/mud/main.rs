@@ -63,7 +63,7 @@ fn main() -> AppExit {
             let code = match args.first().map(|a| a.parse::<u8>()) {
                 None => 0,
                 Some(Ok(code)) => code,
-                Some(Err(error)) => return Err(format!("shutdown [code]: {error}")),
+                Some(Err(error)) => return Err(format!("shutdown [code]: {error}").into()),
             };
             world.write_message(match std::num::NonZeroU8::new(code) {
                 None => AppExit::Success,

@@ -8,7 +8,7 @@
 //! Commands a script registers belong to it: a hot reload replaces them.
 
 use crate::api::function;
-use crate::error::{ScriptErrorKind, lua_error};
+use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind, lua_error};
 use crate::runtime::callbacks::{Callback, Callbacks};
 use crate::runtime::context::{Caller, InstructionLimit, Owner, call_as};
 use crate::vm::Budget;
@@ -119,7 +119,7 @@ pub(crate) fn call_lua_command(
     lua: &Lua,
     name: &str,
     args: &[String],
-) -> Option<Result<String, String>> {
+) -> Option<Result<String, ScriptError>> {
     let (function, owner) = lua.app_data_ref::<Callbacks>().and_then(|c| {
         c.commands
             .get(name)
@@ -136,17 +136,18 @@ pub(crate) fn call_lua_command(
     };
     let (result, exhausted) = call_as(Some(caller), limit, call);
     Some(match result {
-        Ok(values) => text(&values).map_err(|e| e.to_string()),
-        Err(error) => {
-            Err(crate::error::ScriptError::from_lua(&owner.path, &error, exhausted).message)
-        }
+        Ok(values) => text(&values).map_err(|e| ScriptError::from_lua(&owner.path, &e, false)),
+        Err(error) => Err(ScriptError::from_lua(&owner.path, &error, exhausted)),
     })
 }
 
 /// Runs `lua <code>`: as an expression when it is one (showing its value), else as statements,
 /// in a global table kept for the console.
-pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, String> {
-    let env = console_env(lua).map_err(|e| e.to_string())?;
+pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, ScriptError> {
+    let failed = |error: mlua::Error, exhausted: bool| {
+        ScriptError::from_lua("console", &error, exhausted).with_origin(ErrorOrigin::Console)
+    };
+    let env = console_env(lua).map_err(|e| failed(e, false))?;
     let expression = format!("return {code}");
     let chunk = lua
         .load(expression.as_str())
@@ -159,18 +160,12 @@ pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, String> {
                 .set_environment(env)
                 .into_function()
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| failed(e, false))?;
     let limit = lua.app_data_ref::<InstructionLimit>().map_or(0, |l| l.0);
     let (result, exhausted) = Budget::run(limit, || chunk.call::<MultiValue>(()));
-    match result {
-        Ok(values) => text(&values).map_err(|e| e.to_string()),
-        Err(error) => {
-            let error = crate::error::ScriptError::from_lua("console", &error, exhausted);
-            Err(error
-                .with_origin(crate::error::ErrorOrigin::Console)
-                .message)
-        }
-    }
+    result
+        .and_then(|values| text(&values))
+        .map_err(|e| failed(e, exhausted))
 }
 
 /// The global table of `lua <code>`, made on first use and kept.

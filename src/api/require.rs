@@ -90,10 +90,10 @@ pub(crate) fn create_loadstring(lua: &Lua) -> mlua::Result<Function> {
 }
 
 fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
-    let fail = |message: String| {
+    let fail = |error: RequireError| {
         lua_error(
             ScriptErrorKind::Runtime,
-            format!("require(\"{request}\"): {message}"),
+            format!("require(\"{request}\"): {error}"),
         )
     };
     let dir: String = state.raw_get(DIR)?;
@@ -122,7 +122,8 @@ fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
     let build = lua
         .app_data_ref::<ModuleEnv>()
         .map(|b| b.0)
-        .ok_or_else(|| fail("this VM cannot load modules".into()))?;
+        .ok_or(RequireError::NoModules)
+        .map_err(fail)?;
     let result = build(lua, &owner, &file, &modules).and_then(|module_env| {
         lua.load(source)
             .set_name(format!("@{file}"))
@@ -145,25 +146,55 @@ fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
 }
 
 /// The cached module under `key`, or an error while that module is still loading.
-fn cached(modules: &Table, key: &str) -> Result<Option<Value>, String> {
-    match modules.raw_get::<Value>(key).map_err(|e| e.to_string())? {
-        Value::Nil => Ok(None),
-        Value::LightUserData(_) => Err(format!("`{key}` requires itself through a cycle")),
-        module => Ok(Some(module)),
+fn cached(modules: &Table, key: &str) -> Result<Option<Value>, RequireError> {
+    match modules.raw_get::<Value>(key) {
+        Ok(Value::Nil) => Ok(None),
+        Ok(Value::LightUserData(_)) => Err(RequireError::Cycle(key.to_owned())),
+        Ok(module) => Ok(Some(module)),
+        Err(error) => Err(RequireError::Lua(error.to_string())),
     }
+}
+
+/// Why `require` (or the console's `exec`) could not find or read a file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum RequireError {
+    #[error("the path is empty")]
+    Empty,
+    #[error("only relative paths with `/` are allowed")]
+    NotRelative,
+    #[error("aliases are not supported; use a path relative to this script")]
+    Alias,
+    #[error("the path leads outside the asset folder")]
+    OutsideAssets,
+    #[error("the path names no file")]
+    NoFile,
+    #[error("require needs Bevy's AssetPlugin")]
+    NoAssetPlugin,
+    #[error("this VM cannot load modules")]
+    NoModules,
+    #[error("no module at {}", .0.join(", "))]
+    NotFound(Vec<String>),
+    #[error("could not read `{path}`: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("`{0}` is not UTF-8 text")]
+    NotText(String),
+    #[error("`{0}` requires itself through a cycle")]
+    Cycle(String),
+    #[error("{0}")]
+    Lua(String),
 }
 
 /// Resolves `request` against the folder `dir` of the requiring file, both relative to the
 /// asset folder. Refuses absolute paths, aliases and any path that leads above the asset folder.
-pub(crate) fn resolve(dir: &str, request: &str) -> Result<String, String> {
+pub(crate) fn resolve(dir: &str, request: &str) -> Result<String, RequireError> {
     if request.is_empty() {
-        return Err("the path is empty".into());
+        return Err(RequireError::Empty);
     }
     if request.starts_with('/') || request.contains('\\') || request.contains(':') {
-        return Err("only relative paths with `/` are allowed".into());
+        return Err(RequireError::NotRelative);
     }
     if request.starts_with('@') {
-        return Err("aliases are not supported; use a path relative to this script".into());
+        return Err(RequireError::Alias);
     }
     let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
     for part in request.split('/') {
@@ -171,14 +202,14 @@ pub(crate) fn resolve(dir: &str, request: &str) -> Result<String, String> {
             "" | "." => {}
             ".." => {
                 if parts.pop().is_none() {
-                    return Err("the path leads outside the asset folder".into());
+                    return Err(RequireError::OutsideAssets);
                 }
             }
             name => parts.push(name),
         }
     }
     if parts.is_empty() {
-        return Err("the path names no file".into());
+        return Err(RequireError::NoFile);
     }
     Ok(parts.join("/"))
 }
@@ -188,11 +219,11 @@ fn parent_dir(file: &str) -> &str {
 }
 
 /// Finds the module file for a resolved path and reads it.
-fn find(lua: &Lua, path: &str) -> Result<(String, String), String> {
+fn find(lua: &Lua, path: &str) -> Result<(String, String), RequireError> {
     let reader = lua
         .app_data_ref::<ModuleReader>()
         .map(|r| r.0.clone())
-        .ok_or_else(|| "require needs Bevy's AssetPlugin".to_owned())?;
+        .ok_or(RequireError::NoAssetPlugin)?;
     let candidates: Vec<String> = if path.ends_with(".luau") || path.ends_with(".lua") {
         vec![path.to_owned()]
     } else {
@@ -206,28 +237,32 @@ fn find(lua: &Lua, path: &str) -> Result<(String, String), String> {
             return Ok((candidate.clone(), source));
         }
     }
-    Err(format!("no module at {}", candidates.join(", ")))
+    Err(RequireError::NotFound(candidates))
 }
 
 /// Reads one file from the default asset source; `None` when it does not exist.
-pub(crate) fn read(server: &AssetServer, path: &str) -> Result<Option<String>, String> {
+pub(crate) fn read(server: &AssetServer, path: &str) -> Result<Option<String>, RequireError> {
+    let unreadable = |reason: String| RequireError::Unreadable {
+        path: path.to_owned(),
+        reason,
+    };
     let source = server
         .get_source(AssetSourceId::Default)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| unreadable(e.to_string()))?;
     let reader = source.reader();
     bevy_tasks::block_on(async {
         let mut file = match reader.read(Path::new(path)).await {
             Ok(file) => file,
             Err(AssetReaderError::NotFound(_)) => return Ok(None),
-            Err(error) => return Err(format!("could not read `{path}`: {error}")),
+            Err(error) => return Err(unreadable(error.to_string())),
         };
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .await
-            .map_err(|e| format!("could not read `{path}`: {e}"))?;
+            .map_err(|e| unreadable(e.to_string()))?;
         String::from_utf8(bytes)
             .map(Some)
-            .map_err(|_| format!("`{path}` is not UTF-8 text"))
+            .map_err(|_| RequireError::NotText(path.to_owned()))
     })
 }
 
@@ -247,17 +282,19 @@ mod tests {
 
     #[test]
     fn escaping_the_asset_folder_is_refused() {
-        assert!(
-            resolve("scripts", "../../secret")
-                .unwrap_err()
-                .contains("outside")
+        use super::RequireError::*;
+        let refused = |dir, request| resolve(dir, request).unwrap_err();
+        assert_eq!(refused("scripts", "../../secret"), OutsideAssets);
+        assert_eq!(refused("", "../x"), OutsideAssets);
+        assert_eq!(refused("scripts", "/etc/passwd"), NotRelative);
+        assert_eq!(refused("scripts", "C:/x"), NotRelative);
+        assert_eq!(refused("scripts", "..\\x"), NotRelative);
+        assert_eq!(refused("scripts", "@game/x"), Alias);
+        assert_eq!(refused("scripts", ""), Empty);
+        assert_eq!(refused("scripts", ".."), NoFile);
+        assert_eq!(
+            OutsideAssets.to_string(),
+            "the path leads outside the asset folder"
         );
-        assert!(resolve("", "../x").unwrap_err().contains("outside"));
-        assert!(resolve("scripts", "/etc/passwd").is_err());
-        assert!(resolve("scripts", "C:/x").is_err());
-        assert!(resolve("scripts", "..\\x").is_err());
-        assert!(resolve("scripts", "@game/x").is_err());
-        assert!(resolve("scripts", "").is_err());
-        assert!(resolve("scripts", "..").unwrap_err().contains("no file"));
     }
 }

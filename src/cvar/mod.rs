@@ -15,4 +15,4 @@ mod registry;
 pub(crate) mod value;
 
 pub use registry::{CVar, CVarFlags, CVarRegistry, CVarSnapshot, SV_CHEATS};
-pub use value::{CVarChanged, CVarValue};
+pub use value::{CVarChanged, CVarValue, CVarValueError};

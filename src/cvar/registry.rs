@@ -167,7 +167,9 @@ impl CVarRegistry {
             cvar.value = existing.value.clone();
         }
         if let Some(saved) = self.pending.remove(name) {
-            match from_toml(&cvar.default, saved).and_then(|v| cvar.default.coerce_like(v)) {
+            match from_toml(&cvar.default, saved)
+                .and_then(|v| cvar.default.coerce_like(v).map_err(|e| e.to_string()))
+            {
                 Ok(value) if range_problem(&cvar, &value).is_none() => cvar.value = value,
                 Ok(_) | Err(_) => {
                     tracing::warn!(target: "bevy_luau", "ignoring the saved value of `{name}`: it does not fit the CVar")
@@ -406,7 +408,8 @@ impl CVarRegistry {
                 self.pending.insert(name, saved);
                 continue;
             };
-            let value = from_toml(&cvar.default, saved).and_then(|v| cvar.default.coerce_like(v));
+            let value = from_toml(&cvar.default, saved)
+                .and_then(|v| cvar.default.coerce_like(v).map_err(|e| e.to_string()));
             match value {
                 Ok(value) => {
                     if let Err(error) = self.change(&name, value, false) {
@@ -493,8 +496,8 @@ fn range_problem(cvar: &CVar, value: &CVarValue) -> Option<String> {
     }
 }
 
-fn type_error(name: &str, message: String) -> ScriptError {
-    ScriptError::in_cvar(name, ScriptErrorKind::TypeMismatch, message)
+fn type_error(name: &str, message: impl ToString) -> ScriptError {
+    ScriptError::in_cvar(name, ScriptErrorKind::TypeMismatch, message.to_string())
 }
 
 fn config_error(name: &str, message: String) -> ScriptError {

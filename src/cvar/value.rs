@@ -41,48 +41,63 @@ impl CVarValue {
 
     /// Parses `text` as a value of the same type as `self` (`1`/`0`, `on`/`off` and
     /// `true`/`false` for booleans).
-    pub fn parse_like(&self, text: &str) -> Result<CVarValue, String> {
+    ///
+    /// ```
+    /// use bevy_luau::{CVarValue, CVarValueError};
+    ///
+    /// let like = CVarValue::Bool(false);
+    /// assert_eq!(like.parse_like("on"), Ok(CVarValue::Bool(true)));
+    /// let error = like.parse_like("maybe").unwrap_err();
+    /// assert!(matches!(error, CVarValueError::NotABool { .. }));
+    /// assert_eq!(error.to_string(), "`maybe` is not a bool (use true/false, 1/0, on/off)");
+    /// ```
+    pub fn parse_like(&self, text: &str) -> Result<CVarValue, CVarValueError> {
         let text = text.trim();
         match self {
             Self::Bool(_) => match text.to_ascii_lowercase().as_str() {
                 "1" | "true" | "on" | "yes" => Ok(Self::Bool(true)),
                 "0" | "false" | "off" | "no" => Ok(Self::Bool(false)),
-                _ => Err(format!(
-                    "`{text}` is not a bool (use true/false, 1/0, on/off)"
-                )),
+                _ => Err(CVarValueError::NotABool {
+                    text: text.to_owned(),
+                }),
             },
-            Self::Int(_) => text
-                .parse()
-                .map(Self::Int)
-                .map_err(|_| format!("`{text}` is not a whole number")),
+            Self::Int(_) => {
+                text.parse()
+                    .map(Self::Int)
+                    .map_err(|_| CVarValueError::NotAWholeNumber {
+                        text: text.to_owned(),
+                    })
+            }
             Self::Float(_) => match text.parse::<f64>() {
                 Ok(f) if f.is_finite() => Ok(Self::Float(f)),
-                _ => Err(format!("`{text}` is not a finite number")),
+                _ => Err(CVarValueError::NotFinite {
+                    text: text.to_owned(),
+                }),
             },
             Self::String(_) => Ok(Self::String(text.to_owned())),
         }
     }
 
     /// Converts `value` to the type of `self`: an int may become a float, a whole float an int.
-    pub(crate) fn coerce_like(&self, value: CVarValue) -> Result<CVarValue, String> {
+    pub(crate) fn coerce_like(&self, value: CVarValue) -> Result<CVarValue, CVarValueError> {
         match (self, value) {
             (Self::Float(_), Self::Int(i)) => Ok(Self::Float(i as f64)),
             (Self::Int(_), Self::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
                 Ok(Self::Int(f as i64))
             }
-            (Self::Float(_), Self::Float(f)) if !f.is_finite() => {
-                Err(format!("{f} is not a finite number"))
-            }
+            (Self::Float(_), Self::Float(f)) if !f.is_finite() => Err(CVarValueError::NotFinite {
+                text: f.to_string(),
+            }),
             (expected, value)
                 if std::mem::discriminant(expected) == std::mem::discriminant(&value) =>
             {
                 Ok(value)
             }
-            (expected, value) => Err(format!(
-                "expected a {}, got a {} ({value})",
-                expected.type_name(),
-                value.type_name()
-            )),
+            (expected, value) => Err(CVarValueError::WrongType {
+                expected: expected.type_name(),
+                got: value.type_name(),
+                value,
+            }),
         }
     }
 }
@@ -138,6 +153,40 @@ impl From<String> for CVarValue {
     fn from(value: String) -> Self {
         Self::String(value)
     }
+}
+
+/// Why a value does not fit a CVar's type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CVarValueError {
+    /// Text that is none of the boolean words.
+    #[error("`{text}` is not a bool (use true/false, 1/0, on/off)")]
+    NotABool {
+        /// The text given.
+        text: String,
+    },
+    /// Text that is not a whole number, for an int CVar.
+    #[error("`{text}` is not a whole number")]
+    NotAWholeNumber {
+        /// The text given.
+        text: String,
+    },
+    /// Text or a number that is not a finite number, for a float CVar.
+    #[error("`{text}` is not a finite number")]
+    NotFinite {
+        /// The text, or the number, given.
+        text: String,
+    },
+    /// A value of another type.
+    #[error("expected a {expected}, got a {got} ({value})")]
+    WrongType {
+        /// The CVar's type.
+        expected: &'static str,
+        /// The value's type.
+        got: &'static str,
+        /// The value.
+        value: CVarValue,
+    },
 }
 
 /// A console variable changed. Written at stage 2 of the scripting step after the change.
