@@ -75,7 +75,7 @@ impl fmt::Display for ScriptErrorKind {
 pub enum ErrorOrigin {
     /// A script, a module or a scripting file: `script` is its asset path (or file path).
     Script,
-    /// A worker job: `script` is the job's name ([`RUN_CHUNK`](crate::pool::RUN_CHUNK) for
+    /// A worker job: `script` is the job's name ([`RUN_CHUNK`](crate::RUN_CHUNK) for
     /// [`ScriptRunner::run_chunk`](crate::ScriptRunner::run_chunk)).
     Job,
     /// A console variable: `script` is its name.

@@ -3,7 +3,7 @@
 mod common;
 
 use bevy_luau::CVar;
-use bevy_luau::cvar::SV_CHEATS;
+use bevy_luau::SV_CHEATS;
 use bevy_luau::prelude::*;
 use common::Harness;
 

@@ -1,7 +1,7 @@
 //! Luau type definitions for [luau-lsp](https://github.com/JohnnyMorganz/luau-lsp), generated
 //! from the running app.
 //!
-//! [`generate`](crate::typedefs::generate) writes a definitions file that describes everything
+//! [`generate`] writes a definitions file that describes everything
 //! a script can use, so the editor completes names and, in `--!strict` scripts, checks calls:
 //! - the runtime types: `Entity` (at runtime a light userdata), `Connection` (what
 //!   `hooks.on_update`, `events.on` and `cvar.on_change` return) and `Job` (from `jobs.run`),
@@ -21,7 +21,7 @@
 //!   the first case and gives it that case's result, which would otherwise be the first
 //!   component's type and bring misleading errors further on.
 //!
-//! [`generate_workers`](crate::typedefs::generate_workers) writes the file for worker scripts:
+//! [`generate_workers`] writes the file for worker scripts:
 //! `log`, `commands`, `cvar.get` and `jobs.define`, with the same types.
 //!
 //! What luau-lsp's default type checker cannot express, and the file's header repeats:
@@ -65,15 +65,15 @@
 //!
 //! # Writing the file
 //!
-//! [`write_typedefs`](crate::typedefs::write_typedefs) is a system that writes the file at
+//! [`write_typedefs`] is a system that writes the file at
 //! startup (`app.add_systems(Startup, write_typedefs("bevy_luau.d.luau"))`);
-//! [`write`](crate::typedefs::write) does the same from any code with a world.
+//! [`write`](fn@write) does the same from any code with a world.
 //! Point luau-lsp at the file with the VS Code setting
 //! `"luau-lsp.types.definitionFiles": { "@bevy_luau": "bevy_luau.d.luau" }` and
 //! `"luau-lsp.platform.type": "standard"`.
 //!
-//! [`write_workers`](crate::typedefs::write_workers) and
-//! [`write_worker_typedefs`](crate::typedefs::write_worker_typedefs) do the same for the worker
+//! [`write_workers`] and
+//! [`write_worker_typedefs`] do the same for the worker
 //! file. An editor loads one set of definitions per workspace, so there worker scripts see the
 //! main file; check them against their own on the command line
 //! (`luau-lsp analyze --definitions=@bevy_luau=workers.d.luau workers/`).
