@@ -33,6 +33,22 @@ impl LuauScript {
     }
 }
 
+/// Written when a version of a global or entity script has compiled and run: once when the script
+/// first loads, then after every hot reload that took over.
+///
+/// A version that fails to load writes a [`ScriptError`](crate::ScriptError) instead (and the
+/// previous version stays active), so a game's status line can show the error until the next
+/// `ScriptLoaded` for the same path clears it. Entity scripts write one per script asset, not
+/// per entity. Worker scripts (`add_worker_script`) report their failures as errors and do not
+/// write this message.
+#[derive(bevy_ecs::message::Message, Debug, Clone, PartialEq, Eq)]
+pub struct ScriptLoaded {
+    /// The script's asset path (`scripts/enemy.luau`).
+    pub path: String,
+    /// Whether this version replaced one that was already running (a hot reload).
+    pub reloaded: bool,
+}
+
 /// Loads [`LuauScript`]s from `.lua` and `.luau` files.
 #[derive(Default, TypePath, Debug)]
 pub struct LuauScriptLoader;

@@ -31,7 +31,7 @@ pub use mlua;
 
 pub use api::events::ScriptEvent;
 pub use asset::Script;
-pub use asset::{LuauScript, LuauScriptLoader};
+pub use asset::{LuauScript, LuauScriptLoader, ScriptLoaded};
 pub use console::{Console, ConsoleError};
 pub use cvar::{
     CVar, CVarChanged, CVarFlags, CVarRegistry, CVarSnapshot, CVarValue, CVarValueError, SV_CHEATS,
@@ -54,7 +54,7 @@ pub mod prelude {
         Action, ActionQueue, CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue, CVarValueError,
         Console, ConsoleError, ErrorOrigin, GameTemplate, JobCompleted, JobId, LuauScript,
         LuauScriptingPlugin, Script, ScriptCommand, ScriptConfig, ScriptEngine, ScriptError,
-        ScriptErrorKind, ScriptEvent, ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt,
+        ScriptErrorKind, ScriptEvent, ScriptLoaded, ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt,
         ScriptingSystem, StatePool,
     };
 }

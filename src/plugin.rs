@@ -1,7 +1,7 @@
 //! [`LuauScriptingPlugin`](struct@LuauScriptingPlugin), the [`ScriptingSystem`] set and the [`ScriptingAppExt`] trait.
 
 use crate::api::events::ScriptEvent;
-use crate::asset::{LuauScript, LuauScriptLoader};
+use crate::asset::{LuauScript, LuauScriptLoader, ScriptLoaded};
 use crate::console::{Console, ConsoleError};
 use crate::cvar::{CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue};
 use crate::engine::ScriptEngine;
@@ -139,6 +139,7 @@ impl Plugin for LuauScriptingPlugin {
             .add_message::<ScriptEvent>()
             .add_message::<JobCompleted>()
             .add_message::<CVarChanged>()
+            .add_message::<ScriptLoaded>()
             .insert_resource(self.config.clone())
             .insert_resource(WorkerSettings {
                 workers: self.workers,

@@ -271,6 +271,16 @@ fn hot_reload_keeps_instance_fields() {
     let a = counter(&h, entities[1]).expect("counter");
     h.update();
     assert_eq!(counter(&h, entities[1]).expect("counter") - a, 10.0);
+    // One ScriptLoaded for the class's first version and one for the reload, none per entity
+    // and none for the broken save.
+    let loaded: Vec<_> = h.seen().loaded.iter().map(|l| l.reloaded).collect();
+    assert_eq!(loaded, vec![false, true], "{:?}", h.seen().loaded);
+    assert!(
+        h.seen()
+            .loaded
+            .iter()
+            .all(|l| l.path == "scripts/counter.luau")
+    );
 }
 
 #[test]

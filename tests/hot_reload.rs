@@ -161,3 +161,24 @@ fn hot_reload_loads_modules_afresh() {
     let versions = settle_on(&mut h, 2);
     assert_eq!(versions, vec![ScriptValue::Number(2.0); 3]);
 }
+
+#[test]
+fn script_loaded_reports_the_first_load_each_reload_and_not_a_broken_save() {
+    let mut h = start();
+    let loaded = |reloaded| ScriptLoaded {
+        path: "scripts/live.luau".into(),
+        reloaded,
+    };
+    assert_eq!(h.seen().loaded, vec![loaded(false)]);
+
+    h.write("scripts/live.luau", "hooks.on_update(function(\n");
+    h.run_until("a compile error", |seen| !seen.errors.is_empty());
+    for _ in 0..3 {
+        h.update();
+    }
+    assert_eq!(h.seen().loaded, vec![loaded(false)], "a broken save loads nothing");
+
+    h.write("scripts/live.luau", &version_script(2));
+    settle_on(&mut h, 2);
+    assert_eq!(h.seen().loaded, vec![loaded(false), loaded(true)]);
+}

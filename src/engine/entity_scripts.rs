@@ -12,7 +12,7 @@
 //!   then, but `self` and its fields are not).
 
 use super::scripts::run_version;
-use crate::asset::{LuauScript, Script, ScriptLifecycle};
+use crate::asset::{LuauScript, Script, ScriptLifecycle, ScriptLoaded};
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::runtime::context::{Caller, ScriptId, call_as, report};
 use crate::runtime::scheduler::Scheduler;
@@ -182,9 +182,15 @@ pub(crate) fn has_work(lua: &Lua, world: &World) -> bool {
 }
 
 /// Stage 1 for entity scripts: load changed classes, then create and remove instances.
-pub(crate) fn apply(lua: &Lua, limit: u64, load: bool, errors: &mut Vec<ScriptError>) {
+pub(crate) fn apply(
+    lua: &Lua,
+    limit: u64,
+    load: bool,
+    errors: &mut Vec<ScriptError>,
+    loaded: &mut Vec<ScriptLoaded>,
+) {
     if load {
-        load_versions(lua, limit, errors);
+        load_versions(lua, limit, errors, loaded);
     }
     let lifecycle = crate::runtime::context::with_world(lua, |world| {
         world.get_resource_mut::<ScriptLifecycle>().map(|mut l| {
@@ -209,7 +215,12 @@ pub(crate) fn apply(lua: &Lua, limit: u64, load: bool, errors: &mut Vec<ScriptEr
     }
 }
 
-fn load_versions(lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
+fn load_versions(
+    lua: &Lua,
+    limit: u64,
+    errors: &mut Vec<ScriptError>,
+    loaded: &mut Vec<ScriptLoaded>,
+) {
     let Some(pending) = lua
         .app_data_mut::<EntityScripts>()
         .map(|mut s| std::mem::take(&mut s.pending))
@@ -260,6 +271,10 @@ fn load_versions(lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
                     }
                     class.version = Some(version);
                 }
+                loaded.push(ScriptLoaded {
+                    path: path.to_string(),
+                    reloaded: old_id.is_some(),
+                });
                 if let Some(old) = old_id {
                     super::scripts::disconnect(lua, old);
                     tracing::info!(target: "bevy_luau", script = %path, "reloaded entity script");

@@ -5,6 +5,7 @@ use super::env::SharedFunctions;
 use super::scripts::GlobalScripts;
 use super::worker_scripts::WorkerScripts;
 use crate::api::events::ScriptEvent;
+use crate::asset::ScriptLoaded;
 use crate::api::require::{ModuleEnv, ModuleReader, RequiredModules};
 use crate::cvar::{CVarChanged, CVarFlags, CVarRegistry};
 use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind};
@@ -42,6 +43,8 @@ pub struct ScriptEngine {
     message_sources: Vec<(String, Box<dyn MessageSource>)>,
     /// Errors of the running step, written as messages when it ends.
     errors: Vec<ScriptError>,
+    /// Script versions that loaded during the step, written as messages when it ends.
+    loaded: Vec<ScriptLoaded>,
     frame: u64,
 }
 
@@ -86,6 +89,7 @@ impl ScriptEngine {
             event_buffer: Vec::new(),
             message_sources: Vec::new(),
             errors: Vec::new(),
+            loaded: Vec::new(),
             frame: 0,
         })
     }
@@ -220,9 +224,16 @@ impl ScriptEngine {
                 //    find their definitions.
                 let workers_ready = !self.worker_scripts.is_loading();
                 if workers_ready {
-                    self.scripts.apply(&lua, limit, &mut self.errors);
+                    self.scripts
+                        .apply(&lua, limit, &mut self.errors, &mut self.loaded);
                 }
-                entity_scripts::apply(&lua, limit, workers_ready, &mut self.errors);
+                entity_scripts::apply(
+                    &lua,
+                    limit,
+                    workers_ready,
+                    &mut self.errors,
+                    &mut self.loaded,
+                );
                 // 2. Job results, worker commands and other actions, in the order sent.
                 self.apply_actions(&lua, actions, limit);
                 // 3. `task` coroutines whose time has come.
@@ -461,6 +472,13 @@ impl ScriptEngine {
                 "{}", error.message
             );
             world.write_message(error);
+        }
+        // Without the plugin's message registration (an engine driven by hand), nobody reads
+        // these.
+        if let Some(mut messages) = world.get_resource_mut::<Messages<ScriptLoaded>>() {
+            messages.write_batch(self.loaded.drain(..));
+        } else {
+            self.loaded.clear();
         }
     }
 }

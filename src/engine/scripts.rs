@@ -10,7 +10,7 @@
 
 use super::env;
 use crate::api::require::RequiredModules;
-use crate::asset::LuauScript;
+use crate::asset::{LuauScript, ScriptLoaded};
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::runtime::callbacks::Callbacks;
 use crate::runtime::context::{Caller, Owner, ScriptId, ScriptPaths, next_id};
@@ -186,7 +186,13 @@ impl GlobalScripts {
     }
 
     /// Runs the versions collected by [`Self::collect`]: stage 1 of the step.
-    pub fn apply(&mut self, lua: &Lua, limit: u64, errors: &mut Vec<ScriptError>) {
+    pub fn apply(
+        &mut self,
+        lua: &Lua,
+        limit: u64,
+        errors: &mut Vec<ScriptError>,
+        loaded: &mut Vec<ScriptLoaded>,
+    ) {
         for (index, asset) in std::mem::take(&mut self.pending) {
             let id = next_id();
             let Some(script) = self.scripts.get_mut(index) else {
@@ -196,6 +202,10 @@ impl GlobalScripts {
                 Ok((env, _)) => {
                     script.modules.clear();
                     let old = script.active.replace(ActiveVersion { id, _env: env });
+                    loaded.push(ScriptLoaded {
+                        path: script.path.to_string(),
+                        reloaded: old.is_some(),
+                    });
                     if let Some(old) = old {
                         disconnect(lua, old.id);
                         cancel_tasks(lua, old.id);

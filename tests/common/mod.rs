@@ -36,6 +36,7 @@ pub struct Seen {
     pub errors: Vec<ScriptError>,
     pub events: Vec<ScriptEvent>,
     pub completed: Vec<JobCompleted>,
+    pub loaded: Vec<ScriptLoaded>,
 }
 
 /// A time limit for a test's retry loop, so a condition that never holds fails the test instead
@@ -215,8 +216,10 @@ fn record(
     mut errors: MessageReader<ScriptError>,
     mut events: MessageReader<ScriptEvent>,
     mut completed: MessageReader<JobCompleted>,
+    mut loaded: MessageReader<ScriptLoaded>,
     mut seen: ResMut<Seen>,
 ) {
+    seen.loaded.extend(loaded.read().cloned());
     seen.errors.extend(errors.read().cloned());
     seen.events.extend(events.read().cloned());
     seen.completed.extend(completed.read().cloned());
