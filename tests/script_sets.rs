@@ -55,6 +55,14 @@ mod game;
 #[path = "../examples/mud/net.rs"]
 #[allow(dead_code)]
 mod net;
+// The arcade's own app, with the modules it is made of.
+#[path = "../examples/arcade"]
+#[allow(dead_code)]
+mod arcade {
+    pub mod components;
+    pub mod game;
+    pub mod screen;
+}
 #[path = "../examples/worker_jobs.rs"]
 #[allow(dead_code)]
 mod worker_jobs;
@@ -93,6 +101,11 @@ fn world_access_app() -> App {
 /// The MUD's app, without a port override: it is built, never run.
 fn mud_app() -> App {
     game::app(assets(), None)
+}
+
+/// The arcade's app, which also runs the demo's pilot.
+fn arcade_app() -> App {
+    arcade::game::app(assets())
 }
 
 fn comparison_app() -> App {
@@ -151,6 +164,18 @@ const CHECKS: &[Check] = &[
         generate: generate_workers,
         app: mud_app,
         scripts: &["games/mud/scripts/workers"],
+    },
+    Check {
+        definitions: "games/arcade/bevy_luau.d.luau",
+        generate,
+        app: arcade_app,
+        scripts: &["games/arcade/scripts"],
+    },
+    Check {
+        definitions: "games/arcade/workers.d.luau",
+        generate: generate_workers,
+        app: arcade_app,
+        scripts: &["games/arcade/scripts/workers"],
     },
     Check {
         definitions: "scripts/bench/bevy_luau.d.luau",

@@ -1,0 +1,323 @@
+//! The arcade's platform: the app, the keyboard, the in-game console and the status line.
+//! Every rule of the game lives in `assets/games/arcade/scripts/`.
+//!
+//! - The scripts run in `FixedUpdate`, 60 times a game second; the screen is drawn in
+//!   `PostUpdate`.
+//! - Keys arrive as [`Keystroke`] messages (from the terminal, or from a test). While the
+//!   console is closed they become Bevy's `KeyboardInput`, so scripts read them through the
+//!   `input` library; while it is open they edit the console line.
+
+use super::components::{ArcadeTypesPlugin, Tint};
+use super::screen::{self, ConsoleLine, Screen, StatusLine};
+use bevy_app::{App, AppExit, FixedUpdate, Plugin, PostUpdate, PreUpdate, TaskPoolPlugin};
+use bevy_asset::AssetPlugin;
+use bevy_ecs::prelude::*;
+use bevy_input::keyboard::{Key, KeyCode, KeyboardInput, NativeKey};
+use bevy_input::{ButtonState, InputPlugin, InputSystems};
+use bevy_luau::prelude::*;
+use bevy_time::{Fixed, Time, TimePlugin, TimeUpdateStrategy};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The template folder under the asset folder.
+pub const TEMPLATE: &str = "games/arcade";
+
+/// The scripted pilot the demo flies with, beside the template's scripts but not listed in its
+/// `game.toml`.
+pub const PILOT: &str = "games/arcade/scripts/pilot.luau";
+
+/// One fixed update: the game runs at 60 Hz.
+pub const STEP: Duration = Duration::from_nanos(16_666_667);
+
+/// How long the status line keeps a runtime error or a console answer, in seconds. A script
+/// that does not compile keeps its error there until a version of it loads.
+const STATUS_SECONDS: f64 = 8.0;
+
+/// A key going down or up, from the terminal or a test.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct Keystroke {
+    /// The physical key, when it has a Bevy name.
+    pub code: Option<KeyCode>,
+    /// The character it types, for the console.
+    pub text: Option<char>,
+    /// Down (`true`) or up.
+    pub pressed: bool,
+}
+
+impl Keystroke {
+    /// A press of `code` that types nothing.
+    pub fn press(code: KeyCode) -> Self {
+        Self {
+            code: Some(code),
+            text: None,
+            pressed: true,
+        }
+    }
+
+    /// A release of `code`.
+    pub fn release(code: KeyCode) -> Self {
+        Self {
+            code: Some(code),
+            text: None,
+            pressed: false,
+        }
+    }
+}
+
+/// How long the scripting step took, over the frames since the app started.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct StepTimes {
+    started: Option<Instant>,
+    /// The last step.
+    pub last: Duration,
+    /// The longest step.
+    pub max: Duration,
+    /// All steps together.
+    pub total: Duration,
+    /// How many steps ran.
+    pub count: u32,
+}
+
+impl StepTimes {
+    /// The mean step time.
+    pub fn average(&self) -> Duration {
+        self.total.checked_div(self.count).unwrap_or_default()
+    }
+}
+
+/// The status line's state: errors by script until that script loads again, and a short-lived
+/// note (a console answer).
+#[derive(Resource, Debug, Default)]
+struct Status {
+    /// Script path to (message, when it stops showing; `None` until the script loads).
+    errors: BTreeMap<String, (String, Option<f64>)>,
+    note: Option<(String, Tint, f64)>,
+}
+
+/// The arcade's platform: types, keys, console, status line, screen and step timing.
+pub struct ArcadePlugin;
+
+impl Plugin for ArcadePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_plugins(ArcadeTypesPlugin)
+            .add_message::<Keystroke>()
+            .insert_resource(Time::<Fixed>::from_duration(STEP))
+            .init_resource::<Screen>()
+            .init_resource::<StatusLine>()
+            .init_resource::<ConsoleLine>()
+            .init_resource::<StepTimes>()
+            .init_resource::<Status>()
+            .add_systems(PreUpdate, route_keys.before(InputSystems))
+            .add_systems(
+                FixedUpdate,
+                (
+                    start_step.before(ScriptingSystem),
+                    end_step.after(ScriptingSystem),
+                ),
+            )
+            .add_systems(
+                PostUpdate,
+                (track_status, screen::draw).chain().after(run_console),
+            )
+            .add_systems(PostUpdate, run_console);
+    }
+}
+
+/// A headless arcade app over the asset folder `assets`, without a runner: add
+/// `ScheduleRunnerPlugin` (and a terminal), or call `update` yourself.
+pub fn app(assets: PathBuf) -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        TaskPoolPlugin::default(),
+        TimePlugin,
+        InputPlugin,
+        AssetPlugin {
+            file_path: assets.to_string_lossy().into_owned(),
+            watch_for_changes_override: Some(true),
+            ..Default::default()
+        },
+        LuauScriptingPlugin {
+            template: Some(TEMPLATE.into()),
+            ..Default::default()
+        }
+        .in_schedule(FixedUpdate),
+        ArcadePlugin,
+    ));
+    app
+}
+
+/// Makes every `app.update()` one fixed step of game time, whatever the wall clock says: the
+/// demo and the tests run the same game on any machine.
+pub fn lockstep(app: &mut App) {
+    app.insert_resource(TimeUpdateStrategy::ManualDuration(STEP));
+}
+
+/// Adds the scripted pilot, which flies the ship instead of the keyboard.
+pub fn autopilot(app: &mut App) {
+    app.add_script(PILOT);
+}
+
+/// Keys go to the console while it is open, and to Bevy's keyboard input otherwise. The
+/// backquote key opens and closes the console; `q`, Escape and Ctrl-C (sent as `q` by the
+/// terminal) quit when it is closed.
+fn route_keys(
+    mut keys: MessageReader<Keystroke>,
+    mut keyboard: MessageWriter<KeyboardInput>,
+    mut console: ResMut<ConsoleLine>,
+    mut lines: Local<Vec<String>>,
+    mut exit: MessageWriter<AppExit>,
+    mut commands: Commands,
+    mut recalled: Local<Option<usize>>,
+) {
+    for key in keys.read() {
+        if console.open {
+            if !key.pressed {
+                continue;
+            }
+            match key.code {
+                Some(KeyCode::Enter) => {
+                    let line = std::mem::take(&mut console.text);
+                    console.open = false;
+                    *recalled = None;
+                    if !line.trim().is_empty() {
+                        console.history.push(line.clone());
+                        lines.push(line);
+                    }
+                }
+                Some(KeyCode::Escape | KeyCode::Backquote) => {
+                    console.open = false;
+                    console.text.clear();
+                    *recalled = None;
+                }
+                Some(KeyCode::Backspace) => {
+                    console.text.pop();
+                }
+                Some(KeyCode::ArrowUp) if !console.history.is_empty() => {
+                    let at = recalled.map_or(console.history.len(), |i| i).saturating_sub(1);
+                    *recalled = Some(at);
+                    console.text = console.history[at].clone();
+                }
+                _ => {
+                    if let Some(c) = key.text.filter(|c| !c.is_control()) {
+                        console.text.push(c);
+                    }
+                }
+            }
+            continue;
+        }
+        match key.code {
+            Some(KeyCode::Backquote) if key.pressed => {
+                console.open = true;
+                // Keys held when the console opened are let go, so the ship stops.
+                commands.queue(|world: &mut World| {
+                    if let Some(mut input) = world.get_resource_mut::<bevy_input::ButtonInput<KeyCode>>() {
+                        input.release_all();
+                    }
+                });
+            }
+            Some(KeyCode::KeyQ | KeyCode::Escape) if key.pressed => {
+                exit.write(AppExit::Success);
+            }
+            Some(code) => {
+                keyboard.write(KeyboardInput {
+                    key_code: code,
+                    logical_key: Key::Unidentified(NativeKey::Unidentified),
+                    state: if key.pressed {
+                        ButtonState::Pressed
+                    } else {
+                        ButtonState::Released
+                    },
+                    text: None,
+                    repeat: false,
+                    window: Entity::PLACEHOLDER,
+                });
+            }
+            None => {}
+        }
+    }
+    // Lines entered this frame run in `run_console`, which has the whole world.
+    if !lines.is_empty() {
+        let entered = std::mem::take(&mut *lines);
+        commands.queue(move |world: &mut World| {
+            world.resource_mut::<EnteredLines>().0.extend(entered);
+        });
+    }
+}
+
+/// Console lines waiting for [`run_console`].
+#[derive(Resource, Debug, Default)]
+struct EnteredLines(Vec<String>);
+
+/// Runs the lines entered on the console and shows each answer on the status line.
+fn run_console(world: &mut World) {
+    let lines = match world.get_resource_mut::<EnteredLines>() {
+        Some(mut entered) => std::mem::take(&mut entered.0),
+        None => {
+            world.init_resource::<EnteredLines>();
+            return;
+        }
+    };
+    for line in lines {
+        let (answer, tint) = match Console::execute(world, &line) {
+            Ok(answer) if answer.is_empty() => (format!("> {line}"), Tint::Gray),
+            Ok(answer) => (answer.replace('\n', "  "), Tint::Green),
+            Err(error) => (format!("error: {error}"), Tint::Red),
+        };
+        let now = world.resource::<Time>().elapsed_secs_f64();
+        world.resource_mut::<Status>().note = Some((answer, tint, now + STATUS_SECONDS));
+    }
+}
+
+/// Keeps the status line current: the newest script error until its script loads again (or a
+/// while, for an error at run time), else the last console answer for a while, else help.
+fn track_status(
+    mut errors: MessageReader<ScriptError>,
+    mut loaded: MessageReader<ScriptLoaded>,
+    mut state: ResMut<Status>,
+    mut line: ResMut<StatusLine>,
+    time: Res<Time>,
+) {
+    let now = time.elapsed_secs_f64();
+    for error in errors.read() {
+        // A version that failed to load is fixed by the next one that loads; an error at run
+        // time shows for a while, and again each time it happens.
+        let until = (error.kind != ScriptErrorKind::Compile).then_some(now + STATUS_SECONDS);
+        let first_line = error.message.lines().next().unwrap_or_default();
+        state
+            .errors
+            .insert(error.script.clone(), (first_line.to_owned(), until));
+    }
+    for script in loaded.read() {
+        state.errors.remove(&script.path);
+        if script.reloaded {
+            let note = format!("reloaded {}", script.path);
+            state.note = Some((note, Tint::Cyan, now + STATUS_SECONDS / 2.0));
+        }
+    }
+    state
+        .errors
+        .retain(|_, (_, until)| until.is_none_or(|t| t > now));
+    if state.note.as_ref().is_some_and(|(_, _, until)| *until <= now) {
+        state.note = None;
+    }
+    line.message = match (state.errors.values().next(), &state.note) {
+        (Some((message, _)), _) => Some((format!("error: {message}"), Tint::Red)),
+        (None, Some((note, tint, _))) => Some((note.clone(), *tint)),
+        (None, None) => None,
+    };
+}
+
+fn start_step(mut times: ResMut<StepTimes>) {
+    times.started = Some(Instant::now());
+}
+
+fn end_step(mut times: ResMut<StepTimes>) {
+    if let Some(started) = times.started.take() {
+        let took = started.elapsed();
+        times.last = took;
+        times.max = times.max.max(took);
+        times.total += took;
+        times.count += 1;
+    }
+}

@@ -1,0 +1,168 @@
+//! A real-time shoot-'em-up in the terminal whose whole game is Luau: the ship, the enemies
+//! (entity scripts), the waves, collisions, scoring and the console commands live in
+//! `assets/games/arcade/scripts/`, loaded as a game template. Rust runs Bevy at 60 frames a
+//! second, turns terminal keys into Bevy's keyboard input and draws the world.
+//!
+//! ```sh
+//! cargo run --example arcade                  # play: arrows or WASD, space fires, ` console, q quits
+//! cargo run --example arcade -- --demo        # a scripted pilot plays; prints the last frame and `score: N`
+//! cargo run --release --example arcade -- --demo --swarm 300   # the step time with 300 more enemies
+//! ```
+//! Edit any script under `assets/games/arcade/scripts/` while playing: enemies pick up the new
+//! code and keep their state; a broken save shows its error on the bottom line and the game
+//! goes on with the old code.
+
+mod components;
+mod game;
+mod screen;
+mod terminal;
+
+use bevy_app::{App, AppExit, ScheduleRunnerPlugin, Update};
+use bevy_ecs::prelude::*;
+use bevy_luau::prelude::*;
+use components::Score;
+use game::StepTimes;
+use screen::Screen;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How many frames the demo plays: a minute of game time.
+const DEMO_FRAMES: u32 = 3600;
+
+struct Options {
+    demo: bool,
+    frames: u32,
+    swarm: Option<u32>,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        demo: false,
+        frames: DEMO_FRAMES,
+        swarm: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut number = |name: &str| -> Result<u32, String> {
+            let value = args.next().ok_or(format!("{name} needs a number"))?;
+            value.parse().map_err(|e| format!("{name} {value}: {e}"))
+        };
+        match arg.as_str() {
+            "--demo" => options.demo = true,
+            "--frames" => options.frames = number("--frames")?,
+            "--swarm" => options.swarm = Some(number("--swarm")?),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> AppExit {
+    let options = match options() {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("usage: arcade [--demo [--frames N]] [--swarm N]: {error}");
+            return AppExit::error();
+        }
+    };
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let mut app = game::app(assets);
+    app.init_resource::<Errors>().add_systems(Update, keep_errors);
+    if let Some(count) = options.swarm {
+        app.add_systems(Update, swarm_once(count));
+    }
+    if options.demo {
+        demo(app, options.frames)
+    } else {
+        play(app)
+    }
+}
+
+/// Plays on the terminal until `q`, Escape or Ctrl-C.
+fn play(mut app: App) -> AppExit {
+    if !std::io::stdout().is_terminal() {
+        eprintln!("the arcade draws on a terminal; with stdout redirected, run it with --demo");
+        return AppExit::error();
+    }
+    app.add_plugins((
+        ScheduleRunnerPlugin::run_loop(game::STEP),
+        terminal::TerminalPlugin,
+    ));
+    let exit = app.run();
+    terminal::restore();
+    println!("score: {}", app.world().resource::<Score>().points);
+    exit
+}
+
+/// Plays `frames` fixed steps with the scripted pilot, animated on a terminal and as fast as
+/// it can go otherwise, then prints the last frame, the step times and the score.
+fn demo(mut app: App, frames: u32) -> AppExit {
+    game::lockstep(&mut app);
+    game::autopilot(&mut app);
+    let animate = std::io::stdout().is_terminal();
+    if animate {
+        app.add_plugins(terminal::TerminalPlugin);
+    }
+    app.finish();
+    app.cleanup();
+    let mut exit = None;
+    for _ in 0..frames {
+        let started = Instant::now();
+        app.update();
+        exit = app.should_exit();
+        if exit.is_some() {
+            break;
+        }
+        if animate {
+            std::thread::sleep(game::STEP.saturating_sub(started.elapsed()));
+        }
+    }
+    if animate {
+        terminal::restore();
+    }
+    let world = app.world();
+    println!("{}", world.resource::<Screen>().text().trim_end());
+    let times = world.resource::<StepTimes>();
+    println!(
+        "scripting step over {} frames: average {:.3} ms, max {:.3} ms",
+        times.count,
+        ms(times.average()),
+        ms(times.max)
+    );
+    let errors = &world.resource::<Errors>().0;
+    for error in errors {
+        eprintln!("{error}");
+    }
+    println!("score: {}", world.resource::<Score>().points);
+    match exit {
+        Some(exit) => exit,
+        None if errors.is_empty() => AppExit::Success,
+        None => AppExit::error(),
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// The script errors seen so far.
+#[derive(Resource, Default)]
+struct Errors(Vec<ScriptError>);
+
+fn keep_errors(mut errors: MessageReader<ScriptError>, mut kept: ResMut<Errors>) {
+    kept.0.extend(errors.read().cloned());
+}
+
+/// Runs the console command `swarm <count>` once the scripts have registered it.
+fn swarm_once(count: u32) -> impl FnMut(&mut World) {
+    let mut done = false;
+    move |world: &mut World| {
+        if !done && Console::execute(world, "help swarm").is_ok() {
+            done = true;
+            if let Err(error) = Console::execute(world, &format!("swarm {count}")) {
+                eprintln!("swarm: {error}");
+            }
+        }
+    }
+}
