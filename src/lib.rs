@@ -54,7 +54,7 @@ pub mod prelude {
         Action, ActionQueue, CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue, CVarValueError,
         Console, ConsoleError, ErrorOrigin, GameTemplate, JobCompleted, JobId, LuauScript,
         LuauScriptingPlugin, Script, ScriptCommand, ScriptConfig, ScriptEngine, ScriptError,
-        ScriptErrorKind, ScriptEvent, ScriptLoaded, ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt,
-        ScriptingSystem, StatePool,
+        ScriptErrorKind, ScriptEvent, ScriptLoaded, ScriptRegistry, ScriptRunner, ScriptValue,
+        ScriptingAppExt, ScriptingSystem, StatePool,
     };
 }

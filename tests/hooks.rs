@@ -272,3 +272,68 @@ fn a_missing_script_file_reports_an_io_error() {
     assert_eq!(errors[0].kind, ScriptErrorKind::Io);
     assert_eq!(errors[0].script, "scripts/nope.luau");
 }
+
+#[test]
+fn scripts_start_in_the_order_they_were_added_whatever_order_their_files_arrive_in() {
+    let files: Vec<(String, String)> = (0..4)
+        .map(|i| {
+            (
+                format!("scripts/{i}.luau"),
+                format!("events.emit('started', {i})"),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, s)| (p.as_str(), s.as_str()))
+        .collect();
+    let (h, gate) = Harness::with_gated_files(&borrowed);
+    let mut h = h.scripts(
+        &files
+            .iter()
+            .map(|(p, _)| format!("gated://{p}"))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    // The last files arrive first, and the first one last.
+    for i in [3, 1, 2] {
+        gate.open(&format!("scripts/{i}.luau"));
+    }
+    for _ in 0..20 {
+        h.update();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(
+        h.payloads("started").is_empty(),
+        "{:?}",
+        h.payloads("started")
+    );
+    gate.open("scripts/0.luau");
+    h.run_until("every script to start", |seen| {
+        seen.events.iter().filter(|e| e.name == "started").count() == 4
+    });
+    let expected: Vec<_> = (0..4).map(|i| ScriptValue::Number(f64::from(i))).collect();
+    assert_eq!(h.payloads("started"), expected);
+    h.assert_no_errors();
+}
+
+#[test]
+fn a_script_that_fails_to_load_does_not_hold_back_the_next() {
+    let mut h = Harness::new(&[
+        ("scripts/broken.luau", "this is not Luau"),
+        ("scripts/fine.luau", "events.emit('started', 'fine')"),
+    ])
+    .scripts(&[
+        "scripts/missing.luau",
+        "scripts/broken.luau",
+        "scripts/fine.luau",
+    ]);
+    h.run_until("the last script to start", |seen| {
+        seen.events.iter().any(|e| e.name == "started")
+    });
+    let kinds: Vec<_> = h.take_errors().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&ScriptErrorKind::Io), "{kinds:?}");
+    assert!(kinds.contains(&ScriptErrorKind::Compile), "{kinds:?}");
+}

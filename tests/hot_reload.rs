@@ -176,7 +176,11 @@ fn script_loaded_reports_the_first_load_each_reload_and_not_a_broken_save() {
     for _ in 0..3 {
         h.update();
     }
-    assert_eq!(h.seen().loaded, vec![loaded(false)], "a broken save loads nothing");
+    assert_eq!(
+        h.seen().loaded,
+        vec![loaded(false)],
+        "a broken save loads nothing"
+    );
 
     h.write("scripts/live.luau", &version_script(2));
     settle_on(&mut h, 2);

@@ -7,7 +7,7 @@
 //!   console is closed they become Bevy's `KeyboardInput`, so scripts read them through the
 //!   `input` library; while it is open they edit the console line.
 
-use super::components::{ArcadeTypesPlugin, Tint};
+use super::components::{ArcadeTypesPlugin, Enemy, Tint};
 use super::screen::{self, ConsoleLine, Screen, StatusLine};
 use bevy_app::{App, AppExit, FixedUpdate, Plugin, PostUpdate, PreUpdate, TaskPoolPlugin};
 use bevy_asset::AssetPlugin;
@@ -47,6 +47,10 @@ pub struct Keystroke {
 
 impl Keystroke {
     /// A press of `code` that types nothing.
+    #[allow(
+        dead_code,
+        reason = "tests/arcade.rs presses keys; the terminal sends typed ones"
+    )]
     pub fn press(code: KeyCode) -> Self {
         Self {
             code: Some(code),
@@ -65,12 +69,24 @@ impl Keystroke {
     }
 }
 
+/// How many enemies make a crowded board, for [`StepTimes::crowded`].
+pub const CROWD: usize = 300;
+
 /// How long the scripting step took, over the frames since the app started.
 #[derive(Resource, Debug, Default, Clone)]
 pub struct StepTimes {
-    started: Option<Instant>,
+    started: Option<(Instant, usize)>,
     /// The last step.
     pub last: Duration,
+    /// Every step.
+    pub all: Steps,
+    /// The steps that began with at least [`CROWD`] enemies on the board.
+    pub crowded: Steps,
+}
+
+/// Step times over some frames.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Steps {
     /// The longest step.
     pub max: Duration,
     /// All steps together.
@@ -79,7 +95,13 @@ pub struct StepTimes {
     pub count: u32,
 }
 
-impl StepTimes {
+impl Steps {
+    fn add(&mut self, took: Duration) {
+        self.max = self.max.max(took);
+        self.total += took;
+        self.count += 1;
+    }
+
     /// The mean step time.
     pub fn average(&self) -> Duration {
         self.total.checked_div(self.count).unwrap_or_default()
@@ -108,6 +130,8 @@ impl Plugin for ArcadePlugin {
             .init_resource::<ConsoleLine>()
             .init_resource::<StepTimes>()
             .init_resource::<Status>()
+            .init_resource::<Errors>()
+            .init_resource::<EnteredLines>()
             .add_systems(PreUpdate, route_keys.before(InputSystems))
             .add_systems(
                 FixedUpdate,
@@ -120,7 +144,7 @@ impl Plugin for ArcadePlugin {
                 PostUpdate,
                 (track_status, screen::draw).chain().after(run_console),
             )
-            .add_systems(PostUpdate, run_console);
+            .add_systems(PostUpdate, (run_console, keep_errors));
     }
 }
 
@@ -153,9 +177,18 @@ pub fn lockstep(app: &mut App) {
     app.insert_resource(TimeUpdateStrategy::ManualDuration(STEP));
 }
 
-/// Adds the scripted pilot, which flies the ship instead of the keyboard.
-pub fn autopilot(app: &mut App) {
+/// The demo: lockstep, and the scripted pilot flying the ship instead of the keyboard.
+pub fn demo(app: &mut App) {
+    lockstep(app);
     app.add_script(PILOT);
+}
+
+/// Every script error so far.
+#[derive(Resource, Debug, Default)]
+pub struct Errors(pub Vec<ScriptError>);
+
+fn keep_errors(mut errors: MessageReader<ScriptError>, mut kept: ResMut<Errors>) {
+    kept.0.extend(errors.read().cloned());
 }
 
 /// Keys go to the console while it is open, and to Bevy's keyboard input otherwise. The
@@ -194,7 +227,9 @@ fn route_keys(
                     console.text.pop();
                 }
                 Some(KeyCode::ArrowUp) if !console.history.is_empty() => {
-                    let at = recalled.map_or(console.history.len(), |i| i).saturating_sub(1);
+                    let at = recalled
+                        .map_or(console.history.len(), |i| i)
+                        .saturating_sub(1);
                     *recalled = Some(at);
                     console.text = console.history[at].clone();
                 }
@@ -211,7 +246,9 @@ fn route_keys(
                 console.open = true;
                 // Keys held when the console opened are let go, so the ship stops.
                 commands.queue(|world: &mut World| {
-                    if let Some(mut input) = world.get_resource_mut::<bevy_input::ButtonInput<KeyCode>>() {
+                    if let Some(mut input) =
+                        world.get_resource_mut::<bevy_input::ButtonInput<KeyCode>>()
+                    {
                         input.release_all();
                     }
                 });
@@ -251,13 +288,7 @@ struct EnteredLines(Vec<String>);
 
 /// Runs the lines entered on the console and shows each answer on the status line.
 fn run_console(world: &mut World) {
-    let lines = match world.get_resource_mut::<EnteredLines>() {
-        Some(mut entered) => std::mem::take(&mut entered.0),
-        None => {
-            world.init_resource::<EnteredLines>();
-            return;
-        }
-    };
+    let lines = std::mem::take(&mut world.resource_mut::<EnteredLines>().0);
     for line in lines {
         let (answer, tint) = match Console::execute(world, &line) {
             Ok(answer) if answer.is_empty() => (format!("> {line}"), Tint::Gray),
@@ -298,7 +329,11 @@ fn track_status(
     state
         .errors
         .retain(|_, (_, until)| until.is_none_or(|t| t > now));
-    if state.note.as_ref().is_some_and(|(_, _, until)| *until <= now) {
+    if state
+        .note
+        .as_ref()
+        .is_some_and(|(_, _, until)| *until <= now)
+    {
         state.note = None;
     }
     line.message = match (state.errors.values().next(), &state.note) {
@@ -308,16 +343,17 @@ fn track_status(
     };
 }
 
-fn start_step(mut times: ResMut<StepTimes>) {
-    times.started = Some(Instant::now());
+fn start_step(mut times: ResMut<StepTimes>, enemies: Query<(), With<Enemy>>) {
+    times.started = Some((Instant::now(), enemies.iter().len()));
 }
 
 fn end_step(mut times: ResMut<StepTimes>) {
-    if let Some(started) = times.started.take() {
+    if let Some((started, enemies)) = times.started.take() {
         let took = started.elapsed();
         times.last = took;
-        times.max = times.max.max(took);
-        times.total += took;
-        times.count += 1;
+        times.all.add(took);
+        if enemies >= CROWD {
+            times.crowded.add(took);
+        }
     }
 }

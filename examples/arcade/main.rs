@@ -21,7 +21,7 @@ use bevy_app::{App, AppExit, ScheduleRunnerPlugin, Update};
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
 use components::Score;
-use game::StepTimes;
+use game::{Errors, StepTimes, Steps};
 use screen::Screen;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -68,7 +68,6 @@ fn main() -> AppExit {
     };
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
     let mut app = game::app(assets);
-    app.init_resource::<Errors>().add_systems(Update, keep_errors);
     if let Some(count) = options.swarm {
         app.add_systems(Update, swarm_once(count));
     }
@@ -98,8 +97,7 @@ fn play(mut app: App) -> AppExit {
 /// Plays `frames` fixed steps with the scripted pilot, animated on a terminal and as fast as
 /// it can go otherwise, then prints the last frame, the step times and the score.
 fn demo(mut app: App, frames: u32) -> AppExit {
-    game::lockstep(&mut app);
-    game::autopilot(&mut app);
+    game::demo(&mut app);
     let animate = std::io::stdout().is_terminal();
     if animate {
         app.add_plugins(terminal::TerminalPlugin);
@@ -124,12 +122,21 @@ fn demo(mut app: App, frames: u32) -> AppExit {
     let world = app.world();
     println!("{}", world.resource::<Screen>().text().trim_end());
     let times = world.resource::<StepTimes>();
-    println!(
-        "scripting step over {} frames: average {:.3} ms, max {:.3} ms",
-        times.count,
-        ms(times.average()),
-        ms(times.max)
-    );
+    let report = |what: &str, steps: &Steps| {
+        println!(
+            "scripting step, {what}: {} frames, average {:.3} ms, max {:.3} ms",
+            steps.count,
+            ms(steps.average()),
+            ms(steps.max)
+        );
+    };
+    report("every frame", &times.all);
+    if times.crowded.count > 0 {
+        report(
+            &format!("{}+ enemies on the board", game::CROWD),
+            &times.crowded,
+        );
+    }
     let errors = &world.resource::<Errors>().0;
     for error in errors {
         eprintln!("{error}");
@@ -144,14 +151,6 @@ fn demo(mut app: App, frames: u32) -> AppExit {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
-}
-
-/// The script errors seen so far.
-#[derive(Resource, Default)]
-struct Errors(Vec<ScriptError>);
-
-fn keep_errors(mut errors: MessageReader<ScriptError>, mut kept: ResMut<Errors>) {
-    kept.0.extend(errors.read().cloned());
 }
 
 /// Runs the console command `swarm <count>` once the scripts have registered it.

@@ -46,11 +46,17 @@ impl Screen {
     }
 
     /// The text of row `y`.
+    #[allow(dead_code, reason = "for tests/arcade.rs")]
     pub fn row(&self, y: u16) -> String {
-        self.text().lines().nth(usize::from(y)).unwrap_or("").to_owned()
+        self.text()
+            .lines()
+            .nth(usize::from(y))
+            .unwrap_or("")
+            .to_owned()
     }
 
     /// The board's cells as text, without its border: what is on the field.
+    #[allow(dead_code, reason = "for tests/arcade.rs")]
     pub fn board(&self) -> String {
         let mut text = String::new();
         for y in 2..HEIGHT - 2 {

@@ -77,7 +77,11 @@ impl Holds {
     /// to the game: the key was not already held.
     pub fn down(&mut self, key: Key, repeat: bool, now: Instant) -> bool {
         let held = self.0.contains_key(&key);
-        let hold = if held || repeat { REPEAT_HOLD } else { FIRST_HOLD };
+        let hold = if held || repeat {
+            REPEAT_HOLD
+        } else {
+            FIRST_HOLD
+        };
         let until = now + hold;
         let entry = self.0.entry(key).or_insert(until);
         *entry = (*entry).max(until);
@@ -172,14 +176,44 @@ pub fn translate(key: &KeyEvent) -> (Option<Key>, Option<char>) {
 /// The physical key of a typed character on a US layout, which is what Bevy's `KeyCode` names.
 fn char_key(c: char) -> Option<Key> {
     const LETTERS: [Key; 26] = [
-        Key::KeyA, Key::KeyB, Key::KeyC, Key::KeyD, Key::KeyE, Key::KeyF, Key::KeyG,
-        Key::KeyH, Key::KeyI, Key::KeyJ, Key::KeyK, Key::KeyL, Key::KeyM, Key::KeyN,
-        Key::KeyO, Key::KeyP, Key::KeyQ, Key::KeyR, Key::KeyS, Key::KeyT, Key::KeyU,
-        Key::KeyV, Key::KeyW, Key::KeyX, Key::KeyY, Key::KeyZ,
+        Key::KeyA,
+        Key::KeyB,
+        Key::KeyC,
+        Key::KeyD,
+        Key::KeyE,
+        Key::KeyF,
+        Key::KeyG,
+        Key::KeyH,
+        Key::KeyI,
+        Key::KeyJ,
+        Key::KeyK,
+        Key::KeyL,
+        Key::KeyM,
+        Key::KeyN,
+        Key::KeyO,
+        Key::KeyP,
+        Key::KeyQ,
+        Key::KeyR,
+        Key::KeyS,
+        Key::KeyT,
+        Key::KeyU,
+        Key::KeyV,
+        Key::KeyW,
+        Key::KeyX,
+        Key::KeyY,
+        Key::KeyZ,
     ];
     const DIGITS: [Key; 10] = [
-        Key::Digit0, Key::Digit1, Key::Digit2, Key::Digit3, Key::Digit4,
-        Key::Digit5, Key::Digit6, Key::Digit7, Key::Digit8, Key::Digit9,
+        Key::Digit0,
+        Key::Digit1,
+        Key::Digit2,
+        Key::Digit3,
+        Key::Digit4,
+        Key::Digit5,
+        Key::Digit6,
+        Key::Digit7,
+        Key::Digit8,
+        Key::Digit9,
     ];
     let lower = c.to_ascii_lowercase();
     Some(match lower {
@@ -203,8 +237,18 @@ fn char_key(c: char) -> Option<Key> {
 
 fn function_key(n: u8) -> Option<Key> {
     const KEYS: [Key; 12] = [
-        Key::F1, Key::F2, Key::F3, Key::F4, Key::F5, Key::F6,
-        Key::F7, Key::F8, Key::F9, Key::F10, Key::F11, Key::F12,
+        Key::F1,
+        Key::F2,
+        Key::F3,
+        Key::F4,
+        Key::F5,
+        Key::F6,
+        Key::F7,
+        Key::F8,
+        Key::F9,
+        Key::F10,
+        Key::F11,
+        Key::F12,
     ];
     KEYS.get(usize::from(n).checked_sub(1)?).copied()
 }
@@ -216,7 +260,10 @@ fn show(mut terminal: ResMut<Terminal>, screen: Res<Screen>) {
         if area.width < WIDTH || area.height < HEIGHT {
             let lines = [
                 format!("The arcade needs an {WIDTH}x{HEIGHT} terminal;"),
-                format!("this one is {}x{}. Enlarge it, or press q to quit.", area.width, area.height),
+                format!(
+                    "this one is {}x{}. Enlarge it, or press q to quit.",
+                    area.width, area.height
+                ),
             ];
             for (row, text) in lines.iter().enumerate() {
                 let line = Line::from(text.as_str());

@@ -28,13 +28,16 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let cvar = lua.create_table()?;
     cvar.raw_set(
         "get",
-        function::create(lua, "cvar.get", |lua, (name,): (String,)| {
-            let value = with_world(lua, |world| {
-                world
+        function::create(lua, "cvar.get", |lua, (name,): (mlua::LuaString,)| {
+            // Scripts read CVars every frame, often per entity: look the name up in place,
+            // without copying it out of Lua.
+            let name = name.to_str()?;
+            with_world(lua, |world| {
+                let value = world
                     .get_resource::<CVarRegistry>()
-                    .and_then(|r| r.get(&name).cloned())
-            })?;
-            value.map(|v| to_lua(lua, &v)).transpose()
+                    .and_then(|r| r.get(&name));
+                value.map(|v| to_lua(lua, v)).transpose()
+            })?
         })?,
     )?;
     cvar.raw_set(

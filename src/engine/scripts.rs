@@ -42,6 +42,10 @@ struct GlobalScript {
     last_source: Option<Arc<str>>,
     /// Module files the active version required.
     modules: Vec<String>,
+    /// Whether a first version has been tried: it ran, failed to, or its file failed to load.
+    /// Until then, scripts added after this one wait, so scripts start in the order they were
+    /// added whatever order their files arrive in.
+    settled: bool,
 }
 
 struct ActiveVersion {
@@ -91,7 +95,12 @@ impl GlobalScripts {
         }
         if let Some(messages) = world.get_resource::<Messages<AssetLoadFailedEvent<LuauScript>>>() {
             for failure in self.failed.read(messages) {
-                for script in self.scripts.iter().filter(|s| s.handle.id() == failure.id) {
+                for script in self
+                    .scripts
+                    .iter_mut()
+                    .filter(|s| s.handle.id() == failure.id)
+                {
+                    script.settled = true;
                     let message = format!("could not load `{}`: {}", failure.path, failure.error);
                     errors.push(ScriptError::new(
                         &*script.path,
@@ -181,6 +190,7 @@ impl GlobalScripts {
                 active: None,
                 last_source: None,
                 modules: Vec::new(),
+                settled: false,
             });
         }
     }
@@ -193,11 +203,21 @@ impl GlobalScripts {
         errors: &mut Vec<ScriptError>,
         loaded: &mut Vec<ScriptLoaded>,
     ) {
-        for (index, asset) in std::mem::take(&mut self.pending) {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by_key(|(index, _)| *index);
+        for (index, asset) in pending {
+            // A first version waits until every script added before it has tried its own.
+            let waits = self.scripts.get(index).is_some_and(|s| !s.settled)
+                && self.scripts[..index].iter().any(|s| !s.settled);
+            if waits {
+                self.pending.push((index, asset));
+                continue;
+            }
             let id = next_id();
             let Some(script) = self.scripts.get_mut(index) else {
                 continue;
             };
+            script.settled = true;
             match run_version(lua, id, &script.path, &asset.source, limit) {
                 Ok((env, _)) => {
                     script.modules.clear();

@@ -6,12 +6,18 @@
 )]
 
 use bevy_app::{App, TaskPoolPlugin, Update};
-use bevy_asset::AssetPlugin;
+use bevy_asset::io::{
+    AssetReader, AssetReaderError, AssetSourceBuilder, ErasedAssetReader, PathStream, Reader,
+    VecReader,
+};
+use bevy_asset::{AssetApp, AssetPlugin};
 use bevy_ecs::message::MessageReader;
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
 use bevy_time::{TimePlugin, TimeUpdateStrategy};
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -90,11 +96,42 @@ impl Harness {
         files: &[(&str, &str)],
         before: impl FnOnce(&mut App),
     ) -> Self {
+        Self::set_up(plugin, files, |_| {}, before)
+    }
+
+    /// An app like [`Harness::new`]'s whose asset source `gated://` serves `files` from memory,
+    /// each one only once the returned [`Gate`] opens.
+    pub fn with_gated_files(files: &[(&str, &str)]) -> (Self, Gate) {
+        let gate = Gate::default();
+        let reader = GatedReader {
+            files: files
+                .iter()
+                .map(|(path, source)| (PathBuf::from(path), source.as_bytes().to_vec()))
+                .collect(),
+            gate: gate.clone(),
+        };
+        let register = move |app: &mut App| {
+            let builder = AssetSourceBuilder::new(move || {
+                Box::new(reader.clone()) as Box<dyn ErasedAssetReader>
+            });
+            app.register_asset_source("gated", builder);
+        };
+        let harness = Self::set_up(LuauScriptingPlugin::default(), &[], register, |_| {});
+        (harness, gate)
+    }
+
+    fn set_up(
+        plugin: LuauScriptingPlugin,
+        files: &[(&str, &str)],
+        before_assets: impl FnOnce(&mut App),
+        before: impl FnOnce(&mut App),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         for (path, contents) in files {
             write(dir.path(), path, contents);
         }
         let mut app = App::new();
+        before_assets(&mut app);
         app.add_plugins((
             TaskPoolPlugin::default(),
             TimePlugin,
@@ -223,4 +260,60 @@ fn record(
     seen.errors.extend(errors.read().cloned());
     seen.events.extend(events.read().cloned());
     seen.completed.extend(completed.read().cloned());
+}
+
+/// Holds back the files of [`Harness::with_gated_files`] until opened.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<Mutex<HashMap<PathBuf, Channel>>>);
+
+type Channel = (async_channel::Sender<()>, async_channel::Receiver<()>);
+
+impl Gate {
+    /// Lets the file at `path` (under `gated://`) be read.
+    pub fn open(&self, path: &str) {
+        self.channel(Path::new(path)).0.close();
+    }
+
+    fn channel(&self, path: &Path) -> Channel {
+        let mut gates = self.0.lock().expect("gate");
+        let channel = gates
+            .entry(path.to_path_buf())
+            .or_insert_with(|| async_channel::bounded(1));
+        channel.clone()
+    }
+}
+
+/// An asset reader over files in memory that answers a read only once its [`Gate`] is open.
+#[derive(Clone)]
+struct GatedReader {
+    files: HashMap<PathBuf, Vec<u8>>,
+    gate: Gate,
+}
+
+impl AssetReader for GatedReader {
+    async fn read<'a>(&'a self, path: &'a Path) -> Result<impl Reader + 'a, AssetReaderError> {
+        let bytes = self
+            .files
+            .get(path)
+            .ok_or_else(|| AssetReaderError::NotFound(path.to_path_buf()))?;
+        // Nothing is ever sent: the read goes on when `Gate::open` closes the channel.
+        let (_, opened) = self.gate.channel(path);
+        let _ = opened.recv().await;
+        Ok(VecReader::new(bytes.clone()))
+    }
+
+    async fn read_meta<'a>(&'a self, path: &'a Path) -> Result<impl Reader + 'a, AssetReaderError> {
+        Err::<VecReader, _>(AssetReaderError::NotFound(path.to_path_buf()))
+    }
+
+    async fn read_directory<'a>(
+        &'a self,
+        path: &'a Path,
+    ) -> Result<Box<PathStream>, AssetReaderError> {
+        Err(AssetReaderError::NotFound(path.to_path_buf()))
+    }
+
+    async fn is_directory<'a>(&'a self, _path: &'a Path) -> Result<bool, AssetReaderError> {
+        Ok(false)
+    }
 }
