@@ -17,7 +17,7 @@ mod game;
 mod screen;
 mod terminal;
 
-use bevy_app::{App, AppExit, ScheduleRunnerPlugin, Update};
+use bevy_app::{App, AppExit, Last, ScheduleRunnerPlugin, Update};
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
 use components::Score;
@@ -25,6 +25,8 @@ use game::{Errors, StepTimes, Steps};
 use screen::Screen;
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How many frames the demo plays: a minute of game time.
@@ -84,13 +86,19 @@ fn play(mut app: App) -> AppExit {
         eprintln!("the arcade draws on a terminal; with stdout redirected, run it with --demo");
         return AppExit::error();
     }
+    // `App::run` hands the world to the runner, which drops it on exit: keep the score aside.
+    let points = Arc::new(AtomicU32::new(0));
+    let kept = points.clone();
     app.add_plugins((
         ScheduleRunnerPlugin::run_loop(game::STEP),
         terminal::TerminalPlugin,
-    ));
+    ))
+    .add_systems(Last, move |score: Res<Score>| {
+        kept.store(score.points, Ordering::Relaxed);
+    });
     let exit = app.run();
     terminal::restore();
-    println!("score: {}", app.world().resource::<Score>().points);
+    println!("score: {}", points.load(Ordering::Relaxed));
     exit
 }
 

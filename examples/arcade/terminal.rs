@@ -12,6 +12,7 @@ use super::screen::{HEIGHT, Screen, WIDTH};
 use bevy_app::{App, AppExit, First, Last, Plugin};
 use bevy_ecs::prelude::*;
 use bevy_input::keyboard::KeyCode as Key;
+use bevy_time::{Time, Virtual};
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{
     self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, KeyboardEnhancementFlags,
@@ -37,6 +38,8 @@ struct Terminal {
     /// Whether key releases are reported.
     releases: bool,
     holds: Holds,
+    /// Whether the game is paused because the terminal is too small.
+    paused: bool,
 }
 
 /// Draws on the real terminal and reads its keyboard. Restores the terminal when the app exits
@@ -56,6 +59,7 @@ impl Plugin for TerminalPlugin {
             terminal,
             releases,
             holds: Holds::default(),
+            paused: false,
         })
         .add_systems(First, read_keys)
         .add_systems(Last, show);
@@ -253,15 +257,28 @@ fn function_key(n: u8) -> Option<Key> {
     KEYS.get(usize::from(n).checked_sub(1)?).copied()
 }
 
-/// Shows the frame; on a terminal smaller than the screen, says so instead.
-fn show(mut terminal: ResMut<Terminal>, screen: Res<Screen>) {
+/// Shows the frame; on a terminal smaller than the screen, says so instead and pauses the
+/// game until it is large enough again.
+fn show(mut terminal: ResMut<Terminal>, screen: Res<Screen>, mut time: ResMut<Time<Virtual>>) {
+    let fits = terminal
+        .terminal
+        .size()
+        .is_ok_and(|size| size.width >= WIDTH && size.height >= HEIGHT);
+    if fits == terminal.paused {
+        terminal.paused = !fits;
+        if fits {
+            time.unpause();
+        } else {
+            time.pause();
+        }
+    }
     let _ = terminal.terminal.draw(|frame| {
         let area = frame.area();
         if area.width < WIDTH || area.height < HEIGHT {
             let lines = [
                 format!("The arcade needs an {WIDTH}x{HEIGHT} terminal;"),
                 format!(
-                    "this one is {}x{}. Enlarge it, or press q to quit.",
+                    "this one is {}x{}. The game is paused: enlarge it, or press q to quit.",
                     area.width, area.height
                 ),
             ];
