@@ -85,7 +85,7 @@ pub struct StepTimes {
 }
 
 /// Step times over some frames.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Steps {
     /// The longest step.
     pub max: Duration,
@@ -93,6 +93,8 @@ pub struct Steps {
     pub total: Duration,
     /// How many steps ran.
     pub count: u32,
+    /// Every step's time, in order.
+    pub samples: Vec<Duration>,
 }
 
 impl Steps {
@@ -100,6 +102,16 @@ impl Steps {
         self.max = self.max.max(took);
         self.total += took;
         self.count += 1;
+        self.samples.push(took);
+    }
+
+    /// The step time that `fraction` (0 to 1) of the steps took at most.
+    pub fn percentile(&self, fraction: f64) -> Duration {
+        let mut sorted = self.samples.clone();
+        sorted.sort_unstable();
+        let last = sorted.len().saturating_sub(1);
+        let index = ((last as f64) * fraction.clamp(0.0, 1.0)).round() as usize;
+        sorted.get(index).copied().unwrap_or_default()
     }
 
     /// The mean step time.

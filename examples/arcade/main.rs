@@ -132,9 +132,10 @@ fn demo(mut app: App, frames: u32) -> AppExit {
     let times = world.resource::<StepTimes>();
     let report = |what: &str, steps: &Steps| {
         println!(
-            "scripting step, {what}: {} frames, average {:.3} ms, max {:.3} ms",
+            "scripting step, {what}: {} frames, average {:.3} ms, 99th percentile {:.3} ms, max {:.3} ms",
             steps.count,
             ms(steps.average()),
+            ms(steps.percentile(0.99)),
             ms(steps.max)
         );
     };
