@@ -50,6 +50,31 @@ fn lua_reads_and_writes_typed_cvars() {
 }
 
 #[test]
+fn cvar_get_reads_every_type_and_names_itself_in_errors() {
+    // Registered names are answered by the fast path; the rest by the safe one.
+    let mut h = harness(
+        r#"
+        assert(cvar.get("r_fov") == 75 and type(cvar.get("r_fov")) == "number")
+        assert(cvar.get("name") == "player")
+        assert(cvar.get("god") == false)
+        assert(cvar.get("build") == 7)
+        assert(cvar.get("sv_cheats") == false)
+        assert(cvar.get("r_fov", "extra") == 75, "extra arguments are ignored")
+        assert(cvar.get("nope") == nil and cvar.get("") == nil)
+        local ok, err = pcall(cvar.get, {})
+        assert(not ok and string.find(tostring(err), "bad argument #1 to `cvar.get`", 1, true), tostring(err))
+        ok, err = pcall(cvar.get)
+        assert(not ok and string.find(tostring(err), "cvar.get", 1, true), tostring(err))
+        cvar.set("name", "hero")
+        assert(cvar.get("name") == "hero", "a set is seen at once")
+        events.emit("done")
+        "#,
+    );
+    h.run_until_done();
+    h.assert_no_errors();
+}
+
+#[test]
 fn lua_registers_cvars_with_ranges_and_flags() {
     let mut h = harness(
         r#"

@@ -17,29 +17,45 @@
 use crate::api::function;
 use crate::cvar::{CVar, CVarFlags, CVarRegistry, CVarSnapshot, CVarValue};
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
+use crate::fast::{self, Stack, fast_fn};
 use crate::runtime::callbacks::{self, List};
 use crate::runtime::context::{Owner, with_world};
 use mlua::{Function, IntoLua, Lua, Table, Value};
+use std::ffi::c_int;
 use std::sync::Arc;
+
+fast_fn!(Get, c"cvar.get", fast_get);
+
+/// `cvar.get(name)` for a registered name; anything else goes to the safe implementation.
+fn fast_get(stack: Stack<'_>) -> Option<c_int> {
+    let name = stack.string(1)?;
+    let name = std::str::from_utf8(name.bytes()).ok()?;
+    let world = stack.shared()?.lent.borrow()?;
+    match world.get_resource::<CVarRegistry>()?.get(name)? {
+        CVarValue::Bool(b) => stack.push_bool(*b),
+        CVarValue::Int(i) => stack.push_number(*i as f64),
+        CVarValue::Float(f) => stack.push_number(*f),
+        CVarValue::String(s) => stack.push_str(s.as_bytes()),
+    }
+    Some(1)
+}
 
 /// Adds the shared part of `cvar` (`get`, `set`, `register`) to the main VM's globals. The
 /// per-script `on_change` is added by [`install_for_script`].
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let cvar = lua.create_table()?;
-    cvar.raw_set(
-        "get",
-        function::create(lua, "cvar.get", |lua, (name,): (mlua::LuaString,)| {
-            // Scripts read CVars every frame, often per entity: look the name up in place,
-            // without copying it out of Lua.
-            let name = name.to_str()?;
-            with_world(lua, |world| {
-                let value = world
-                    .get_resource::<CVarRegistry>()
-                    .and_then(|r| r.get(&name));
-                value.map(|v| to_lua(lua, v)).transpose()
-            })?
-        })?,
-    )?;
+    let slow = function::create(lua, "cvar.get", |lua, (name,): (mlua::LuaString,)| {
+        let name = name.to_str()?;
+        with_world(lua, |world| {
+            let value = world
+                .get_resource::<CVarRegistry>()
+                .and_then(|r| r.get(&name));
+            value.map(|v| to_lua(lua, v)).transpose()
+        })?
+    })?;
+    // Scripts read CVars every frame, often once per entity: the fast path answers a known
+    // name from the Lua stack (see `crate::fast`).
+    cvar.raw_set("get", fast::function::<Get>(lua, slow)?)?;
     cvar.raw_set(
         "set",
         function::create(lua, "cvar.set", |lua, (name, value): (String, Value)| {
