@@ -346,6 +346,51 @@ fn nested_transform_fields_change_in_place() {
 }
 
 #[test]
+fn the_transform_library_takes_vector_references_as_vectors() {
+    let (mut h, e) = harness_with_entity(placed());
+    call_ok(
+        &mut h,
+        r#"
+        local e = (...).e
+        local t = ecs.ref(e, "Transform")
+        transform.translate(e, t.translation)
+        assert(transform.position(e) == vector.create(2, 4, 6), "translate by the reference's value")
+        transform.set_scale(e, t.translation)
+        assert(transform.scale(e) == vector.create(2, 4, 6))
+        transform.look_at(e, t.translation + vector.create(0, 0, -1))
+        transform.look_at(e, t.scale, vector.create(0, 1, 0))
+        "#,
+        &[("e", e.into())],
+    );
+    let error = call_err(
+        &mut h,
+        "transform.set_position(p.e, ecs.ref(p.e, 'Transform').rotation)",
+        &[("e", e.into())],
+    );
+    assert_eq!(error.kind, ScriptErrorKind::TypeMismatch);
+    assert!(
+        text(&error).contains(
+            "bad argument #2 to `transform.set_position`: expected a vector, got a reference to"
+        ),
+        "{}",
+        text(&error)
+    );
+    // A reference whose entity is gone says so, as ecs.value would.
+    let error = call_err(
+        &mut h,
+        "local at = ecs.ref(p.e, 'Transform').translation; ecs.despawn(p.e); transform.set_position(p.e, at)",
+        &[("e", e.into())],
+    );
+    assert_eq!(error.kind, ScriptErrorKind::EntityNotFound, "{error}");
+    assert!(
+        text(&error).contains("transform.set_position: ")
+            && text(&error).contains("does not exist"),
+        "{}",
+        text(&error)
+    );
+}
+
+#[test]
 fn vector_references_do_arithmetic_and_give_vectors() {
     let (mut h, e) = harness_with_entity(placed());
     call_ok(

@@ -22,6 +22,8 @@
 //!   up vector is parallel to the direction, there is no such rotation and the rotation is left
 //!   unchanged.
 //! - **`forward`, `right` and `up`** are −Z, +X and +Y turned by the rotation.
+//! - **A reference to a vector field** (`ecs.ref(e, "Transform").translation`) is taken wherever
+//!   a vector is, for its value, as `ecs.value` reads it.
 //!
 //! Every function fails with an error naming it when the entity argument is not an entity, the
 //! entity does not exist or has no `Transform`, a vector argument is not a vector or has a NaN
@@ -197,7 +199,7 @@ fn setter(
     let name = lua_name(name);
     function::create(lua, name, move |lua, (entity, value): (Value, Value)| {
         let entity = entity_arg(&entity, 1, name)?;
-        let value = vector_arg(&value, 2, name)?;
+        let value = vector_arg(lua, &value, 2, name)?;
         with_world(lua, |world| {
             let mut transform = transform_mut(world, entity)?;
             write(&mut transform, value)
@@ -220,7 +222,9 @@ fn look_at(lua: &Lua) -> mlua::Result<mlua::Function> {
         |lua, (entity, target, up): (Value, Value, Value)| {
             let entity = entity_arg(&entity, 1, NAME)?;
             let target = match &target {
-                Value::Vector(_) => Target::Point(vector_arg(&target, 2, NAME)?),
+                Value::Vector(_) | Value::UserData(_) => {
+                    Target::Point(vector_arg(lua, &target, 2, NAME)?)
+                }
                 other => Target::Entity(entity_arg(other, 2, NAME).map_err(|_| {
                     lua_error(
                         ScriptErrorKind::TypeMismatch,
@@ -233,7 +237,7 @@ fn look_at(lua: &Lua) -> mlua::Result<mlua::Function> {
             };
             let up = match &up {
                 Value::Nil => Dir3::Y,
-                other => Dir3::new(vector_arg(other, 3, NAME)?).map_err(|_| {
+                other => Dir3::new(vector_arg(lua, other, 3, NAME)?).map_err(|_| {
                     lua_error(
                         ScriptErrorKind::TypeMismatch,
                         format!("bad argument #3 to `{NAME}`: up is the zero vector"),
@@ -337,15 +341,33 @@ fn transform_mut(world: &mut World, entity: Entity) -> Result<Mut<'_, Transform>
 }
 
 /// Converts argument number `pos` of `name` into a finite vector.
-fn vector_arg(value: &Value, pos: usize, name: &'static str) -> mlua::Result<Vec3> {
-    let Value::Vector(vector) = value else {
-        return Err(lua_error(
-            ScriptErrorKind::TypeMismatch,
-            format!(
-                "bad argument #{pos} to `{name}`: expected a vector, got {}",
-                describe(value)
-            ),
-        ));
+/// Converts argument `pos` of `name` to a finite vector: a vector, or a reference to a vector
+/// field (`ecs.ref(e, "Transform").translation`), which stands for its value.
+fn vector_arg(lua: &Lua, value: &Value, pos: usize, name: &'static str) -> mlua::Result<Vec3> {
+    let referred = match value {
+        Value::UserData(_) => crate::api::ecs::reference::plain_value(lua, value, name)?,
+        _ => None,
+    };
+    let vector = match (value, &referred) {
+        (Value::Vector(vector), _) | (_, Some(Value::Vector(vector))) => vector,
+        (_, Some(other)) => {
+            return Err(lua_error(
+                ScriptErrorKind::TypeMismatch,
+                format!(
+                    "bad argument #{pos} to `{name}`: expected a vector, got a reference to {}",
+                    describe(other)
+                ),
+            ));
+        }
+        (_, None) => {
+            return Err(lua_error(
+                ScriptErrorKind::TypeMismatch,
+                format!(
+                    "bad argument #{pos} to `{name}`: expected a vector, got {}",
+                    describe(value)
+                ),
+            ));
+        }
     };
     let vector = Vec3::new(vector.x(), vector.y(), vector.z());
     if vector.is_finite() {

@@ -159,6 +159,16 @@ pub(crate) fn create_value(lua: &Lua) -> mlua::Result<Function> {
     })
 }
 
+/// The plain value `value` stands for when it is a reference (as `ecs.value` gives it), or
+/// `None` when it is not one; an error of a reference that cannot reach its component names
+/// `function`.
+pub(crate) fn plain_value(lua: &Lua, value: &Value, function: &str) -> mlua::Result<Option<Value>> {
+    match userdata::reference(lua, value) {
+        Some(reference) => value_of(lua, &reference, function).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The plain value of `reference`, or the error of a reference that cannot reach it, which
 /// names `function`.
 fn value_of(lua: &Lua, reference: &Reference, function: &str) -> mlua::Result<Value> {
