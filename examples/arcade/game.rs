@@ -16,7 +16,7 @@ use bevy_input::keyboard::{Key, KeyCode, KeyboardInput, NativeKey};
 use bevy_input::{ButtonState, InputPlugin, InputSystems};
 use bevy_luau::prelude::*;
 use bevy_time::{Fixed, Time, TimePlugin, TimeUpdateStrategy};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -93,21 +93,27 @@ pub struct Steps {
     pub total: Duration,
     /// How many steps ran.
     pub count: u32,
-    /// Every step's time, in order.
-    pub samples: Vec<Duration>,
+    /// The times of the last [`SAMPLES`] steps, oldest first.
+    pub samples: VecDeque<Duration>,
 }
+
+/// How many step times [`Steps::percentile`] looks at: ten minutes at 60 Hz.
+pub const SAMPLES: usize = 36_000;
 
 impl Steps {
     fn add(&mut self, took: Duration) {
         self.max = self.max.max(took);
         self.total += took;
         self.count += 1;
-        self.samples.push(took);
+        if self.samples.len() == SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(took);
     }
 
-    /// The step time that `fraction` (0 to 1) of the steps took at most.
+    /// The step time that `fraction` (0 to 1) of the last [`SAMPLES`] steps took at most.
     pub fn percentile(&self, fraction: f64) -> Duration {
-        let mut sorted = self.samples.clone();
+        let mut sorted: Vec<Duration> = self.samples.iter().copied().collect();
         sorted.sort_unstable();
         let last = sorted.len().saturating_sub(1);
         let index = ((last as f64) * fraction.clamp(0.0, 1.0)).round() as usize;
