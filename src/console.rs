@@ -123,6 +123,14 @@ pub const BUILTINS: &[(&str, &str)] = &[
         "exec <file>: runs the console lines of a file under the asset folder",
     ),
     ("lua", "lua <code>: runs Luau in the main VM"),
+    (
+        "scripts",
+        "scripts [path]: what each script costs (time per frame, peak, calls, memory, errors), or one script's calls by hook",
+    ),
+    (
+        "profile",
+        "profile [seconds]: collects for that long in game time, then reports the top 10 scripts; alone, shows the report",
+    ),
 ];
 
 impl Console {
@@ -287,6 +295,16 @@ pub(crate) fn run(reach: &Reach<'_>, line: &str) -> Result<String, ConsoleError>
             })
         }
         "list" => list(reach, args.first().map_or("", String::as_str)),
+        "scripts" => reach
+            .world(|world| {
+                crate::diagnostics::scripts_command(world, args.first().map(String::as_str))
+            })?
+            .map_err(ConsoleError::Failed),
+        "profile" => reach
+            .world(|world| {
+                crate::diagnostics::profile_command(world, args.first().map(String::as_str))
+            })?
+            .map_err(ConsoleError::Failed),
         "help" => help(reach, args.first().map(String::as_str)),
         "exec" => exec(reach, arg(0, "the file")?),
         "lua" => {

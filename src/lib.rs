@@ -4,6 +4,7 @@ mod api;
 mod asset;
 mod console;
 mod cvar;
+mod diagnostics;
 mod engine;
 mod error;
 #[expect(
@@ -36,12 +37,16 @@ pub use console::{Console, ConsoleError};
 pub use cvar::{
     CVar, CVarChanged, CVarFlags, CVarRegistry, CVarSnapshot, CVarValue, CVarValueError, SV_CHEATS,
 };
+pub use diagnostics::{
+    JobProfile, ScriptBudgetExceeded, ScriptDiagnosticsPlugin, ScriptProfile, ScriptProfileReport,
+    ScriptProfiles, SiteProfile,
+};
 pub use engine::ScriptEngine;
 pub use error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
 pub use pool::{PoolLease, RUN_CHUNK, StatePool, WorkerVm};
 pub use queue::ScriptCommand;
-pub use queue::{Action, ActionQueue, JobId};
+pub use queue::{Action, ActionQueue, JobId, JobTiming};
 pub use registry::ScriptRegistry;
 pub use runner::{JobCompleted, ScriptRunner};
 pub use template::GameTemplate;
@@ -53,8 +58,8 @@ pub mod prelude {
     pub use crate::{
         Action, ActionQueue, CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue, CVarValueError,
         Console, ConsoleError, ErrorOrigin, GameTemplate, JobCompleted, JobId, LuauScript,
-        LuauScriptingPlugin, Script, ScriptCommand, ScriptConfig, ScriptEngine, ScriptError,
-        ScriptErrorKind, ScriptEvent, ScriptLoaded, ScriptRegistry, ScriptRunner, ScriptValue,
-        ScriptingAppExt, ScriptingSystem, StatePool,
+        LuauScriptingPlugin, Script, ScriptCommand, ScriptConfig, ScriptDiagnosticsPlugin,
+        ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent, ScriptLoaded, ScriptProfiles,
+        ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,
     };
 }

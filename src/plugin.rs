@@ -140,6 +140,9 @@ impl Plugin for LuauScriptingPlugin {
             .add_message::<JobCompleted>()
             .add_message::<CVarChanged>()
             .add_message::<ScriptLoaded>()
+            .add_message::<crate::ScriptBudgetExceeded>()
+            .add_message::<crate::ScriptProfileReport>()
+            .init_resource::<crate::ScriptProfiles>()
             .insert_resource(self.config.clone())
             .insert_resource(WorkerSettings {
                 workers: self.workers,

@@ -35,6 +35,15 @@ pub enum ScriptCommand {
     Emit(String, ScriptValue),
 }
 
+/// How long a job waited for a worker VM and then ran on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobTiming {
+    /// From `ScriptRunner::call` or `run_chunk` until a worker took it.
+    pub waited: std::time::Duration,
+    /// On the worker.
+    pub ran: std::time::Duration,
+}
+
 /// Something for the main thread to do at stage 2 of the next scripting step.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -48,6 +57,8 @@ pub enum Action {
         job: String,
         /// What it returned, or why it failed.
         result: Result<ScriptValue, ScriptError>,
+        /// How long it waited for a worker and ran.
+        timing: JobTiming,
     },
     /// A console variable changed: Lua's `cvar.on_change` handlers and the
     /// [`CVarChanged`](crate::CVarChanged) message hear of it.

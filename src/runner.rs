@@ -2,14 +2,15 @@
 
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::pool::{JobRequest, StatePool};
-use crate::queue::{Action, ActionQueue, JobId};
+use crate::queue::{Action, ActionQueue, JobId, JobTiming};
 use crate::value::ScriptValue;
 use bevy_ecs::message::Message;
 use bevy_ecs::resource::Resource;
 use bevy_tasks::AsyncComputeTaskPool;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 /// Runs jobs in the [`StatePool`] on `AsyncComputeTaskPool`. Each call returns a [`JobId`] at
 /// once; the result arrives at stage 2 of a later scripting step as a [`JobCompleted`] message
@@ -22,6 +23,8 @@ pub struct ScriptRunner {
     pool: StatePool,
     queue: ActionQueue,
     next: Arc<AtomicU64>,
+    /// Jobs started and not yet reported.
+    pending: Arc<AtomicUsize>,
 }
 
 /// A job finished: what it returned, or why it failed.
@@ -40,7 +43,13 @@ impl ScriptRunner {
             pool,
             queue,
             next: Arc::new(AtomicU64::new(1)),
+            pending: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Jobs started and not yet completed: waiting for a worker VM or running.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
     }
 
     /// Runs a source chunk in a worker VM; the job's result is what the chunk returns.
@@ -149,14 +158,22 @@ impl ScriptRunner {
                 id,
                 job: request.name().to_owned(),
                 result: Err(error),
+                timing: JobTiming::default(),
             });
             return id;
         };
-        let (pool, queue) = (self.pool.clone(), self.queue.clone());
+        let (pool, queue, pending) = (self.pool.clone(), self.queue.clone(), self.pending.clone());
+        pending.fetch_add(1, Ordering::Relaxed);
+        let submitted = Instant::now();
         tasks
             .spawn(async move {
                 let mut lease = pool.acquire_async().await;
+                let started = Instant::now();
                 let outcome = catch_unwind(AssertUnwindSafe(|| lease.run(&request)));
+                let timing = JobTiming {
+                    waited: started.duration_since(submitted),
+                    ran: started.elapsed(),
+                };
                 let result = outcome.unwrap_or_else(|panic| {
                     let reason = panic
                         .downcast_ref::<&str>()
@@ -176,7 +193,13 @@ impl ScriptRunner {
                 // The VM goes back before the result is seen, so a finished job never holds a slot.
                 drop(lease);
                 let job = request.name().to_owned();
-                queue.push(Action::ScriptResult { id, job, result });
+                pending.fetch_sub(1, Ordering::Relaxed);
+                queue.push(Action::ScriptResult {
+                    id,
+                    job,
+                    result,
+                    timing,
+                });
             })
             .detach();
         id

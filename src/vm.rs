@@ -37,14 +37,27 @@ pub struct ScriptConfig {
     /// the cargo feature `luau-jit`; without it the setting is ignored with a warning.
     /// Default: `false`.
     pub native_codegen: bool,
+    /// Per-script accounting in the main VM: every call into a script is timed, wrapped in a
+    /// `tracing` span (target `bevy_luau::script`, at trace level) and run in its script's
+    /// memory category, and [`ScriptProfiles`](crate::ScriptProfiles) keeps the figures.
+    /// Default: `true`.
+    pub profiling: bool,
+    /// A time budget for the whole scripting step. A step that takes longer is reported, with
+    /// the scripts that took the time, through the log and a
+    /// [`ScriptBudgetExceeded`](crate::ScriptBudgetExceeded) message, at most once a second;
+    /// scripts are never stopped because of it. Needs `profiling`. Default: `None` (off).
+    pub frame_budget: Option<std::time::Duration>,
 }
 
 impl ScriptConfig {
-    /// The defaults, as a constant: 16 MiB, 1,000,000 checkpoints, no native code.
+    /// The defaults, as a constant: 16 MiB, 1,000,000 checkpoints, no native code, accounting
+    /// on, no frame budget.
     pub const DEFAULT: Self = Self {
         memory_limit: 16 * 1024 * 1024,
         instruction_limit: 1_000_000,
         native_codegen: false,
+        profiling: true,
+        frame_budget: None,
     };
 }
 

@@ -127,8 +127,14 @@ fn demo(mut app: App, frames: u32) -> AppExit {
     if animate {
         terminal::restore();
     }
+    // What each script cost, as the console's `scripts` command shows it.
+    let scripts = Console::execute(app.world_mut(), "scripts");
     let world = app.world();
     println!("{}", world.resource::<Screen>().text().trim_end());
+    match scripts {
+        Ok(table) => println!("{table}"),
+        Err(error) => eprintln!("scripts: {error}"),
+    }
     let times = world.resource::<StepTimes>();
     let report = |what: &str, steps: &Steps| {
         println!(

@@ -11,6 +11,7 @@ use crate::api::function;
 use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind, lua_error};
 use crate::runtime::callbacks::{Callback, Callbacks};
 use crate::runtime::context::{Caller, InstructionLimit, Owner, call_as};
+use crate::runtime::profile::Site;
 use crate::vm::Budget;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use std::sync::Arc;
@@ -134,7 +135,8 @@ pub(crate) fn call_lua_command(
         let args = lua.create_sequence_from(args.iter().map(String::as_str))?;
         function.call::<MultiValue>(args)
     };
-    let (result, exhausted) = call_as(Some(caller), limit, call);
+    let site = Some(Site::Command(name));
+    let (result, exhausted) = call_as(lua, Some(caller), site, limit, call);
     Some(match result {
         Ok(values) => text(&values).map_err(|e| ScriptError::from_lua(&owner.path, &e, false)),
         Err(error) => Err(ScriptError::from_lua(&owner.path, &error, exhausted)),

@@ -17,6 +17,7 @@ use crate::api::function;
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
 use crate::queue::JobId;
 use crate::runtime::context::{Caller, call_as, caller_path, report};
+use crate::runtime::profile::Site;
 use crate::runtime::scheduler;
 use crate::value::ScriptValue;
 use mlua::{Function, IntoLua, Lua, MultiValue, Table, Thread, Value};
@@ -211,7 +212,8 @@ pub(crate) fn complete(
         report(lua, error.with_origin(crate::error::ErrorOrigin::Job));
     }
     for (callback, caller) in entry.callbacks {
-        let (outcome, exhausted) = call_as(caller, limit, || callback.call::<()>((ok, &value)));
+        let call = || callback.call::<()>((ok, &value));
+        let (outcome, exhausted) = call_as(lua, caller, Some(Site::Job), limit, call);
         if let Err(error) = outcome {
             let path = caller_path(lua, caller, "job callback");
             report(lua, ScriptError::from_lua(&path, &error, exhausted));

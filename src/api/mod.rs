@@ -13,6 +13,7 @@ pub(crate) mod hooks;
 pub(crate) mod input;
 pub(crate) mod jobs;
 pub mod log;
+pub(crate) mod profiler;
 pub(crate) mod require;
 pub(crate) mod task;
 pub(crate) mod time;
@@ -30,6 +31,7 @@ pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     jobs::install(lua, globals)?;
     cvar::install(lua, globals)?;
     console::install(lua, globals)?;
+    profiler::install(lua, globals)?;
     #[cfg(feature = "transform")]
     transform::install(lua, globals)?;
     #[cfg(feature = "input")]

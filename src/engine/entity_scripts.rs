@@ -15,6 +15,7 @@ use super::scripts::run_version;
 use crate::asset::{LuauScript, Script, ScriptLifecycle, ScriptLoaded};
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::runtime::context::{Caller, ScriptId, call_as, report};
+use crate::runtime::profile::{self, Account, Profiler, Site};
 use crate::runtime::scheduler::Scheduler;
 use bevy_asset::{AssetEvent, AssetId, Assets, Handle};
 use bevy_ecs::entity::Entity;
@@ -347,7 +348,8 @@ fn attach(lua: &Lua, entity: Entity, limit: u64) {
             .and_then(|v| v.on_spawn.clone())
     });
     if let Some(on_spawn) = on_spawn {
-        call_method::<()>(lua, &instance, &on_spawn, limit, ());
+        let site = Some(Site::Method("on_spawn"));
+        call_method::<()>(lua, &instance, &on_spawn, site, limit, ());
     }
 }
 
@@ -406,7 +408,8 @@ pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
     });
     if let Some((instance, on_despawn)) = removed {
         if let Some(on_despawn) = on_despawn {
-            call_method::<()>(lua, &instance, &on_despawn, limit, ());
+            let site = Some(Site::Method("on_despawn"));
+            call_method::<()>(lua, &instance, &on_despawn, site, limit, ());
         }
         // After on_despawn, so tasks it starts for the entity end with it too.
         if let Some(mut scheduler) = lua.app_data_mut::<Scheduler>() {
@@ -417,22 +420,50 @@ pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
 
 /// Stage 4: `on_update` of every instance, in creation order.
 pub(crate) fn update(lua: &Lua, delta: f64, limit: u64) {
-    let Some((instances, methods, liveness)) = lua.app_data_mut::<EntityScripts>().map(|mut s| {
-        let methods: Vec<Option<Method>> = s
-            .classes
-            .iter()
-            .map(|c| c.version.as_ref().and_then(|v| v.on_update.clone()))
-            .collect();
-        sweep(&mut s);
-        let liveness = Liveness::new(&s);
-        (std::mem::take(&mut s.instances), methods, liveness)
-    }) else {
+    let Some((instances, methods, paths, liveness)) =
+        lua.app_data_mut::<EntityScripts>().map(|mut s| {
+            let methods: Vec<Option<Method>> = s
+                .classes
+                .iter()
+                .map(|c| c.version.as_ref().and_then(|v| v.on_update.clone()))
+                .collect();
+            let paths: Vec<Arc<str>> = s.classes.iter().map(|c| c.path.clone()).collect();
+            sweep(&mut s);
+            let liveness = Liveness::new(&s);
+            (std::mem::take(&mut s.instances), methods, paths, liveness)
+        })
+    else {
         return;
     };
+    // Accounting times runs of instances of the same script, not each instance: one clock
+    // read per run keeps it off the per-entity cost. A run ends where the script changes.
+    let accounting = lua.app_data_ref::<Profiler>().is_some_and(|p| p.enabled);
+    let mut run: Option<(usize, Option<Account>)> = None;
+    let mut calls = 0;
     for instance in instances.iter().filter(|i| liveness.is_alive(lua, i)) {
-        if let Some(method) = &methods[instance.class] {
-            call_method::<()>(lua, instance, method, limit, delta);
+        let Some(method) = &methods[instance.class] else {
+            continue;
+        };
+        if accounting
+            && run
+                .as_ref()
+                .is_none_or(|(class, _)| *class != instance.class)
+        {
+            if let Some((_, Some(mut account))) = run.take() {
+                account.calls(calls);
+            }
+            calls = 0;
+            let account = Account::begin(lua, method.version, Site::Method("on_update"));
+            run = Some((instance.class, account));
         }
+        calls += 1;
+        let _span = accounting
+            .then(|| profile::entity_span(&paths[instance.class], "on_update", instance.entity));
+        let _entered = _span.as_ref().map(tracing::Span::enter);
+        call_method::<()>(lua, instance, method, None, limit, delta);
+    }
+    if let Some((_, Some(mut account))) = run.take() {
+        account.calls(calls);
     }
     restore(lua, instances);
 }
@@ -459,8 +490,14 @@ pub(crate) fn event(lua: &Lua, name: &str, payload: &Value, limit: u64) -> bool 
     let mut consumed = false;
     for instance in instances.iter().filter(|i| liveness.is_alive(lua, i)) {
         if let Some(method) = &methods[instance.class]
-            && let Some(Value::Boolean(true)) =
-                call_method::<Value>(lua, instance, method, limit, (name, payload))
+            && let Some(Value::Boolean(true)) = call_method::<Value>(
+                lua,
+                instance,
+                method,
+                Some(Site::Method("on_event")),
+                limit,
+                (name, payload),
+            )
         {
             consumed = true;
             break;
@@ -494,6 +531,7 @@ fn call_method<R: FromLuaMulti>(
     lua: &Lua,
     instance: &Instance,
     method: &Method,
+    site: Option<Site<'_>>,
     limit: u64,
     args: impl IntoLuaMulti,
 ) -> Option<R> {
@@ -502,7 +540,7 @@ fn call_method<R: FromLuaMulti>(
         entity: Some(instance.entity),
     };
     let call = || method.function.call::<R>((&instance.this, args));
-    let (result, exhausted) = call_as(Some(caller), limit, call);
+    let (result, exhausted) = call_as(lua, Some(caller), site, limit, call);
     result
         .map_err(|error| {
             let path = lua

@@ -8,6 +8,7 @@ use crate::api::events::ScriptEvent;
 use crate::api::require::{ModuleEnv, ModuleReader, RequiredModules};
 use crate::asset::ScriptLoaded;
 use crate::cvar::{CVarChanged, CVarFlags, CVarRegistry};
+use crate::diagnostics::{ScriptBudgetExceeded, ScriptProfiles, StepFigures};
 use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 use crate::queue::{Action, ActionQueue};
 use crate::registry::{MessageSource, ScriptRegistry};
@@ -16,6 +17,7 @@ use crate::runtime::callbacks::{self, Callback, Callbacks, List};
 use crate::runtime::context::{
     Caller, EngineHooks, ErrorSink, InstructionLimit, StepTime, call_as, lend_world, report,
 };
+use crate::runtime::profile::{self, Profiler, Site};
 use crate::runtime::scheduler::{self, Scheduler};
 use crate::value::ScriptValue;
 use crate::vm::{self, ScriptConfig};
@@ -25,6 +27,8 @@ use bevy_ecs::resource::Resource;
 use bevy_ecs::world::{Mut, World};
 use bevy_time::Time;
 use mlua::{FromLuaMulti, IntoLua, IntoLuaMulti, Lua, Value};
+use std::sync::Arc;
+use std::time::Instant;
 
 /// The main-thread Luau VM, its loaded scripts and their hooks.
 ///
@@ -45,6 +49,8 @@ pub struct ScriptEngine {
     errors: Vec<ScriptError>,
     /// Script versions that loaded during the step, written as messages when it ends.
     loaded: Vec<ScriptLoaded>,
+    /// When the frame budget was last reported.
+    budget_reported: Option<Instant>,
     frame: u64,
 }
 
@@ -77,6 +83,7 @@ impl ScriptEngine {
         lua.set_app_data(ErrorSink::default());
         lua.set_app_data(InstructionLimit(config.instruction_limit));
         lua.set_app_data(crate::runtime::context::ScriptPaths::default());
+        lua.set_app_data(Profiler::new(config.profiling));
         if let Some(assets) = assets {
             lua.set_app_data(ModuleReader(assets));
         }
@@ -90,6 +97,7 @@ impl ScriptEngine {
             message_sources: Vec::new(),
             errors: Vec::new(),
             loaded: Vec::new(),
+            budget_reported: None,
             frame: 0,
         })
     }
@@ -181,6 +189,7 @@ impl ScriptEngine {
 
     /// The scripting step, run once a frame by the [`ScriptingSystem`](crate::ScriptingSystem).
     pub(crate) fn step(&mut self, world: &mut World) {
+        let started = Instant::now();
         self.frame += 1;
         let time = world
             .get_resource::<Time>()
@@ -260,6 +269,88 @@ impl ScriptEngine {
             }
         }
         self.flush_errors(world);
+        self.account(world, started);
+    }
+
+    /// Folds the step's accounting into [`ScriptProfiles`], ends a console `profile` run whose
+    /// time is up, measures memory once a second and reports a step over the frame budget.
+    fn account(&mut self, world: &mut World, started: Instant) {
+        if !self.config.profiling {
+            return;
+        }
+        let now = Instant::now();
+        let step = now.duration_since(started);
+        let queued = world
+            .get_resource::<crate::ScriptRunner>()
+            .map(|r| r.pending());
+        // What each script spent in the step, and the whole step's figures.
+        let over_budget = self.config.frame_budget.is_some_and(|budget| step > budget);
+        let mut spent = Vec::new();
+        {
+            let mut profiles = world.get_resource_or_init::<ScriptProfiles>();
+            profiles.queued_jobs = queued.unwrap_or_default();
+            if let Some(mut profiler) = self.lua.app_data_mut::<Profiler>() {
+                let ran = profiler.slots().iter().filter(|slot| slot.calls > 0);
+                let figures = ran.clone().map(|slot| StepFigures {
+                    path: &slot.path,
+                    time: slot.time,
+                    calls: slot.calls,
+                    sites: slot
+                        .sites
+                        .iter()
+                        .map(|s| (s.kind, &*s.name, s.time, s.calls))
+                        .collect(),
+                });
+                profiles.add_step(now, step, figures);
+                if over_budget {
+                    spent = ran.map(|slot| (slot.path.to_string(), slot.time)).collect();
+                }
+                profiler.reset();
+            }
+        }
+        let game_time = world
+            .get_resource::<Time>()
+            .map_or(0.0, |t| t.elapsed_secs_f64());
+        crate::diagnostics::finish_profile(world, game_time);
+        if world.resource::<ScriptProfiles>().memory_due(now) {
+            let by_slot = profile::memory(&self.lua);
+            let paths: Vec<Arc<str>> = self
+                .lua
+                .app_data_ref::<Profiler>()
+                .map(|p| p.slots().iter().map(|s| s.path.clone()).collect())
+                .unwrap_or_default();
+            let scripts = paths.iter().map(|p| &**p).zip(by_slot);
+            let memory = self.lua.used_memory();
+            world
+                .resource_mut::<ScriptProfiles>()
+                .set_memory(now, memory, scripts);
+        }
+        if let Some(budget) = self.config.frame_budget
+            && over_budget
+            && self
+                .budget_reported
+                .is_none_or(|at| now.duration_since(at) >= crate::diagnostics::WINDOW)
+        {
+            self.budget_reported = Some(now);
+            spent.sort_by_key(|(_, time)| std::cmp::Reverse(*time));
+            let top: Vec<String> = spent
+                .iter()
+                .take(5)
+                .map(|(path, time)| format!("{path} {:.2} ms", time.as_secs_f64() * 1000.0))
+                .collect();
+            tracing::warn!(
+                target: "bevy_luau",
+                "the scripting step took {:.2} ms, over its budget of {:.2} ms: {}",
+                step.as_secs_f64() * 1000.0,
+                budget.as_secs_f64() * 1000.0,
+                if top.is_empty() { "no script ran".to_owned() } else { top.join(", ") }
+            );
+            world.write_message(ScriptBudgetExceeded {
+                step,
+                budget,
+                scripts: spent,
+            });
+        }
     }
 
     /// Starts reading message types registered since the last step.
@@ -283,7 +374,28 @@ impl ScriptEngine {
     fn apply_actions(&mut self, lua: &Lua, actions: Vec<Action>, limit: u64) {
         for action in actions {
             match action {
-                Action::ScriptResult { id, result, .. } => {
+                Action::ScriptResult {
+                    id,
+                    job,
+                    result,
+                    timing,
+                } => {
+                    if self.config.profiling {
+                        let recorded = crate::runtime::context::with_world(lua, |world| {
+                            world.get_resource_or_init::<ScriptProfiles>().add_job(
+                                &job,
+                                result.is_ok(),
+                                timing.waited,
+                                timing.ran,
+                            );
+                        });
+                        if let Err(error) = recorded {
+                            self.errors.push(
+                                ScriptError::from_lua("bevy_luau", &error, false)
+                                    .with_origin(ErrorOrigin::Crate),
+                            );
+                        }
+                    }
                     crate::api::jobs::complete(lua, id, &result, limit);
                     if let Err(error) = &result {
                         self.errors.push(error.clone());
@@ -322,7 +434,8 @@ impl ScriptEngine {
             match args {
                 (Ok(old), Ok(new)) => {
                     for handler in handlers.iter().filter(|h| h.is_alive()) {
-                        self.call::<()>(handler, (change.name.as_str(), &old, &new));
+                        let site = Site::CVar(&change.name);
+                        self.call::<()>(handler, site, (change.name.as_str(), &old, &new));
                     }
                 }
                 (Err(error), _) | (_, Err(error)) => {
@@ -353,7 +466,7 @@ impl ScriptEngine {
     fn run_hooks(&mut self, lua: &Lua, delta: f64) {
         let hooks = callbacks::take(lua, List::Update);
         for hook in hooks.iter().filter(|h| h.is_alive()) {
-            self.call::<()>(hook, delta);
+            self.call::<()>(hook, Site::Hook, delta);
         }
         callbacks::restore(lua, List::Update, hooks);
     }
@@ -425,7 +538,9 @@ impl ScriptEngine {
         let handlers = callbacks::take(lua, List::Event(name));
         let mut consumed = false;
         for handler in handlers.iter().filter(|h| h.is_alive()) {
-            if let Some(Value::Boolean(true)) = self.call::<Value>(handler, payload) {
+            if let Some(Value::Boolean(true)) =
+                self.call::<Value>(handler, Site::Event(name), payload)
+            {
                 consumed = true;
                 break;
             }
@@ -441,14 +556,19 @@ impl ScriptEngine {
     }
 
     /// Calls one callback with a fresh instruction budget; an error is recorded, not returned.
-    fn call<R: FromLuaMulti>(&mut self, callback: &Callback, args: impl IntoLuaMulti) -> Option<R> {
+    fn call<R: FromLuaMulti>(
+        &mut self,
+        callback: &Callback,
+        site: Site<'_>,
+        args: impl IntoLuaMulti,
+    ) -> Option<R> {
         let caller = Caller {
             script: callback.owner.id,
             entity: None,
         };
         let limit = self.config.instruction_limit;
-        let (result, exhausted) =
-            call_as(Some(caller), limit, || callback.function.call::<R>(args));
+        let call = || callback.function.call::<R>(args);
+        let (result, exhausted) = call_as(&self.lua, Some(caller), Some(site), limit, call);
         result
             .map_err(|error| {
                 report(
@@ -463,6 +583,12 @@ impl ScriptEngine {
     pub(crate) fn flush_errors(&mut self, world: &mut World) {
         if let Some(mut sink) = self.lua.app_data_mut::<ErrorSink>() {
             self.errors.append(&mut sink.0);
+        }
+        if self.config.profiling && !self.errors.is_empty() {
+            let mut profiles = world.get_resource_or_init::<ScriptProfiles>();
+            for error in &self.errors {
+                profiles.add_error(&error.script);
+            }
         }
         for error in self.errors.drain(..) {
             tracing::error!(

@@ -13,9 +13,9 @@ use crate::api::require::RequiredModules;
 use crate::asset::{LuauScript, ScriptLoaded};
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::runtime::callbacks::Callbacks;
-use crate::runtime::context::{Caller, Owner, ScriptId, ScriptPaths, next_id};
+use crate::runtime::context::{Caller, Owner, ScriptId, ScriptPaths, call_as, next_id};
+use crate::runtime::profile::Site;
 use crate::runtime::scheduler::Scheduler;
-use crate::vm::Budget;
 use bevy_asset::{AssetEvent, AssetLoadFailedEvent, AssetServer, Assets, Handle};
 use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_ecs::resource::Resource;
@@ -278,7 +278,8 @@ pub(crate) fn run_version(
         script: id,
         entity: None,
     };
-    let (result, exhausted) = caller.run(|| Budget::run(limit, || function.call::<Value>(())));
+    let call = || function.call::<Value>(());
+    let (result, exhausted) = call_as(lua, Some(caller), Some(Site::Load), limit, call);
     let value = result.map_err(|e| lua_error(e, exhausted))?;
     Ok((env, value))
 }

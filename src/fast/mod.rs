@@ -42,6 +42,7 @@
 
 pub(crate) mod atoms;
 pub(crate) mod interrupt;
+pub(crate) mod memory;
 pub(crate) mod names;
 pub(crate) mod serde;
 pub(crate) mod stack;

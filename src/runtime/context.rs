@@ -1,6 +1,7 @@
 //! What Lua functions of the main VM can reach while the scripting step runs: the world
 //! (through a scoped handle), the frame's time, and the identity of the calling script.
 
+use super::profile::{Account, Site};
 use crate::error::{ScriptError, ScriptErrorKind};
 use bevy_ecs::entity::Entity;
 use mlua::Lua;
@@ -113,7 +114,20 @@ impl Caller {
 
 /// Runs `f`, a call from the host into Lua, as `caller` (when known) with a fresh instruction
 /// budget of `limit`; returns its result and whether the budget ran out.
-pub(crate) fn call_as<R>(caller: Option<Caller>, limit: u64, f: impl FnOnce() -> R) -> (R, bool) {
+///
+/// `site` says what the call runs, for the accounting (see [`super::profile`]); `None` when
+/// the caller accounts for a run of calls itself.
+pub(crate) fn call_as<R>(
+    lua: &Lua,
+    caller: Option<Caller>,
+    site: Option<Site<'_>>,
+    limit: u64,
+    f: impl FnOnce() -> R,
+) -> (R, bool) {
+    let _account = match (caller, site) {
+        (Some(caller), Some(site)) => Account::begin(lua, caller.script, site),
+        _ => None,
+    };
     let run = || crate::vm::Budget::run(limit, f);
     match caller {
         Some(caller) => caller.run(run),

@@ -4,7 +4,8 @@
 //! - [`context`]: the lent world, the step's time, the calling script and entity, error
 //!   reporting and the instruction budget of a call;
 //! - [`callbacks`]: the Lua functions scripts registered (hooks, handlers, commands), by owner;
-//! - [`scheduler`]: the `task` coroutines and when they resume.
+//! - [`scheduler`]: the `task` coroutines and when they resume;
+//! - [`profile`]: per-script accounting of every call into Lua.
 //!
 //! The layers import downwards only: `runtime` imports neither `api` nor `engine`; `api`
 //! imports `runtime`, never `engine`; the engine, the pool, the console and the plugin sit on
@@ -25,4 +26,5 @@
 
 pub(crate) mod callbacks;
 pub(crate) mod context;
+pub(crate) mod profile;
 pub(crate) mod scheduler;

@@ -16,6 +16,7 @@
 
 use crate::error::ScriptError;
 use crate::runtime::context::{Caller, ScriptId, StepTime, call_as, caller_path, report};
+use crate::runtime::profile::Site;
 use bevy_ecs::entity::Entity;
 use mlua::{Lua, MultiValue, Thread};
 
@@ -192,7 +193,8 @@ pub(crate) fn resume(
     if !thread.is_resumable() {
         return;
     }
-    let (result, exhausted) = call_as(caller, limit, || thread.resume::<()>(args));
+    let site = Some(Site::Task);
+    let (result, exhausted) = call_as(lua, caller, site, limit, || thread.resume::<()>(args));
     if let Err(error) = result {
         let path = caller_path(lua, caller, "task");
         let mut error = ScriptError::from_lua(&path, &error, exhausted);

@@ -179,6 +179,18 @@ pub(crate) fn aliases(
             "A level for console.log.",
             "\"debug\" | \"info\" | \"warn\" | \"error\"".to_owned(),
         ),
+        (
+            "ScriptStats",
+            "One script in profiler.scripts(). memory is in bytes, nil past Luau's memory categories.",
+            "{\n    path: string,\n    frame_ms: number,\n    peak_ms: number,\n    calls: number,\n    memory: number?,\n    errors: number,\n}"
+                .to_owned(),
+        ),
+        (
+            "StepStats",
+            "What profiler.step() returns.",
+            "{\n    mean_ms: number,\n    peak_ms: number,\n    memory: number,\n    queued_jobs: number,\n}"
+                .to_owned(),
+        ),
     ];
     if let Some(keys) = &registered.input {
         let names: Vec<String> = keys.iter().map(|k| super::types::quote(k)).collect();
@@ -220,6 +232,8 @@ pub(crate) const TAKEN: &[&str] = &[
     "CVarFlag",
     "CVarOptions",
     "LogLevel",
+    "ScriptStats",
+    "StepStats",
     "KeyCode",
     "MouseButton",
     "Components",
@@ -257,7 +271,14 @@ pub(crate) fn libraries(registered: &Registered, vm: Vm) -> Vec<Library> {
     if registered.transform {
         libraries.push(transform());
     }
-    libraries.extend([time(), task(), jobs(vm), cvar(registered, vm), console()]);
+    libraries.extend([
+        time(),
+        task(),
+        jobs(vm),
+        cvar(registered, vm),
+        console(),
+        profiler(),
+    ]);
     if registered.input.is_some() {
         libraries.push(input());
     }
@@ -587,6 +608,25 @@ fn console() -> Library {
                 "(name: string, command: (args: {string}) -> ...any, help: string?) -> ()",
             ),
             Member::new("log", "", "(level: LogLevel, message: string) -> ()"),
+        ],
+    }
+}
+
+fn profiler() -> Library {
+    Library {
+        name: "profiler",
+        doc: "What the scripts cost, as of the end of the previous step. Main VM only.",
+        members: vec![
+            Member::new(
+                "scripts",
+                "Every script, the most expensive per frame first: means and peaks over the last second.",
+                "() -> {ScriptStats}",
+            ),
+            Member::new(
+                "step",
+                "The scripting step over the last second, the main VM's bytes and the jobs not yet done.",
+                "() -> StepStats",
+            ),
         ],
     }
 }
