@@ -136,9 +136,14 @@ fn main() {
 
     let mut report = Report::default();
 
-    let (entity, global) = hooks::Hooks::new().ratios(RUNS, 5);
+    let mut dispatch = hooks::Hooks::new();
+    let (entity, global) = dispatch.ratios(RUNS, 5);
     report.at_most("entity_on_update", entity, 1.5);
     report.info("global_on_update", global);
+    // Per-script accounting and its tracing spans, no subscriber: at most 2% of dispatch.
+    let overhead = dispatch.accounting_overhead(RUNS * 2 + 1, 5) * 100.0;
+    report.at_most("accounting_overhead_percent", overhead, 2.0);
+    drop(dispatch);
 
     println!("world access, per call, against a raw mlua no-op in a plain Lua::new():");
     let mut access = ecs_access::WorldAccess::new();

@@ -3,8 +3,8 @@
 //! allocated it (see `crate::runtime::profile`).
 //!
 //! Categories are registered by name through mlua ([`register`]), so mlua's heap dumps name
-//! them, and then switched and read by number here, which costs a protected call instead of a
-//! search of the names.
+//! them, and then switched and read by number here: a field write or read on the running
+//! thread, with no protected call (neither can raise an error) and nothing allocated.
 
 use mlua::Lua;
 use std::ffi::c_int;
@@ -26,25 +26,21 @@ pub(crate) fn register(lua: &Lua, name: &str, previous: u8) -> mlua::Result<()> 
 /// Makes `category` the category of the running thread: what Lua allocates from now on is
 /// counted under it. Coroutines created afterwards start in it too.
 pub(crate) fn set(lua: &Lua, category: u8) {
-    // SAFETY: in a protected call, sets a field of the running thread; any number is valid up
-    // to 255, and `register` only hands out numbers mlua registered.
-    unsafe {
-        let _ = lua.exec_raw::<()>((), |state| {
-            mlua::ffi::lua_setmemcat(state, c_int::from(category));
-        });
-    }
+    lua.exec_raw_lua(|raw| {
+        // SAFETY: `raw.state()` is the running thread, valid while mlua's lock is held for this
+        // closure; `lua_setmemcat` only writes a field of it and cannot raise, and any number
+        // up to 254 is a valid category.
+        unsafe { mlua::ffi::lua_setmemcat(raw.state(), c_int::from(category)) }
+    });
 }
 
 /// Bytes allocated and not yet freed under `category`, across the whole VM.
 pub(crate) fn total(lua: &Lua, category: u8) -> usize {
-    let mut bytes = 0;
-    // SAFETY: in a protected call, reads a counter of the VM's global state.
-    unsafe {
-        let _ = lua.exec_raw::<()>((), |state| {
-            bytes = mlua::ffi::lua_totalbytes(state, c_int::from(category));
-        });
-    }
-    bytes
+    lua.exec_raw_lua(|raw| {
+        // SAFETY: `raw.state()` is valid while mlua's lock is held for this closure;
+        // `lua_totalbytes` only reads a counter of the VM's global state and cannot raise.
+        unsafe { mlua::ffi::lua_totalbytes(raw.state(), c_int::from(category)) }
+    })
 }
 
 #[cfg(test)]
