@@ -18,8 +18,76 @@ use bevy_ecs::world::World;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-/// How far back the per-frame figures look.
+/// How far back the per-frame figures look: a second, or the last [`WINDOW_FRAMES`] frames
+/// when there were more in that second.
 pub const WINDOW: Duration = Duration::from_secs(1);
+
+/// The most frames the per-frame figures look at.
+pub const WINDOW_FRAMES: usize = 1000;
+
+/// Times of the frames of the window, with their sum and maximum kept up to date as frames come
+/// and go, so a step costs the same however many frames the window holds.
+#[derive(Debug, Clone, Default)]
+struct Window {
+    /// `(frame, when, time)`, oldest first.
+    values: VecDeque<(u64, Instant, Duration)>,
+    sum: Duration,
+    /// The candidates for the maximum, in decreasing order of time and increasing frame: a
+    /// monotonic queue.
+    peaks: VecDeque<(u64, Duration)>,
+}
+
+impl Window {
+    fn push(&mut self, frame: u64, at: Instant, time: Duration) {
+        self.values.push_back((frame, at, time));
+        self.sum += time;
+        while self.peaks.back().is_some_and(|(_, t)| *t <= time) {
+            self.peaks.pop_back();
+        }
+        self.peaks.push_back((frame, time));
+    }
+
+    /// Drops the frames older than [`WINDOW`] or beyond [`WINDOW_FRAMES`]; returns the oldest
+    /// frame kept.
+    fn expire(&mut self, now: Instant) -> u64 {
+        while let Some(&(frame, at, _)) = self.values.front() {
+            let old = now.duration_since(at) > WINDOW || self.values.len() > WINDOW_FRAMES;
+            if !old {
+                return frame;
+            }
+            self.pop();
+        }
+        u64::MAX
+    }
+
+    /// Drops the frames before `oldest`.
+    fn expire_before(&mut self, oldest: u64) {
+        while self
+            .values
+            .front()
+            .is_some_and(|(frame, _, _)| *frame < oldest)
+        {
+            self.pop();
+        }
+    }
+
+    fn pop(&mut self) {
+        if let Some((frame, _, time)) = self.values.pop_front() {
+            self.sum -= time;
+            if self.peaks.front().is_some_and(|(f, _)| *f == frame) {
+                self.peaks.pop_front();
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    fn max(&self) -> Duration {
+        self.peaks.front().map_or(Duration::ZERO, |(_, time)| *time)
+    }
+}
 
 /// What the scripts of the main VM and the jobs of the worker pool cost, updated at the end of
 /// every scripting step.
@@ -43,10 +111,8 @@ pub struct ScriptProfiles {
     pub jobs: Vec<JobProfile>,
     /// Jobs started and not yet completed: waiting for a worker or running.
     pub queued_jobs: usize,
-    /// When each step of the last second ended, oldest first.
-    frames: VecDeque<Instant>,
-    /// The steps' times, beside `frames`.
-    steps: VecDeque<Duration>,
+    /// The steps of the last second.
+    steps: Window,
     by_path: HashMap<String, usize>,
     by_job: HashMap<String, usize>,
     /// When memory was last measured.
@@ -61,9 +127,10 @@ pub struct ScriptProfiles {
 pub struct ScriptProfile {
     /// The script's asset path.
     pub path: String,
-    /// Mean time per frame over the last second.
+    /// Mean time per frame over the last second ([`WINDOW`]), frames it did not run in
+    /// included.
     pub frame_time: Duration,
-    /// The longest frame over the last second.
+    /// Its longest frame over the last second.
     pub peak: Duration,
     /// Calls into the script since it first ran (a run of entity script instances counts one
     /// call per instance).
@@ -78,8 +145,8 @@ pub struct ScriptProfile {
     pub memory: Option<usize>,
     /// Its calls by kind and name, in the order each first ran.
     pub sites: Vec<SiteProfile>,
-    /// This script's time in each frame of [`ScriptProfiles`]' window.
-    frames: VecDeque<Duration>,
+    /// This script's time in the frames of [`ScriptProfiles`]' window that it ran in.
+    frames: Window,
 }
 
 /// One kind of call of one script: its hook, an event's handlers, a method, its tasks...
@@ -165,7 +232,6 @@ impl ScriptProfiles {
         let index = self.scripts.len();
         self.scripts.push(ScriptProfile {
             path: path.to_owned(),
-            frames: std::iter::repeat_n(Duration::ZERO, self.frames.len()).collect(),
             ..Default::default()
         });
         self.by_path.insert(path.to_owned(), index);
@@ -179,23 +245,11 @@ impl ScriptProfiles {
         step: Duration,
         figures: impl IntoIterator<Item = StepFigures<'a>>,
     ) {
-        // The frame falls out of the window for every script at once.
-        while self
-            .frames
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > WINDOW)
-        {
-            self.frames.pop_front();
-            self.steps.pop_front();
-            for script in &mut self.scripts {
-                script.frames.pop_front();
-            }
-        }
-        self.frames.push_back(now);
-        self.steps.push_back(step);
         self.steps_total += 1;
+        let frame = self.steps_total;
+        self.steps.push(frame, now, step);
+        let oldest = self.steps.expire(now);
         for script in &mut self.scripts {
-            script.frames.push_back(Duration::ZERO);
             for site in &mut script.sites {
                 site.last_frame = Duration::ZERO;
             }
@@ -206,9 +260,7 @@ impl ScriptProfiles {
             }
             let index = self.index(figure.path);
             let script = &mut self.scripts[index];
-            if let Some(last) = script.frames.back_mut() {
-                *last = figure.time;
-            }
+            script.frames.push(frame, now, figure.time);
             script.calls += figure.calls;
             script.total_time += figure.time;
             for (kind, name, time, calls) in figure.sites {
@@ -235,14 +287,15 @@ impl ScriptProfiles {
                 site.last_frame = time;
             }
         }
-        let frames = self.frames.len().max(1) as u32;
+        let frames = self.steps.len().max(1) as u32;
         for script in &mut self.scripts {
-            script.frame_time = script.frames.iter().sum::<Duration>() / frames;
-            script.peak = script.frames.iter().copied().max().unwrap_or_default();
+            script.frames.expire_before(oldest);
+            script.frame_time = script.frames.sum / frames;
+            script.peak = script.frames.max();
         }
         self.step = step;
-        self.step_average = self.steps.iter().sum::<Duration>() / frames;
-        self.step_peak = self.steps.iter().copied().max().unwrap_or_default();
+        self.step_average = self.steps.sum / frames;
+        self.step_peak = self.steps.max();
     }
 
     /// Counts an error of the script (or job, or console) at `path`.
@@ -627,4 +680,32 @@ pub struct ScriptProfileReport {
     pub scripts: Vec<(String, Duration, u64)>,
     /// The report as the console prints it.
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_keeps_its_sum_and_maximum_as_frames_come_and_go() {
+        let start = Instant::now();
+        let mut window = Window::default();
+        let ms = Duration::from_millis;
+        for (frame, time) in [5, 9, 3, 7, 1].into_iter().enumerate() {
+            window.push(frame as u64, start + ms(frame as u64 * 300), ms(time));
+        }
+        assert_eq!((window.sum, window.max(), window.len()), (ms(25), ms(9), 5));
+        // At 1.35 s, the frames of 0 and 0.3 s are over a second old.
+        assert_eq!(window.expire(start + ms(1350)), 2);
+        assert_eq!((window.sum, window.max(), window.len()), (ms(11), ms(7), 3));
+        window.expire_before(4);
+        assert_eq!((window.sum, window.max(), window.len()), (ms(1), ms(1), 1));
+        // More than WINDOW_FRAMES frames in a second: the oldest go.
+        let mut busy = Window::default();
+        for frame in 0..(WINDOW_FRAMES as u64 + 10) {
+            busy.push(frame, start, ms(1));
+        }
+        assert_eq!(busy.expire(start), 10);
+        assert_eq!(busy.len(), WINDOW_FRAMES);
+    }
 }

@@ -438,6 +438,8 @@ pub(crate) fn update(lua: &Lua, delta: f64, limit: u64) {
     // Accounting times runs of instances of the same script, not each instance: one clock
     // read per run keeps it off the per-entity cost. A run ends where the script changes.
     let accounting = lua.app_data_ref::<Profiler>().is_some_and(|p| p.enabled);
+    // Whether a subscriber wants the per-instance spans, asked once for the whole dispatch.
+    let spans = accounting && profile::spans_wanted();
     let mut run: Option<(usize, Option<Account>)> = None;
     let mut calls = 0;
     for instance in instances.iter().filter(|i| liveness.is_alive(lua, i)) {
@@ -457,7 +459,7 @@ pub(crate) fn update(lua: &Lua, delta: f64, limit: u64) {
             run = Some((instance.class, account));
         }
         calls += 1;
-        let _span = accounting
+        let _span = spans
             .then(|| profile::entity_span(&paths[instance.class], "on_update", instance.entity));
         let _entered = _span.as_ref().map(tracing::Span::enter);
         call_method::<()>(lua, instance, method, None, limit, delta);

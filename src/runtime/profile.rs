@@ -260,8 +260,14 @@ impl Drop for Account<'_, '_> {
     }
 }
 
-/// A `tracing` span for one call of an entity script, cheap when no subscriber wants it: the
-/// runs of [`Account`] hold the time, the spans say which entity.
+/// Whether a `tracing` subscriber wants the spans of script calls (target
+/// `bevy_luau::script`, trace level).
+pub(crate) fn spans_wanted() -> bool {
+    tracing::enabled!(target: "bevy_luau::script", tracing::Level::TRACE)
+}
+
+/// A `tracing` span for one call of an entity script: the runs of [`Account`] hold the time,
+/// the spans say which entity.
 pub(crate) fn entity_span(
     path: &str,
     method: &'static str,
