@@ -115,8 +115,9 @@ pub struct ScriptProfiles {
     steps: Window,
     by_path: HashMap<String, usize>,
     by_job: HashMap<String, usize>,
-    /// When memory was last measured.
+    /// When memory was last measured, and how many scripts there were then.
     measured: Option<Instant>,
+    measured_scripts: usize,
     /// Scripting steps accounted since the app started.
     steps_total: u64,
 }
@@ -139,9 +140,9 @@ pub struct ScriptProfile {
     pub total_time: Duration,
     /// Errors the script raised since it first ran, compile errors included.
     pub errors: u64,
-    /// Bytes the script's code allocated and has not freed, measured once a second. `None` for
-    /// a script past Luau's 254 memory categories, whose allocations are counted in
-    /// [`ScriptProfiles::shared_memory`].
+    /// Bytes the script's code allocated and has not freed, measured once a second and when
+    /// the script first runs. `None` for a script past Luau's 254 memory categories, whose
+    /// allocations are counted in [`ScriptProfiles::shared_memory`].
     pub memory: Option<usize>,
     /// Its calls by kind and name, in the order each first ran.
     pub sites: Vec<SiteProfile>,
@@ -304,10 +305,13 @@ impl ScriptProfiles {
         self.scripts[index].errors += 1;
     }
 
-    /// Whether memory is due to be measured again at `now`.
+    /// Whether memory is due to be measured again at `now`: a second after the last time, or
+    /// at once when a script appeared since.
     pub(crate) fn memory_due(&self, now: Instant) -> bool {
-        self.measured
-            .is_none_or(|t| now.duration_since(t) >= WINDOW)
+        self.measured_scripts != self.scripts.len()
+            || self
+                .measured
+                .is_none_or(|t| now.duration_since(t) >= WINDOW)
     }
 
     /// Records a measurement of memory: the VM's total and each script's.
@@ -318,6 +322,7 @@ impl ScriptProfiles {
         scripts: impl IntoIterator<Item = (&'a str, Option<usize>)>,
     ) {
         self.measured = Some(now);
+        self.measured_scripts = self.scripts.len();
         self.memory = total;
         let mut attributed = 0;
         for (path, bytes) in scripts {

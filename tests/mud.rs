@@ -255,6 +255,13 @@ fn two_players_explore_talk_fight_and_quit() {
     }
     bob.say("who");
     bob.sees("Players online:");
+    // The admin console has the built-in `scripts` command: every script of the game, by cost.
+    let table = server.admin("scripts");
+    assert!(table.starts_with("scripting step"), "{table}");
+    for script in ["players.luau", "commands.luau", "combat.luau", "npcs.luau"] {
+        assert!(table.contains(&format!("games/mud/scripts/{script}")), "{table}");
+    }
+    assert!(table.contains("job find_path:"), "{table}");
     let errors = server.stop();
     assert!(errors.is_empty(), "{errors:?}");
 }

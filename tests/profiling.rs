@@ -424,3 +424,61 @@ fn accounting_off_records_nothing() {
     let table = Console::execute(h.app.world_mut(), "scripts").expect("scripts");
     assert_eq!(table.lines().count(), 2, "only the header: {table}");
 }
+
+/// Span fields of `bevy_luau::script` spans, as a subscriber records them.
+#[derive(Default, Clone)]
+struct Recorded(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> bevy_log::tracing_subscriber::Layer<S> for Recorded {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _id: &tracing::span::Id,
+        _ctx: bevy_log::tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if attrs.metadata().target() != "bevy_luau::script" {
+            return;
+        }
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={:?} ", field.name(), value));
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                self.0.push_str(&format!("{}={} ", field.name(), value));
+            }
+        }
+        let mut fields = Fields(String::new());
+        attrs.record(&mut fields);
+        self.0.lock().expect("spans").push(fields.0);
+    }
+}
+
+#[test]
+fn every_call_into_a_script_is_a_span_with_its_path_and_hook() {
+    use bevy_log::tracing_subscriber::layer::SubscriberExt;
+    let recorded = Recorded::default();
+    let subscriber = bevy_log::tracing_subscriber::registry().with(recorded.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let mut h = Harness::new(&[
+            ("scripts/busy.luau", BUSY),
+            ("scripts/mover.luau", MOVER),
+        ])
+        .scripts(&["scripts/busy.luau"]);
+        spawn_scripted(&mut h, "scripts/mover.luau", 3);
+        run_until_profiled(&mut h, &["scripts/busy.luau", "scripts/mover.luau"]);
+        ScriptEngine::emit(h.app.world_mut(), "ping", ScriptValue::Nil).expect("ping");
+    });
+    let spans = recorded.0.lock().expect("spans").clone();
+    let has = |needles: &[&str]| spans.iter().any(|s| needles.iter().all(|n| s.contains(n)));
+    assert!(has(&["path=scripts/busy.luau", "kind=load"]), "{spans:#?}");
+    assert!(has(&["path=scripts/busy.luau", "kind=hook", "name=on_update"]));
+    assert!(has(&["path=scripts/busy.luau", "kind=event", "name=ping"]));
+    assert!(has(&["path=scripts/mover.luau", "kind=method", "name=on_spawn"]));
+    // Each instance's on_update has a span of its own, with its entity.
+    let instance_spans = spans
+        .iter()
+        .filter(|s| s.contains("path=scripts/mover.luau") && s.contains("name=on_update") && s.contains("entity="))
+        .count();
+    assert!(instance_spans >= 3, "{spans:#?}");
+}
