@@ -259,7 +259,10 @@ fn two_players_explore_talk_fight_and_quit() {
     let table = server.admin("scripts");
     assert!(table.starts_with("scripting step"), "{table}");
     for script in ["players.luau", "commands.luau", "combat.luau", "npcs.luau"] {
-        assert!(table.contains(&format!("games/mud/scripts/{script}")), "{table}");
+        assert!(
+            table.contains(&format!("games/mud/scripts/{script}")),
+            "{table}"
+        );
     }
     assert!(table.contains("job find_path:"), "{table}");
     let errors = server.stop();
