@@ -252,6 +252,14 @@ fn the_console_sets_cvars_and_runs_lua_commands() {
         app.world().resource::<CVarRegistry>().get("arcade_speed"),
         Some(&CVarValue::Float(2.0))
     );
+    // The built-in `scripts` table shows over the board.
+    typed(&mut app, "`scripts");
+    key(&mut app, Keystroke::press(KeyCode::Enter));
+    app.update();
+    let board = screen(&app).text();
+    let rows: Vec<&str> = board.lines().collect();
+    assert!(rows[2].starts_with("|scripting step"), "{board}");
+    assert!(board.contains("  ship.luau"), "{board}");
     // Outside the console, q quits.
     key(&mut app, Keystroke::press(KeyCode::KeyQ));
     app.update();

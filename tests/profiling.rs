@@ -404,6 +404,10 @@ fn jobs_are_counted_by_name_with_their_wait_and_run_time() {
     let nope = profiles.job("nope").expect("nope");
     assert_eq!((nope.completed, nope.failed), (1, 1));
     assert_eq!(profiles.queued_jobs, 0);
+    assert!(
+        profiles.script("nope").is_none(),
+        "a job's error is not a script's"
+    );
     let table = Console::execute(h.app.world_mut(), "scripts").expect("scripts");
     assert!(table.contains("job sum: 3 done (0 failed)"), "{table}");
 }

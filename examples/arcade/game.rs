@@ -150,6 +150,7 @@ impl Plugin for ArcadePlugin {
             .init_resource::<Status>()
             .init_resource::<Errors>()
             .init_resource::<EnteredLines>()
+            .init_resource::<ConsolePanel>()
             .add_systems(PreUpdate, route_keys.before(InputSystems))
             .add_systems(
                 FixedUpdate,
@@ -300,6 +301,15 @@ fn route_keys(
     }
 }
 
+/// A console answer of several lines, shown over the board until `until` (game time).
+#[derive(Resource, Debug, Default)]
+pub struct ConsolePanel {
+    /// The answer's lines.
+    pub lines: Vec<String>,
+    /// When it stops showing.
+    pub until: f64,
+}
+
 /// Console lines waiting for [`run_console`].
 #[derive(Resource, Debug, Default)]
 struct EnteredLines(Vec<String>);
@@ -308,12 +318,23 @@ struct EnteredLines(Vec<String>);
 fn run_console(world: &mut World) {
     let lines = std::mem::take(&mut world.resource_mut::<EnteredLines>().0);
     for line in lines {
+        let now = world.resource::<Time>().elapsed_secs_f64();
         let (answer, tint) = match Console::execute(world, &line) {
             Ok(answer) if answer.is_empty() => (format!("> {line}"), Tint::Gray),
-            Ok(answer) => (answer.replace('\n', "  "), Tint::Green),
+            // A table (`scripts`, `list`, `help`) goes over the board, with the scripts'
+            // folder left out of paths so they fit.
+            Ok(answer) if answer.contains('\n') => {
+                let folder = format!("{TEMPLATE}/scripts/");
+                let lines = answer.lines().map(|l| l.replace(&folder, "")).collect();
+                *world.resource_mut::<ConsolePanel>() = ConsolePanel {
+                    lines,
+                    until: now + STATUS_SECONDS,
+                };
+                (format!("> {line}"), Tint::Green)
+            }
+            Ok(answer) => (answer, Tint::Green),
             Err(error) => (format!("error: {error}"), Tint::Red),
         };
-        let now = world.resource::<Time>().elapsed_secs_f64();
         world.resource_mut::<Status>().note = Some((answer, tint, now + STATUS_SECONDS));
     }
 }

@@ -126,6 +126,8 @@ pub fn draw(
     banner: Res<Banner>,
     status: Res<StatusLine>,
     console: Res<ConsoleLine>,
+    panel: Res<super::game::ConsolePanel>,
+    time: Res<bevy_time::Time>,
     sprites: Query<(&Transform, &Glyph)>,
 ) {
     let buffer = &mut screen.0;
@@ -161,6 +163,16 @@ pub fn draw(
         let width = text.chars().count() as u16;
         let x = (WIDTH - width) / 2;
         buffer.set_string(x, 2 + HEIGHT / 2 - 3, text, plain.fg(Color::LightYellow));
+    }
+
+    // A console answer of several lines covers the top of the board for a while.
+    if panel.until > time.elapsed_secs_f64() {
+        let inner = usize::from(WIDTH - 2);
+        for (row, text) in panel.lines.iter().take(usize::from(HEIGHT - 4)).enumerate() {
+            let y = 2 + row as u16;
+            buffer.set_string(1, y, " ".repeat(inner), plain);
+            buffer.set_stringn(1, y, text, inner, plain.fg(Color::LightGreen));
+        }
     }
 
     let width = usize::from(WIDTH);

@@ -586,7 +586,13 @@ impl ScriptEngine {
         }
         if self.config.profiling && !self.errors.is_empty() {
             let mut profiles = world.get_resource_or_init::<ScriptProfiles>();
-            for error in &self.errors {
+            // Job, CVar, console and crate errors are not a script's (a job's failures are
+            // counted with the job).
+            for error in self
+                .errors
+                .iter()
+                .filter(|e| e.origin == ErrorOrigin::Script)
+            {
                 profiles.add_error(&error.script);
             }
         }
