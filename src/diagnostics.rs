@@ -128,8 +128,8 @@ pub struct ScriptProfiles {
 pub struct ScriptProfile {
     /// The script's asset path.
     pub path: String,
-    /// Mean time per frame over the last second ([`WINDOW`]), frames it did not run in
-    /// included.
+    /// Mean time per frame over the last second (or the last 1,000 frames, when there were
+    /// more), frames it did not run in included.
     pub frame_time: Duration,
     /// Its longest frame over the last second.
     pub peak: Duration,
