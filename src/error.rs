@@ -125,6 +125,11 @@ impl ScriptError {
         kind: ScriptErrorKind,
         message: impl Into<String>,
     ) -> Self {
+        let mut name = name.into();
+        // `ScriptRunner::call("")` has no name to name it by.
+        if name.is_empty() {
+            name = "(unnamed job)".to_owned();
+        }
         Self::new(name, kind, message).with_origin(ErrorOrigin::Job)
     }
 

@@ -107,6 +107,31 @@ fn results_arrive_as_job_completed_messages() {
     h.assert_no_errors();
 }
 
+/// Found by fuzzing (`library_calls`): `jobs.run("")` reached the pool and came back as an error
+/// whose script was the empty string.
+#[test]
+fn a_job_without_a_name_is_refused_and_its_error_still_names_something() {
+    let script = r#"
+        local ok, err = pcall(jobs.run, "")
+        events.emit("refused", { ok = ok, err = tostring(err) })
+    "#;
+    let mut h = harness(1, 256, &[("scripts/empty.luau", script)]).scripts(&["scripts/empty.luau"]);
+    let id = runner(&h).call("", 1.0);
+    run_until_completed(&mut h, &[id]);
+    let error = result(&h, id).unwrap_err();
+    assert_eq!(error.script, "(unnamed job)");
+    assert_eq!(error.kind, ScriptErrorKind::UnknownJob);
+
+    h.run_until_event("refused");
+    let refused = h.payloads("refused")[0].as_map().cloned().expect("a table");
+    assert_eq!(refused["ok"], ScriptValue::Bool(false));
+    let err = refused["err"].as_str().expect("a message").to_owned();
+    assert!(
+        err.contains("bad argument #1 to `jobs.run`: a job name cannot be empty"),
+        "{err}"
+    );
+}
+
 #[test]
 fn lua_awaits_jobs_and_gets_callbacks() {
     let mut h = harness(

@@ -141,6 +141,12 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             lua,
             "jobs.run",
             |lua, (name, args): (String, Option<ScriptValue>)| {
+                if name.is_empty() {
+                    return Err(lua_error(
+                        ScriptErrorKind::TypeMismatch,
+                        "bad argument #1 to `jobs.run`: a job name cannot be empty",
+                    ));
+                }
                 let run = lua
                     .app_data_ref::<Runner>()
                     .map(|r| r.0.clone())

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of bevy_luau with cargo-fuzz (libFuzzer), on stable Rust.
+#
+#   fuzz/run.sh SECONDS                  every target for about SECONDS seconds in all
+#   fuzz/run.sh --repro TARGET FILE      runs TARGET on one input (a finding, or a corpus seed)
+#
+# cargo-fuzz passes rustc flags that stable Rust accepts only with RUSTC_BOOTSTRAP=1, which this
+# script sets; it installs cargo-fuzz when it is missing. The corpus lives in fuzz/corpus/<target>
+# (checked in, minimized after each run) and `cargo test` replays it (tests/fuzz_corpus.rs).
+# Exits non-zero on any finding, after printing how to reproduce it.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+export RUSTC_BOOTSTRAP=1
+TARGETS=(lua_source library_calls script_value files)
+FLAGS=(--sanitizer none)
+
+if ! command -v cargo-fuzz > /dev/null; then
+    echo "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked --version 0.13.2
+fi
+
+if [[ "${1:-}" == "--repro" ]]; then
+    target="${2:?usage: fuzz/run.sh --repro TARGET FILE}"
+    file="${3:?usage: fuzz/run.sh --repro TARGET FILE}"
+    exec cargo fuzz run "${FLAGS[@]}" "$target" "$(realpath "$file")"
+fi
+
+total="${1:?usage: fuzz/run.sh SECONDS | --repro TARGET FILE}"
+per_target=$(( total / ${#TARGETS[@]} ))
+if (( per_target < 1 )); then per_target=1; fi
+
+cargo fuzz build "${FLAGS[@]}"
+mkdir -p logs
+findings=0
+summary=()
+for target in "${TARGETS[@]}"; do
+    mkdir -p "corpus/$target" "artifacts/$target"
+    log="logs/$target.log"
+    echo "== $target for ${per_target}s"
+    if cargo fuzz run "${FLAGS[@]}" "$target" "corpus/$target" -- \
+        -max_total_time="$per_target" -timeout=30 -rss_limit_mb=4096 \
+        -print_final_stats=1 > "$log" 2>&1; then
+        status="ok"
+    else
+        status="FINDING"
+        findings=$(( findings + 1 ))
+        artifact=$(grep -o "artifacts/$target/[A-Za-z0-9_-]*" "$log" | tail -1 || true)
+        grep -E "panicked|ERROR|SUMMARY" "$log" | head -5 || true
+        echo "reproduce with: fuzz/run.sh --repro $target fuzz/$artifact"
+    fi
+    runs=$(grep -o "stat::number_of_executed_units: *[0-9]*" "$log" | grep -o "[0-9]*$" | tail -1 || echo "?")
+    rate=$(grep -o "stat::average_exec_per_sec: *[0-9]*" "$log" | grep -o "[0-9]*$" | tail -1 || echo "?")
+    summary+=("$target: $status, $runs runs, $rate exec/s")
+    # Keep the checked-in corpus small: only inputs that add coverage.
+    cargo fuzz cmin "${FLAGS[@]}" "$target" "corpus/$target" > "logs/$target.cmin.log" 2>&1 || true
+done
+
+printf '%s\n' "${summary[@]}"
+if (( findings > 0 )); then
+    echo "$findings target(s) found a problem; each finding becomes a test in tests/"
+    exit 1
+fi

@@ -1,0 +1,51 @@
+//! The fuzz corpus as a regression test: every seed checked in under `fuzz/corpus/<target>/` goes
+//! through the same harness the fuzz targets run (`fuzz/harness/mod.rs`), so CI keeps the
+//! findings and the seeds green without running the fuzzer. `fuzz/run.sh` runs the fuzzer.
+
+#[path = "../fuzz/harness/mod.rs"]
+mod harness;
+
+use std::path::Path;
+
+/// Runs `target`'s harness over each seed of its corpus; returns how many there were.
+fn replay(target: &str, run: fn(&[u8])) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut seeds: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a corpus entry").path())
+        .collect();
+    seeds.sort();
+    for seed in &seeds {
+        let data = std::fs::read(seed).expect("a seed");
+        let outcome = std::panic::catch_unwind(|| run(&data));
+        assert!(
+            outcome.is_ok(),
+            "{} fails; reproduce with `fuzz/run.sh --repro {target} {}`",
+            seed.display(),
+            seed.display()
+        );
+    }
+    seeds.len()
+}
+
+#[test]
+fn lua_source_seeds() {
+    assert!(replay("lua_source", harness::run_source) > 0);
+}
+
+#[test]
+fn library_calls_seeds() {
+    assert!(replay("library_calls", harness::run_calls) > 0);
+}
+
+#[test]
+fn script_value_seeds() {
+    assert!(replay("script_value", harness::script_value) > 0);
+}
+
+#[test]
+fn files_seeds() {
+    assert!(replay("files", harness::files) > 0);
+}
