@@ -10,7 +10,10 @@
 //! - [`script_value`]: `ScriptValue` through Lua and back, and through its serde forms.
 //! - [`files`]: `game.toml`, the CVar file and console lines.
 
-#![allow(dead_code, reason = "each target and the replay test use a different part")]
+#![allow(
+    dead_code,
+    reason = "each target and the replay test use a different part"
+)]
 
 use arbitrary::{Arbitrary, Unstructured};
 use bevy_app::{App, TaskPoolPlugin, Update};
@@ -64,7 +67,9 @@ fn app(files: &[(&str, &str)]) -> App {
         AssetPlugin::default(),
         LuauScriptingPlugin,
     ))
-    .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
+    .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(
+        100,
+    )))
     .init_resource::<Seen>()
     .add_systems(Update, record.after(ScriptingSystem));
     app.finish();
@@ -104,8 +109,14 @@ fn check(app: &mut App) {
     let answer = Console::execute(app.world_mut(), "lua 1 + 1");
     assert_eq!(answer.as_deref(), Ok("2"), "the main VM no longer answers");
     for error in &app.world().resource::<Seen>().errors {
-        assert!(!error.script.is_empty(), "an error without a source: {error:?}");
-        assert!(!error.message.is_empty(), "an error without a message: {error:?}");
+        assert!(
+            !error.script.is_empty(),
+            "an error without a source: {error:?}"
+        );
+        assert!(
+            !error.message.is_empty(),
+            "an error without a message: {error:?}"
+        );
     }
     let pool = app.world().resource::<StatePool>().clone();
     let started = Instant::now();
@@ -124,11 +135,9 @@ fn check(app: &mut App) {
 /// Arbitrary Luau source as a global script and as an entity script.
 pub fn run_source(data: &[u8]) {
     let source = String::from_utf8_lossy(data);
-    let entity_source = format!("local S = {{}}\nfunction S:on_update(dt)\n{source}\nend\nreturn S");
-    let mut app = app(&[
-        ("global.luau", &source),
-        ("entity.luau", &entity_source),
-    ]);
+    let entity_source =
+        format!("local S = {{}}\nfunction S:on_update(dt)\n{source}\nend\nreturn S");
+    let mut app = app(&[("global.luau", &source), ("entity.luau", &entity_source)]);
     app.add_script("fuzz://global.luau");
     let handle = app
         .world()
@@ -165,7 +174,8 @@ enum Arg {
 enum Name {
     Health,
     Transform,
-    Name,
+    /// Bevy's `Name`.
+    Label,
     Time,
     Unknown(String),
 }
@@ -216,7 +226,7 @@ fn name(name: &Name) -> String {
     match name {
         Name::Health => "\"Health\"".to_owned(),
         Name::Transform => "\"Transform\"".to_owned(),
-        Name::Name => "\"Name\"".to_owned(),
+        Name::Label => "\"Name\"".to_owned(),
         Name::Time => "\"Time\"".to_owned(),
         Name::Unknown(text) => lua_string(text),
     }
@@ -273,7 +283,11 @@ fn arg(value: &Arg, depth: usize) -> String {
 fn statement(call: &Call) -> String {
     let body = match call {
         Call::Spawn => "table.insert(made, ecs.spawn())".to_owned(),
-        Call::SpawnWith(n, a) => format!("table.insert(made, ecs.spawn({{[{}] = {}}}))", name(n), arg(a, 0)),
+        Call::SpawnWith(n, a) => format!(
+            "table.insert(made, ecs.spawn({{[{}] = {}}}))",
+            name(n),
+            arg(a, 0)
+        ),
         Call::Despawn(i) => format!("ecs.despawn(E({i}))"),
         Call::Exists(a) => format!("ecs.exists({})", arg(a, 0)),
         Call::Get(a, n) => format!("ecs.get({}, {})", arg(a, 0), name(n)),
@@ -303,7 +317,12 @@ fn statement(call: &Call) -> String {
         Call::Translate(a, v) => format!("transform.translate({}, {})", arg(a, 0), arg(v, 0)),
         Call::Rotate(a, v) => format!("transform.rotate({}, {})", arg(a, 0), arg(v, 0)),
         Call::LookAt(a, t, up) => {
-            format!("transform.look_at({}, {}, {})", arg(a, 0), arg(t, 0), arg(up, 0))
+            format!(
+                "transform.look_at({}, {}, {})",
+                arg(a, 0),
+                arg(t, 0),
+                arg(up, 0)
+            )
         }
         Call::Forward(a) => format!("transform.forward({})", arg(a, 0)),
         Call::Emit(text, v) => format!("events.emit({}, {})", lua_string(text), arg(v, 0)),
@@ -328,7 +347,9 @@ fn statement(call: &Call) -> String {
         ),
         Call::CvarGet(text) => format!("cvar.get({})", lua_string(text)),
         Call::CvarSet(text, a) => format!("cvar.set({}, {})", lua_string(text), arg(a, 0)),
-        Call::CvarRegister(text, a) => format!("cvar.register({}, {})", lua_string(text), arg(a, 0)),
+        Call::CvarRegister(text, a) => {
+            format!("cvar.register({}, {})", lua_string(text), arg(a, 0))
+        }
         Call::Console(line) => format!("console.execute({})", lua_string(line)),
         Call::CommandsSpawn => "commands.spawn()".to_owned(),
         Call::CommandsDespawn(i) => format!("commands.despawn(E({i}))"),
@@ -402,11 +423,15 @@ fn to_script_value(value: &Value, depth: usize) -> ScriptValue {
         Value::Number(n) => ScriptValue::Number(*n),
         Value::String(s) => ScriptValue::String(s.clone()),
         Value::Vector(x, y, z) => ScriptValue::Vector(bevy_math::Vec3::new(*x, *y, *z)),
-        Value::Entity(bits) => Entity::try_from_bits(*bits)
-            .map_or(ScriptValue::Nil, ScriptValue::Entity),
-        Value::List(items) if depth < 8 => {
-            ScriptValue::List(items.iter().map(|v| to_script_value(v, depth + 1)).collect())
+        Value::Entity(bits) => {
+            Entity::try_from_bits(*bits).map_or(ScriptValue::Nil, ScriptValue::Entity)
         }
+        Value::List(items) if depth < 8 => ScriptValue::List(
+            items
+                .iter()
+                .map(|v| to_script_value(v, depth + 1))
+                .collect(),
+        ),
         Value::Map(entries) if depth < 8 => ScriptValue::Map(
             entries
                 .iter()
@@ -442,17 +467,15 @@ fn normalized(value: &ScriptValue) -> Option<ScriptValue> {
 /// Whether `a` and `b` are equal, NaN equal to NaN and vectors compared bit for bit.
 fn same(a: &ScriptValue, b: &ScriptValue) -> bool {
     match (a, b) {
-        (ScriptValue::Number(x), ScriptValue::Number(y)) => {
-            (x.is_nan() && y.is_nan()) || x == y
-        }
-        (ScriptValue::Vector(x), ScriptValue::Vector(y)) => {
-            x.to_array()
-                .iter()
-                .zip(y.to_array())
-                .all(|(p, q)| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()))
-        }
+        (ScriptValue::Number(x), ScriptValue::Number(y)) => (x.is_nan() && y.is_nan()) || x == y,
+        (ScriptValue::Vector(x), ScriptValue::Vector(y)) => x
+            .to_array()
+            .iter()
+            .zip(y.to_array())
+            .all(|(p, q)| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan())),
         // An empty table is either.
-        (ScriptValue::List(x), ScriptValue::Map(y)) | (ScriptValue::Map(y), ScriptValue::List(x))
+        (ScriptValue::List(x), ScriptValue::Map(y))
+        | (ScriptValue::Map(y), ScriptValue::List(x))
             if x.is_empty() && y.is_empty() =>
         {
             true
@@ -462,7 +485,9 @@ fn same(a: &ScriptValue, b: &ScriptValue) -> bool {
         }
         (ScriptValue::Map(x), ScriptValue::Map(y)) => {
             x.len() == y.len()
-                && x.iter().zip(y).all(|((kp, p), (kq, q))| kp == kq && same(p, q))
+                && x.iter()
+                    .zip(y)
+                    .all(|((kp, p), (kq, q))| kp == kq && same(p, q))
         }
         _ => a == b,
     }
