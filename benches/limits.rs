@@ -7,8 +7,8 @@
 //! Each loop runs 10 million iterations, so the cost of `emit` itself does not show. That is
 //! more interrupt checkpoints than the default instruction limit (1,000,000 per call) allows,
 //! so the app keeps the default memory limit and raises the instruction limit to 100 million
-//! checkpoints: the interrupt runs and counts at every checkpoint all the same, and its cost
-//! does not depend on the limit. The plain VM compiles like the plugin's and, like it,
+//! checkpoints and the time limit to a minute: the interrupt runs, counts at every checkpoint
+//! and reads the clock every 64 all the same, and its cost does not depend on the limits. The plain VM compiles like the plugin's and, like it,
 //! interprets.
 
 #[path = "hooks.rs"]
@@ -45,6 +45,7 @@ impl Limits {
         let plugin = LuauScriptingPlugin {
             config: ScriptConfig {
                 instruction_limit: 100_000_000,
+                time_limit: Some(Duration::from_secs(60)),
                 ..Default::default()
             },
             ..Default::default()

@@ -5,8 +5,11 @@
 #   fuzz/run.sh --repro TARGET FILE      runs TARGET on one input (a finding, or a corpus seed)
 #
 # cargo-fuzz passes rustc flags that stable Rust accepts only with RUSTC_BOOTSTRAP=1, which this
-# script sets; it installs cargo-fuzz when it is missing. The corpus lives in fuzz/corpus/<target>
-# (checked in, minimized after each run) and `cargo test` replays it (tests/fuzz_corpus.rs).
+# script sets; it installs cargo-fuzz when it is missing. Each target reads two folders:
+#   fuzz/seeds/<target>    hand-written inputs and past findings, by name; `cargo test` replays
+#                          them (tests/fuzz_corpus.rs), and this script never changes them;
+#   fuzz/corpus/<target>   what the fuzzer found worth keeping, minimized after each run.
+# Both are checked in, so the next run starts where the last one stopped.
 # Exits non-zero on any finding, after printing how to reproduce it.
 set -euo pipefail
 
@@ -35,12 +38,14 @@ mkdir -p logs
 findings=0
 summary=()
 for target in "${TARGETS[@]}"; do
-    mkdir -p "corpus/$target" "artifacts/$target"
+    mkdir -p "corpus/$target" "seeds/$target" "artifacts/$target"
     log="logs/$target.log"
     echo "== $target for ${per_target}s"
-    if cargo fuzz run "${FLAGS[@]}" "$target" "corpus/$target" -- \
+    extra=()
+    if [[ "$target" == "lua_source" ]]; then extra=(-dict=lua.dict); fi
+    if cargo fuzz run "${FLAGS[@]}" "$target" "corpus/$target" "seeds/$target" -- \
         -max_total_time="$per_target" -timeout=30 -rss_limit_mb=4096 \
-        -print_final_stats=1 > "$log" 2>&1; then
+        -print_final_stats=1 "${extra[@]}" > "$log" 2>&1; then
         status="ok"
     else
         status="FINDING"
@@ -48,11 +53,12 @@ for target in "${TARGETS[@]}"; do
         artifact=$(grep -o "artifacts/$target/[A-Za-z0-9_-]*" "$log" | tail -1 || true)
         grep -E "panicked|ERROR|SUMMARY" "$log" | head -5 || true
         echo "reproduce with: fuzz/run.sh --repro $target fuzz/$artifact"
+        echo "then keep it: cp fuzz/$artifact fuzz/seeds/$target/<what it is>, and add a test in tests/"
     fi
     runs=$(grep -o "stat::number_of_executed_units: *[0-9]*" "$log" | grep -o "[0-9]*$" | tail -1 || echo "?")
     rate=$(grep -o "stat::average_exec_per_sec: *[0-9]*" "$log" | grep -o "[0-9]*$" | tail -1 || echo "?")
     summary+=("$target: $status, $runs runs, $rate exec/s")
-    # Keep the checked-in corpus small: only inputs that add coverage.
+    # Keep the checked-in corpus small: only inputs that add coverage (the seeds stay as they are).
     cargo fuzz cmin "${FLAGS[@]}" "$target" "corpus/$target" > "logs/$target.cmin.log" 2>&1 || true
 done
 

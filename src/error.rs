@@ -15,6 +15,8 @@ pub enum ScriptErrorKind {
     Runtime,
     /// The script ran past [`ScriptConfig::instruction_limit`](crate::ScriptConfig::instruction_limit).
     InstructionLimit,
+    /// A call into the script ran past [`ScriptConfig::time_limit`](crate::ScriptConfig::time_limit).
+    TimeLimit,
     /// The VM ran past [`ScriptConfig::memory_limit`](crate::ScriptConfig::memory_limit).
     MemoryLimit,
     /// A component, resource or message name that nothing registered.
@@ -51,6 +53,7 @@ impl fmt::Display for ScriptErrorKind {
             Self::Compile => "compile error",
             Self::Runtime => "runtime error",
             Self::InstructionLimit => "instruction limit exceeded",
+            Self::TimeLimit => "time limit exceeded",
             Self::MemoryLimit => "memory limit exceeded",
             Self::UnknownComponent => "unknown component",
             Self::TypeMismatch => "type mismatch",
@@ -160,14 +163,14 @@ impl ScriptError {
     /// Turns an mlua error raised while running `script` into a `ScriptError`, picking the kind
     /// from the error itself.
     ///
-    /// `instruction_limit_hit` tells whether the instruction budget ran out during the call:
+    /// `stopped` is the limit that stopped the call, if one did (what `Budget::run` returns):
     /// the interrupt raises a plain Lua error, so only the caller knows.
-    pub(crate) fn from_lua(script: &str, error: &mlua::Error, instruction_limit_hit: bool) -> Self {
-        let kind = if instruction_limit_hit {
-            ScriptErrorKind::InstructionLimit
-        } else {
-            classify(error)
-        };
+    pub(crate) fn from_lua(
+        script: &str,
+        error: &mlua::Error,
+        stopped: Option<ScriptErrorKind>,
+    ) -> Self {
+        let kind = stopped.unwrap_or_else(|| classify(error));
         Self::new(script, kind, render(error))
     }
 }
@@ -308,7 +311,7 @@ mod tests {
             traceback: "stack traceback:\n\t[C]: in function 'get'".into(),
             cause: std::sync::Arc::new(inner),
         };
-        let error = ScriptError::from_lua("scripts/a.luau", &wrapped, false);
+        let error = ScriptError::from_lua("scripts/a.luau", &wrapped, None);
         assert_eq!(error.kind, ScriptErrorKind::UnknownComponent);
         assert!(error.message.contains("no component `Helth`"));
         assert!(error.message.contains("stack traceback"));
@@ -317,7 +320,8 @@ mod tests {
     #[test]
     fn instruction_limit_flag_wins_over_the_lua_message() {
         let error = mlua::Error::runtime("boom");
-        let error = ScriptError::from_lua("a.luau", &error, true);
+        let error =
+            ScriptError::from_lua("a.luau", &error, Some(ScriptErrorKind::InstructionLimit));
         assert_eq!(error.kind, ScriptErrorKind::InstructionLimit);
     }
 
@@ -325,7 +329,7 @@ mod tests {
     fn memory_errors_are_memory_limit() {
         let error = mlua::Error::MemoryError("not enough memory".into());
         assert_eq!(
-            ScriptError::from_lua("a.luau", &error, false).kind,
+            ScriptError::from_lua("a.luau", &error, None).kind,
             ScriptErrorKind::MemoryLimit
         );
     }

@@ -22,6 +22,7 @@ use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 use crate::queue::ActionQueue;
 use crate::runtime::context::Owner;
 use crate::value::ScriptValue;
+use crate::vm::Limits;
 use crate::vm::{self, Budget, ScriptConfig};
 use bevy_asset::AssetServer;
 use bevy_ecs::resource::Resource;
@@ -296,7 +297,7 @@ impl StatePool {
         })
         .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
         let ran = scripts.sources.iter().try_for_each(|(path, source)| {
-            run_script(&lua, path, source, config.instruction_limit).map(|_| ())
+            run_script(&lua, path, source, config.limits()).map(|_| ())
         });
         // Even a failed build has read modules worth watching: fixing one reloads the scripts.
         self.note_required(&lua);
@@ -361,7 +362,7 @@ fn run_script(
     lua: &Lua,
     path: &Arc<str>,
     source: &str,
-    limit: u64,
+    limit: Limits,
 ) -> Result<ScriptValue, ScriptError> {
     let owner = Owner {
         id: 0,
@@ -370,7 +371,7 @@ fn run_script(
     let env = lua
         .create_table()
         .and_then(|modules| module_env(lua, &owner, path, &modules));
-    let env = env.map_err(|e| ScriptError::from_lua(path, &e, false))?;
+    let env = env.map_err(|e| ScriptError::from_lua(path, &e, None))?;
     let function = lua
         .load(source)
         .set_name(format!("@{path}"))
@@ -418,7 +419,7 @@ impl PoolLease {
 
     /// Runs a job in this VM with the pool's limits.
     pub(crate) fn run(&self, request: &JobRequest) -> Result<ScriptValue, ScriptError> {
-        let limit = self.pool.config().instruction_limit;
+        let limit = self.pool.config().limits();
         match request {
             JobRequest::Chunk(source) => run_script(self, &Arc::from(RUN_CHUNK), source, limit)
                 .map_err(|error| error.with_origin(ErrorOrigin::Job)),

@@ -14,8 +14,14 @@
 //! returns, so `pcall` cannot swallow it. The budget is set by `Budget::run` around each call
 //! from the host into Lua: each hook, event handler and script top level gets its own
 //! [`ScriptConfig::instruction_limit`] checkpoints.
+//!
+//! A checkpoint can be slow: one `string.rep` or `table.concat` over megabytes takes
+//! milliseconds, so a loop of them stays under the checkpoint limit for minutes. Every 64
+//! checkpoints the interrupt also reads the clock, and a call past
+//! [`ScriptConfig::time_limit`] stops the same way, with a
+//! [`TimeLimit`](crate::ScriptErrorKind::TimeLimit) error.
 
-pub(crate) use crate::fast::interrupt::Budget;
+pub(crate) use crate::fast::interrupt::{Budget, Limits};
 use crate::value::install_entity_metatable;
 use bevy_ecs::resource::Resource;
 use mlua::chunk::Compiler;
@@ -33,6 +39,13 @@ pub struct ScriptConfig {
     /// stops with an [`InstructionLimit`](crate::ScriptErrorKind::InstructionLimit) error and the
     /// frame goes on. `0` means no limit. Default: 1,000,000.
     pub instruction_limit: u64,
+    /// Most wall-clock time one call from the host into Lua may take, for the calls whose
+    /// checkpoints are slow (a loop over `string.rep` of a megabyte passes few checkpoints a
+    /// millisecond). A call that takes longer stops with a
+    /// [`TimeLimit`](crate::ScriptErrorKind::TimeLimit) error and the frame goes on. The clock
+    /// is read every 64 checkpoints, so a call may overrun by that many slow steps. `None`
+    /// means no limit. Default: 1 second.
+    pub time_limit: Option<std::time::Duration>,
     /// Compiles scripts to native code with Luau's code generator. It takes effect only with
     /// the cargo feature `luau-jit`; without it the setting is ignored with a warning.
     /// Default: `false`.
@@ -50,15 +63,26 @@ pub struct ScriptConfig {
 }
 
 impl ScriptConfig {
-    /// The defaults, as a constant: 16 MiB, 1,000,000 checkpoints, no native code, accounting
-    /// on, no frame budget.
+    /// The defaults, as a constant: 16 MiB, 1,000,000 checkpoints, 1 second a call, no native
+    /// code, accounting on, no frame budget.
     pub const DEFAULT: Self = Self {
         memory_limit: 16 * 1024 * 1024,
         instruction_limit: 1_000_000,
+        time_limit: Some(std::time::Duration::from_secs(1)),
         native_codegen: false,
         profiling: true,
         frame_budget: None,
     };
+}
+
+impl ScriptConfig {
+    /// What each call from the host into Lua may spend under this configuration.
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            checkpoints: self.instruction_limit,
+            time: self.time_limit,
+        }
+    }
 }
 
 impl Default for ScriptConfig {
@@ -198,13 +222,17 @@ mod tests {
             .set_environment(env)
             .into_function()
             .unwrap();
-        let (result, exhausted) = Budget::run(10_000, || f.call::<()>(()));
+        let limits = Limits {
+            checkpoints: 10_000,
+            time: None,
+        };
+        let (result, stopped) = Budget::run(limits, || f.call::<()>(()));
         assert!(result.is_err());
-        assert!(exhausted);
+        assert_eq!(stopped, Some(crate::ScriptErrorKind::InstructionLimit));
         // The next call gets a fresh budget.
-        let (result, exhausted) = Budget::run(10_000, || lua.load("return 1 + 1").eval::<i32>());
+        let (result, stopped) = Budget::run(limits, || lua.load("return 1 + 1").eval::<i32>());
         assert_eq!(result.unwrap(), 2);
-        assert!(!exhausted);
+        assert_eq!(stopped, None);
     }
 
     #[test]

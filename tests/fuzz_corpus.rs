@@ -1,20 +1,21 @@
-//! The fuzz corpus as a regression test: every seed checked in under `fuzz/corpus/<target>/` goes
-//! through the same harness the fuzz targets run (`fuzz/harness/mod.rs`), so CI keeps the
-//! findings and the seeds green without running the fuzzer. `fuzz/run.sh` runs the fuzzer.
+//! The fuzz seeds as a regression test: every seed checked in under `fuzz/seeds/<target>/`
+//! (hand-written inputs and past findings) goes through the same harness the fuzz targets run
+//! (`fuzz/harness/mod.rs`), so CI keeps the findings fixed without running the fuzzer.
+//! `fuzz/run.sh` runs the fuzzer, which also keeps its own minimized corpus in `fuzz/corpus/`.
 
 #[path = "../fuzz/harness/mod.rs"]
 mod harness;
 
 use std::path::Path;
 
-/// Runs `target`'s harness over each seed of its corpus; returns how many there were.
+/// Runs `target`'s harness over each of its seeds; returns how many there were.
 fn replay(target: &str, run: fn(&[u8])) -> usize {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
+        .join("fuzz/seeds")
         .join(target);
     let mut seeds: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a corpus entry").path())
+        .map(|entry| entry.expect("a seed").path())
         .collect();
     seeds.sort();
     for seed in &seeds {

@@ -160,6 +160,41 @@ fn infinite_loop_stops_at_instruction_limit() {
     assert_eq!(h.payloads("alive").len(), 2, "the frame goes on");
 }
 
+/// Found by fuzzing: a loop whose every step copies a large string passes only a few thousand
+/// checkpoints a second, so under the instruction limit alone each call ran for about ten
+/// seconds. The default time limit stops it, and the frame goes on.
+#[test]
+fn a_loop_of_slow_steps_stops_at_the_default_time_limit() {
+    let mut h = Harness::new(&[
+        (
+            "scripts/slow.luau",
+            r#"hooks.on_update(function()
+    local t = {}
+    for i = 0, 1e9 do t[i] = string.rep("xr\216wse", 9163) end
+end)"#,
+        ),
+        (
+            "scripts/ok.luau",
+            "hooks.on_update(function() events.emit('alive') end)",
+        ),
+    ])
+    .scripts(&["scripts/slow.luau", "scripts/ok.luau"]);
+    h.run_until_event("alive");
+    h.update();
+    let errors = h.take_errors();
+    assert!(!errors.is_empty(), "the slow hook was not stopped");
+    for error in &errors {
+        assert_eq!(error.kind, ScriptErrorKind::TimeLimit, "{error}");
+        assert_eq!(error.script, "scripts/slow.luau");
+        assert!(
+            error.message.contains("time limit exceeded"),
+            "{}",
+            error.message
+        );
+    }
+    assert!(h.payloads("alive").len() >= 2, "the frame goes on");
+}
+
 #[test]
 fn runaway_top_level_stops_and_pcall_cannot_hide_it() {
     let config = ScriptConfig {

@@ -1,5 +1,5 @@
 //! What the fuzz targets run, shared with `tests/fuzz_corpus.rs`, which replays the checked-in
-//! corpus through the same functions in every `cargo test`.
+//! seeds (`fuzz/seeds/`) through the same functions in every `cargo test`.
 //!
 //! Each function takes one input and checks invariants, not only the absence of a crash; a
 //! broken invariant panics, which libFuzzer reports as a finding.
@@ -103,7 +103,8 @@ fn run(app: &mut App, settled: usize) {
 }
 
 /// What must hold after any input: the app still runs, the main VM answers, no error lost its
-/// script, and every worker VM is back in the pool.
+/// script, every worker VM is back in the pool, and once every scripted entity is despawned no
+/// entity script instance is left behind.
 fn check(app: &mut App) {
     app.update();
     let answer = Console::execute(app.world_mut(), "lua 1 + 1");
@@ -130,6 +131,31 @@ fn check(app: &mut App) {
         app.update();
         std::thread::sleep(Duration::from_millis(1));
     }
+    // An `on_despawn` may spawn scripted entities of its own: a few rounds.
+    for _ in 0..4 {
+        let scripted: Vec<Entity> = app
+            .world_mut()
+            .query_filtered::<Entity, With<Script>>()
+            .iter(app.world())
+            .collect();
+        for entity in scripted {
+            app.world_mut().despawn(entity);
+        }
+        app.update();
+    }
+    let left = app
+        .world_mut()
+        .query_filtered::<(), With<Script>>()
+        .iter(app.world())
+        .count();
+    let instances = app
+        .world()
+        .resource::<ScriptEngine>()
+        .entity_script_instances();
+    assert_eq!(
+        instances, left,
+        "entity script instances outlived their entities"
+    );
 }
 
 /// Arbitrary Luau source as a global script and as an entity script.

@@ -117,7 +117,7 @@ pub(crate) fn apply(lua: &Lua) {
     };
     for command in commands {
         if let Err(error) = apply_one(lua, command) {
-            report(lua, ScriptError::from_lua("commands", &error, false));
+            report(lua, ScriptError::from_lua("commands", &error, None));
         }
     }
 }

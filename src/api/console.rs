@@ -10,9 +10,10 @@
 use crate::api::function;
 use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind, lua_error};
 use crate::runtime::callbacks::{Callback, Callbacks};
-use crate::runtime::context::{Caller, InstructionLimit, Owner, call_as};
+use crate::runtime::context::{CallLimits, Caller, Owner, call_as};
 use crate::runtime::profile::Site;
 use crate::vm::Budget;
+use crate::vm::Limits;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -126,7 +127,9 @@ pub(crate) fn call_lua_command(
             .get(name)
             .map(|(cb, _)| (cb.function.clone(), cb.owner.clone()))
     })?;
-    let limit = lua.app_data_ref::<InstructionLimit>().map_or(0, |l| l.0);
+    let limit = lua
+        .app_data_ref::<CallLimits>()
+        .map_or(Limits::NONE, |l| l.0);
     let caller = Caller {
         script: owner.id,
         entity: None,
@@ -138,7 +141,7 @@ pub(crate) fn call_lua_command(
     let site = Some(Site::Command(name));
     let (result, exhausted) = call_as(lua, Some(caller), site, limit, call);
     Some(match result {
-        Ok(values) => text(&values).map_err(|e| ScriptError::from_lua(&owner.path, &e, false)),
+        Ok(values) => text(&values).map_err(|e| ScriptError::from_lua(&owner.path, &e, None)),
         Err(error) => Err(ScriptError::from_lua(&owner.path, &error, exhausted)),
     })
 }
@@ -146,10 +149,10 @@ pub(crate) fn call_lua_command(
 /// Runs `lua <code>`: as an expression when it is one (showing its value), else as statements,
 /// in a global table kept for the console.
 pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, ScriptError> {
-    let failed = |error: mlua::Error, exhausted: bool| {
+    let failed = |error: mlua::Error, exhausted: Option<ScriptErrorKind>| {
         ScriptError::from_lua("console", &error, exhausted).with_origin(ErrorOrigin::Console)
     };
-    let env = console_env(lua).map_err(|e| failed(e, false))?;
+    let env = console_env(lua).map_err(|e| failed(e, None))?;
     let expression = format!("return {code}");
     let chunk = lua
         .load(expression.as_str())
@@ -162,8 +165,10 @@ pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, ScriptError> {
                 .set_environment(env)
                 .into_function()
         })
-        .map_err(|e| failed(e, false))?;
-    let limit = lua.app_data_ref::<InstructionLimit>().map_or(0, |l| l.0);
+        .map_err(|e| failed(e, None))?;
+    let limit = lua
+        .app_data_ref::<CallLimits>()
+        .map_or(Limits::NONE, |l| l.0);
     let (result, exhausted) = Budget::run(limit, || chunk.call::<MultiValue>(()));
     result
         .and_then(|values| text(&values))

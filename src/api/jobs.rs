@@ -20,6 +20,7 @@ use crate::runtime::context::{Caller, call_as, caller_path, report};
 use crate::runtime::profile::Site;
 use crate::runtime::scheduler;
 use crate::value::ScriptValue;
+use crate::vm::Limits;
 use mlua::{Function, IntoLua, Lua, MultiValue, Table, Thread, Value};
 use std::collections::HashMap;
 
@@ -195,7 +196,7 @@ pub(crate) fn complete(
     lua: &Lua,
     id: JobId,
     result: &Result<ScriptValue, ScriptError>,
-    limit: u64,
+    limit: Limits,
 ) {
     let Some(entry) = lua
         .app_data_mut::<PendingJobs>()
@@ -214,7 +215,7 @@ pub(crate) fn complete(
         entry.table.raw_set("result", &value)
     })();
     if let Err(error) = filled {
-        let error = ScriptError::from_lua(&format!("{id}"), &error, false);
+        let error = ScriptError::from_lua(&format!("{id}"), &error, None);
         report(lua, error.with_origin(crate::error::ErrorOrigin::Job));
     }
     for (callback, caller) in entry.callbacks {

@@ -21,8 +21,9 @@
 
 use crate::api::function;
 use crate::error::{ScriptErrorKind, lua_error};
-use crate::runtime::context::{Caller, InstructionLimit, StepTime};
+use crate::runtime::context::{CallLimits, Caller, StepTime};
 use crate::runtime::scheduler::{self, Due, Scheduler};
+use crate::vm::Limits;
 use mlua::{Function, Lua, MultiValue, Table, Thread, Value};
 
 /// Adds the `task` library to the shared globals of the main VM.
@@ -33,7 +34,9 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         "spawn",
         function::create(lua, "task.spawn", |lua, args: MultiValue| {
             let (thread, args) = thread_and_args(lua, args, 1, "task.spawn")?;
-            let limit = lua.app_data_ref::<InstructionLimit>().map_or(0, |l| l.0);
+            let limit = lua
+                .app_data_ref::<CallLimits>()
+                .map_or(Limits::NONE, |l| l.0);
             scheduler::resume(lua, &thread, args, Caller::current(), limit);
             Ok(thread)
         })?,

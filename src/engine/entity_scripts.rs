@@ -17,6 +17,7 @@ use crate::error::{ScriptError, ScriptErrorKind};
 use crate::runtime::context::{Caller, ScriptId, call_as, report};
 use crate::runtime::profile::{self, Account, Profiler, Site};
 use crate::runtime::scheduler::Scheduler;
+use crate::vm::Limits;
 use bevy_asset::{AssetEvent, AssetId, Assets, Handle};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::message::{MessageCursor, Messages};
@@ -121,6 +122,11 @@ impl EntityScripts {
     pub fn is_empty(&self) -> bool {
         self.classes.is_empty()
     }
+
+    /// How many entities have a live instance.
+    pub fn instances(&self) -> usize {
+        self.by_entity.len()
+    }
 }
 
 /// Collects changed entity script assets, outside Lua. Cheap when there are no entity scripts.
@@ -185,7 +191,7 @@ pub(crate) fn has_work(lua: &Lua, world: &World) -> bool {
 /// Stage 1 for entity scripts: load changed classes, then create and remove instances.
 pub(crate) fn apply(
     lua: &Lua,
-    limit: u64,
+    limit: Limits,
     load: bool,
     errors: &mut Vec<ScriptError>,
     loaded: &mut Vec<ScriptLoaded>,
@@ -218,7 +224,7 @@ pub(crate) fn apply(
 
 fn load_versions(
     lua: &Lua,
-    limit: u64,
+    limit: Limits,
     errors: &mut Vec<ScriptError>,
     loaded: &mut Vec<ScriptLoaded>,
 ) {
@@ -268,7 +274,7 @@ fn load_versions(
                 if let Some(mut scripts) = lua.app_data_mut::<EntityScripts>() {
                     let class = &mut scripts.classes[class];
                     if let Err(error) = class.meta.raw_set("__index", methods) {
-                        errors.push(ScriptError::from_lua(&path, &error, false));
+                        errors.push(ScriptError::from_lua(&path, &error, None));
                     }
                     class.version = Some(version);
                 }
@@ -290,7 +296,7 @@ fn load_versions(
 }
 
 /// Creates the instance of a newly scripted entity and runs its `on_spawn`.
-fn attach(lua: &Lua, entity: Entity, limit: u64) {
+fn attach(lua: &Lua, entity: Entity, limit: Limits) {
     let handle = crate::runtime::context::with_world(lua, |world| {
         world
             .get_entity(entity)
@@ -394,7 +400,7 @@ fn class_for(lua: &Lua, handle: Handle<LuauScript>) -> Option<(usize, bool)> {
 }
 
 /// Removes the instance of `entity`, if any, and runs its `on_despawn` once.
-pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
+pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: Limits) {
     let removed = lua.app_data_mut::<EntityScripts>().and_then(|mut s| {
         s.waiting.retain(|e| *e != entity);
         let instance = s.by_entity.remove(&entity)?;
@@ -419,7 +425,7 @@ pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
 }
 
 /// Stage 4: `on_update` of every instance, in creation order.
-pub(crate) fn update(lua: &Lua, delta: f64, limit: u64) {
+pub(crate) fn update(lua: &Lua, delta: f64, limit: Limits) {
     let Some((instances, methods, paths, liveness)) =
         lua.app_data_mut::<EntityScripts>().map(|mut s| {
             let methods: Vec<Option<Method>> = s
@@ -471,7 +477,7 @@ pub(crate) fn update(lua: &Lua, delta: f64, limit: u64) {
 }
 
 /// Stage 5: `on_event` of every instance whose script has one; returns whether one consumed it.
-pub(crate) fn event(lua: &Lua, name: &str, payload: &Value, limit: u64) -> bool {
+pub(crate) fn event(lua: &Lua, name: &str, payload: &Value, limit: Limits) -> bool {
     let Some((instances, methods, liveness)) =
         lua.app_data_mut::<EntityScripts>().and_then(|mut s| {
             let methods: Vec<Option<Method>> = s
@@ -534,7 +540,7 @@ fn call_method<R: FromLuaMulti>(
     instance: &Instance,
     method: &Method,
     site: Option<Site<'_>>,
-    limit: u64,
+    limit: Limits,
     args: impl IntoLuaMulti,
 ) -> Option<R> {
     let caller = Caller {

@@ -15,11 +15,12 @@ use crate::registry::{MessageSource, ScriptRegistry};
 use crate::runner::JobCompleted;
 use crate::runtime::callbacks::{self, Callback, Callbacks, List};
 use crate::runtime::context::{
-    Caller, EngineHooks, ErrorSink, InstructionLimit, StepTime, call_as, lend_world, report,
+    CallLimits, Caller, EngineHooks, ErrorSink, StepTime, call_as, lend_world, report,
 };
 use crate::runtime::profile::{self, Profiler, Site};
 use crate::runtime::scheduler::{self, Scheduler};
 use crate::value::ScriptValue;
+use crate::vm::Limits;
 use crate::vm::{self, ScriptConfig};
 use bevy_asset::AssetServer;
 use bevy_ecs::message::{MessageCursor, Messages};
@@ -81,7 +82,7 @@ impl ScriptEngine {
         });
         lua.set_app_data(EntityScripts::default());
         lua.set_app_data(ErrorSink::default());
-        lua.set_app_data(InstructionLimit(config.instruction_limit));
+        lua.set_app_data(CallLimits(config.limits()));
         lua.set_app_data(crate::runtime::context::ScriptPaths::default());
         lua.set_app_data(Profiler::new(config.profiling));
         if let Some(assets) = assets {
@@ -118,6 +119,25 @@ impl ScriptEngine {
     /// The limits the engine was created with.
     pub fn config(&self) -> &ScriptConfig {
         &self.config
+    }
+
+    /// How many entities have a running entity script instance: each has its `self` table in
+    /// the main VM until its entity is despawned or loses its [`Script`](crate::Script).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_luau::prelude::*;
+    /// let mut app = App::new();
+    /// app.add_plugins((bevy_app::TaskPoolPlugin::default(), AssetPlugin::default(), LuauScriptingPlugin));
+    /// app.finish();
+    /// app.update();
+    /// assert_eq!(app.world().resource::<ScriptEngine>().entity_script_instances(), 0);
+    /// ```
+    pub fn entity_script_instances(&self) -> usize {
+        self.lua
+            .app_data_ref::<EntityScripts>()
+            .map_or(0, |scripts| scripts.instances())
     }
 
     /// Runs the Lua handlers of event `name` now, with world access, and returns whether one of
@@ -226,7 +246,7 @@ impl ScriptEngine {
             || entity_scripts::has_work(&self.lua, world)
         {
             let lua = self.lua.clone();
-            let limit = self.config.instruction_limit;
+            let limit = self.config.limits();
             let lent = lend_world(&lua, world, || {
                 // 1. Asset events: new scripts and hot reloads.
                 //    Until the worker scripts first load, scripts wait, so jobs they start
@@ -371,7 +391,7 @@ impl ScriptEngine {
 
     /// Stage 2: job results reach Lua callbacks, awaiting coroutines and [`JobCompleted`];
     /// worker commands apply in order.
-    fn apply_actions(&mut self, lua: &Lua, actions: Vec<Action>, limit: u64) {
+    fn apply_actions(&mut self, lua: &Lua, actions: Vec<Action>, limit: Limits) {
         for action in actions {
             match action {
                 Action::ScriptResult {
@@ -391,7 +411,7 @@ impl ScriptEngine {
                         });
                         if let Err(error) = recorded {
                             self.errors.push(
-                                ScriptError::from_lua("bevy_luau", &error, false)
+                                ScriptError::from_lua("bevy_luau", &error, None)
                                     .with_origin(ErrorOrigin::Crate),
                             );
                         }
@@ -406,7 +426,7 @@ impl ScriptEngine {
                     });
                     if let Err(error) = written {
                         self.errors.push(
-                            ScriptError::from_lua("bevy_luau", &error, false)
+                            ScriptError::from_lua("bevy_luau", &error, None)
                                 .with_origin(ErrorOrigin::Crate),
                         );
                     }
@@ -415,7 +435,7 @@ impl ScriptEngine {
                 Action::Command(command) => {
                     if let Err(error) = crate::api::commands::apply_one(lua, command) {
                         self.errors
-                            .push(ScriptError::from_lua("worker commands", &error, false));
+                            .push(ScriptError::from_lua("worker commands", &error, None));
                     }
                 }
             }
@@ -440,7 +460,7 @@ impl ScriptEngine {
                 }
                 (Err(error), _) | (_, Err(error)) => {
                     self.errors
-                        .push(ScriptError::from_lua(&change.name, &error, false))
+                        .push(ScriptError::from_lua(&change.name, &error, None))
                 }
             }
         }
@@ -457,7 +477,7 @@ impl ScriptEngine {
         match saved {
             Ok(Some(Err(error))) => self.errors.push(error),
             Err(error) => self.errors.push(
-                ScriptError::from_lua("bevy_luau", &error, false).with_origin(ErrorOrigin::Crate),
+                ScriptError::from_lua("bevy_luau", &error, None).with_origin(ErrorOrigin::Crate),
             ),
             Ok(_) => {}
         }
@@ -488,7 +508,7 @@ impl ScriptEngine {
         });
         if let Err(error) = read {
             self.errors.push(
-                ScriptError::from_lua("bevy_luau", &error, false).with_origin(ErrorOrigin::Crate),
+                ScriptError::from_lua("bevy_luau", &error, None).with_origin(ErrorOrigin::Crate),
             );
         }
         for event in buffer.drain(..) {
@@ -547,7 +567,7 @@ impl ScriptEngine {
         }
         callbacks::restore(lua, List::Event(name), handlers);
         if !consumed {
-            consumed = entity_scripts::event(lua, name, payload, self.config.instruction_limit);
+            consumed = entity_scripts::event(lua, name, payload, self.config.limits());
         }
         if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
             self.errors.append(&mut sink.0);
@@ -566,7 +586,7 @@ impl ScriptEngine {
             script: callback.owner.id,
             entity: None,
         };
-        let limit = self.config.instruction_limit;
+        let limit = self.config.limits();
         let call = || callback.function.call::<R>(args);
         let (result, exhausted) = call_as(&self.lua, Some(caller), Some(site), limit, call);
         result

@@ -16,6 +16,7 @@ use crate::runtime::callbacks::Callbacks;
 use crate::runtime::context::{Caller, Owner, ScriptId, ScriptPaths, call_as, next_id};
 use crate::runtime::profile::Site;
 use crate::runtime::scheduler::Scheduler;
+use crate::vm::Limits;
 use bevy_asset::{AssetEvent, AssetLoadFailedEvent, AssetServer, Assets, Handle};
 use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_ecs::resource::Resource;
@@ -199,7 +200,7 @@ impl GlobalScripts {
     pub fn apply(
         &mut self,
         lua: &Lua,
-        limit: u64,
+        limit: Limits,
         errors: &mut Vec<ScriptError>,
         loaded: &mut Vec<ScriptLoaded>,
     ) {
@@ -255,15 +256,15 @@ pub(crate) fn run_version(
     id: ScriptId,
     path: &Arc<str>,
     source: &str,
-    limit: u64,
+    limit: Limits,
 ) -> Result<(Table, Value), ScriptError> {
     let owner = Owner {
         id,
         path: path.clone(),
     };
     let lua_error = |error: mlua::Error, exhausted| ScriptError::from_lua(path, &error, exhausted);
-    let modules = lua.create_table().map_err(|e| lua_error(e, false))?;
-    let env = env::build(lua, &owner, path, &modules).map_err(|e| lua_error(e, false))?;
+    let modules = lua.create_table().map_err(|e| lua_error(e, None))?;
+    let env = env::build(lua, &owner, path, &modules).map_err(|e| lua_error(e, None))?;
     let function = lua
         .load(source)
         .set_name(format!("@{path}"))

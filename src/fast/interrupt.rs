@@ -1,44 +1,82 @@
-//! The instruction limit: Luau's interrupt callback counts checkpoints against a budget per
-//! call from the host into Lua, and raises an error when it runs out.
+//! The call limits: Luau's interrupt callback counts checkpoints against a budget per call
+//! from the host into Lua, checks the call's wall-clock deadline every
+//! [`CLOCK_EVERY`] checkpoints, and raises an error when either runs out.
 //!
 //! The budget is thread-local: a VM runs on one thread at a time, and a call from the host
 //! (a hook, a handler, a job) sets it for its length with [`Budget::run`].
 
+use crate::error::ScriptErrorKind;
 use mlua::Lua;
 use std::cell::Cell;
 use std::os::raw::c_int;
+use std::time::{Duration, Instant};
+
+/// How many checkpoints pass between two readings of the clock. Reading it at every one would
+/// cost a tight loop about a quarter of its speed; a checkpoint that runs long (a library
+/// call on a large string or table) is bounded by the memory limit, so a call overruns its
+/// time limit by at most this many such checkpoints.
+const CLOCK_EVERY: u64 = 64;
 
 thread_local! {
     /// Checkpoints left for the host call running on this thread.
     static REMAINING: Cell<u64> = const { Cell::new(u64::MAX) };
-    /// Set once the budget of the current host call ran out.
-    static EXHAUSTED: Cell<bool> = const { Cell::new(false) };
+    /// When the host call running on this thread must stop, if it has a time limit.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The limit that stopped the current host call, once one did.
+    static STOPPED: Cell<Option<ScriptErrorKind>> = const { Cell::new(None) };
 }
 
-/// The instruction budget of one call from the host into Lua.
+/// What one call from the host into Lua may spend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Interrupt checkpoints; `0` means no limit.
+    pub checkpoints: u64,
+    /// Wall-clock time; `None` means no limit.
+    pub time: Option<Duration>,
+}
+
+impl Limits {
+    /// No limit at all.
+    pub(crate) const NONE: Self = Self {
+        checkpoints: 0,
+        time: None,
+    };
+}
+
+/// The budget of one call from the host into Lua.
 pub(crate) struct Budget;
 
 impl Budget {
-    /// Runs `f` (a call into Lua) with `limit` interrupt checkpoints (`0` = unlimited), and
-    /// returns its result together with whether the budget ran out.
+    /// Runs `f` (a call into Lua) within `limits`, and returns its result together with the
+    /// limit that stopped it, if one did: [`ScriptErrorKind::InstructionLimit`] or
+    /// [`ScriptErrorKind::TimeLimit`].
     ///
     /// Budgets nest: the budget of an outer call is restored when `f` returns, and also when
     /// it unwinds.
-    pub(crate) fn run<R>(limit: u64, f: impl FnOnce() -> R) -> (R, bool) {
+    pub(crate) fn run<R>(limits: Limits, f: impl FnOnce() -> R) -> (R, Option<ScriptErrorKind>) {
         /// Puts the outer call's budget back, on return and on unwind alike.
-        struct Restore(u64, bool);
+        struct Restore(u64, Option<Instant>, Option<ScriptErrorKind>);
         impl Drop for Restore {
             fn drop(&mut self) {
                 REMAINING.set(self.0);
-                EXHAUSTED.set(self.1);
+                DEADLINE.set(self.1);
+                STOPPED.set(self.2);
             }
         }
-        let limit = if limit == 0 { u64::MAX } else { limit };
-        let restore = Restore(REMAINING.replace(limit), EXHAUSTED.replace(false));
+        let checkpoints = match limits.checkpoints {
+            0 => u64::MAX,
+            n => n,
+        };
+        let deadline = limits.time.and_then(|t| Instant::now().checked_add(t));
+        let restore = Restore(
+            REMAINING.replace(checkpoints),
+            DEADLINE.replace(deadline),
+            STOPPED.replace(None),
+        );
         let result = f();
-        let exhausted = EXHAUSTED.get();
+        let stopped = STOPPED.get();
         drop(restore);
-        (result, exhausted)
+        (result, stopped)
     }
 }
 
@@ -49,15 +87,31 @@ unsafe extern "C-unwind" fn interrupt(state: *mut mlua::ffi::lua_State, gc: c_in
         return;
     }
     let remaining = REMAINING.get();
-    if remaining > 0 {
+    let kind = if remaining == 0 {
+        // Out of checkpoints, or stopped by the clock earlier: keep raising until the host
+        // call returns, so `pcall` cannot swallow the stop.
+        STOPPED.get().unwrap_or(ScriptErrorKind::InstructionLimit)
+    } else {
         REMAINING.set(remaining - 1);
-        return;
-    }
-    EXHAUSTED.set(true);
+        let over_time = remaining.is_multiple_of(CLOCK_EVERY)
+            && DEADLINE
+                .get()
+                .is_some_and(|deadline| Instant::now() >= deadline);
+        if !over_time {
+            return;
+        }
+        REMAINING.set(0);
+        ScriptErrorKind::TimeLimit
+    };
+    STOPPED.set(Some(kind));
+    let message = match kind {
+        ScriptErrorKind::TimeLimit => c"time limit exceeded",
+        _ => c"instruction limit exceeded",
+    };
     // SAFETY: Luau calls the interrupt on a running thread at a point where raising an error is
     // allowed (this is how Luau's own tools stop runaway scripts); nothing in this frame needs
     // dropping before the error unwinds.
-    unsafe { mlua::ffi::luaL_error(state, c"instruction limit exceeded".as_ptr()) }
+    unsafe { mlua::ffi::luaL_error(state, message.as_ptr()) }
 }
 
 /// Makes [`interrupt`] the interrupt of `lua`'s VM.
@@ -76,23 +130,81 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
 mod tests {
     use super::*;
 
+    fn checkpoints(n: u64) -> Limits {
+        Limits {
+            checkpoints: n,
+            time: None,
+        }
+    }
+
     #[test]
     fn a_budget_is_restored_when_its_call_unwinds() {
-        let (_, exhausted) = Budget::run(5, || {
+        let (_, stopped) = Budget::run(checkpoints(5), || {
             let unwound = std::panic::catch_unwind(|| {
-                Budget::run(1, || {
-                    EXHAUSTED.set(true);
+                Budget::run(checkpoints(1), || {
+                    STOPPED.set(Some(ScriptErrorKind::InstructionLimit));
                     panic!("the inner call unwinds");
                 })
             });
             assert!(unwound.is_err());
             assert_eq!(REMAINING.get(), 5, "the outer budget is back");
-            assert!(
-                !EXHAUSTED.get(),
-                "the inner call's exhaustion is not the outer's"
+            assert_eq!(
+                STOPPED.get(),
+                None,
+                "the inner call's stop is not the outer's"
             );
         });
-        assert!(!exhausted);
+        assert_eq!(stopped, None);
         assert_eq!(REMAINING.get(), u64::MAX);
+        assert_eq!(DEADLINE.get(), None);
+    }
+
+    #[test]
+    fn the_clock_stops_a_call_whose_checkpoints_are_slow() {
+        let lua = Lua::new();
+        install(&lua).unwrap();
+        // Each checkpoint copies a megabyte: a million of them would take minutes.
+        let slow = lua
+            .load("local s = string.rep('x', 1e6) while true do local _ = string.rep(s, 1) end")
+            .into_function()
+            .unwrap();
+        let limits = Limits {
+            checkpoints: 1_000_000,
+            time: Some(Duration::from_millis(50)),
+        };
+        let (result, stopped) = Budget::run(limits, || slow.call::<()>(()));
+        assert_eq!(stopped, Some(ScriptErrorKind::TimeLimit));
+        let message = result.unwrap_err().to_string();
+        assert!(message.contains("time limit exceeded"), "{message}");
+
+        // A cheap loop still meets the checkpoint limit first.
+        let spin = lua.load("while true do end").into_function().unwrap();
+        let limits = Limits {
+            checkpoints: 10_000,
+            time: Some(Duration::from_secs(3600)),
+        };
+        let (result, stopped) = Budget::run(limits, || spin.call::<()>(()));
+        assert!(result.is_err());
+        assert_eq!(stopped, Some(ScriptErrorKind::InstructionLimit));
+    }
+
+    #[test]
+    fn a_stop_by_the_clock_cannot_be_caught_with_pcall() {
+        let lua = Lua::new();
+        install(&lua).unwrap();
+        let f = lua
+            .load(
+                "local s = string.rep('x', 1e6)
+                 while true do pcall(function() while true do local _ = string.rep(s, 1) end end) end",
+            )
+            .into_function()
+            .unwrap();
+        let limits = Limits {
+            checkpoints: 0,
+            time: Some(Duration::from_millis(50)),
+        };
+        let (result, stopped) = Budget::run(limits, || f.call::<()>(()));
+        assert!(result.is_err());
+        assert_eq!(stopped, Some(ScriptErrorKind::TimeLimit));
     }
 }

@@ -189,7 +189,7 @@ fn read_error<T: FromReflect + Typed + GetTypeRegistration + std::fmt::Debug>(
     source: &str,
 ) -> String {
     let error = read::<T>(source).expect_err("the value should be refused");
-    let error = ScriptError::from_lua("test", &error, false);
+    let error = ScriptError::from_lua("test", &error, None);
     assert_eq!(
         error.kind,
         ScriptErrorKind::TypeMismatch,

@@ -3,6 +3,7 @@
 
 use super::profile::{Account, Site};
 use crate::error::{ScriptError, ScriptErrorKind};
+use crate::vm::Limits;
 use bevy_ecs::entity::Entity;
 use mlua::Lua;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ pub(crate) fn next_id() -> ScriptId {
 pub(crate) struct EngineHooks {
     /// Removes `entity`'s entity-script instance, running its `on_despawn` once, before a
     /// script despawns it (`ecs.despawn`, `commands.despawn`).
-    pub despawned: fn(&Lua, Entity, u64),
+    pub despawned: fn(&Lua, Entity, Limits),
 }
 
 /// What the console (`crate::console`) does for `console.execute` and `console.register`,
@@ -42,7 +43,7 @@ pub(crate) struct ConsoleHooks {
 
 /// Runs the engine's [`EngineHooks::despawned`] for `entity`; nothing without an engine. The
 /// hook is copied out first, so no app-data borrow is held while it runs Lua.
-pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: u64) {
+pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: Limits) {
     let hooks = lua.app_data_ref::<EngineHooks>().map(|hooks| *hooks);
     if let Some(hooks) = hooks {
         (hooks.despawned)(lua, entity, limit);
@@ -113,7 +114,7 @@ impl Caller {
 }
 
 /// Runs `f`, a call from the host into Lua, as `caller` (when known) with a fresh instruction
-/// budget of `limit`; returns its result and whether the budget ran out.
+/// budget of `limits`; returns its result and the limit that stopped it, if one did.
 ///
 /// `site` says what the call runs, for the accounting (see [`super::profile`]); `None` when
 /// the caller accounts for a run of calls itself.
@@ -121,14 +122,14 @@ pub(crate) fn call_as<R>(
     lua: &Lua,
     caller: Option<Caller>,
     site: Option<Site<'_>>,
-    limit: u64,
+    limits: Limits,
     f: impl FnOnce() -> R,
-) -> (R, bool) {
+) -> (R, Option<ScriptErrorKind>) {
     let _account = match (caller, site) {
         (Some(caller), Some(site)) => Account::begin(lua, caller.script, site),
         _ => None,
     };
-    let run = || crate::vm::Budget::run(limit, f);
+    let run = || crate::vm::Budget::run(limits, f);
     match caller {
         Some(caller) => caller.run(run),
         None => run(),
@@ -169,11 +170,11 @@ pub(crate) struct ScriptPaths(pub std::collections::HashMap<ScriptId, Arc<str>>)
 #[derive(Default)]
 pub(crate) struct ErrorSink(pub Vec<ScriptError>);
 
-/// The instruction limit of the VM, for calls into Lua made from inside library functions.
+/// The call limits of the VM, for calls into Lua made from inside library functions.
 ///
 /// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct InstructionLimit(pub u64);
+#[derive(Clone, Copy)]
+pub(crate) struct CallLimits(pub Limits);
 
 // The step's time is kept in the fast path's per-VM state, where `time.delta()` reads it.
 pub(crate) use crate::fast::{StepTime, lend_world, with_world};

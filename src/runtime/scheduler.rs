@@ -17,6 +17,7 @@
 use crate::error::ScriptError;
 use crate::runtime::context::{Caller, ScriptId, StepTime, call_as, caller_path, report};
 use crate::runtime::profile::Site;
+use crate::vm::Limits;
 use bevy_ecs::entity::Entity;
 use mlua::{Lua, MultiValue, Thread};
 
@@ -137,7 +138,7 @@ impl Scheduler {
 }
 
 /// Stage 3: resumes every task whose time has come.
-pub(crate) fn resume_due(lua: &Lua, limit: u64) {
+pub(crate) fn resume_due(lua: &Lua, limit: Limits) {
     let due = lua
         .app_data_mut::<Scheduler>()
         .map(|mut s| s.take_due(false, StepTime::of(lua)))
@@ -147,7 +148,7 @@ pub(crate) fn resume_due(lua: &Lua, limit: u64) {
 
 /// The end of the step: resumes deferred tasks, including ones they defer in turn, for at most
 /// [`DEFER_ROUNDS`] rounds.
-pub(crate) fn resume_deferred(lua: &Lua, limit: u64) {
+pub(crate) fn resume_deferred(lua: &Lua, limit: Limits) {
     for _ in 0..DEFER_ROUNDS {
         let due = lua
             .app_data_mut::<Scheduler>()
@@ -160,7 +161,7 @@ pub(crate) fn resume_deferred(lua: &Lua, limit: u64) {
     }
 }
 
-fn run(lua: &Lua, tasks: Vec<Task>, limit: u64) {
+fn run(lua: &Lua, tasks: Vec<Task>, limit: Limits) {
     match lua.app_data_mut::<Scheduler>() {
         Some(mut scheduler) => scheduler.cancelled.clear(),
         None => return,
@@ -188,7 +189,7 @@ pub(crate) fn resume(
     thread: &Thread,
     args: MultiValue,
     caller: Option<Caller>,
-    limit: u64,
+    limit: Limits,
 ) {
     if !thread.is_resumable() {
         return;

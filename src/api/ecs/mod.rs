@@ -26,6 +26,7 @@ pub(crate) mod reference;
 
 use crate::api::function::{self, entity_arg};
 use crate::api::require::ModuleReader;
+use crate::vm::Limits;
 
 use crate::asset::Script;
 use crate::error::{ScriptErrorKind, lua_error};
@@ -33,7 +34,7 @@ use crate::fast::names::{self, Named};
 use crate::fast::{self, Shared, Stack, fast_fn};
 use crate::reflect::plan;
 use crate::registry::{Access, Kind, ReflectAccess, Subject, lookup};
-use crate::runtime::context::{InstructionLimit, with_world};
+use crate::runtime::context::{CallLimits, with_world};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::name::Name;
 use bevy_ecs::query::QueryState;
@@ -449,7 +450,9 @@ pub(crate) fn insert(
 /// Despawns an existing entity, running its entity script's `on_despawn` first.
 pub(crate) fn despawn(lua: &Lua, entity: Entity, function: &str) -> mlua::Result<()> {
     with_world(lua, |world| existing(world, entity, function))??;
-    let limit = lua.app_data_ref::<InstructionLimit>().map_or(0, |l| l.0);
+    let limit = lua
+        .app_data_ref::<CallLimits>()
+        .map_or(Limits::NONE, |l| l.0);
     crate::runtime::context::despawned(lua, entity, limit);
     with_world(lua, |world| {
         world.despawn(entity);
