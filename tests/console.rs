@@ -326,3 +326,15 @@ fn re_entrant_console_calls_do_not_trip_a_held_borrow() {
     let changed = h.payloads("changed");
     assert_eq!(changed[0].as_str(), Some("name = fov 90 (default player)"));
 }
+
+/// Found by fuzzing: `lua` code that starts with a control byte was taken for Luau bytecode,
+/// and the bytecode loader, which trusts its input, crashed the process. Now it is refused.
+#[test]
+fn lua_code_that_looks_like_bytecode_is_refused() {
+    let mut h = harness("events.emit('ready')");
+    for line in ["lua \u{3}\0m\u{FFFD}n", "lua \u{6}\u{3}\0\0\0\0"] {
+        let answer = exec(&mut h, line).unwrap_err();
+        assert!(answer.contains("binary chunk"), "{answer}");
+    }
+    assert_eq!(exec(&mut h, "lua 1 + 2"), Ok("3".into()));
+}

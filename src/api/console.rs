@@ -12,8 +12,8 @@ use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind, lua_error};
 use crate::runtime::callbacks::{Callback, Callbacks};
 use crate::runtime::context::{CallLimits, Caller, Owner, call_as};
 use crate::runtime::profile::Site;
-use crate::vm::Budget;
-use crate::vm::Limits;
+use crate::vm::{Budget, Limits};
+use mlua::chunk::ChunkMode;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -147,7 +147,8 @@ pub(crate) fn call_lua_command(
 }
 
 /// Runs `lua <code>`: as an expression when it is one (showing its value), else as statements,
-/// in a global table kept for the console.
+/// in a global table kept for the console. Only source text is accepted: Luau's bytecode loader
+/// trusts its input, and a line starting with a control byte would otherwise reach it.
 pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, ScriptError> {
     let failed = |error: mlua::Error, exhausted: Option<ScriptErrorKind>| {
         ScriptError::from_lua("console", &error, exhausted).with_origin(ErrorOrigin::Console)
@@ -157,11 +158,13 @@ pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, ScriptError> {
     let chunk = lua
         .load(expression.as_str())
         .set_name("=console")
+        .set_mode(ChunkMode::Text)
         .set_environment(env.clone())
         .into_function()
         .or_else(|_| {
             lua.load(code)
                 .set_name("=console")
+                .set_mode(ChunkMode::Text)
                 .set_environment(env)
                 .into_function()
         })
