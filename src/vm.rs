@@ -17,7 +17,8 @@
 //!
 //! A checkpoint can be slow: one `string.rep` or `table.concat` over megabytes takes
 //! milliseconds, so a loop of them stays under the checkpoint limit for minutes. Every 64
-//! checkpoints the interrupt also reads the clock, and a call past
+//! checkpoints the interrupt also reads the clock (the first reading starts it, so short calls
+//! never read it), and a call past
 //! [`ScriptConfig::time_limit`] stops the same way, with a
 //! [`TimeLimit`](crate::ScriptErrorKind::TimeLimit) error.
 
@@ -43,7 +44,8 @@ pub struct ScriptConfig {
     /// checkpoints are slow (a loop over `string.rep` of a megabyte passes few checkpoints a
     /// millisecond). A call that takes longer stops with a
     /// [`TimeLimit`](crate::ScriptErrorKind::TimeLimit) error and the frame goes on. The clock
-    /// is read every 64 checkpoints, so a call may overrun by that many slow steps. `None`
+    /// is read every 64 checkpoints, from the first reading on, so a call may overrun by about
+    /// twice that many slow steps; a call that passes fewer checkpoints never reads it. `None`
     /// means no limit. Default: 1 second.
     pub time_limit: Option<std::time::Duration>,
     /// Compiles scripts to native code with Luau's code generator. It takes effect only with

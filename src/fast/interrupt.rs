@@ -1,6 +1,11 @@
 //! The call limits: Luau's interrupt callback counts checkpoints against a budget per call
-//! from the host into Lua, checks the call's wall-clock deadline every
-//! [`CLOCK_EVERY`] checkpoints, and raises an error when either runs out.
+//! from the host into Lua, reads the clock every [`CLOCK_EVERY`] checkpoints against the
+//! call's time limit, and raises an error when either runs out.
+//!
+//! The clock starts at the first reading, not when the call begins: most calls (an entity's
+//! `on_update`) pass fewer checkpoints than that and never read it, which keeps a reading of
+//! the clock off the cost of every call. A call whose first checkpoints are slow is stopped
+//! that many slow steps later.
 //!
 //! The budget is thread-local: a VM runs on one thread at a time, and a call from the host
 //! (a hook, a handler, a job) sets it for its length with [`Budget::run`].
@@ -20,7 +25,9 @@ const CLOCK_EVERY: u64 = 64;
 thread_local! {
     /// Checkpoints left for the host call running on this thread.
     static REMAINING: Cell<u64> = const { Cell::new(u64::MAX) };
-    /// When the host call running on this thread must stop, if it has a time limit.
+    /// The time limit of the host call running on this thread, if it has one.
+    static TIME_LIMIT: Cell<Option<Duration>> = const { Cell::new(None) };
+    /// When that call must stop: set at the first reading of the clock.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// The limit that stopped the current host call, once one did.
     static STOPPED: Cell<Option<ScriptErrorKind>> = const { Cell::new(None) };
@@ -55,22 +62,28 @@ impl Budget {
     /// it unwinds.
     pub(crate) fn run<R>(limits: Limits, f: impl FnOnce() -> R) -> (R, Option<ScriptErrorKind>) {
         /// Puts the outer call's budget back, on return and on unwind alike.
-        struct Restore(u64, Option<Instant>, Option<ScriptErrorKind>);
+        struct Restore(
+            u64,
+            Option<Duration>,
+            Option<Instant>,
+            Option<ScriptErrorKind>,
+        );
         impl Drop for Restore {
             fn drop(&mut self) {
                 REMAINING.set(self.0);
-                DEADLINE.set(self.1);
-                STOPPED.set(self.2);
+                TIME_LIMIT.set(self.1);
+                DEADLINE.set(self.2);
+                STOPPED.set(self.3);
             }
         }
         let checkpoints = match limits.checkpoints {
             0 => u64::MAX,
             n => n,
         };
-        let deadline = limits.time.and_then(|t| Instant::now().checked_add(t));
         let restore = Restore(
             REMAINING.replace(checkpoints),
-            DEADLINE.replace(deadline),
+            TIME_LIMIT.replace(limits.time),
+            DEADLINE.replace(None),
             STOPPED.replace(None),
         );
         let result = f();
@@ -80,24 +93,54 @@ impl Budget {
     }
 }
 
+/// Reads the clock for the current call: whether it is past its time limit. The first reading
+/// starts the clock.
+fn over_time() -> bool {
+    let Some(limit) = TIME_LIMIT.get() else {
+        return false;
+    };
+    let now = Instant::now();
+    match DEADLINE.get() {
+        Some(deadline) => now >= deadline,
+        None => {
+            DEADLINE.set(now.checked_add(limit));
+            false
+        }
+    }
+}
+
 /// The interrupt Luau calls at every checkpoint. `gc >= 0` marks a garbage collector step,
-/// which must not raise.
+/// which must not raise. The common case, a checkpoint with budget left and no clock to read,
+/// stays in this small function; the rest is in [`checkpoint_slow`].
 unsafe extern "C-unwind" fn interrupt(state: *mut mlua::ffi::lua_State, gc: c_int) {
     if gc >= 0 {
         return;
     }
     let remaining = REMAINING.get();
+    if remaining != 0 && !remaining.is_multiple_of(CLOCK_EVERY) {
+        REMAINING.set(remaining - 1);
+        return;
+    }
+    // SAFETY: called from the interrupt, with the state Luau gave it.
+    unsafe { checkpoint_slow(state, remaining) }
+}
+
+/// A checkpoint that reads the clock or raises: every [`CLOCK_EVERY`]th one, and every one
+/// after the call ran out.
+///
+/// # Safety
+///
+/// Only from [`interrupt`], with the state Luau called it with.
+#[cold]
+#[inline(never)]
+unsafe fn checkpoint_slow(state: *mut mlua::ffi::lua_State, remaining: u64) {
     let kind = if remaining == 0 {
         // Out of checkpoints, or stopped by the clock earlier: keep raising until the host
         // call returns, so `pcall` cannot swallow the stop.
         STOPPED.get().unwrap_or(ScriptErrorKind::InstructionLimit)
     } else {
         REMAINING.set(remaining - 1);
-        let over_time = remaining.is_multiple_of(CLOCK_EVERY)
-            && DEADLINE
-                .get()
-                .is_some_and(|deadline| Instant::now() >= deadline);
-        if !over_time {
+        if !over_time() {
             return;
         }
         REMAINING.set(0);
@@ -109,8 +152,8 @@ unsafe extern "C-unwind" fn interrupt(state: *mut mlua::ffi::lua_State, gc: c_in
         _ => c"instruction limit exceeded",
     };
     // SAFETY: Luau calls the interrupt on a running thread at a point where raising an error is
-    // allowed (this is how Luau's own tools stop runaway scripts); nothing in this frame needs
-    // dropping before the error unwinds.
+    // allowed (this is how Luau's own tools stop runaway scripts); nothing in this frame or in
+    // the interrupt's needs dropping before the error unwinds.
     unsafe { mlua::ffi::luaL_error(state, message.as_ptr()) }
 }
 
@@ -157,6 +200,7 @@ mod tests {
         assert_eq!(stopped, None);
         assert_eq!(REMAINING.get(), u64::MAX);
         assert_eq!(DEADLINE.get(), None);
+        assert_eq!(TIME_LIMIT.get(), None);
     }
 
     #[test]
