@@ -16,6 +16,8 @@ mod arcade {
     pub mod terminal;
 }
 
+mod common;
+
 use arcade::components::{Board, Enemy, Player, Score, Shot};
 use arcade::game::{self, Errors, Keystroke, StepTimes};
 use arcade::screen::{HEIGHT, Screen, WIDTH};
@@ -25,6 +27,7 @@ use bevy_ecs::prelude::*;
 use bevy_input::keyboard::KeyCode;
 use bevy_luau::prelude::*;
 use bevy_transform::components::Transform;
+use common::{edit, game_copy};
 use ratatui::crossterm::event::{KeyCode as TermKey, KeyEvent, KeyModifiers};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -268,7 +271,7 @@ fn the_console_sets_cvars_and_runs_lua_commands() {
 
 #[test]
 fn a_script_edit_reaches_running_enemies_and_a_broken_one_keeps_them_going() {
-    let dir = game_copy();
+    let dir = game_copy("arcade");
     let drone = dir.path().join("games/arcade/scripts/enemies/drone.luau");
     let mut app = start(dir.path().to_path_buf());
     run_until(&mut app, "drones", |w| enemies(w).len() >= 4);
@@ -412,34 +415,4 @@ fn terminal_keys_become_bevy_keys() {
     assert_eq!(press(TermKey::F(13)), (None, None));
     // A character with no key of its own still types.
     assert_eq!(press(TermKey::Char('é')), (None, Some('é')));
-}
-
-/// A copy of the game in a temporary asset folder, for tests that edit its scripts.
-fn game_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    copy_dir(
-        &assets().join("games/arcade"),
-        &dir.path().join("games/arcade"),
-    );
-    dir
-}
-
-/// Replaces `from` with `to` in the file at `path`, which must contain it.
-fn edit(path: &Path, from: &str, to: &str) {
-    let source = std::fs::read_to_string(path).expect("read");
-    assert!(source.contains(from), "{} has no {from:?}", path.display());
-    std::fs::write(path, source.replace(from, to)).expect("write");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).expect("copy");
-        }
-    }
 }

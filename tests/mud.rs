@@ -10,9 +10,12 @@ mod game;
 #[path = "../examples/mud/net.rs"]
 mod net;
 
+mod common;
+
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
 use client::{Client, PATIENCE};
+use common::{edit, game_copy};
 use components::Route;
 use crossbeam_channel::{Receiver, Sender};
 use game::{AdminConsole, MudServer};
@@ -345,7 +348,7 @@ fn a_full_server_turns_new_clients_away() {
 
 #[test]
 fn editing_scripts_changes_the_game_without_dropping_players() {
-    let dir = game_copy();
+    let dir = game_copy("mud");
     let server = Server::start(dir.path().to_path_buf());
     let mut alice = Client::login(&server, "Alice");
     alice.say("dance");
@@ -392,7 +395,7 @@ fn editing_scripts_changes_the_game_without_dropping_players() {
 
 #[test]
 fn a_failing_script_handler_tells_the_client_and_keeps_serving() {
-    let dir = game_copy();
+    let dir = game_copy("mud");
     edit(
         &dir.path().join("games/mud/scripts/players.luau"),
         "    mud.tell(p.entity, cvar.get(\"mud_motd\"))",
@@ -410,31 +413,4 @@ fn a_failing_script_handler_tells_the_client_and_keeps_serving() {
         errors[0].message.contains("the greeting broke"),
         "{errors:?}"
     );
-}
-
-/// A copy of the game in a temporary asset folder, for tests that edit its scripts.
-fn game_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    copy_dir(&assets().join("games/mud"), &dir.path().join("games/mud"));
-    dir
-}
-
-/// Replaces `from` with `to` in the file at `path`, which must contain it.
-fn edit(path: &Path, from: &str, to: &str) {
-    let source = std::fs::read_to_string(path).expect("read");
-    assert!(source.contains(from), "{} has no {from:?}", path.display());
-    std::fs::write(path, source.replace(from, to)).expect("write");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).expect("copy");
-        }
-    }
 }

@@ -426,6 +426,11 @@ pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: Limits) {
 
 /// Stage 4: `on_update` of every instance, in creation order.
 pub(crate) fn update(lua: &Lua, delta: f64, limit: Limits) {
+    // Accounting times runs of instances of the same script, not each instance: one clock
+    // read per run keeps it off the per-entity cost. A run ends where the script changes.
+    let accounting = lua.app_data_ref::<Profiler>().is_some_and(|p| p.enabled);
+    // Whether a subscriber wants the per-instance spans, asked once for the whole dispatch.
+    let spans = accounting && profile::spans_wanted();
     let Some((instances, methods, paths, liveness)) =
         lua.app_data_mut::<EntityScripts>().map(|mut s| {
             let methods: Vec<Option<Method>> = s
@@ -433,7 +438,12 @@ pub(crate) fn update(lua: &Lua, delta: f64, limit: Limits) {
                 .iter()
                 .map(|c| c.version.as_ref().and_then(|v| v.on_update.clone()))
                 .collect();
-            let paths: Vec<Arc<str>> = s.classes.iter().map(|c| c.path.clone()).collect();
+            // The spans name their script; without them the paths are not needed.
+            let paths: Vec<Arc<str>> = if spans {
+                s.classes.iter().map(|c| c.path.clone()).collect()
+            } else {
+                Vec::new()
+            };
             sweep(&mut s);
             let liveness = Liveness::new(&s);
             (std::mem::take(&mut s.instances), methods, paths, liveness)
@@ -441,11 +451,6 @@ pub(crate) fn update(lua: &Lua, delta: f64, limit: Limits) {
     else {
         return;
     };
-    // Accounting times runs of instances of the same script, not each instance: one clock
-    // read per run keeps it off the per-entity cost. A run ends where the script changes.
-    let accounting = lua.app_data_ref::<Profiler>().is_some_and(|p| p.enabled);
-    // Whether a subscriber wants the per-instance spans, asked once for the whole dispatch.
-    let spans = accounting && profile::spans_wanted();
     let mut run: Option<(usize, Option<Account>)> = None;
     let mut calls = 0;
     for instance in instances.iter().filter(|i| liveness.is_alive(lua, i)) {

@@ -317,3 +317,32 @@ impl AssetReader for GatedReader {
         Ok(false)
     }
 }
+
+/// A copy of the repository's `assets/games/<game>` in a temporary asset folder (as
+/// `games/<game>`), for tests that edit a game's scripts while it runs.
+pub fn game_copy(game: &str) -> TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let games = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/games");
+    copy_dir(&games.join(game), &dir.path().join("games").join(game));
+    dir
+}
+
+/// Replaces `from` with `to` in the file at `path`, which must contain it.
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let source = std::fs::read_to_string(path).expect("read");
+    assert!(source.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, source.replace(from, to)).expect("write");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copy");
+        }
+    }
+}
