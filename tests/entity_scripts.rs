@@ -127,6 +127,13 @@ fn despawn_calls_on_despawn_exactly_once() {
         seen.events.iter().filter(|e| e.name == "spawned").count() == 3
     });
     h.update();
+    let instances = |h: &Harness| {
+        h.app
+            .world()
+            .resource::<ScriptEngine>()
+            .entity_script_instances()
+    };
+    assert_eq!(instances(&h), 3);
     // From Lua: on_despawn runs at once, with the entity still there.
     ScriptEngine::emit(h.app.world_mut(), "kill", entities[0]).expect("handler runs");
     // From Rust: on_despawn runs in the next step.
@@ -137,6 +144,11 @@ fn despawn_calls_on_despawn_exactly_once() {
         h.update();
     }
     h.assert_no_errors();
+    assert_eq!(
+        instances(&h),
+        0,
+        "no instance outlives its entity or its script"
+    );
     let despawned = h.payloads("despawned");
     assert_eq!(despawned.len(), 3, "{despawned:?}");
     for entity in &entities {

@@ -16,10 +16,11 @@ use std::cell::Cell;
 use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
-/// How many checkpoints pass between two readings of the clock. Reading it at every one would
-/// cost a tight loop about a quarter of its speed; a checkpoint that runs long (a library
-/// call on a large string or table) is bounded by the memory limit, so a call overruns its
-/// time limit by at most this many such checkpoints.
+/// How many checkpoints pass between two readings of the clock, which keeps the clock off
+/// nearly every iteration of a tight loop. A checkpoint that runs long (a library call on a
+/// large string or table) is bounded by the memory limit, and a call overruns its time limit
+/// by at most twice this many of them: the ones before the first reading and the ones after
+/// the last.
 const CLOCK_EVERY: u64 = 64;
 
 thread_local! {
