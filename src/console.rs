@@ -224,7 +224,8 @@ impl Reach<'_> {
         match self {
             Reach::Lua(lua) => Ok(lua),
             Reach::World(_) => Err(ConsoleError::Unavailable(
-                "Lua is not available: add LuauScriptingPlugin".into(),
+                crate::runtime::context::reentered("Console::execute")
+                    .unwrap_or_else(|| "Lua is not available: add LuauScriptingPlugin".into()),
             )),
         }
     }

@@ -12,6 +12,7 @@ mod error;
     reason = "the fast path and the interrupt call Luau's C API; the module docs give the argument"
 )]
 mod fast;
+mod function;
 mod plugin;
 mod pool;
 mod queue;
@@ -43,6 +44,14 @@ pub use diagnostics::{
 };
 pub use engine::ScriptEngine;
 pub use error::{ErrorOrigin, ScriptError, ScriptErrorKind};
+#[doc(hidden)]
+pub use fast::dynamic::{Output, Scalar};
+#[doc(hidden)]
+pub use function::{Arguments, Builder, Fast, Install, NoArgs, Signature};
+pub use function::{
+    Documented, FromScript, IntoScript, IntoScriptFunction, IntoWorkerScriptFunction, ScriptArgs,
+    ScriptFunctionDoc, ScriptInput, ScriptReturn, Serde,
+};
 pub use plugin::{LuauScriptingPlugin, ScriptingAppExt, ScriptingSystem};
 pub use pool::{PoolLease, RUN_CHUNK, StatePool, WorkerVm};
 pub use queue::ScriptCommand;
@@ -60,6 +69,7 @@ pub mod prelude {
         Console, ConsoleError, ErrorOrigin, GameTemplate, JobCompleted, JobId, LuauScript,
         LuauScriptingPlugin, Script, ScriptCommand, ScriptConfig, ScriptDiagnosticsPlugin,
         ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent, ScriptLoaded, ScriptProfiles,
-        ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem, StatePool,
+        ScriptFunctionDoc, ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem,
+        Serde, StatePool,
     };
 }

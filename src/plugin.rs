@@ -7,6 +7,7 @@ use crate::cvar::{CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue};
 use crate::engine::ScriptEngine;
 use crate::engine::scripts::ScriptRequests;
 use crate::error::ScriptError;
+use crate::function::registration::ScriptFunctions;
 use crate::pool::StatePool;
 use crate::queue::ActionQueue;
 use crate::registry::ScriptRegistry;
@@ -18,7 +19,9 @@ use bevy_ecs::component::{Component, Mutable};
 use bevy_ecs::message::Message;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::schedule::{InternedScheduleLabel, IntoScheduleConfigs, ScheduleLabel, SystemSet};
-use bevy_ecs::system::Local;
+use bevy_ecs::change_detection::CheckChangeTicks;
+use bevy_ecs::observer::On;
+use bevy_ecs::system::{Local, Res};
 use bevy_ecs::world::{Mut, World};
 use bevy_tasks::AsyncComputeTaskPool;
 use serde::Serialize;
@@ -150,6 +153,8 @@ impl Plugin for LuauScriptingPlugin {
             })
             .init_resource::<ScriptRequests>()
             .init_resource::<ScriptRegistry>()
+            .init_resource::<ScriptFunctions>()
+            .add_observer(check_function_ticks)
             .add_systems(
                 self.schedule.unwrap_or_else(|| Update.intern()),
                 scripting_step.in_set(ScriptingSystem),
@@ -248,11 +253,19 @@ fn create_engine(world: &mut World) -> bool {
         .workers
         .unwrap_or_else(|| AsyncComputeTaskPool::try_get().map_or(1, |pool| pool.thread_num()));
     let assets = world.get_resource::<AssetServer>().cloned();
-    let created = StatePool::create(workers, &config, queue.clone(), cvars, assets.clone())
-        .and_then(|pool| {
-            let engine = ScriptEngine::new(&config, assets)?;
-            Ok((pool, engine))
-        });
+    let functions = ScriptFunctions::build(world);
+    let created = StatePool::create(
+        workers,
+        &config,
+        queue.clone(),
+        cvars,
+        assets.clone(),
+        functions.clone(),
+    )
+    .and_then(|pool| {
+        let engine = ScriptEngine::create(&config, assets, &functions)?;
+        Ok((pool, engine))
+    });
     match created {
         Ok((pool, engine)) => {
             let runner = ScriptRunner::new(pool.clone(), queue.clone());
@@ -281,6 +294,13 @@ fn register_asset(app: &mut App) {
     if has_server && !registered {
         app.init_asset::<LuauScript>()
             .register_asset_loader(LuauScriptLoader);
+    }
+}
+
+/// Keeps the change ticks of the game's system functions current, as schedules do for theirs.
+fn check_function_ticks(check: On<CheckChangeTicks>, functions: Option<Res<ScriptFunctions>>) {
+    if let Some(functions) = functions {
+        functions.check_change_ticks(*check);
     }
 }
 
@@ -437,6 +457,98 @@ pub trait ScriptingAppExt {
     /// assert_eq!(amounts, [5.0]);
     /// ```
     fn register_script_message<T: Message + Serialize + DeserializeOwned>(&mut self) -> &mut Self;
+
+    /// Gives scripts a function of the game's own, `name` being `"library.function"`: a Bevy
+    /// system whose input is `In<A>` (`In<T>` for one argument, `In<(A, B)>` for several,
+    /// `In<()>` or no input for none) and whose output is what the call returns (`()`, a value,
+    /// a tuple for several results, `Option<T>`, or `Result<T, E: Display>`, whose `Err` is a
+    /// Lua error). Its other parameters are ordinary system parameters (`Query`, `Res`,
+    /// `Commands`, `Local`, ...).
+    ///
+    /// The system runs at once, inside the calling script, with the world the scripting step
+    /// lends; `Commands` are applied before the call returns, and `Local`s keep their values
+    /// across calls. The argument and result types are listed at [`FromScript`](crate::FromScript);
+    /// [`Serde`](crate::Serde) carries any serde type. Give it a doc string with
+    /// [`.doc("...")`](crate::ScriptFunctionDoc::doc); the generated definitions and the
+    /// console's `help` show it. Only the main VM's scripts call it: worker scripts get a
+    /// function that says so (see [`add_worker_script_function`](Self::add_worker_script_function)).
+    ///
+    /// ```
+    /// # use bevy_app::{App, TaskPoolPlugin};
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_time::TimePlugin;
+    /// use bevy_ecs::prelude::*;
+    /// use bevy_luau::prelude::*;
+    ///
+    /// #[derive(Component)]
+    /// struct Gold(u32);
+    ///
+    /// /// Pays `amount` from `from`'s gold; false when it has too little.
+    /// fn pay(In((from, amount)): In<(Entity, u32)>, mut gold: Query<&mut Gold>) -> Result<bool, String> {
+    ///     let mut gold = gold.get_mut(from).map_err(|e| e.to_string())?;
+    ///     if gold.0 < amount {
+    ///         return Ok(false);
+    ///     }
+    ///     gold.0 -= amount;
+    ///     Ok(true)
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+    ///     .add_plugins(LuauScriptingPlugin)
+    ///     .add_script_function("shop.pay", pay.doc("Pays from an entity's gold."))
+    ///     .add_script_function("shop.double", |In(x): In<f64>| x * 2.0);
+    /// app.finish();
+    ///
+    /// let buyer = app.world_mut().spawn(Gold(10)).id();
+    /// let lua = format!("lua shop.pay({}, 4), shop.double(21)", buyer.to_bits());
+    /// assert_eq!(Console::execute(app.world_mut(), &lua), Ok("true\t42".into()));
+    /// assert_eq!(app.world().get::<Gold>(buyer).unwrap().0, 6);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Like Bevy's duplicate plugins, a mistake in the app's setup panics, with a message that
+    /// names the function: a `name` that is not `library.function`, a library that scripts have
+    /// already (`ecs`, `math`, ...), a name registered twice (by either method), or a call made
+    /// after the script VMs were made (by `app.finish()` or the first update).
+    fn add_script_function<M>(
+        &mut self,
+        name: &str,
+        system: impl crate::IntoScriptFunction<M>,
+    ) -> &mut Self;
+
+    /// Gives every VM, worker VMs included, a plain function of the game's own under `name`
+    /// (`"library.function"`): `Fn(A) -> R` (or `Fn() -> R`) where `A` is one argument or a
+    /// tuple of several, and `R` what the call returns, as for
+    /// [`add_script_function`](Self::add_script_function). It sees no world, so worker jobs can
+    /// call it as well as the main VM's scripts.
+    ///
+    /// ```
+    /// # use bevy_app::{App, TaskPoolPlugin};
+    /// # use bevy_asset::AssetPlugin;
+    /// # use bevy_time::TimePlugin;
+    /// use bevy_luau::prelude::*;
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+    ///     .add_plugins(LuauScriptingPlugin)
+    ///     .add_worker_script_function(
+    ///         "nav.cost",
+    ///         (|(a, b): (f64, f64)| (a - b).abs()).doc("The cost of a step from a to b."),
+    ///     );
+    /// app.finish();
+    /// assert_eq!(Console::execute(app.world_mut(), "lua nav.cost(3, 10)"), Ok("7".into()));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`add_script_function`](Self::add_script_function).
+    fn add_worker_script_function<M>(
+        &mut self,
+        name: &str,
+        function: impl crate::IntoWorkerScriptFunction<M>,
+    ) -> &mut Self;
 }
 
 impl ScriptingAppExt for App {
@@ -503,6 +615,24 @@ impl ScriptingAppExt for App {
         self.world_mut()
             .get_resource_or_init::<ScriptRegistry>()
             .register_resource::<T>();
+        self
+    }
+
+    fn add_script_function<M>(
+        &mut self,
+        name: &str,
+        system: impl crate::IntoScriptFunction<M>,
+    ) -> &mut Self {
+        crate::function::registration::add_system(self.world_mut(), name, system);
+        self
+    }
+
+    fn add_worker_script_function<M>(
+        &mut self,
+        name: &str,
+        function: impl crate::IntoWorkerScriptFunction<M>,
+    ) -> &mut Self {
+        crate::function::registration::add_plain(self.world_mut(), name, function);
         self
     }
 

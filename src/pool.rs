@@ -15,6 +15,7 @@
 //! the pool's version moves on and each VM is rebuilt the next time it is leased, so running
 //! jobs finish on the version they started with.
 
+use crate::function::registration::GameLibraries;
 use crate::api::commands::{self, RemoteCommands};
 use crate::api::require::{self, ModuleEnv, ModuleReader, RequiredModules};
 use crate::cvar::CVarSnapshot;
@@ -55,6 +56,9 @@ struct Shared {
     scripts: RwLock<WorkerScripts>,
     /// Where `require` reads modules from; `None` without Bevy's asset server.
     modules: Option<AssetServer>,
+    /// The game's own functions (`app.add_worker_script_function`, and stand-ins for the
+    /// system functions).
+    functions: GameLibraries,
     /// Module files worker VMs required that the main thread has not seen yet.
     required: Mutex<Vec<String>>,
     /// Whether `required` has anything, so the main thread looks each frame without locking.
@@ -110,7 +114,7 @@ impl StatePool {
         queue: ActionQueue,
         cvars: CVarSnapshot,
     ) -> Result<Self, ScriptError> {
-        Self::create(size, config, queue, cvars, None)
+        Self::create(size, config, queue, cvars, None, GameLibraries::default())
     }
 
     /// A pool whose worker scripts can `require` modules from the asset folder of `modules`.
@@ -120,6 +124,7 @@ impl StatePool {
         queue: ActionQueue,
         cvars: CVarSnapshot,
         modules: Option<AssetServer>,
+        functions: GameLibraries,
     ) -> Result<Self, ScriptError> {
         let size = size.max(1);
         let (idle_sender, idle) = async_channel::bounded(size);
@@ -131,6 +136,7 @@ impl StatePool {
                 size,
                 scripts: RwLock::default(),
                 modules,
+                functions,
                 required: Mutex::default(),
                 has_required: AtomicBool::new(false),
                 idle_sender,
@@ -293,7 +299,8 @@ impl StatePool {
         let (queue, cvars) = (self.shared.queue.clone(), self.shared.cvars.clone());
         let modules = self.shared.modules.clone();
         let lua = vm::new_vm(config, |lua, globals| {
-            install(lua, globals, queue, cvars, modules)
+            install(lua, globals, queue, cvars, modules)?;
+            self.shared.functions.install(lua, globals, false)
         })
         .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
         let ran = scripts.sources.iter().try_for_each(|(path, source)| {

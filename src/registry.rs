@@ -301,17 +301,25 @@ fn serialize_options() -> mlua::serde::SerializeOptions {
         .set_array_metatable(false)
 }
 
-/// Converts a component, resource or message for Lua. A unit struct (a tag component) becomes
+/// Converts a component, resource, message or [`Serde`](crate::Serde) value for Lua. A unit struct (a tag component) becomes
 /// an empty table, so that having it never reads as `nil`.
-fn to_lua<T: Serialize>(lua: &Lua, value: &T) -> mlua::Result<Value> {
+pub(crate) fn serialize<T: Serialize>(lua: &Lua, value: &T) -> mlua::Result<Value> {
     match crate::vm::converting(lua, || lua.to_value_with(value, serialize_options()))? {
         Value::Nil => lua.create_table().map(Value::Table),
         value => Ok(value),
     }
 }
 
-/// Builds a value from Lua. An empty table also stands for a unit struct (`{}` for a tag).
+/// Builds a value from Lua, naming `what` in the error.
 fn from_lua<T: DeserializeOwned>(lua: &Lua, value: Value, what: &dyn Display) -> mlua::Result<T> {
+    deserialize(lua, value).map_err(|message| {
+        lua_error(ScriptErrorKind::TypeMismatch, format!("{what}: {message}"))
+    })
+}
+
+/// Builds a value from Lua through serde; the error says what did not fit. An empty table also
+/// stands for a unit struct (`{}` for a tag).
+pub(crate) fn deserialize<T: DeserializeOwned>(lua: &Lua, value: Value) -> Result<T, String> {
     // Only a unit struct (a zero-sized type) can stand for `{}`; for the rest, keeping the table
     // for the check would cost on every call.
     let table = match &value {
@@ -328,16 +336,11 @@ fn from_lua<T: DeserializeOwned>(lua: &Lua, value: Value, what: &dyn Display) ->
             Err(error)
         }
     })
-    .map_err(|e| {
-        lua_error(
-            ScriptErrorKind::TypeMismatch,
-            format!("{what}: {}", plain(&e)),
-        )
-    })
+    .map_err(|e| plain(&e))
 }
 
 /// An mlua serde error without its "deserialize error: " prefix.
-fn plain(error: &mlua::Error) -> String {
+pub(crate) fn plain(error: &mlua::Error) -> String {
     match error {
         mlua::Error::DeserializeError(message) | mlua::Error::SerializeError(message) => {
             message.clone()
@@ -351,7 +354,7 @@ impl SerdeAccess {
         Self {
             get: |lua, world, entity| {
                 let value = world.get_entity(entity).ok().and_then(|e| e.get::<T>());
-                value.map(|v| to_lua(lua, v)).transpose()
+                value.map(|v| serialize(lua, v)).transpose()
             },
             set: |lua, world, entity, value, what| {
                 let component: T = from_lua(lua, value, what)?;
@@ -401,7 +404,7 @@ impl SerdeAccess {
             get: |lua, world, _| {
                 world
                     .get_resource::<T>()
-                    .map(|v| to_lua(lua, v))
+                    .map(|v| serialize(lua, v))
                     .transpose()
             },
             set: |lua, world, _, value, what| {
@@ -573,7 +576,7 @@ struct TypedSource<T: Message>(MessageCursor<T>);
 impl<T: Message + Serialize> MessageSource for TypedSource<T> {
     fn read(&mut self, lua: &Lua, world: &World, out: &mut Vec<mlua::Result<Value>>) {
         if let Some(messages) = world.get_resource::<Messages<T>>() {
-            out.extend(self.0.read(messages).map(|m| to_lua(lua, m)));
+            out.extend(self.0.read(messages).map(|m| serialize(lua, m)));
         }
     }
 

@@ -40,14 +40,7 @@ pub(crate) fn arg<T: FromLua>(
 /// Converts argument number `pos` of function `name` into an entity: an entity value, or a
 /// number holding exact entity bits (as entity fields of serde components arrive in Lua).
 pub(crate) fn entity_arg(value: &Value, pos: usize, name: &'static str) -> mlua::Result<Entity> {
-    let entity = match value {
-        Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 && *n < 9_007_199_254_740_992.0 => {
-            Entity::try_from_bits(*n as u64)
-        }
-        Value::Integer(i) => u64::try_from(*i).ok().and_then(Entity::try_from_bits),
-        other => entity_from_lua(other),
-    };
-    entity.ok_or_else(|| {
+    entity_of(value).ok_or_else(|| {
         lua_error(
             ScriptErrorKind::TypeMismatch,
             format!(
@@ -56,6 +49,18 @@ pub(crate) fn entity_arg(value: &Value, pos: usize, name: &'static str) -> mlua:
             ),
         )
     })
+}
+
+/// The entity `value` is: an entity value, or a number holding exact entity bits (as entity
+/// fields of serde components arrive in Lua).
+pub(crate) fn entity_of(value: &Value) -> Option<Entity> {
+    match value {
+        Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 && *n < 9_007_199_254_740_992.0 => {
+            Entity::try_from_bits(*n as u64)
+        }
+        Value::Integer(i) => u64::try_from(*i).ok().and_then(Entity::try_from_bits),
+        other => entity_from_lua(other),
+    }
 }
 
 /// A short description of a Lua value for error messages: its type, and the value itself

@@ -20,6 +20,20 @@ pub(crate) mod time;
 #[cfg(feature = "transform")]
 pub(crate) mod transform;
 
+/// Every global a script sees: Luau's own and the crate's libraries, which the game's own
+/// functions (`app.add_script_function`) cannot name as their library.
+pub(crate) const RESERVED_GLOBALS: &[&str] = &[
+    // The crate's, shared and per script.
+    "commands", "console", "cvar", "ecs", "events", "hooks", "input", "jobs", "log",
+    "loadstring", "print", "profiler", "require", "task", "time", "transform",
+    // Luau's.
+    "_G", "_VERSION", "assert", "bit32", "buffer", "collectgarbage", "coroutine", "debug",
+    "error", "gcinfo", "getfenv", "getmetatable", "ipairs", "math", "newproxy", "next", "os",
+    "pairs", "pcall", "rawequal", "rawget", "rawlen", "rawset", "select", "setfenv",
+    "setmetatable", "string", "table", "tonumber", "tostring", "type", "typeof", "unpack",
+    "utf8", "vector", "xpcall",
+];
+
 /// Adds the libraries every script shares (their functions do not depend on the calling
 /// script) to the global table of a main VM, before it is sealed.
 pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
@@ -37,4 +51,25 @@ pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     #[cfg(feature = "input")]
     input::install(lua, globals)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_global_of_a_script_is_reserved() {
+        let config = crate::ScriptConfig::default();
+        let lua = crate::vm::new_vm(&config, install_shared).unwrap();
+        let mut names: Vec<String> = lua
+            .globals()
+            .pairs::<String, mlua::Value>()
+            .map(|pair| pair.unwrap().0)
+            .collect();
+        names.extend(crate::vm::PER_SCRIPT_GLOBALS.iter().map(|s| s.to_string()));
+        names.extend(["log", "hooks", "events", "cvar", "console"].map(String::from));
+        for name in names {
+            assert!(RESERVED_GLOBALS.contains(&name.as_str()), "`{name}` is not reserved");
+        }
+    }
 }

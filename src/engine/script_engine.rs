@@ -4,6 +4,7 @@ use super::entity_scripts::{self, EntityScripts};
 use super::env::SharedFunctions;
 use super::scripts::GlobalScripts;
 use super::worker_scripts::WorkerScripts;
+use crate::function::registration::GameLibraries;
 use crate::api::events::ScriptEvent;
 use crate::api::require::{ModuleEnv, ModuleReader, RequiredModules};
 use crate::asset::ScriptLoaded;
@@ -69,8 +70,20 @@ impl ScriptEngine {
     /// Creates the engine with a sandboxed VM limited by `config`. `assets` is the asset server
     /// `require` reads modules through; without one, `require` reports that it is missing.
     pub fn new(config: &ScriptConfig, assets: Option<AssetServer>) -> Result<Self, ScriptError> {
-        let lua = vm::new_vm(config, crate::api::install_shared)
-            .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
+        Self::create(config, assets, &GameLibraries::default())
+    }
+
+    /// [`new`](Self::new), with the game's own functions.
+    pub(crate) fn create(
+        config: &ScriptConfig,
+        assets: Option<AssetServer>,
+        functions: &GameLibraries,
+    ) -> Result<Self, ScriptError> {
+        let lua = vm::new_vm(config, |lua, globals| {
+            crate::api::install_shared(lua, globals)?;
+            functions.install(lua, globals, true)
+        })
+        .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
         let shared = SharedFunctions::new(&lua)
             .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
         lua.set_app_data(shared);
@@ -196,10 +209,13 @@ impl ScriptEngine {
             outcome
         });
         match outcome {
-            None => Err(ScriptError::in_crate(
-                ScriptErrorKind::MissingPlugin,
-                "ScriptEngine::emit needs the LuauScriptingPlugin",
-            )),
+            None => Err(match crate::runtime::context::reentered("ScriptEngine::emit") {
+                Some(message) => ScriptError::in_crate(ScriptErrorKind::Runtime, message),
+                None => ScriptError::in_crate(
+                    ScriptErrorKind::MissingPlugin,
+                    "ScriptEngine::emit needs the LuauScriptingPlugin",
+                ),
+            }),
             Some(Err(error)) => Err(error),
             Some(Ok((true, _))) => Ok(true),
             Some(Ok((false, Some(error)))) => Err(error),

@@ -41,6 +41,7 @@
 //!   tag always holds the same type.
 
 pub(crate) mod atoms;
+pub(crate) mod dynamic;
 pub(crate) mod interrupt;
 pub(crate) mod memory;
 pub(crate) mod names;

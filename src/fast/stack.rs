@@ -63,7 +63,7 @@ pub(crate) struct Stack<'call> {
 /// case: one thread-local read), else the one upvalue 1 points at. When the body returns
 /// `None`, the call goes to the safe implementation kept in upvalue 2, with the original
 /// arguments, and its results (or its error) are the call's.
-unsafe extern "C-unwind" fn trampoline<F: Fast>(state: *mut ffi::lua_State) -> c_int {
+pub(super) unsafe extern "C-unwind" fn trampoline<F: Fast>(state: *mut ffi::lua_State) -> c_int {
     // SAFETY: Luau runs this only as a closure made by `closure` or `Stack::push_closure`.
     unsafe { run::<F>(state, None) }
 }
@@ -160,7 +160,7 @@ unsafe fn fallback(state: *mut ffi::lua_State, args: c_int) -> c_int {
 }
 
 impl<'call> Stack<'call> {
-    fn raw(&self) -> *mut ffi::lua_State {
+    pub(super) fn raw(&self) -> *mut ffi::lua_State {
         self.state.as_ptr()
     }
 

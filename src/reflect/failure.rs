@@ -130,7 +130,7 @@ pub(super) fn describe(value: &Value) -> String {
 }
 
 /// Shows a number without hundreds of digits: `2.5`, `300`, `1e300`, `NaN`.
-pub(super) fn show_number(number: f64) -> String {
+pub(crate) fn show_number(number: f64) -> String {
     if number.is_finite() && number.abs() >= 1e16 {
         format!("{number:e}")
     } else {

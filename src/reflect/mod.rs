@@ -74,5 +74,6 @@ mod to_lua;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use failure::show_number;
 pub(crate) use from_lua::from_lua;
 pub(crate) use to_lua::{push, to_lua};

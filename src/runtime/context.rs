@@ -113,6 +113,36 @@ impl Caller {
     }
 }
 
+thread_local! {
+    static FUNCTION: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f`, the Rust side of the game function `name`, remembering the name for errors raised
+/// inside it (`ScriptEngine::emit`, `Console::execute`), restoring the outer one after.
+pub(crate) fn in_function<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
+    /// Puts the outer function back, on return and on unwind alike.
+    struct Restore(Option<&'static str>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FUNCTION.set(self.0);
+        }
+    }
+    let _restore = Restore(FUNCTION.replace(Some(name)));
+    f()
+}
+
+/// When `what` (a Rust call that runs Lua) was called from inside a game function, why it
+/// cannot run: the VM is busy with the script that called the function.
+pub(crate) fn reentered(what: &str) -> Option<String> {
+    FUNCTION.get().map(|name| {
+        format!(
+            "{what} was called inside the script function `{name}`, which runs inside a \
+             script: Lua cannot be entered again from there; write a ScriptEvent message \
+             instead, which scripts handle later in the step"
+        )
+    })
+}
+
 /// Runs `f`, a call from the host into Lua, as `caller` (when known) with a fresh instruction
 /// budget of `limits`; returns its result and the limit that stopped it, if one did.
 ///
