@@ -11,6 +11,7 @@
 //! unknown command lists the close matches. [`Console::execute`] runs a line from Rust, and
 //! `console.execute(line)` from Lua.
 
+use crate::function::registration::ScriptFunctions;
 use crate::cvar::{CVarFlags, CVarRegistry};
 use crate::engine::ScriptEngine;
 use crate::error::ScriptError;
@@ -411,8 +412,18 @@ fn help(reach: &Reach<'_>, topic: Option<&str>) -> Result<String, ConsoleError> 
     let Some(topic) = topic else {
         let mut names = command_names(reach);
         names.sort();
+        let functions = reach.world(|w| {
+            w.get_resource::<ScriptFunctions>()
+                .map(|f| f.infos().iter().map(|info| info.name).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })?;
+        let functions = if functions.is_empty() {
+            String::new()
+        } else {
+            format!("\nscript functions: {}", functions.join(", "))
+        };
         return Ok(format!(
-            "commands: {}\n`help <name>` explains one; `list` shows the CVars",
+            "commands: {}{functions}\n`help <name>` explains one; `list` shows the CVars",
             names.join(", ")
         ));
     };
@@ -425,6 +436,14 @@ fn help(reach: &Reach<'_>, topic: Option<&str>) -> Result<String, ConsoleError> 
     })?;
     if let Some(text) = rust {
         return Ok(format!("{topic}: {text}"));
+    }
+    let function = reach.world(|w| {
+        w.get_resource::<ScriptFunctions>()
+            .and_then(|f| f.info(topic).map(|info| (info.luau_type(), info.doc.clone())))
+    })?;
+    if let Some((signature, doc)) = function {
+        let doc = if doc.is_empty() { String::new() } else { format!(": {doc}") };
+        return Ok(format!("{topic} {signature}{doc}"));
     }
     if let Reach::Lua(lua) = reach
         && let Some((_, text)) = crate::api::console::lua_commands(lua)

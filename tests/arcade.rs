@@ -10,6 +10,7 @@
     reason = "the terminal's drawing and the demo's printing are not tested here"
 )]
 mod arcade {
+    pub mod api;
     pub mod components;
     pub mod game;
     pub mod screen;

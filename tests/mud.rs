@@ -1,6 +1,8 @@
 //! The MUD example end to end: its app runs in-process on an ephemeral loopback port, and real
 //! TCP clients play it.
 
+#[path = "../examples/mud/api.rs"]
+mod api;
 #[path = "../examples/mud/client.rs"]
 mod client;
 #[path = "../examples/mud/components.rs"]

@@ -416,3 +416,31 @@ fn registration_after_the_vms_are_made_is_refused() {
     let mut h = harness(&[]);
     h.app.add_script_function("late.one", |In(x): In<f64>| x);
 }
+
+#[test]
+fn definitions_and_help_show_the_game_functions() {
+    let mut h = harness(&[]);
+    let main = bevy_luau::typedefs::generate(h.app.world());
+    let game = &main[main.find("declare game: {").expect("the game library")..];
+    let game = &game[..game.find("}\n").expect("its end")];
+    assert!(
+        game.contains("    -- The nearest monster and its distance.\n    nearest: (vector) -> (Entity?, number?),"),
+        "{game}"
+    );
+    assert!(game.contains("    add_one: (number) -> number,"), "{game}");
+    assert!(game.contains("    position: (Entity) -> vector,"), "{game}");
+    assert!(game.contains("    shout: (string) -> (),"), "{game}");
+    assert!(main.contains("declare util: {"), "{main}");
+    let workers = bevy_luau::typedefs::generate_workers(h.app.world());
+    assert!(workers.contains("    hypot: (number, number) -> number,"), "{workers}");
+    assert!(workers.contains("    answer: () -> number,"), "{workers}");
+    assert!(!workers.contains("declare game"), "{workers}");
+
+    let help = Console::execute(h.app.world_mut(), "help").unwrap();
+    assert!(help.contains("script functions: game.add_one, game.nearest"), "{help}");
+    let help = Console::execute(h.app.world_mut(), "help game.nearest").unwrap();
+    assert_eq!(
+        help,
+        "game.nearest (vector) -> (Entity?, number?): The nearest monster and its distance."
+    );
+}

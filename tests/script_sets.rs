@@ -46,6 +46,8 @@ mod hooks;
 #[allow(dead_code)]
 mod lua_systems;
 // The MUD's own app (`game::app`), with the modules it is made of.
+#[path = "../examples/mud/api.rs"]
+mod api;
 #[path = "../examples/mud/components.rs"]
 #[allow(dead_code)]
 mod components;
@@ -59,6 +61,7 @@ mod net;
 #[path = "../examples/arcade"]
 #[allow(dead_code)]
 mod arcade {
+    pub mod api;
     pub mod components;
     pub mod game;
     pub mod screen;

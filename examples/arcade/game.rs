@@ -7,6 +7,7 @@
 //!   console is closed they become Bevy's `KeyboardInput`, so scripts read them through the
 //!   `input` library; while it is open they edit the console line.
 
+use super::api::ArcadeApiPlugin;
 use super::components::{ArcadeTypesPlugin, Enemy, Tint};
 use super::screen::{self, ConsoleLine, Screen, StatusLine};
 use bevy_app::{App, AppExit, FixedUpdate, Plugin, PostUpdate, PreUpdate, TaskPoolPlugin};
@@ -140,7 +141,7 @@ pub struct ArcadePlugin;
 
 impl Plugin for ArcadePlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins(ArcadeTypesPlugin)
+        app.add_plugins((ArcadeTypesPlugin, ArcadeApiPlugin))
             .add_message::<Keystroke>()
             .insert_resource(Time::<Fixed>::from_duration(STEP))
             .init_resource::<Screen>()

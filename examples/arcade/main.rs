@@ -12,6 +12,7 @@
 //! code and keep their state; a broken save shows its error on the bottom line and the game
 //! goes on with the old code.
 
+mod api;
 mod components;
 mod game;
 mod screen;

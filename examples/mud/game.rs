@@ -7,6 +7,7 @@
 //! - Lua answers with the [`Tell`] message and hangs up with [`Hangup`]; when a client leaves,
 //!   Lua hears `on_disconnect` and the entity is despawned.
 
+use crate::api::MudApiPlugin;
 use crate::components::{Hangup, MudTypesPlugin, Session, Tell};
 use crate::net::{self, NetEvent, Outbox, SessionId};
 use bevy_app::{App, AppExit, Plugin, Startup, TaskPoolPlugin, Update};
@@ -71,7 +72,7 @@ pub struct MudPlugin;
 
 impl Plugin for MudPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins(MudTypesPlugin)
+        app.add_plugins((MudTypesPlugin, MudApiPlugin))
             .add_console_command(
                 "clients",
                 "clients: how many clients are connected, and the server's address",

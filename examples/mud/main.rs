@@ -14,6 +14,7 @@
 //! `cargo run --example mud -- --demo` plays a short scripted session with two real TCP
 //! clients, prints it, and exits.
 
+mod api;
 mod client;
 mod components;
 mod game;

@@ -1,6 +1,7 @@
 //! [`generate`]: collecting what a script can reach in one app, and writing it out as a
 //! definitions file.
 
+use crate::function::registration::ScriptFunctions;
 use super::library::{self, EXTERNS, Extern, Library, Registered, Vm};
 use super::types::{Mode, Namer, Ty};
 use crate::cvar::{CVarRegistry, CVarValue};
@@ -188,6 +189,10 @@ impl Definitions {
             cvars: cvars(world),
             transform: cfg!(feature = "transform") && installed(world, "transform"),
             input: input_keys(world),
+            functions: world
+                .get_resource::<ScriptFunctions>()
+                .map(|functions| functions.infos().to_vec())
+                .unwrap_or_default(),
         };
         let mut define_all = |list: Vec<(String, String, Source)>, noun: &str| {
             list.into_iter()
@@ -476,13 +481,13 @@ fn alias(out: &mut String, name: &str, doc: &str, ty: &str) {
 
 /// A library: `declare name: { ... }`, or a typed local in plain syntax.
 fn declare(out: &mut String, library: &Library, syntax: Syntax) {
-    comment(out, library.doc, 0);
+    comment(out, &library.doc, 0);
     match syntax {
         Syntax::Declarations => out.push_str(&format!("declare {}: {{\n", library.name)),
         Syntax::Plain => out.push_str(&format!("local {}: {{\n", library.name)),
     }
     for member in &library.members {
-        comment(out, member.doc, 4);
+        comment(out, &member.doc, 4);
         match member.overloads.as_slice() {
             [only] => out.push_str(&format!("    {}: {only},\n", member.name)),
             overloads => {

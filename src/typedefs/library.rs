@@ -5,6 +5,9 @@
 //! Each signature follows the Rust function behind it in `crate::api`; `tests/typedefs.rs`
 //! checks that every global and library function a script sees is declared here.
 
+use crate::function::registration::{FunctionInfo, Reach};
+use std::borrow::Cow;
+
 /// What a script's environment holds in this app, beyond the fixed API.
 pub(crate) struct Registered {
     /// Components by Lua name, with their Luau alias.
@@ -19,6 +22,8 @@ pub(crate) struct Registered {
     pub transform: bool,
     /// The key names of the `input` library, when it is there.
     pub input: Option<Vec<&'static str>>,
+    /// The game's own functions, in the order registered.
+    pub functions: Vec<FunctionInfo>,
 }
 
 /// Which VM's scripts a definitions file describes.
@@ -42,23 +47,23 @@ pub(crate) struct Extern {
 
 /// A global table of functions: `declare name: { ... }`.
 pub(crate) struct Library {
-    pub name: &'static str,
-    pub doc: &'static str,
+    pub name: Cow<'static, str>,
+    pub doc: Cow<'static, str>,
     pub members: Vec<Member>,
 }
 
 /// One function of a library, with its overloads (the last one is the general case).
 pub(crate) struct Member {
-    pub name: &'static str,
-    pub doc: &'static str,
+    pub name: Cow<'static, str>,
+    pub doc: Cow<'static, str>,
     pub overloads: Vec<String>,
 }
 
 impl Member {
     fn new(name: &'static str, doc: &'static str, signature: &str) -> Self {
         Self {
-            name,
-            doc,
+            name: name.into(),
+            doc: doc.into(),
             overloads: vec![signature.to_owned()],
         }
     }
@@ -77,8 +82,8 @@ impl Member {
             .collect();
         overloads.push(general.to_owned());
         Self {
-            name,
-            doc,
+            name: name.into(),
+            doc: doc.into(),
             overloads,
         }
     }
@@ -258,6 +263,37 @@ const E: &str = "e: Entity | number";
 
 /// The libraries of `vm`'s scripts, in the order they are declared.
 pub(crate) fn libraries(registered: &Registered, vm: Vm) -> Vec<Library> {
+    let mut libraries = crate_libraries(registered, vm);
+    libraries.extend(game_libraries(&registered.functions, vm));
+    libraries
+}
+
+/// The libraries the game gave its scripts: in worker VMs, its plain functions only.
+fn game_libraries(functions: &[FunctionInfo], vm: Vm) -> Vec<Library> {
+    let mut libraries: Vec<Library> = Vec::new();
+    let reached = functions
+        .iter()
+        .filter(|info| vm == Vm::Main || info.reach == Reach::Every);
+    for info in reached {
+        let member = Member {
+            name: info.function().into(),
+            doc: info.doc.clone().into(),
+            overloads: vec![info.luau_type()],
+        };
+        match libraries.iter_mut().find(|l| l.name == info.library()) {
+            Some(library) => library.members.push(member),
+            None => libraries.push(Library {
+                name: info.library().into(),
+                doc: "The game's own functions.".into(),
+                members: vec![member],
+            }),
+        }
+    }
+    libraries
+}
+
+/// The crate's libraries of `vm`'s scripts.
+fn crate_libraries(registered: &Registered, vm: Vm) -> Vec<Library> {
     if vm == Vm::Worker {
         return vec![log(), commands(registered), cvar(registered, vm), jobs(vm)];
     }
@@ -288,8 +324,8 @@ pub(crate) fn libraries(registered: &Registered, vm: Vm) -> Vec<Library> {
 fn log() -> Library {
     let member = |name, doc| Member::new(name, doc, "(...any) -> ()");
     Library {
-        name: "log",
-        doc: "Logs through tracing, tagged with the script's path; print is log.info.",
+        name: "log".into(),
+        doc: "Logs through tracing, tagged with the script's path; print is log.info.".into(),
         members: vec![
             member("debug", ""),
             member("info", ""),
@@ -301,8 +337,8 @@ fn log() -> Library {
 
 fn hooks() -> Library {
     Library {
-        name: "hooks",
-        doc: "Per-frame callbacks of global scripts.",
+        name: "hooks".into(),
+        doc: "Per-frame callbacks of global scripts.".into(),
         members: vec![Member::new(
             "on_update",
             "Runs callback every frame, with the frame time in seconds.",
@@ -313,8 +349,8 @@ fn hooks() -> Library {
 
 fn events(registered: &Registered) -> Library {
     Library {
-        name: "events",
-        doc: "Named events between scripts and Rust; registered messages by their type name.",
+        name: "events".into(),
+        doc: "Named events between scripts and Rust; registered messages by their type name.".into(),
         members: vec![
             Member::overloaded(
                 "emit",
@@ -340,8 +376,8 @@ fn events(registered: &Registered) -> Library {
 fn ecs(registered: &Registered) -> Library {
     let (components, resources) = (&registered.components, &registered.resources);
     Library {
-        name: "ecs",
-        doc: "Entities, components and resources of the world, by short type name. Main VM only.",
+        name: "ecs".into(),
+        doc: "Entities, components and resources of the world, by short type name. Main VM only.".into(),
         members: vec![
             Member::new(
                 "spawn",
@@ -425,8 +461,8 @@ fn ecs(registered: &Registered) -> Library {
 
 fn commands(registered: &Registered) -> Library {
     Library {
-        name: "commands",
-        doc: "World changes deferred to the end of the scripting step, in order. Worker VMs too.",
+        name: "commands".into(),
+        doc: "World changes deferred to the end of the scripting step, in order. Worker VMs too.".into(),
         members: vec![
             Member::new("spawn", "", "(components: Components?) -> ()"),
             Member::overloaded(
@@ -453,8 +489,8 @@ fn transform() -> Library {
     let get = |name, doc| Member::new(name, doc, &format!("({E}) -> vector"));
     let set = |name, doc| Member::new(name, doc, &format!("({E}, v: vector) -> ()"));
     Library {
-        name: "transform",
-        doc: "An entity's local Transform. Rotations are Euler angles in radians: vector(pitch, yaw, roll).",
+        name: "transform".into(),
+        doc: "An entity's local Transform. Rotations are Euler angles in radians: vector(pitch, yaw, roll).".into(),
         members: vec![
             get("position", ""),
             set("set_position", ""),
@@ -479,8 +515,8 @@ fn transform() -> Library {
 fn time() -> Library {
     let member = |name, doc| Member::new(name, doc, "() -> number");
     Library {
-        name: "time",
-        doc: "The frame's time. Main VM only.",
+        name: "time".into(),
+        doc: "The frame's time. Main VM only.".into(),
         members: vec![
             member("delta", "Seconds since the previous frame."),
             member("elapsed", "Seconds since the app started."),
@@ -492,8 +528,8 @@ fn time() -> Library {
 fn task() -> Library {
     let start = "<A...>(f: thread | ((A...) -> ...any), A...) -> thread";
     Library {
-        name: "task",
-        doc: "Coroutines across frames, in game time. Main VM only.",
+        name: "task".into(),
+        doc: "Coroutines across frames, in game time. Main VM only.".into(),
         members: vec![
             Member::new("spawn", "Runs f(...) in a new coroutine now.", start),
             Member::new(
@@ -519,8 +555,8 @@ fn task() -> Library {
 fn jobs(vm: Vm) -> Library {
     match vm {
         Vm::Main => Library {
-            name: "jobs",
-            doc: "Work for the worker pool, defined by worker scripts.",
+            name: "jobs".into(),
+            doc: "Work for the worker pool, defined by worker scripts.".into(),
             members: vec![Member::new(
                 "run",
                 "Starts the job on a worker; args is copied across.",
@@ -528,8 +564,8 @@ fn jobs(vm: Vm) -> Library {
             )],
         },
         Vm::Worker => Library {
-            name: "jobs",
-            doc: "The jobs this worker script offers to jobs.run.",
+            name: "jobs".into(),
+            doc: "The jobs this worker script offers to jobs.run.".into(),
             members: vec![Member::new(
                 "define",
                 "job gets the copied args; what it returns is the job's result.",
@@ -555,14 +591,14 @@ fn cvar(registered: &Registered, vm: Vm) -> Library {
     );
     if vm == Vm::Worker {
         return Library {
-            name: "cvar",
-            doc: "Console variables, read from a copy the main thread keeps current.",
+            name: "cvar".into(),
+            doc: "Console variables, read from a copy the main thread keeps current.".into(),
             members: vec![get],
         };
     }
     Library {
-        name: "cvar",
-        doc: "Console variables.",
+        name: "cvar".into(),
+        doc: "Console variables.".into(),
         members: vec![
             get,
             Member::overloaded(
@@ -594,8 +630,8 @@ fn cvar(registered: &Registered, vm: Vm) -> Library {
 
 fn console() -> Library {
     Library {
-        name: "console",
-        doc: "The game console.",
+        name: "console".into(),
+        doc: "The game console.".into(),
         members: vec![
             Member::new(
                 "execute",
@@ -614,8 +650,8 @@ fn console() -> Library {
 
 fn profiler() -> Library {
     Library {
-        name: "profiler",
-        doc: "What the scripts cost, as of the end of the previous step. Main VM only.",
+        name: "profiler".into(),
+        doc: "What the scripts cost, as of the end of the previous step. Main VM only.".into(),
         members: vec![
             Member::new(
                 "scripts",
@@ -634,8 +670,8 @@ fn profiler() -> Library {
 fn input() -> Library {
     let key = |name, doc| Member::new(name, doc, "(key: KeyCode) -> boolean");
     Library {
-        name: "input",
-        doc: "The keyboard and mouse state of the frame.",
+        name: "input".into(),
+        doc: "The keyboard and mouse state of the frame.".into(),
         members: vec![
             key("key_down", "Held down this frame."),
             key("key_pressed", "Went down this frame."),
