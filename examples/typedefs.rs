@@ -17,6 +17,8 @@
 //! `tests/script_sets.rs`, which builds the same app.
 
 // The MUD's own app (`game::app`), with the modules it is made of.
+#[path = "mud/api.rs"]
+mod api;
 #[path = "mud/components.rs"]
 mod components;
 #[path = "mud/game.rs"]

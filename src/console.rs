@@ -11,10 +11,10 @@
 //! unknown command lists the close matches. [`Console::execute`] runs a line from Rust, and
 //! `console.execute(line)` from Lua.
 
-use crate::function::registration::ScriptFunctions;
 use crate::cvar::{CVarFlags, CVarRegistry};
 use crate::engine::ScriptEngine;
 use crate::error::ScriptError;
+use crate::function::registration::ScriptFunctions;
 use crate::runtime::context::ConsoleHooks;
 use crate::runtime::context::with_world;
 use crate::suggest::close_matches;
@@ -438,11 +438,17 @@ fn help(reach: &Reach<'_>, topic: Option<&str>) -> Result<String, ConsoleError> 
         return Ok(format!("{topic}: {text}"));
     }
     let function = reach.world(|w| {
-        w.get_resource::<ScriptFunctions>()
-            .and_then(|f| f.info(topic).map(|info| (info.luau_type(), info.doc.clone())))
+        w.get_resource::<ScriptFunctions>().and_then(|f| {
+            f.info(topic)
+                .map(|info| (info.luau_type(), info.doc.clone()))
+        })
     })?;
     if let Some((signature, doc)) = function {
-        let doc = if doc.is_empty() { String::new() } else { format!(": {doc}") };
+        let doc = if doc.is_empty() {
+            String::new()
+        } else {
+            format!(": {doc}")
+        };
         return Ok(format!("{topic} {signature}{doc}"));
     }
     if let Reach::Lua(lua) = reach

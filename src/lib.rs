@@ -68,8 +68,8 @@ pub mod prelude {
         Action, ActionQueue, CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue, CVarValueError,
         Console, ConsoleError, ErrorOrigin, GameTemplate, JobCompleted, JobId, LuauScript,
         LuauScriptingPlugin, Script, ScriptCommand, ScriptConfig, ScriptDiagnosticsPlugin,
-        ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent, ScriptLoaded, ScriptProfiles,
-        ScriptFunctionDoc, ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt, ScriptingSystem,
-        Serde, StatePool,
+        ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent, ScriptFunctionDoc, ScriptLoaded,
+        ScriptProfiles, ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt,
+        ScriptingSystem, Serde, StatePool,
     };
 }

@@ -15,11 +15,11 @@
 //! the pool's version moves on and each VM is rebuilt the next time it is leased, so running
 //! jobs finish on the version they started with.
 
-use crate::function::registration::GameLibraries;
 use crate::api::commands::{self, RemoteCommands};
 use crate::api::require::{self, ModuleEnv, ModuleReader, RequiredModules};
 use crate::cvar::CVarSnapshot;
 use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind};
+use crate::function::registration::GameLibraries;
 use crate::queue::ActionQueue;
 use crate::runtime::context::Owner;
 use crate::value::ScriptValue;

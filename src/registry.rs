@@ -312,9 +312,8 @@ pub(crate) fn serialize<T: Serialize>(lua: &Lua, value: &T) -> mlua::Result<Valu
 
 /// Builds a value from Lua, naming `what` in the error.
 fn from_lua<T: DeserializeOwned>(lua: &Lua, value: Value, what: &dyn Display) -> mlua::Result<T> {
-    deserialize(lua, value).map_err(|message| {
-        lua_error(ScriptErrorKind::TypeMismatch, format!("{what}: {message}"))
-    })
+    deserialize(lua, value)
+        .map_err(|message| lua_error(ScriptErrorKind::TypeMismatch, format!("{what}: {message}")))
 }
 
 /// Builds a value from Lua through serde; the error says what did not fit. An empty table also

@@ -23,7 +23,10 @@ struct Spawned(u32);
 struct Shout(String);
 
 /// The nearest monster to `at`, and its distance.
-fn nearest(In(at): In<Vec3>, monsters: Query<(Entity, &Position), With<Monster>>) -> Option<(Entity, f32)> {
+fn nearest(
+    In(at): In<Vec3>,
+    monsters: Query<(Entity, &Position), With<Monster>>,
+) -> Option<(Entity, f32)> {
     monsters
         .iter()
         .map(|(entity, position)| (entity, position.0.distance(at)))
@@ -56,8 +59,26 @@ fn shout(In(text): In<String>, mut shouts: MessageWriter<Shout>) {
 /// Every argument type the crate converts, echoed back.
 #[expect(clippy::type_complexity, reason = "the point is to use every type")]
 fn echo(
-    In(args): In<(u8, i64, bool, String, Option<Entity>, Vec<f32>, HashMap<String, u16>, Quat)>,
-) -> (u8, i64, bool, String, Option<Entity>, Vec<f32>, HashMap<String, u16>, Quat) {
+    In(args): In<(
+        u8,
+        i64,
+        bool,
+        String,
+        Option<Entity>,
+        Vec<f32>,
+        HashMap<String, u16>,
+        Quat,
+    )>,
+) -> (
+    u8,
+    i64,
+    bool,
+    String,
+    Option<Entity>,
+    Vec<f32>,
+    HashMap<String, u16>,
+    Quat,
+) {
     args
 }
 
@@ -65,7 +86,10 @@ fn app_functions(app: &mut App) {
     app.init_resource::<Spawned>()
         .add_message::<Shout>()
         .add_script_function("game.add_one", |In(x): In<f64>| x + 1.0)
-        .add_script_function("game.nearest", nearest.doc("The nearest monster and its distance."))
+        .add_script_function(
+            "game.nearest",
+            nearest.doc("The nearest monster and its distance."),
+        )
         .add_script_function("game.spawn_monster", spawn_monster)
         .add_script_function("game.counter", counter)
         .add_script_function("game.position", position)
@@ -82,7 +106,9 @@ fn app_functions(app: &mut App) {
 
 fn harness(files: &[(&str, &str)]) -> Harness {
     let mut h = Harness::set_up_before_plugin(LuauScriptingPlugin::default(), files, app_functions);
-    h.app.world_mut().spawn((Monster, Position(Vec3::new(10.0, 0.0, 0.0))));
+    h.app
+        .world_mut()
+        .spawn((Monster, Position(Vec3::new(10.0, 0.0, 0.0))));
     h
 }
 
@@ -170,8 +196,14 @@ fn local_state_lives_across_frames_and_change_detection_sees_writes() {
         },
     )
     .scripts(&["scripts/t.luau"]);
-    h.run_until("three frames", |seen| seen.events.iter().filter(|e| e.name == "count").count() >= 3);
-    let counts: Vec<f64> = h.payloads("count").iter().filter_map(|v| v.as_number()).collect();
+    h.run_until("three frames", |seen| {
+        seen.events.iter().filter(|e| e.name == "count").count() >= 3
+    });
+    let counts: Vec<f64> = h
+        .payloads("count")
+        .iter()
+        .filter_map(|v| v.as_number())
+        .collect();
     assert_eq!(counts[..3], [1.0, 2.0, 3.0]);
     // Settle the spawns, then move one entity from Lua and check Changed<Position> saw it.
     let target = h.app.world_mut().spawn(Position(Vec3::ZERO)).id();
@@ -236,7 +268,8 @@ fn worker_jobs_call_worker_functions_and_are_told_where_systems_run() {
     assert_eq!(h.payloads("hyp"), [ScriptValue::Number(13.0)]);
     let message = h.payloads("main_only")[0].to_string();
     assert!(
-        message.contains("`game.add_one` reads the world, so only the main VM's scripts can call it"),
+        message
+            .contains("`game.add_one` reads the world, so only the main VM's scripts can call it"),
         "{message}"
     );
 }
@@ -297,11 +330,20 @@ fn errors_panics_and_unrunnable_systems_are_lua_errors_naming_the_function() {
     let errors = h.take_errors();
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert_eq!(errors[0].kind, ScriptErrorKind::Runtime);
-    assert!(errors[0].message.contains("`game.panics` panicked: x must be negative"), "{}", errors[0].message);
+    assert!(
+        errors[0]
+            .message
+            .contains("`game.panics` panicked: x must be negative"),
+        "{}",
+        errors[0].message
+    );
     assert_eq!(h.payloads("done").len(), 1);
     // The frame goes on, and later calls work.
     h.update();
-    assert_eq!(Console::execute(h.app.world_mut(), "lua game.add_one(2)"), Ok("3".into()));
+    assert_eq!(
+        Console::execute(h.app.world_mut(), "lua game.add_one(2)"),
+        Ok("3".into())
+    );
 }
 
 #[test]
@@ -369,17 +411,28 @@ fn game_libraries_are_read_only_and_one_script_cannot_replace_them_for_another()
 fn a_system_function_outside_the_step_says_it_needs_the_world() {
     let h = harness(&[]);
     let lua = h.app.world().resource::<ScriptEngine>().lua().clone();
-    let error = lua.load("return game.add_one(1)").exec().unwrap_err().to_string();
+    let error = lua
+        .load("return game.add_one(1)")
+        .exec()
+        .unwrap_err()
+        .to_string();
     assert!(
-        error.contains("`game.add_one` needs the world, which scripts reach only while the scripting step runs"),
+        error.contains(
+            "`game.add_one` needs the world, which scripts reach only while the scripting step runs"
+        ),
         "{error}"
     );
     // Plain functions need no world.
-    assert_eq!(lua.load("return util.hypot(3, 4)").eval::<f64>().unwrap(), 5.0);
+    assert_eq!(
+        lua.load("return util.hypot(3, 4)").eval::<f64>().unwrap(),
+        5.0
+    );
 }
 
 #[test]
-#[should_panic(expected = "add_script_function(\"game.add_one\"): `game.add_one` is registered already, by add_script_function")]
+#[should_panic(
+    expected = "add_script_function(\"game.add_one\"): `game.add_one` is registered already, by add_script_function"
+)]
 fn a_name_registered_twice_is_refused() {
     let mut app = App::new();
     app.add_script_function("game.add_one", |In(x): In<f64>| x)
@@ -432,12 +485,18 @@ fn definitions_and_help_show_the_game_functions() {
     assert!(game.contains("    shout: (string) -> (),"), "{game}");
     assert!(main.contains("declare util: {"), "{main}");
     let workers = bevy_luau::typedefs::generate_workers(h.app.world());
-    assert!(workers.contains("    hypot: (number, number) -> number,"), "{workers}");
+    assert!(
+        workers.contains("    hypot: (number, number) -> number,"),
+        "{workers}"
+    );
     assert!(workers.contains("    answer: () -> number,"), "{workers}");
     assert!(!workers.contains("declare game"), "{workers}");
 
     let help = Console::execute(h.app.world_mut(), "help").unwrap();
-    assert!(help.contains("script functions: game.add_one, game.nearest"), "{help}");
+    assert!(
+        help.contains("script functions: game.add_one, game.nearest"),
+        "{help}"
+    );
     let help = Console::execute(h.app.world_mut(), "help game.nearest").unwrap();
     assert_eq!(
         help,

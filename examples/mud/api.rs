@@ -18,7 +18,9 @@ impl Plugin for MudApiPlugin {
         )
         .add_script_function(
             "rooms.contents",
-            contents.doc("Everything whose Location is this room: players, NPCs and items on the ground."),
+            contents.doc(
+                "Everything whose Location is this room: players, NPCs and items on the ground.",
+            ),
         )
         .add_script_function(
             "rooms.carried",

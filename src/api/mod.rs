@@ -24,14 +24,59 @@ pub(crate) mod transform;
 /// functions (`app.add_script_function`) cannot name as their library.
 pub(crate) const RESERVED_GLOBALS: &[&str] = &[
     // The crate's, shared and per script.
-    "commands", "console", "cvar", "ecs", "events", "hooks", "input", "jobs", "log",
-    "loadstring", "print", "profiler", "require", "task", "time", "transform",
+    "commands",
+    "console",
+    "cvar",
+    "ecs",
+    "events",
+    "hooks",
+    "input",
+    "jobs",
+    "log",
+    "loadstring",
+    "print",
+    "profiler",
+    "require",
+    "task",
+    "time",
+    "transform",
     // Luau's.
-    "_G", "_VERSION", "assert", "bit32", "buffer", "collectgarbage", "coroutine", "debug",
-    "error", "gcinfo", "getfenv", "getmetatable", "ipairs", "math", "newproxy", "next", "os",
-    "pairs", "pcall", "rawequal", "rawget", "rawlen", "rawset", "select", "setfenv",
-    "setmetatable", "string", "table", "tonumber", "tostring", "type", "typeof", "unpack",
-    "utf8", "vector", "xpcall",
+    "_G",
+    "_VERSION",
+    "assert",
+    "bit32",
+    "buffer",
+    "collectgarbage",
+    "coroutine",
+    "debug",
+    "error",
+    "gcinfo",
+    "getfenv",
+    "getmetatable",
+    "ipairs",
+    "math",
+    "newproxy",
+    "next",
+    "os",
+    "pairs",
+    "pcall",
+    "rawequal",
+    "rawget",
+    "rawlen",
+    "rawset",
+    "select",
+    "setfenv",
+    "setmetatable",
+    "string",
+    "table",
+    "tonumber",
+    "tostring",
+    "type",
+    "typeof",
+    "unpack",
+    "utf8",
+    "vector",
+    "xpcall",
 ];
 
 /// Adds the libraries every script shares (their functions do not depend on the calling
@@ -69,7 +114,10 @@ mod tests {
         names.extend(crate::vm::PER_SCRIPT_GLOBALS.iter().map(|s| s.to_string()));
         names.extend(["log", "hooks", "events", "cvar", "console"].map(String::from));
         for name in names {
-            assert!(RESERVED_GLOBALS.contains(&name.as_str()), "`{name}` is not reserved");
+            assert!(
+                RESERVED_GLOBALS.contains(&name.as_str()),
+                "`{name}` is not reserved"
+            );
         }
     }
 }

@@ -4,13 +4,13 @@ use super::entity_scripts::{self, EntityScripts};
 use super::env::SharedFunctions;
 use super::scripts::GlobalScripts;
 use super::worker_scripts::WorkerScripts;
-use crate::function::registration::GameLibraries;
 use crate::api::events::ScriptEvent;
 use crate::api::require::{ModuleEnv, ModuleReader, RequiredModules};
 use crate::asset::ScriptLoaded;
 use crate::cvar::{CVarChanged, CVarFlags, CVarRegistry};
 use crate::diagnostics::{ScriptBudgetExceeded, ScriptProfiles, StepFigures};
 use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind};
+use crate::function::registration::GameLibraries;
 use crate::queue::{Action, ActionQueue};
 use crate::registry::{MessageSource, ScriptRegistry};
 use crate::runner::JobCompleted;
@@ -209,13 +209,15 @@ impl ScriptEngine {
             outcome
         });
         match outcome {
-            None => Err(match crate::runtime::context::reentered("ScriptEngine::emit") {
-                Some(message) => ScriptError::in_crate(ScriptErrorKind::Runtime, message),
-                None => ScriptError::in_crate(
-                    ScriptErrorKind::MissingPlugin,
-                    "ScriptEngine::emit needs the LuauScriptingPlugin",
-                ),
-            }),
+            None => Err(
+                match crate::runtime::context::reentered("ScriptEngine::emit") {
+                    Some(message) => ScriptError::in_crate(ScriptErrorKind::Runtime, message),
+                    None => ScriptError::in_crate(
+                        ScriptErrorKind::MissingPlugin,
+                        "ScriptEngine::emit needs the LuauScriptingPlugin",
+                    ),
+                },
+            ),
             Some(Err(error)) => Err(error),
             Some(Ok((true, _))) => Ok(true),
             Some(Ok((false, Some(error)))) => Err(error),

@@ -45,11 +45,9 @@ impl<'call> Stack<'call> {
         // it holds a `Boxed` from creation to collection. Only shared references to it are
         // made, so a call that runs while another is inside the same body aliases nothing.
         unsafe {
-            let block = ffi::lua_touserdatatagged(
-                self.raw(),
-                ffi::lua_upvalueindex(UPVALUES + 1),
-                BODY,
-            ) as *const Boxed;
+            let block =
+                ffi::lua_touserdatatagged(self.raw(), ffi::lua_upvalueindex(UPVALUES + 1), BODY)
+                    as *const Boxed;
             block.as_ref().map(|boxed| &**boxed)
         }
     }

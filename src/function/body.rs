@@ -47,8 +47,12 @@ pub(crate) trait Call: Send + Sync + 'static {
     type Out: ScriptReturn;
     /// Runs the call of the function `name` in the VM whose shared state is `shared` (`None`
     /// in a VM without one).
-    fn call(&self, name: &'static str, shared: Option<&Shared>, args: Self::Args)
-    -> mlua::Result<Self::Out>;
+    fn call(
+        &self,
+        name: &'static str,
+        shared: Option<&Shared>,
+        args: Self::Args,
+    ) -> mlua::Result<Self::Out>;
 }
 
 /// A Bevy system as a game function: built once, run with the lent world at each call.
@@ -76,7 +80,12 @@ where
     type Args = <S::In as ScriptInput>::Args;
     type Out = S::Out;
 
-    fn call(&self, name: &'static str, shared: Option<&Shared>, args: Self::Args) -> mlua::Result<S::Out> {
+    fn call(
+        &self,
+        name: &'static str,
+        shared: Option<&Shared>,
+        args: Self::Args,
+    ) -> mlua::Result<S::Out> {
         let mut system = match self.system.try_lock() {
             Ok(system) => system,
             Err(TryLockError::WouldBlock) => {
@@ -153,8 +162,10 @@ where
     type Out = R;
 
     fn call(&self, name: &'static str, _: Option<&Shared>, args: A) -> mlua::Result<R> {
-        crate::runtime::context::in_function(name, || catch_unwind(AssertUnwindSafe(|| (self.f)(args))))
-            .map_err(|panic| panicked(name, panic.as_ref()))
+        crate::runtime::context::in_function(name, || {
+            catch_unwind(AssertUnwindSafe(|| (self.f)(args)))
+        })
+        .map_err(|panic| panicked(name, panic.as_ref()))
     }
 }
 

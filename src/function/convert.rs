@@ -377,8 +377,7 @@ const QUAT: &str = "{ x: number, y: number, z: number, w: number }";
 
 impl FromScript for ScriptValue {
     fn from_script(value: Value, lua: &Lua) -> Result<Self, String> {
-        <ScriptValue as mlua::FromLua>::from_lua(value, lua)
-            .map_err(|e| crate::registry::plain(&e))
+        <ScriptValue as mlua::FromLua>::from_lua(value, lua).map_err(|e| crate::registry::plain(&e))
     }
     fn luau_type() -> String {
         "any".to_owned()
@@ -796,10 +795,22 @@ mod tests {
 
     #[test]
     fn luau_types_follow_the_rust_types() {
-        assert_eq!(<Option<Vec<Entity>>>::luau_type(), "{ Entity }?");
-        assert_eq!(<HashMap<String, f32>>::luau_type(), "{ [string]: number }");
-        assert_eq!(<(f64, Option<String>)>::luau_params(), ["number", "string?"]);
-        assert_eq!(<Result<(Vec3, bool), String>>::luau_returns(), "(vector, boolean)");
+        assert_eq!(
+            <Option<Vec<Entity>> as FromScript>::luau_type(),
+            "{ Entity }?"
+        );
+        assert_eq!(
+            <HashMap<String, f32> as IntoScript>::luau_type(),
+            "{ [string]: number }"
+        );
+        assert_eq!(
+            <(f64, Option<String>)>::luau_params(),
+            ["number", "string?"]
+        );
+        assert_eq!(
+            <Result<(Vec3, bool), String>>::luau_returns(),
+            "(vector, boolean)"
+        );
         assert_eq!(<()>::luau_returns(), "()");
     }
 
@@ -812,7 +823,10 @@ mod tests {
         let map = lua.load("return {speed = true}").eval::<Value>().unwrap();
         let error = <HashMap<String, f64>>::from_script(map, &lua).unwrap_err();
         assert_eq!(error, "speed: expected a number, got boolean true");
-        let quat = lua.load("return {x = 0, y = 0, z = 0}").eval::<Value>().unwrap();
+        let quat = lua
+            .load("return {x = 0, y = 0, z = 0}")
+            .eval::<Value>()
+            .unwrap();
         let error = Quat::from_script(quat, &lua).unwrap_err();
         assert_eq!(error, "w: expected a number, got nil");
     }

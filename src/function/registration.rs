@@ -65,7 +65,10 @@ impl Signature {
 
 /// Builds a system function for a world, once, when the VMs are made.
 #[doc(hidden)]
-pub struct Builder(Box<dyn FnOnce(&mut World, &'static str) -> Built + Send + Sync>);
+pub struct Builder(Build);
+
+/// Builds a system function for a world, given its name.
+type Build = Box<dyn FnOnce(&mut World, &'static str) -> Built + Send + Sync>;
 
 impl std::fmt::Debug for Builder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -197,12 +200,16 @@ pub(crate) struct FunctionInfo {
 impl FunctionInfo {
     /// The library part of the name.
     pub fn library(&self) -> &'static str {
-        self.name.split_once('.').map_or(self.name, |(library, _)| library)
+        self.name
+            .split_once('.')
+            .map_or(self.name, |(library, _)| library)
     }
 
     /// The function part of the name.
     pub fn function(&self) -> &'static str {
-        self.name.split_once('.').map_or(self.name, |(_, function)| function)
+        self.name
+            .split_once('.')
+            .map_or(self.name, |(_, function)| function)
     }
 
     /// The Luau function type: `(number, Entity?) -> vector`.
@@ -247,7 +254,14 @@ impl ScriptFunctions {
 
     /// Registers a function; panics with a message naming both when `name` is taken, is not
     /// `library.function`, or belongs to one of the crate's libraries, or when the VMs are made.
-    fn register(&mut self, name: &str, entry: Entry, signature: Signature, doc: String, reach: Reach) {
+    fn register(
+        &mut self,
+        name: &str,
+        entry: Entry,
+        signature: Signature,
+        doc: String,
+        reach: Reach,
+    ) {
         if let Err(problem) = self.check(name) {
             panic!("add_script_function(\"{name}\"): {problem}");
         }
@@ -269,9 +283,11 @@ impl ScriptFunctions {
     /// Why `name` cannot be registered, if it cannot.
     fn check(&self, name: &str) -> Result<(), String> {
         if self.sealed {
-            return Err("the script VMs are made already (by app.finish() or the first \
+            return Err(
+                "the script VMs are made already (by app.finish() or the first \
                         update); register game functions while building the app"
-                .to_owned());
+                    .to_owned(),
+            );
         }
         let Some((library, function)) = name.split_once('.') else {
             return Err("a game function's name is `library.function`".to_owned());
@@ -386,15 +402,27 @@ impl GameLibraries {
 /// Registers a system function: see `ScriptingAppExt::add_script_function`.
 pub(crate) fn add_system<M>(world: &mut World, name: &str, function: impl IntoScriptFunction<M>) {
     let (builder, signature, doc) = function.into_parts();
-    world
-        .get_resource_or_init::<ScriptFunctions>()
-        .register(name, Entry::Pending(builder), signature, doc, Reach::Main);
+    world.get_resource_or_init::<ScriptFunctions>().register(
+        name,
+        Entry::Pending(builder),
+        signature,
+        doc,
+        Reach::Main,
+    );
 }
 
 /// Registers a plain function: see `ScriptingAppExt::add_worker_script_function`.
-pub(crate) fn add_plain<M>(world: &mut World, name: &str, function: impl IntoWorkerScriptFunction<M>) {
+pub(crate) fn add_plain<M>(
+    world: &mut World,
+    name: &str,
+    function: impl IntoWorkerScriptFunction<M>,
+) {
     let (install, signature, doc) = function.into_parts();
-    world
-        .get_resource_or_init::<ScriptFunctions>()
-        .register(name, Entry::Ready(install), signature, doc, Reach::Every);
+    world.get_resource_or_init::<ScriptFunctions>().register(
+        name,
+        Entry::Ready(install),
+        signature,
+        doc,
+        Reach::Every,
+    );
 }

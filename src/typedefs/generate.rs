@@ -1,10 +1,10 @@
 //! [`generate`]: collecting what a script can reach in one app, and writing it out as a
 //! definitions file.
 
-use crate::function::registration::ScriptFunctions;
 use super::library::{self, EXTERNS, Extern, Library, Registered, Vm};
 use super::types::{Mode, Namer, Ty};
 use crate::cvar::{CVarRegistry, CVarValue};
+use crate::function::registration::ScriptFunctions;
 use crate::registry::{Kind, ScriptRegistry, is_reflected};
 use bevy_ecs::reflect::AppTypeRegistry;
 use bevy_ecs::world::World;

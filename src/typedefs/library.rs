@@ -350,7 +350,8 @@ fn hooks() -> Library {
 fn events(registered: &Registered) -> Library {
     Library {
         name: "events".into(),
-        doc: "Named events between scripts and Rust; registered messages by their type name.".into(),
+        doc: "Named events between scripts and Rust; registered messages by their type name."
+            .into(),
         members: vec![
             Member::overloaded(
                 "emit",
@@ -377,7 +378,8 @@ fn ecs(registered: &Registered) -> Library {
     let (components, resources) = (&registered.components, &registered.resources);
     Library {
         name: "ecs".into(),
-        doc: "Entities, components and resources of the world, by short type name. Main VM only.".into(),
+        doc: "Entities, components and resources of the world, by short type name. Main VM only."
+            .into(),
         members: vec![
             Member::new(
                 "spawn",
@@ -462,7 +464,8 @@ fn ecs(registered: &Registered) -> Library {
 fn commands(registered: &Registered) -> Library {
     Library {
         name: "commands".into(),
-        doc: "World changes deferred to the end of the scripting step, in order. Worker VMs too.".into(),
+        doc: "World changes deferred to the end of the scripting step, in order. Worker VMs too."
+            .into(),
         members: vec![
             Member::new("spawn", "", "(components: Components?) -> ()"),
             Member::overloaded(
