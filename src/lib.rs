@@ -47,7 +47,7 @@ pub use error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 #[doc(hidden)]
 pub use fast::dynamic::{Output, Scalar};
 #[doc(hidden)]
-pub use function::{Arguments, Builder, Fast, Install, NoArgs, Signature};
+pub use function::{Arguments, Builder, Fast, Install, Shape, Signature, Source};
 pub use function::{
     Documented, FromScript, IntoScript, IntoScriptFunction, IntoWorkerScriptFunction, ScriptArgs,
     ScriptFunctionDoc, ScriptInput, ScriptReturn, Serde,

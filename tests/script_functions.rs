@@ -268,8 +268,9 @@ fn worker_jobs_call_worker_functions_and_are_told_where_systems_run() {
     assert_eq!(h.payloads("hyp"), [ScriptValue::Number(13.0)]);
     let message = h.payloads("main_only")[0].to_string();
     assert!(
-        message
-            .contains("`game.add_one` reads the world, so only the main VM's scripts can call it"),
+        message.contains(
+            "`game.add_one` is a function of the main VM's scripts (add_script_function)"
+        ),
         "{message}"
     );
 }
@@ -408,21 +409,25 @@ fn game_libraries_are_read_only_and_one_script_cannot_replace_them_for_another()
 }
 
 #[test]
-fn a_system_function_outside_the_step_says_it_needs_the_world() {
+fn a_system_function_outside_the_step_says_it_needs_the_world_and_a_plain_one_runs() {
     let h = harness(&[]);
     let lua = h.app.world().resource::<ScriptEngine>().lua().clone();
     let error = lua
-        .load("return game.add_one(1)")
+        .load("return game.counter()")
         .exec()
         .unwrap_err()
         .to_string();
     assert!(
         error.contains(
-            "`game.add_one` needs the world, which scripts reach only while the scripting step runs"
+            "`game.counter` needs the world, which scripts reach only while the scripting step runs"
         ),
         "{error}"
     );
-    // Plain functions need no world.
+    // A function of its arguments alone needs no world, nor does a worker function.
+    assert_eq!(
+        lua.load("return game.add_one(1)").eval::<f64>().unwrap(),
+        2.0
+    );
     assert_eq!(
         lua.load("return util.hypot(3, 4)").eval::<f64>().unwrap(),
         5.0

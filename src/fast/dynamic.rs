@@ -53,11 +53,15 @@ impl<'call> Stack<'call> {
     }
 
     /// The argument at `index` as a [`Scalar`].
+    #[inline]
     pub fn scalar(&self, index: c_int) -> Scalar<'call> {
-        match self.kind(index) {
+        let kind = self.kind(index);
+        match kind {
             Type::Nil => Scalar::Nil,
             Type::Boolean => self.boolean(index).map_or(Scalar::Other, Scalar::Boolean),
-            Type::Number => self.number(index).map_or(Scalar::Other, Scalar::Number),
+            Type::Number => self
+                .number_of(index, kind)
+                .map_or(Scalar::Other, Scalar::Number),
             Type::Vector => self.vector(index).map_or(Scalar::Other, Scalar::Vector),
             Type::LightUserData => self.entity(index).map_or(Scalar::Other, Scalar::Entity),
             Type::String => self
@@ -68,6 +72,7 @@ impl<'call> Stack<'call> {
     }
 
     /// Pushes `value`.
+    #[inline]
     pub fn push_output(&self, value: &Output) {
         match value {
             Output::Nil => self.push_nil(),

@@ -14,7 +14,8 @@ use mlua::{Function, Lua, MultiValue};
 use std::ffi::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, PoisonError};
+use try_lock::TryLock;
 
 /// The input of a system that scripts call: `In<A>` for arguments `A` (one [`FromScript`]
 /// value, a tuple of them, or `()`), or no input at all.
@@ -56,8 +57,10 @@ pub(crate) trait Call: Send + Sync + 'static {
 }
 
 /// A Bevy system as a game function: built once, run with the lent world at each call.
+/// The system sits in a lock that never waits: a call that finds it taken is a call made while
+/// the function runs, which is refused.
 pub(crate) struct SystemCall<S> {
-    system: Mutex<S>,
+    system: TryLock<S>,
     world: WorldId,
 }
 
@@ -65,7 +68,7 @@ impl<S> SystemCall<S> {
     /// `system`, initialized for the world `world`.
     pub fn new(system: S, world: WorldId) -> Self {
         Self {
-            system: Mutex::new(system),
+            system: TryLock::new(system),
             world,
         }
     }
@@ -86,18 +89,14 @@ where
         shared: Option<&Shared>,
         args: Self::Args,
     ) -> mlua::Result<S::Out> {
-        let mut system = match self.system.try_lock() {
-            Ok(system) => system,
-            Err(TryLockError::WouldBlock) => {
-                return Err(lua_error(
-                    ScriptErrorKind::Runtime,
-                    format!(
-                        "`{name}` was called while it runs (it reached Lua, which called it \
-                         again); a script function cannot run inside itself"
-                    ),
-                ));
-            }
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        let Some(mut system) = self.system.try_lock() else {
+            return Err(lua_error(
+                ScriptErrorKind::Runtime,
+                format!(
+                    "`{name}` was called while it runs (it reached Lua, which called it again); \
+                     a script function cannot run inside itself"
+                ),
+            ));
         };
         let Some(lent) = shared.map(|shared| &shared.lent) else {
             return Err(no_world(name, false));
@@ -162,10 +161,9 @@ where
     type Out = R;
 
     fn call(&self, name: &'static str, _: Option<&Shared>, args: A) -> mlua::Result<R> {
-        crate::runtime::context::in_function(name, || {
-            catch_unwind(AssertUnwindSafe(|| (self.f)(args)))
-        })
-        .map_err(|panic| panicked(name, panic.as_ref()))
+        // Without a world, the function cannot reach Lua, so nothing needs its name.
+        catch_unwind(AssertUnwindSafe(|| (self.f)(args)))
+            .map_err(|panic| panicked(name, panic.as_ref()))
     }
 }
 
@@ -298,7 +296,7 @@ where
 {
     fn check_change_tick(&self, check: CheckChangeTicks) {
         // A function running now (a nested schedule's check) is checked next time.
-        if let Ok(mut system) = self.call.system.try_lock() {
+        if let Some(mut system) = self.call.system.try_lock() {
             system.check_change_tick(check);
         }
     }
@@ -310,8 +308,9 @@ pub(crate) fn stub(lua: &Lua, name: &'static str) -> mlua::Result<Function> {
         Err(lua_error(
             ScriptErrorKind::Runtime,
             format!(
-                "`{name}` reads the world, so only the main VM's scripts can call it; give \
-                 worker scripts a function with add_worker_script_function"
+                "`{name}` is a function of the main VM's scripts (add_script_function), so a \
+                 worker cannot call it; give worker scripts a function with \
+                 add_worker_script_function"
             ),
         ))
     })

@@ -112,6 +112,7 @@ impl std::fmt::Debug for Arguments<'_> {
 
 impl<'a> Arguments<'a> {
     /// Argument `position` (from 1); `Nil` past the last.
+    #[inline]
     pub fn get(&self, position: c_int) -> Scalar<'a> {
         self.0.scalar(position)
     }

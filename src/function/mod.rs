@@ -9,6 +9,6 @@ pub(crate) mod registration;
 pub use body::ScriptInput;
 pub use convert::{Arguments, Fast, FromScript, IntoScript, ScriptArgs, ScriptReturn, Serde};
 pub use registration::{
-    Builder, Documented, Install, IntoScriptFunction, IntoWorkerScriptFunction, NoArgs,
-    ScriptFunctionDoc, Signature,
+    Builder, Documented, Install, IntoScriptFunction, IntoWorkerScriptFunction, ScriptFunctionDoc,
+    Shape, Signature, Source,
 };

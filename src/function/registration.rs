@@ -5,7 +5,7 @@ use super::body::{Call, GameFunction, PlainCall, ScriptInput, SystemCall, Ticks,
 use super::convert::{ScriptArgs, ScriptReturn};
 use bevy_ecs::change_detection::CheckChangeTicks;
 use bevy_ecs::resource::Resource;
-use bevy_ecs::system::{IntoSystem, System as _};
+use bevy_ecs::system::{In, IntoSystem, IsFunctionSystem, System as _, SystemParamFunction};
 use bevy_ecs::world::World;
 use mlua::{Lua, Table};
 use std::collections::BTreeMap;
@@ -32,11 +32,13 @@ pub trait ScriptFunctionDoc: Sized {
 
 impl<F: Send + Sync + 'static> ScriptFunctionDoc for F {}
 
-/// A Bevy system that scripts can call: its input is `In<A>` (or none) and its output a
-/// [`ScriptReturn`](crate::ScriptReturn). `M` only tells the implementations apart.
+/// A Bevy function system that scripts can call: its input is `In<A>` (or none), its output a
+/// [`ScriptReturn`](crate::ScriptReturn), and its other parameters any system parameters,
+/// `&mut World` included. A function whose only parameter is `In` (a plain closure) must be
+/// `Fn`; it runs directly, without a world. `M` only tells the implementations apart.
 pub trait IntoScriptFunction<M>: Sized + Send + Sync + 'static {
     #[doc(hidden)]
-    fn into_parts(self) -> (Builder, Signature, String);
+    fn into_parts(self) -> (Source, Signature, String);
 }
 
 /// A plain function that every VM gets, worker VMs included: `Fn(A) -> R` (or `Fn() -> R`) with
@@ -82,41 +84,102 @@ struct Built {
     ticks: Arc<dyn Ticks>,
 }
 
-impl<T, I, O, M> IntoScriptFunction<(I, O, M)> for T
+/// Marks the implementations of [`IntoScriptFunction`] and [`IntoWorkerScriptFunction`]: a
+/// function of its arguments alone, one with no input, one with system parameters.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Shape<const KIND: u8>;
+
+impl<F, A, O, M> IntoScriptFunction<(Shape<0>, M, A)> for F
 where
-    T: IntoSystem<I, O, M> + Send + Sync + 'static,
-    I: ScriptInput,
+    F: SystemParamFunction<M, In = In<A>, Out = O, Param = ()> + Fn(In<A>) -> O,
+    A: ScriptArgs,
     O: ScriptReturn,
 {
-    fn into_parts(self) -> (Builder, Signature, String) {
-        let build = move |world: &mut World, name: &'static str| {
-            let mut system = T::into_system(self);
-            system.initialize(world);
-            let function = GameFunction::new(name, SystemCall::new(system, world.id()));
-            Built {
-                install: Arc::new(System(Arc::clone(&function))),
-                ticks: function,
-            }
-        };
-        (
-            Builder(Box::new(build)),
-            Signature::of::<I::Args, O>(),
-            String::new(),
-        )
+    fn into_parts(self) -> (Source, Signature, String) {
+        let install = Plain(PlainCall::new(move |args: A| self(In(args))));
+        let source = Source::Ready(Arc::new(install));
+        (source, Signature::of::<A, O>(), String::new())
     }
 }
 
+impl<F, O, M> IntoScriptFunction<(Shape<1>, M)> for F
+where
+    F: SystemParamFunction<M, In = (), Out = O, Param = ()> + Fn() -> O,
+    O: ScriptReturn,
+{
+    fn into_parts(self) -> (Source, Signature, String) {
+        let install = Plain(PlainCall::new(move |()| self()));
+        let source = Source::Ready(Arc::new(install));
+        (source, Signature::of::<(), O>(), String::new())
+    }
+}
+
+/// The system of `function`, built for the world when the VMs are made.
+fn system_source<F, M>(function: F) -> Source
+where
+    F: SystemParamFunction<M>,
+    F::In: ScriptInput,
+    F::Out: ScriptReturn,
+    M: 'static,
+{
+    let build = move |world: &mut World, name: &'static str| {
+        let mut system = IntoSystem::<F::In, F::Out, (IsFunctionSystem, M)>::into_system(function);
+        system.initialize(world);
+        let function = GameFunction::new(name, SystemCall::new(system, world.id()));
+        Built {
+            install: Arc::new(System(Arc::clone(&function))),
+            ticks: function,
+        }
+    };
+    Source::Build(Builder(Box::new(build)))
+}
+
+/// [`IntoScriptFunction`] for functions with `$p` system parameters.
+macro_rules! with_params {
+    ($($p:ident),+) => {
+        impl<F, M, $($p),+> IntoScriptFunction<(Shape<2>, M, ($($p,)+))> for F
+        where
+            F: SystemParamFunction<M, Param = ($($p,)+)>,
+            F::In: ScriptInput,
+            F::Out: ScriptReturn,
+            M: 'static,
+        {
+            fn into_parts(self) -> (Source, Signature, String) {
+                let signature = Signature::of::<<F::In as ScriptInput>::Args, F::Out>();
+                (system_source(self), signature, String::new())
+            }
+        }
+    };
+}
+
+with_params!(P0);
+with_params!(P0, P1);
+with_params!(P0, P1, P2);
+with_params!(P0, P1, P2, P3);
+with_params!(P0, P1, P2, P3, P4);
+with_params!(P0, P1, P2, P3, P4, P5);
+with_params!(P0, P1, P2, P3, P4, P5, P6);
+with_params!(P0, P1, P2, P3, P4, P5, P6, P7);
+with_params!(P0, P1, P2, P3, P4, P5, P6, P7, P8);
+with_params!(P0, P1, P2, P3, P4, P5, P6, P7, P8, P9);
+with_params!(P0, P1, P2, P3, P4, P5, P6, P7, P8, P9, P10);
+with_params!(P0, P1, P2, P3, P4, P5, P6, P7, P8, P9, P10, P11);
+with_params!(P0, P1, P2, P3, P4, P5, P6, P7, P8, P9, P10, P11, P12);
+with_params!(P0, P1, P2, P3, P4, P5, P6, P7, P8, P9, P10, P11, P12, P13);
+with_params!(
+    P0, P1, P2, P3, P4, P5, P6, P7, P8, P9, P10, P11, P12, P13, P14
+);
+with_params!(
+    P0, P1, P2, P3, P4, P5, P6, P7, P8, P9, P10, P11, P12, P13, P14, P15
+);
+
 impl<T: IntoScriptFunction<M>, M> IntoScriptFunction<(Documented<()>, M)> for Documented<T> {
-    fn into_parts(self) -> (Builder, Signature, String) {
+    fn into_parts(self) -> (Source, Signature, String) {
         let (builder, signature, _) = self.function.into_parts();
         (builder, signature, self.doc)
     }
 }
-
-/// Marks the implementation for functions of no arguments.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct NoArgs;
 
 impl<F, A, R> IntoWorkerScriptFunction<(A, R)> for F
 where
@@ -130,7 +193,7 @@ where
     }
 }
 
-impl<F, R> IntoWorkerScriptFunction<(NoArgs, R)> for F
+impl<F, R> IntoWorkerScriptFunction<(Shape<1>, R)> for F
 where
     F: Fn() -> R + Send + Sync + 'static,
     R: ScriptReturn,
@@ -222,12 +285,23 @@ impl FunctionInfo {
     }
 }
 
-/// One registered function and what it is waiting for.
-enum Entry {
-    /// A system not yet built (the VMs are not made yet).
-    Pending(Builder),
+/// How a registered function is made: a system not yet built (the VMs are not made yet), or a
+/// function ready to install.
+#[doc(hidden)]
+pub enum Source {
+    /// A system, built for the world when the VMs are made.
+    Build(Builder),
     /// A function ready to install.
     Ready(Arc<dyn Install>),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Source::Build(_) => "Source::Build",
+            Source::Ready(_) => "Source::Ready",
+        })
+    }
 }
 
 /// The game's functions, as registered: kept in the app until the VMs are made, and after for
@@ -235,7 +309,7 @@ enum Entry {
 #[derive(Resource, Default)]
 pub(crate) struct ScriptFunctions {
     infos: Vec<FunctionInfo>,
-    entries: Mutex<Vec<Entry>>,
+    entries: Mutex<Vec<Source>>,
     ticks: Vec<Arc<dyn Ticks>>,
     /// Set once the VMs are made: later registrations are refused.
     sealed: bool,
@@ -257,7 +331,7 @@ impl ScriptFunctions {
     fn register(
         &mut self,
         name: &str,
-        entry: Entry,
+        entry: Source,
         signature: Signature,
         doc: String,
         reach: Reach,
@@ -332,12 +406,12 @@ impl ScriptFunctions {
         let mut installs = Vec::with_capacity(entries.len());
         for (entry, info) in entries.into_iter().zip(&functions.infos) {
             let install = match entry {
-                Entry::Pending(Builder(build)) => {
+                Source::Build(Builder(build)) => {
                     let built = build(world, info.name);
                     functions.ticks.push(built.ticks);
                     built.install
                 }
-                Entry::Ready(install) => install,
+                Source::Ready(install) => install,
             };
             installs.push((info.clone(), install));
         }
@@ -346,7 +420,7 @@ impl ScriptFunctions {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner) = installs
             .iter()
-            .map(|(_, install)| Entry::Ready(Arc::clone(install)))
+            .map(|(_, install)| Source::Ready(Arc::clone(install)))
             .collect();
         world.insert_resource(functions);
         GameLibraries(Arc::new(installs))
@@ -401,10 +475,10 @@ impl GameLibraries {
 
 /// Registers a system function: see `ScriptingAppExt::add_script_function`.
 pub(crate) fn add_system<M>(world: &mut World, name: &str, function: impl IntoScriptFunction<M>) {
-    let (builder, signature, doc) = function.into_parts();
+    let (source, signature, doc) = function.into_parts();
     world.get_resource_or_init::<ScriptFunctions>().register(
         name,
-        Entry::Pending(builder),
+        source,
         signature,
         doc,
         Reach::Main,
@@ -420,7 +494,7 @@ pub(crate) fn add_plain<M>(
     let (install, signature, doc) = function.into_parts();
     world.get_resource_or_init::<ScriptFunctions>().register(
         name,
-        Entry::Ready(install),
+        Source::Ready(install),
         signature,
         doc,
         Reach::Every,
