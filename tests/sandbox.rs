@@ -344,3 +344,120 @@ fn compile_errors_report_file_and_line() {
         error.message
     );
 }
+
+/// Calls nested in a call (tasks it spawns, console lines it runs, the `on_despawn` of an
+/// entity it despawns) share its budget: each gets what the caller has left, and what it spends
+/// is charged to the caller. Every loop below counts its iterations in one counter, each of
+/// which passes at least one checkpoint, so the counter is bounded by one call's budget.
+#[test]
+fn nested_calls_share_their_callers_instruction_budget() {
+    const LIMIT: u64 = 100_000;
+    let config = ScriptConfig {
+        instruction_limit: LIMIT,
+        time_limit: None,
+        ..Default::default()
+    };
+    let script = r#"
+        local count = 0
+        -- Each level spawns the next as a task, which starts at once, inside this call.
+        local function runaway(depth: number)
+            if depth > 0 then
+                task.spawn(runaway, depth - 1)
+            end
+            while true do
+                count += 1
+            end
+        end
+        hooks.on_update(function()
+            count = 0
+            runaway(3)
+        end)
+        hooks.on_update(function()
+            events.emit("count", count)
+        end)
+    "#;
+    let mut h = Harness::with_config(config, &[("scripts/nest.luau", script)])
+        .scripts(&["scripts/nest.luau"]);
+    h.run_until_event("count");
+    let count = h.payloads("count")[0].as_number().expect("a count");
+    assert!(count > LIMIT as f64 / 2.0, "the loops ran: {count}");
+    // The last iteration runs before the checkpoint that finds the budget empty.
+    assert!(
+        count <= (LIMIT + 1) as f64,
+        "four runaway loops spent {count} iterations under a budget of {LIMIT} checkpoints"
+    );
+    let errors = h.take_errors();
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.kind == ScriptErrorKind::InstructionLimit),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn a_console_line_or_an_on_despawn_cannot_outrun_its_caller() {
+    let config = ScriptConfig {
+        instruction_limit: 100_000,
+        time_limit: None,
+        ..Default::default()
+    };
+    let spinner = r#"
+        local Spinner = {}
+        function Spinner:on_spawn()
+            events.emit("spinner_ready")
+        end
+        function Spinner:on_despawn()
+            while true do end
+        end
+        return Spinner
+    "#;
+    let script = r#"
+        events.on("console", function()
+            for _ = 1, 3 do
+                console.execute("lua while true do end")
+            end
+            events.emit("after_console")
+        end)
+        events.on("despawn", function(e: Entity)
+            ecs.despawn(e)
+            events.emit("after_despawn")
+        end)
+        events.emit("ready")
+    "#;
+    let mut h = Harness::with_config(
+        config,
+        &[
+            ("scripts/caller.luau", script),
+            ("scripts/spinner.luau", spinner),
+        ],
+    )
+    .scripts(&["scripts/caller.luau"]);
+    h.run_until_event("ready");
+    let handle = h
+        .app
+        .world()
+        .resource::<bevy_asset::AssetServer>()
+        .load("scripts/spinner.luau");
+    let spinner = h.app.world_mut().spawn(Script::new(handle)).id();
+    h.run_until_event("spinner_ready");
+    for (event, payload) in [
+        ("console", ScriptValue::Nil),
+        ("despawn", ScriptValue::Entity(spinner)),
+    ] {
+        h.take_errors();
+        let done = ScriptEngine::emit(h.app.world_mut(), event, payload);
+        assert!(
+            done.is_err(),
+            "{event}: the caller is stopped too: {done:?}"
+        );
+        assert_eq!(
+            done.unwrap_err().kind,
+            ScriptErrorKind::InstructionLimit,
+            "{event}"
+        );
+    }
+    h.update();
+    assert!(h.payloads("after_console").is_empty());
+    assert!(h.payloads("after_despawn").is_empty());
+}

@@ -24,7 +24,9 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     console.raw_set(
         "execute",
         function::create(lua, "console.execute", |lua, (line,): (String,)| {
-            Ok(match crate::runtime::context::console_execute(lua, &line) {
+            let outcome = crate::runtime::context::console_execute(lua, &line);
+            crate::runtime::context::stop_if_spent()?;
+            Ok(match outcome {
                 Ok(output) => (output, true),
                 Err(error) => (format!("error: {error}"), false),
             })

@@ -38,6 +38,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
                 .app_data_ref::<CallLimits>()
                 .map_or(Limits::NONE, |l| l.0);
             scheduler::resume(lua, &thread, args, Caller::current(), limit);
+            crate::runtime::context::stop_if_spent()?;
             Ok(thread)
         })?,
     )?;

@@ -8,7 +8,9 @@
 //! that many slow steps later.
 //!
 //! The budget is thread-local: a VM runs on one thread at a time, and a call from the host
-//! (a hook, a handler, a job) sets it for its length with [`Budget::run`].
+//! (a hook, a handler, a job) sets it for its length with [`Budget::run`]. A call made from
+//! inside another (a task spawned, a console line run, an `on_despawn`) gets at most what its
+//! caller has left, and is charged to it.
 
 use crate::error::ScriptErrorKind;
 use mlua::Lua;
@@ -32,6 +34,8 @@ thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// The limit that stopped the current host call, once one did.
     static STOPPED: Cell<Option<ScriptErrorKind>> = const { Cell::new(None) };
+    /// Whether a host call runs on this thread: a call made now is nested in it.
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// What one call from the host into Lua may spend.
@@ -54,43 +58,138 @@ impl Limits {
 /// The budget of one call from the host into Lua.
 pub(crate) struct Budget;
 
+/// The budget of a call on this thread, as kept while a call nested inside it runs.
+struct Saved {
+    remaining: u64,
+    time_limit: Option<Duration>,
+    deadline: Option<Instant>,
+    stopped: Option<ScriptErrorKind>,
+    active: bool,
+}
+
+impl Saved {
+    /// Takes the budget of the running call (if any), leaving `remaining`, `time_limit` and
+    /// `deadline` for the next one.
+    fn replace(remaining: u64, time_limit: Option<Duration>, deadline: Option<Instant>) -> Self {
+        Self {
+            remaining: REMAINING.replace(remaining),
+            time_limit: TIME_LIMIT.replace(time_limit),
+            deadline: DEADLINE.replace(deadline),
+            stopped: STOPPED.replace(None),
+            active: ACTIVE.replace(true),
+        }
+    }
+
+    /// Puts the budget back.
+    fn restore(&self) {
+        REMAINING.set(self.remaining);
+        TIME_LIMIT.set(self.time_limit);
+        DEADLINE.set(self.deadline);
+        STOPPED.set(self.stopped);
+        ACTIVE.set(self.active);
+    }
+}
+
 impl Budget {
     /// Runs `f` (a call into Lua) within `limits`, and returns its result together with the
     /// limit that stopped it, if one did: [`ScriptErrorKind::InstructionLimit`] or
     /// [`ScriptErrorKind::TimeLimit`].
     ///
-    /// Budgets nest: the budget of an outer call is restored when `f` returns, and also when
-    /// it unwinds.
+    /// A call made while another runs on this thread (a task spawned, a console line run, an
+    /// `on_despawn`) is nested: it gets at most what its caller has left, checkpoints and
+    /// time, and what it spends is charged to the caller, so that a caller stopped by its
+    /// limits cannot go on through calls it makes. The caller's budget is restored, less what
+    /// was spent, when `f` returns, and also when it unwinds.
     pub(crate) fn run<R>(limits: Limits, f: impl FnOnce() -> R) -> (R, Option<ScriptErrorKind>) {
-        /// Puts the outer call's budget back, on return and on unwind alike.
-        struct Restore(
-            u64,
-            Option<Duration>,
-            Option<Instant>,
-            Option<ScriptErrorKind>,
-        );
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                REMAINING.set(self.0);
-                TIME_LIMIT.set(self.1);
-                DEADLINE.set(self.2);
-                STOPPED.set(self.3);
-            }
-        }
         let checkpoints = match limits.checkpoints {
             0 => u64::MAX,
             n => n,
         };
-        let restore = Restore(
-            REMAINING.replace(checkpoints),
-            TIME_LIMIT.replace(limits.time),
-            DEADLINE.replace(None),
-            STOPPED.replace(None),
-        );
+        if !ACTIVE.get() {
+            return Self::fresh(checkpoints, limits.time, f);
+        }
+        // The caller's clock starts now if it has not, so the nested call cannot outlast it.
+        let outer_deadline = match (TIME_LIMIT.get(), DEADLINE.get()) {
+            (Some(limit), None) => {
+                let deadline = Instant::now().checked_add(limit);
+                DEADLINE.set(deadline);
+                deadline
+            }
+            (_, deadline) => deadline,
+        };
+        let own_deadline = limits
+            .time
+            .and_then(|limit| Instant::now().checked_add(limit));
+        let deadline = match (outer_deadline, own_deadline) {
+            (Some(outer), Some(own)) => Some(outer.min(own)),
+            (outer, own) => outer.or(own),
+        };
+        let start = checkpoints.min(REMAINING.get());
+        /// Puts the caller's budget back, less what the nested call spent.
+        struct Charge(Saved, u64);
+        impl Drop for Charge {
+            fn drop(&mut self) {
+                let spent = self.1.saturating_sub(REMAINING.get());
+                self.0.restore();
+                charge(spent);
+            }
+        }
+        let time_limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let charge = Charge(Saved::replace(start, time_limit, deadline), start);
+        let result = f();
+        let stopped = STOPPED.get();
+        drop(charge);
+        (result, stopped)
+    }
+
+    /// The limit that stopped the running call, when a call nested in it spent what was left:
+    /// the host function that made the nested call raises it rather than return to a caller
+    /// that has nothing left.
+    pub(crate) fn spent() -> Option<ScriptErrorKind> {
+        (ACTIVE.get() && REMAINING.get() == 0)
+            .then(|| STOPPED.get().unwrap_or(ScriptErrorKind::InstructionLimit))
+    }
+
+    /// Runs `f` with a budget of its own, not charged to any caller: for a call from the
+    /// host that no call into Lua contains.
+    fn fresh<R>(
+        checkpoints: u64,
+        time: Option<Duration>,
+        f: impl FnOnce() -> R,
+    ) -> (R, Option<ScriptErrorKind>) {
+        /// Puts the budget back, on return and on unwind alike.
+        struct Restore(Saved);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                self.0.restore();
+            }
+        }
+        let restore = Restore(Saved::replace(checkpoints, time, None));
         let result = f();
         let stopped = STOPPED.get();
         drop(restore);
         (result, stopped)
+    }
+}
+
+/// Charges `spent` checkpoints to the running call, and stops it (at its next checkpoint)
+/// when that, or the clock, leaves it nothing.
+fn charge(spent: u64) {
+    let remaining = REMAINING.get();
+    if remaining == u64::MAX && TIME_LIMIT.get().is_none() {
+        // No limit at all.
+        return;
+    }
+    REMAINING.set(remaining.saturating_sub(spent));
+    if REMAINING.get() == 0 && STOPPED.get().is_none() {
+        STOPPED.set(Some(ScriptErrorKind::InstructionLimit));
+    }
+    if DEADLINE
+        .get()
+        .is_some_and(|deadline| Instant::now() >= deadline)
+    {
+        REMAINING.set(0);
+        STOPPED.set(Some(ScriptErrorKind::TimeLimit));
     }
 }
 
@@ -202,6 +301,65 @@ mod tests {
         assert_eq!(REMAINING.get(), u64::MAX);
         assert_eq!(DEADLINE.get(), None);
         assert_eq!(TIME_LIMIT.get(), None);
+    }
+
+    #[test]
+    fn a_nested_call_gets_what_its_caller_has_left_and_is_charged_to_it() {
+        let limits = Limits {
+            checkpoints: 1_000,
+            time: Some(Duration::from_secs(60)),
+        };
+        Budget::run(limits, || {
+            REMAINING.set(300);
+            Budget::run(limits, || {
+                assert_eq!(REMAINING.get(), 300, "at most what the caller has left");
+                let inner = DEADLINE
+                    .get()
+                    .expect("a nested call's clock starts at once");
+                assert!(
+                    TIME_LIMIT
+                        .get()
+                        .is_some_and(|t| t <= Duration::from_secs(60))
+                );
+                REMAINING.set(100);
+                inner
+            });
+            assert_eq!(
+                REMAINING.get(),
+                100,
+                "the caller paid for what the call spent"
+            );
+            assert_eq!(STOPPED.get(), None);
+            // A nested call that spends all it was given leaves its caller stopped.
+            let ((), stopped) = Budget::run(limits, || {
+                REMAINING.set(0);
+                STOPPED.set(Some(ScriptErrorKind::InstructionLimit));
+            });
+            assert_eq!(stopped, Some(ScriptErrorKind::InstructionLimit));
+            assert_eq!(REMAINING.get(), 0);
+            assert_eq!(STOPPED.get(), Some(ScriptErrorKind::InstructionLimit));
+        });
+        // A call that no call contains gets a budget of its own again.
+        Budget::run(limits, || assert_eq!(REMAINING.get(), 1_000));
+        assert!(!ACTIVE.get());
+    }
+
+    #[test]
+    fn a_nested_call_never_outlives_its_callers_deadline() {
+        let outer = Limits {
+            checkpoints: 0,
+            time: Some(Duration::from_millis(20)),
+        };
+        let inner = Limits {
+            checkpoints: 0,
+            time: Some(Duration::from_secs(3600)),
+        };
+        Budget::run(outer, || {
+            Budget::run(inner, || {
+                let deadline = DEADLINE.get().expect("the inner deadline");
+                assert!(deadline <= Instant::now() + Duration::from_millis(20));
+            });
+        });
     }
 
     #[test]

@@ -166,6 +166,15 @@ pub(crate) fn call_as<R>(
     }
 }
 
+/// The error a host function raises after a call it made into Lua (a task, a console line,
+/// an `on_despawn`) spent what its caller had left, so the caller stops there.
+pub(crate) fn stop_if_spent() -> mlua::Result<()> {
+    match crate::vm::Budget::spent() {
+        Some(kind) => Err(crate::error::lua_error(kind, kind.to_string())),
+        None => Ok(()),
+    }
+}
+
 /// Records an error a call into Lua raised, to be logged and sent when the step ends. After a
 /// memory error the garbage is collected at once, so the next call does not fail too.
 pub(crate) fn report(lua: &Lua, error: ScriptError) {

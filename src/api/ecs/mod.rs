@@ -456,7 +456,8 @@ pub(crate) fn despawn(lua: &Lua, entity: Entity, function: &str) -> mlua::Result
     crate::runtime::context::despawned(lua, entity, limit);
     with_world(lua, |world| {
         world.despawn(entity);
-    })
+    })?;
+    crate::runtime::context::stop_if_spent()
 }
 
 /// Spawns an entity with `(name, value)` components; on any error nothing stays spawned.
