@@ -338,3 +338,29 @@ fn lua_code_that_looks_like_bytecode_is_refused() {
     }
     assert_eq!(exec(&mut h, "lua 1 + 2"), Ok("3".into()));
 }
+
+/// A value whose `__tostring` never returns, as the result of a Lua command, of a `lua` line
+/// and as an error value: it becomes text under the call's limits, so the console returns.
+#[test]
+fn results_become_text_under_the_call_limits() {
+    let source = r#"
+        local forever = setmetatable({}, { __tostring = function() while true do end end })
+        console.register("forever", function() return forever end, "never prints")
+        hooks.on_update(function()
+            error(forever)
+        end)
+        _G_forever = forever
+        events.emit("ready")
+    "#;
+    let mut h = harness(source);
+    let error = exec(&mut h, "forever").unwrap_err();
+    assert!(error.contains("instruction limit"), "{error}");
+    let lua = "lua setmetatable({}, { __tostring = function() while true do end end })";
+    let error = exec(&mut h, lua).unwrap_err();
+    assert!(error.contains("instruction limit"), "{error}");
+    // An error value whose __tostring loops: the hook's error is still reported.
+    h.take_errors();
+    h.update();
+    let errors = h.take_errors();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+}

@@ -136,16 +136,14 @@ pub(crate) fn call_lua_command(
         script: owner.id,
         entity: None,
     };
+    // The result becomes text inside the call, so a `__tostring` runs under its limits too.
     let call = || {
         let args = lua.create_sequence_from(args.iter().map(String::as_str))?;
-        function.call::<MultiValue>(args)
+        text(&function.call::<MultiValue>(args)?)
     };
     let site = Some(Site::Command(name));
     let (result, exhausted) = call_as(lua, Some(caller), site, limit, call);
-    Some(match result {
-        Ok(values) => text(&values).map_err(|e| ScriptError::from_lua(&owner.path, &e, None)),
-        Err(error) => Err(ScriptError::from_lua(&owner.path, &error, exhausted)),
-    })
+    Some(result.map_err(|error| ScriptError::from_lua(&owner.path, &error, exhausted)))
 }
 
 /// Runs `lua <code>`: as an expression when it is one (showing its value), else as statements,
@@ -174,10 +172,9 @@ pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, ScriptError> {
     let limit = lua
         .app_data_ref::<CallLimits>()
         .map_or(Limits::NONE, |l| l.0);
-    let (result, exhausted) = Budget::run(limit, || chunk.call::<MultiValue>(()));
-    result
-        .and_then(|values| text(&values))
-        .map_err(|e| failed(e, exhausted))
+    // As for commands, the value becomes text inside the budget.
+    let (result, exhausted) = Budget::run(limit, || text(&chunk.call::<MultiValue>(())?));
+    result.map_err(|e| failed(e, exhausted))
 }
 
 /// The global table of `lua <code>`, made on first use and kept.
