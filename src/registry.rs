@@ -463,20 +463,30 @@ impl Access {
                         format!("{what}: the value does not make a `{}`", r.info.type_path()),
                     )
                 })?;
+                // An immutable component is inserted whole, which runs its hooks
+                // (`ecs.spawn({ChildOf = parent})` builds a hierarchy).
+                let mutable = !crate::reflect::is_immutable(world, &r.component);
                 if let Ok(mut entity) = world.get_entity_mut(entity) {
                     // As the fast path writes it (see `writes_in_place`).
-                    let in_place = crate::reflect::plan::writes_in_place(r.info);
-                    match r.component.reflect_mut(&mut entity) {
-                        Some(mut existing) if in_place => {
+                    let in_place = mutable && crate::reflect::plan::writes_in_place(r.info);
+                    // `reflect_mut` panics on an immutable component: only asked when mutable.
+                    let existing = if in_place {
+                        r.component.reflect_mut(&mut entity)
+                    } else {
+                        None
+                    };
+                    match existing {
+                        Some(mut existing) => {
                             existing
                                 .try_apply(concrete.as_partial_reflect())
                                 .map_err(|e| {
                                     lua_error(ScriptErrorKind::TypeMismatch, format!("{what}: {e}"))
                                 })?;
                         }
-                        _ => r
-                            .component
-                            .insert(&mut entity, concrete.as_partial_reflect(), &types),
+                        None => {
+                            r.component
+                                .insert(&mut entity, concrete.as_partial_reflect(), &types)
+                        }
                     }
                 }
                 Ok(())

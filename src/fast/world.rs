@@ -188,6 +188,8 @@ pub(crate) enum Absent {
     Entity,
     /// The entity has no such component, or `from_ptr` is not for its type.
     Component,
+    /// The component is immutable (`#[component(immutable)]`): it can only be replaced whole.
+    Immutable,
 }
 
 /// The component `id` of `entity`, reflected, for changing it: the component is marked as
@@ -201,6 +203,9 @@ pub(crate) fn reflect_mut_by_id<'w>(
     let info = world.components().get_info(id).ok_or(Absent::Component)?;
     if info.type_id() != Some(from_ptr.type_id()) {
         return Err(Absent::Component);
+    }
+    if !info.mutable() {
+        return Err(Absent::Immutable);
     }
     let entity = world
         .as_unsafe_world_cell()

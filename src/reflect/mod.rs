@@ -77,3 +77,17 @@ mod tests;
 pub(crate) use failure::show_number;
 pub(crate) use from_lua::from_lua;
 pub(crate) use to_lua::{push, to_lua};
+
+/// Whether the component `component` reflects is immutable (`#[component(immutable)]`, as
+/// Bevy's relationship components such as `ChildOf` are): it cannot be changed in place, only
+/// inserted whole, which runs its hooks. `ReflectComponent::reflect_mut` panics on one.
+pub(crate) fn is_immutable(
+    world: &mut bevy_ecs::world::World,
+    component: &bevy_ecs::reflect::ReflectComponent,
+) -> bool {
+    let id = component.register_component(world);
+    world
+        .components()
+        .get_info(id)
+        .is_some_and(|info| !info.mutable())
+}

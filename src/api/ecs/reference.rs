@@ -216,6 +216,8 @@ enum Problem {
     Despawned,
     /// The entity no longer has the component.
     Removed,
+    /// The component is immutable: it can only be replaced whole.
+    Immutable,
     /// The plans do not describe the reference (cannot happen for references made here).
     Lost,
 }
@@ -223,7 +225,7 @@ enum Problem {
 impl Problem {
     fn kind(&self) -> ScriptErrorKind {
         match self {
-            Problem::Ended | Problem::Lost => ScriptErrorKind::Runtime,
+            Problem::Ended | Problem::Lost | Problem::Immutable => ScriptErrorKind::Runtime,
             Problem::Despawned => ScriptErrorKind::EntityNotFound,
             Problem::Removed => ScriptErrorKind::UnknownComponent,
         }
@@ -243,6 +245,10 @@ impl Problem {
             Problem::Removed => {
                 format!("ComponentRef({what}): entity {entity} no longer has the component")
             }
+            Problem::Immutable => format!(
+                "ComponentRef({what}): the component is immutable (#[component(immutable)]), so \
+                 it cannot be changed in place; replace it whole with ecs.set"
+            ),
             Problem::Lost => {
                 format!("ComponentRef({what}): the reference does not belong to this VM")
             }
@@ -317,10 +323,14 @@ fn resolve_mut<R>(
                 |absent| match absent {
                     Absent::Entity => Problem::Despawned,
                     Absent::Component => Problem::Removed,
+                    Absent::Immutable => Problem::Immutable,
                 },
             )?
         }
         _ => {
+            if crate::reflect::is_immutable(world, &reach.component) {
+                return Err(Problem::Immutable);
+            }
             entity = world
                 .get_entity_mut(reference.entity)
                 .map_err(|_| Problem::Despawned)?;
