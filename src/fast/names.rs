@@ -21,36 +21,49 @@ pub(crate) struct Named {
     pub plan: std::cell::Cell<Option<crate::reflect::plan::PlanId>>,
 }
 
-/// Components by the atom of their name (see [`super::atoms`]), or, for a name without an
-/// atom, by the address of its (pinned) Lua string.
+/// Slots of the direct-mapped cache in front of [`Names`].
+const RECENT_NAMES: usize = 1 << 5;
+
+/// Components by the address of the Lua string of their name, which is pinned once it resolved
+/// (Luau interns strings, so one name is one string, and a pinned string keeps its address),
+/// with a small direct-mapped cache of the ones used last in front. Names that do not resolve
+/// are not kept.
 #[derive(Default)]
 pub(crate) struct Names {
-    by_atom: Vec<Option<Named>>,
-    by_address: FxHashMap<usize, Named>,
+    named: Vec<Named>,
+    by_address: FxHashMap<usize, usize>,
+    recent: std::cell::Cell<[(usize, usize); RECENT_NAMES]>,
 }
 
 impl Names {
     /// Forgets every component (their ids belong to another world).
     pub fn clear(&mut self) {
-        self.by_atom.clear();
+        self.named.clear();
         self.by_address.clear();
+        self.recent.set([(0, 0); RECENT_NAMES]);
     }
 
-    fn get(&self, atom: Option<i16>, address: usize) -> Option<&Named> {
-        match atom {
-            Some(atom) => self.by_atom.get(usize::try_from(atom).ok()?)?.as_ref(),
-            None => self.by_address.get(&address),
+    fn get(&self, address: usize) -> Option<&Named> {
+        let slot = address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - 5);
+        let mut recent = self.recent.get();
+        let (known, index) = recent[slot];
+        if known == address && address != 0 {
+            return self.named.get(index);
         }
+        let index = *self.by_address.get(&address)?;
+        recent[slot] = (address, index);
+        self.recent.set(recent);
+        self.named.get(index)
     }
 }
 
 /// Finds the component named by the string at `index`, which `function` was called with.
 ///
-/// A name seen before costs an array read by its atom (or one hash of its address). A new
-/// name is looked up like the safe implementation does ([`lookup`]) and, when it names a
-/// component, remembered (a name without an atom has its string pinned, so that the address
-/// keeps naming it). Returns `None` for anything that is not a component name (the safe
-/// implementation then reports it).
+/// A name seen before costs a read of a small cache by the address of its string (or one hash
+/// of it). A new name is looked up like the safe implementation does ([`lookup`]) and, when it
+/// names a component, remembered with its string pinned, so that the address keeps naming it.
+/// Returns `None` for anything that is not a component name (the safe implementation then
+/// reports it), which leaves nothing behind.
 pub(crate) fn component<'s>(
     stack: Stack<'s>,
     world: &mut World,
@@ -58,16 +71,16 @@ pub(crate) fn component<'s>(
     function: &str,
 ) -> Option<std::cell::Ref<'s, Named>> {
     let shared = stack.shared()?;
-    let (name, atom) = stack.string_with_atom(index)?;
+    let name = stack.string(index)?;
     match std::cell::Ref::filter_map(shared.names.try_borrow().ok()?, |names| {
-        names.get(atom, name.address())
+        names.get(name.address())
     }) {
         Ok(known) => return Some(known),
         Err(names) => drop(names),
     }
-    learn(stack, world, index, name, atom, function)?;
+    learn(stack, world, index, name, function)?;
     std::cell::Ref::filter_map(shared.names.try_borrow().ok()?, |names| {
-        names.get(atom, name.address())
+        names.get(name.address())
     })
     .ok()
 }
@@ -78,30 +91,20 @@ fn learn(
     world: &mut World,
     index: c_int,
     name: StackStr<'_>,
-    atom: Option<i16>,
     function: &str,
 ) -> Option<()> {
     let text = std::str::from_utf8(name.bytes()).ok()?;
     let access = lookup(world, Kind::Component, text, function).ok()?;
     let id = access.component_id(world);
     let mut names = stack.shared()?.names.try_borrow_mut().ok()?;
-    let named = Named {
+    stack.pin(index);
+    let slot = names.named.len();
+    names.named.push(Named {
         access,
         id,
         plan: std::cell::Cell::new(None),
-    };
-    match atom.and_then(|atom| usize::try_from(atom).ok()) {
-        Some(slot) => {
-            if names.by_atom.len() <= slot {
-                names.by_atom.resize_with(slot + 1, || None);
-            }
-            names.by_atom[slot] = Some(named);
-        }
-        None => {
-            stack.pin(index);
-            names.by_address.insert(name.address(), named);
-        }
-    }
+    });
+    names.by_address.insert(name.address(), slot);
     Some(())
 }
 
@@ -197,5 +200,29 @@ impl Queries {
     /// Forgets every query (their ids belong to another world).
     pub fn clear(&mut self) {
         self.0.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+    use bevy_app::{App, TaskPoolPlugin};
+    use bevy_asset::AssetPlugin;
+    use bevy_time::TimePlugin;
+
+    #[test]
+    fn a_name_that_does_not_resolve_gets_no_atom() {
+        let mut app = App::new();
+        app.add_plugins((
+            TaskPoolPlugin::default(),
+            TimePlugin,
+            AssetPlugin::default(),
+        ))
+        .add_plugins(LuauScriptingPlugin);
+        app.finish();
+        // Made at run time, so no bytecode mentions it.
+        let lua = "lua pcall(ecs.get, ecs.spawn(), 'NoSuch' .. 'Component' .. 'Atom1')";
+        assert_eq!(Console::execute(app.world_mut(), lua), Ok("false".into()));
+        assert!(!super::super::atoms::is_numbered(b"NoSuchComponentAtom1"));
     }
 }

@@ -253,41 +253,23 @@ impl<'call> Stack<'call> {
     }
 
     /// The bytes of the string at `index`, when it is one. They stay valid while the string is
-    /// on the stack, which the borrow of this call guarantees for arguments.
+    /// on the stack, which the borrow of this call guarantees for arguments. Asks for no atom
+    /// (see [`super::atoms`]).
     pub fn string(&self, index: c_int) -> Option<StackStr<'call>> {
-        self.string_and_atom(index, false).map(|(text, _)| text)
-    }
-
-    /// The string at `index` with its atom (see [`super::atoms`]), when it has one.
-    pub fn string_with_atom(&self, index: c_int) -> Option<(StackStr<'call>, Option<i16>)> {
-        self.string_and_atom(index, true)
-    }
-
-    fn string_and_atom(
-        &self,
-        index: c_int,
-        with_atom: bool,
-    ) -> Option<(StackStr<'call>, Option<i16>)> {
         if !self.valid(index) {
             return None;
         }
         let mut len = 0;
-        let mut atom: c_int = -1;
-        let atom_out = if with_atom {
-            &mut atom as *mut c_int
-        } else {
-            std::ptr::null_mut()
-        };
         // SAFETY: a valid index; `lua_tolstringatom` is null for anything but a string (it
         // never converts a number, unlike `lua_tolstring`) and otherwise points at the
         // interned string's bytes, `len` long. A null atom pointer asks for no atom.
-        let data = unsafe { ffi::lua_tolstringatom(self.raw(), index, &mut len, atom_out) };
-        let text = NonNull::new(data as *mut u8).map(|data| StackStr {
+        let data =
+            unsafe { ffi::lua_tolstringatom(self.raw(), index, &mut len, std::ptr::null_mut()) };
+        NonNull::new(data as *mut u8).map(|data| StackStr {
             data,
             len,
             _call: PhantomData,
-        })?;
-        Some((text, i16::try_from(atom).ok().filter(|a| *a >= 0)))
+        })
     }
 
     /// For a direct field access (see [`install_direct_access`]): the key's atom, and the
