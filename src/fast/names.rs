@@ -221,7 +221,7 @@ mod tests {
         .add_plugins(LuauScriptingPlugin);
         app.finish();
         // Made at run time, so no bytecode mentions it.
-        let lua = "lua pcall(ecs.get, ecs.spawn(), 'NoSuch' .. 'Component' .. 'Atom1')";
+        let lua = "lua (pcall(ecs.get, ecs.spawn(), 'NoSuch' .. 'Component' .. 'Atom1'))";
         assert_eq!(Console::execute(app.world_mut(), lua), Ok("false".into()));
         assert!(!super::super::atoms::is_numbered(b"NoSuchComponentAtom1"));
     }
