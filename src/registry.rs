@@ -211,15 +211,18 @@ fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua
             })))
         }
         [] => {
-            let hint = match kind {
+            let known = known_names(world, &types, kind);
+            let close = crate::suggest::did_you_mean(name, known.iter().map(String::as_str));
+            let fix = match kind {
                 Kind::Component => {
-                    "; register it with `app.register_script_component::<T>()` or derive Reflect with #[reflect(Component)]"
+                    "derive Reflect with #[reflect(Component)] (a generic type also needs                      `app.register_type::<T>()`), or register a serde component with                      `app.register_script_component::<T>()`"
                 }
                 Kind::Resource => {
-                    "; register it with `app.register_script_resource::<T>()` or derive Reflect with #[reflect(Resource)]"
+                    "derive Reflect with #[reflect(Resource)] (a generic type also needs                      `app.register_type::<T>()`), or register a serde resource with                      `app.register_script_resource::<T>()`"
                 }
             };
-            Err(unknown(hint.into()))
+            let stop = if close.is_empty() { "." } else { "" };
+            Err(unknown(format!("{close}{stop} To reach a type from Lua, {fix}")))
         }
         several => {
             let paths: Vec<&str> = several.iter().map(|r| r.type_info().type_path()).collect();
@@ -229,6 +232,25 @@ fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua
             )))
         }
     }
+}
+
+/// Every name of `kind` that scripts reach: the serde registrations and the reflected types.
+fn known_names(world: &World, types: &bevy_reflect::TypeRegistry, kind: Kind) -> Vec<String> {
+    let mut names: Vec<String> = types
+        .iter()
+        .filter(|r| is_reflected(r, kind))
+        .map(|r| r.type_info().type_path_table().short_path().to_owned())
+        .collect();
+    if let Some(registry) = world.get_resource::<ScriptRegistry>() {
+        let table = match kind {
+            Kind::Component => &registry.components,
+            Kind::Resource => &registry.resources,
+        };
+        names.extend(table.keys().cloned());
+    }
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// Whether a reflected type is a component (or a resource, for [`Kind::Resource`]) that Lua
