@@ -215,10 +215,14 @@ fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua
             let close = crate::suggest::did_you_mean(name, known.iter().map(String::as_str));
             let fix = match kind {
                 Kind::Component => {
-                    "derive Reflect with #[reflect(Component)] (a generic type also needs                      `app.register_type::<T>()`), or register a serde component with                      `app.register_script_component::<T>()`"
+                    "derive Reflect with #[reflect(Component)] (a generic type also needs \
+                     `app.register_type::<T>()`), or register a serde component with \
+                     `app.register_script_component::<T>()`"
                 }
                 Kind::Resource => {
-                    "derive Reflect with #[reflect(Resource)] (a generic type also needs                      `app.register_type::<T>()`), or register a serde resource with                      `app.register_script_resource::<T>()`"
+                    "derive Reflect with #[reflect(Resource)] (a generic type also needs \
+                     `app.register_type::<T>()`), or register a serde resource with \
+                     `app.register_script_resource::<T>()`"
                 }
             };
             let stop = if close.is_empty() { "." } else { "" };
