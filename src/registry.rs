@@ -37,6 +37,8 @@ pub struct ScriptRegistry {
     components: HashMap<String, Access>,
     resources: HashMap<String, Access>,
     messages: HashMap<String, Arc<MessageAccess>>,
+    /// Event names looked at by [`ScriptRegistry::message_hint`].
+    hinted: std::collections::HashSet<String>,
 }
 
 impl std::fmt::Debug for ScriptRegistry {
@@ -95,6 +97,21 @@ impl ScriptRegistry {
 
     pub(crate) fn message(&self, name: &str) -> Option<Arc<MessageAccess>> {
         self.messages.get(name).cloned()
+    }
+
+    /// For an event name that is not a registered message but looks like a mistyped one (a
+    /// type name close to one), `"; did you mean `Damage`?"`, once per name: such an event goes
+    /// out as a `ScriptEvent`, which no message reader sees.
+    pub(crate) fn message_hint(&mut self, name: &str) -> Option<String> {
+        let looks_like_a_type = name.starts_with(|c: char| c.is_ascii_uppercase());
+        if !looks_like_a_type || self.messages.is_empty() || self.hinted.contains(name) {
+            return None;
+        }
+        self.hinted.insert(name.to_owned());
+        let close = crate::suggest::close_matches(name, self.messages.keys().map(String::as_str));
+        (!close.is_empty()).then(|| {
+            crate::suggest::did_you_mean(name, close.iter().map(String::as_str))
+        })
     }
 
     pub(crate) fn message_count(&self) -> usize {
@@ -225,8 +242,7 @@ fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua
                      `app.register_script_resource::<T>()`"
                 }
             };
-            let stop = if close.is_empty() { "." } else { "" };
-            Err(unknown(format!("{close}{stop} To reach a type from Lua, {fix}")))
+            Err(unknown(format!("{close} To reach a type from Lua, {fix}")))
         }
         several => {
             let paths: Vec<&str> = several.iter().map(|r| r.type_info().type_path()).collect();
@@ -656,7 +672,25 @@ fn push_last_segment(out: &mut String, path: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::short_name;
+    use super::{ScriptRegistry, short_name};
+
+    #[derive(bevy_ecs::message::Message, serde::Serialize, serde::Deserialize)]
+    struct Damage {
+        amount: f32,
+    }
+
+    #[test]
+    fn a_mistyped_message_name_gets_a_hint_once() {
+        let mut registry = ScriptRegistry::default();
+        registry.register_message::<Damage>();
+        assert_eq!(
+            registry.message_hint("Damge").as_deref(),
+            Some("; did you mean `Damage`?")
+        );
+        assert_eq!(registry.message_hint("Damge"), None, "once per name");
+        assert_eq!(registry.message_hint("door_opened"), None, "not a type name");
+        assert_eq!(registry.message_hint("Teleport"), None, "close to nothing");
+    }
 
     #[test]
     fn short_names_drop_module_paths_inside_generics() {

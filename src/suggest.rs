@@ -21,11 +21,12 @@ pub(crate) fn close_matches<'a>(name: &str, known: impl Iterator<Item = &'a str>
         .collect()
 }
 
-/// `"; did you mean `Health`?"` for the names of `known` close to `name`, or nothing.
+/// The end of a sentence that named `name`: `"; did you mean `Health`?"` for the names of
+/// `known` close to it, or `"."`.
 pub(crate) fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
     let close = close_matches(name, known);
     match close.as_slice() {
-        [] => String::new(),
+        [] => ".".to_owned(),
         [only] => format!("; did you mean `{only}`?"),
         several => {
             let quoted: Vec<String> = several.iter().map(|n| format!("`{n}`")).collect();
@@ -56,6 +57,6 @@ mod tests {
             did_you_mean("Hea", known.iter().copied()),
             "; did you mean one of `Heat`, `Health`?"
         );
-        assert_eq!(did_you_mean("Velocity", known.iter().copied()), "");
+        assert_eq!(did_you_mean("Velocity", known.iter().copied()), ".");
     }
 }

@@ -108,9 +108,11 @@ impl ScriptEngine {
 
     /// Lets `jobs.run` reach the worker pool.
     pub(crate) fn attach_runner(&self, runner: crate::runner::ScriptRunner) {
-        let run = move |name: String, args: ScriptValue| runner.call(name, args);
-        self.lua
-            .set_app_data(crate::api::jobs::Runner(std::sync::Arc::new(run)));
+        let pool = runner.pool().clone();
+        self.lua.set_app_data(crate::api::jobs::Runner {
+            run: Arc::new(move |name: String, args: ScriptValue| runner.call(name, args)),
+            known: Arc::new(move || pool.job_names()),
+        });
     }
 
     /// The main VM, for embedding code that needs mlua directly. Code run through it outside
