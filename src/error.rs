@@ -265,8 +265,20 @@ fn render(error: &mlua::Error) -> String {
 
 /// The libraries whose Rust functions show in Luau tracebacks as `[C]` frames.
 const LIBRARIES: &[&str] = &[
-    "commands", "console", "cvar", "ecs", "events", "hooks", "input", "job", "jobs", "log",
-    "profiler", "task", "time", "transform",
+    "commands",
+    "console",
+    "cvar",
+    "ecs",
+    "events",
+    "hooks",
+    "input",
+    "job",
+    "jobs",
+    "log",
+    "profiler",
+    "task",
+    "time",
+    "transform",
 ];
 
 /// A Luau traceback without the crate's own `[C]` frames (its library functions, and the
@@ -347,7 +359,10 @@ mod tests {
         let error = ScriptError::from_lua("scripts/a.luau", &wrapped, None);
         assert_eq!(error.kind, ScriptErrorKind::UnknownComponent);
         assert!(error.message.contains("no component `Helth`"));
-        assert!(!error.message.contains("stack traceback"), "only the crate's frames");
+        assert!(
+            !error.message.contains("stack traceback"),
+            "only the crate's frames"
+        );
     }
 
     #[test]
@@ -360,7 +375,10 @@ mod tests {
             "stack traceback:\n\t[C]: in function 'error'\n\t\
              scripts/a.luau:3: in function <scripts/a.luau:1>"
         );
-        assert_eq!(trim_traceback("stack traceback:\n\t[C]: in function 'ecs.get'"), "");
+        assert_eq!(
+            trim_traceback("stack traceback:\n\t[C]: in function 'ecs.get'"),
+            ""
+        );
     }
 
     #[test]

@@ -109,9 +109,8 @@ impl ScriptRegistry {
         }
         self.hinted.insert(name.to_owned());
         let close = crate::suggest::close_matches(name, self.messages.keys().map(String::as_str));
-        (!close.is_empty()).then(|| {
-            crate::suggest::did_you_mean(name, close.iter().map(String::as_str))
-        })
+        (!close.is_empty())
+            .then(|| crate::suggest::did_you_mean(name, close.iter().map(String::as_str)))
     }
 
     pub(crate) fn message_count(&self) -> usize {
@@ -688,7 +687,11 @@ mod tests {
             Some("; did you mean `Damage`?")
         );
         assert_eq!(registry.message_hint("Damge"), None, "once per name");
-        assert_eq!(registry.message_hint("door_opened"), None, "not a type name");
+        assert_eq!(
+            registry.message_hint("door_opened"),
+            None,
+            "not a type name"
+        );
         assert_eq!(registry.message_hint("Teleport"), None, "close to nothing");
     }
 

@@ -238,15 +238,21 @@ fn unknown_names_are_unknown_component_errors() {
     let error = failure("ecs.ref(ecs.spawn(), 'Velocty')");
     assert_eq!(error.kind, ScriptErrorKind::UnknownComponent);
     assert!(
-        error.message.contains("ecs.ref: no component named `Velocty`; did you mean `Velocity`?"),
+        error
+            .message
+            .contains("ecs.ref: no component named `Velocty`; did you mean `Velocity`?"),
         "{}",
         error.message
     );
     let error = failure("ecs.resource('Scroe')");
     assert_eq!(error.kind, ScriptErrorKind::UnknownComponent);
     assert!(
-        error.message.contains("no resource named `Scroe`; did you mean `Score`?")
-            && error.message.contains("app.register_script_resource::<T>()"),
+        error
+            .message
+            .contains("no resource named `Scroe`; did you mean `Score`?")
+            && error
+                .message
+                .contains("app.register_script_resource::<T>()"),
         "{}",
         error.message
     );

@@ -128,7 +128,9 @@ fn a_game_built_from_the_readme_runs() {
     .add_worker_script("scripts/workers/sum.luau")
     .add_systems(bevy_app::Startup, spawn_enemies)
     // Test scaffolding: a fixed frame time, and the errors kept for the assertions.
-    .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(50)))
+    .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(
+        50,
+    )))
     .init_resource::<Report>()
     .init_resource::<Errors>()
     .add_systems(bevy_app::Update, collect_errors.after(ScriptingSystem));
@@ -142,7 +144,10 @@ fn a_game_built_from_the_readme_runs() {
         }
         let errors = &app.world().resource::<Errors>().0;
         assert!(errors.is_empty(), "{errors:#?}");
-        assert!(start.elapsed() < Duration::from_secs(20), "the game never got going");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the game never got going"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let report = app.world().resource::<Report>();

@@ -1113,7 +1113,11 @@ fn fast_functions_keep_the_error_messages_of_the_safe_path() {
         &payload,
     );
     let unknown = |function: &str, name: &str| {
-        let close = if name == "Helth" { "; did you mean `Health`?" } else { "." };
+        let close = if name == "Helth" {
+            "; did you mean `Health`?"
+        } else {
+            "."
+        };
         unknown_component(function, name, close)
     };
     let not_entity = |n: usize, function: &str, got: &str| {

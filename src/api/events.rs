@@ -16,8 +16,8 @@ use crate::registry::ScriptRegistry;
 use crate::runtime::callbacks::{self, List};
 use crate::runtime::context::{Owner, with_world};
 use crate::value::ScriptValue;
-use bevy_ecs::message::Message;
 use bevy_ecs::change_detection::DetectChangesMut;
+use bevy_ecs::message::Message;
 use bevy_ecs::world::World;
 use mlua::{FromLua, Function, Lua, Table, Value};
 

@@ -74,9 +74,7 @@ pub(crate) fn say_when_unheard() {
 /// Whether the current `tracing` dispatcher drops everything: no subscriber is installed,
 /// globally or for this thread.
 fn unheard() -> bool {
-    tracing::dispatcher::get_default(|dispatch| {
-        dispatch.is::<tracing::subscriber::NoSubscriber>()
-    })
+    tracing::dispatcher::get_default(|dispatch| dispatch.is::<tracing::subscriber::NoSubscriber>())
 }
 
 /// Whether to tell now: the output is `unheard` and nobody told yet (`told` is then set).

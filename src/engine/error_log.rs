@@ -166,13 +166,24 @@ mod tests {
         assert!(log.admit(&error("a.luau:1: boom\ntraceback one"), now));
         assert!(!log.admit(&error("a.luau:1: boom\ntraceback two"), now));
         assert!(log.admit(&error("a.luau:2: boom"), now));
-        let other_kind = ScriptError::new("scripts/enemy.luau", ScriptErrorKind::TypeMismatch, "a.luau:1: boom");
+        let other_kind = ScriptError::new(
+            "scripts/enemy.luau",
+            ScriptErrorKind::TypeMismatch,
+            "a.luau:1: boom",
+        );
         assert!(log.admit(&other_kind, now));
-        let other_script = ScriptError::new("scripts/boss.luau", ScriptErrorKind::Runtime, "a.luau:1: boom");
+        let other_script = ScriptError::new(
+            "scripts/boss.luau",
+            ScriptErrorKind::Runtime,
+            "a.luau:1: boom",
+        );
         assert!(log.admit(&other_script, now));
         let lines = log.expire(now + WINDOW);
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].count, 1);
-        assert_eq!(lines[0].to_string(), "a.luau:1: boom … repeated 1 time in the last second");
+        assert_eq!(
+            lines[0].to_string(),
+            "a.luau:1: boom … repeated 1 time in the last second"
+        );
     }
 }

@@ -591,7 +591,10 @@ mod tests {
             "{out}"
         );
         // Setters keep their first case: a call that fits none returns nothing either way.
-        assert!(out.contains("    set: ((e: Entity | number, name: \""), "{out}");
+        assert!(
+            out.contains("    set: ((e: Entity | number, name: \""),
+            "{out}"
+        );
         // With nothing registered there is only the general case.
         let bare = generate(&World::new());
         assert!(
