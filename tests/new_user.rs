@@ -107,49 +107,94 @@ fn spawn_enemies(mut commands: Commands, server: Res<AssetServer>) {
     }
 }
 
-#[test]
-fn a_game_built_from_the_readme_runs() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    write(dir.path(), "scripts/game.luau", GAME);
-    write(dir.path(), "scripts/enemy.luau", ENEMY);
-    write(dir.path(), "scripts/workers/sum.luau", WORKER);
+/// Runs `app` until the scripts' `Report` says so, failing on any script error.
+fn run_until(app: &mut App, what: &str, done: impl Fn(&Report) -> bool) {
+    let start = Instant::now();
+    loop {
+        app.update();
+        if done(app.world().resource::<Report>()) {
+            return;
+        }
+        let errors = &app.world().resource::<Errors>().0;
+        assert!(errors.is_empty(), "{errors:#?}");
+        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
 
+/// An app as the README's quick start builds it, over an asset folder holding `files`, with
+/// the scaffolding of these tests (a fixed frame time, the `Report`, the errors kept).
+fn app(dir: &Path, files: &[(&str, &str)]) -> App {
+    for (path, source) in files {
+        write(dir, path, source);
+    }
     let mut app = App::new();
     app.add_plugins((
         TaskPoolPlugin::default(),
         TimePlugin,
         AssetPlugin {
-            file_path: dir.path().to_string_lossy().into_owned(),
+            file_path: dir.to_string_lossy().into_owned(),
             ..Default::default()
         },
     ))
     .add_plugins(LuauScriptingPlugin)
-    .add_script("scripts/game.luau")
-    .add_worker_script("scripts/workers/sum.luau")
-    .add_systems(bevy_app::Startup, spawn_enemies)
-    // Test scaffolding: a fixed frame time, and the errors kept for the assertions.
-    .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(
-        50,
-    )))
+    .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(50)))
     .init_resource::<Report>()
     .init_resource::<Errors>()
     .add_systems(bevy_app::Update, collect_errors.after(ScriptingSystem));
+    app
+}
 
-    let start = Instant::now();
-    loop {
-        app.update();
-        let report = app.world().resource::<Report>();
-        if report.sum > 0.0 && report.chased >= 30 {
-            break;
-        }
-        let errors = &app.world().resource::<Errors>().0;
-        assert!(errors.is_empty(), "{errors:#?}");
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the game never got going"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+#[test]
+fn reflected_components_and_transform_reach_lua_with_no_register_type() {
+    let script = r#"
+        local e = ecs.spawn({ Health = { current = 7, max = 10 } })
+        local health = ecs.get(e, "Health")
+        assert(health and health.current == 7 and health.max == 10)
+        local live = ecs.ref(e, "Health")
+        assert(live ~= nil)
+        live.current -= 2
+        assert((ecs.get(e, "Health") :: Health).current == 5)
+
+        local mover = ecs.find("player")
+        assert(mover ~= nil)
+        local t = ecs.get(mover, "Transform")
+        assert(t and t.translation == vector.create(10, 0, 0))
+        local r = ecs.ref(mover, "Transform")
+        assert(r ~= nil)
+        r.translation += vector.create(0, 1, 0)
+
+        local report = ecs.resource("Report")
+        assert(report ~= nil)
+        report.chased = 1
+        ecs.set_resource("Report", report)
+    "#;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut app = app(dir.path(), &[("scripts/reach.luau", script)]);
+    app.world_mut()
+        .spawn((Name::new("player"), Transform::from_xyz(10.0, 0.0, 0.0)));
+    app.add_script("scripts/reach.luau");
+    run_until(&mut app, "the script", |report| report.chased == 1);
+    let mut query = app.world_mut().query::<(&Name, &Transform)>();
+    let (_, transform) = query.single(app.world()).expect("the player");
+    assert_eq!(transform.translation.y, 1.0, "written through the reference");
+}
+
+#[test]
+fn a_game_built_from_the_readme_runs() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let files = [
+        ("scripts/game.luau", GAME),
+        ("scripts/enemy.luau", ENEMY),
+        ("scripts/workers/sum.luau", WORKER),
+    ];
+    let mut app = app(dir.path(), &files);
+    app.add_script("scripts/game.luau")
+        .add_worker_script("scripts/workers/sum.luau")
+        .add_systems(bevy_app::Startup, spawn_enemies);
+    run_until(&mut app, "the game to get going", |report| {
+        report.sum > 0.0 && report.chased >= 30
+    });
     let report = app.world().resource::<Report>();
     assert_eq!(report.sum, 14.0, "the worker job's result");
     assert_eq!(report.fov, 2.0, "the CVar's default");

@@ -11,6 +11,8 @@
 
 #![cfg(feature = "transform")]
 
+mod common;
+
 use bevy_app::{App, TaskPoolPlugin};
 use bevy_asset::AssetPlugin;
 use bevy_ecs::prelude::*;
@@ -20,7 +22,8 @@ use bevy_math::Vec3;
 use bevy_reflect::Reflect;
 use bevy_time::TimePlugin;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use common::luau_lsp;
+use std::path::Path;
 use std::process::Command;
 
 /// The README's reflected component.
@@ -122,20 +125,6 @@ fn commands(markdown: &str) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
-}
-
-/// luau-lsp from `$LUAU_LSP` or the `PATH`, as an absolute path.
-fn luau_lsp() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("LUAU_LSP") {
-        let path = PathBuf::from(path);
-        return Some(std::fs::canonicalize(&path).unwrap_or_else(|e| {
-            panic!("LUAU_LSP is {}, which cannot be used: {e}", path.display())
-        }));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("luau-lsp"))
-        .find(|candidate| candidate.is_file())
 }
 
 #[test]

@@ -67,6 +67,8 @@ mod arcade {
 #[allow(dead_code)]
 mod worker_jobs;
 
+mod common;
+
 use bevy_app::{App, PluginsState};
 use bevy_ecs::prelude::*;
 use bevy_ecs::world::World;
@@ -75,6 +77,7 @@ use bevy_luau::typedefs::{generate, generate_workers};
 use bevy_ecs::reflect::AppTypeRegistry;
 use bevy_reflect::{Reflect, TypeRegistry};
 use std::path::{Path, PathBuf};
+use common::luau_lsp;
 use std::process::Command;
 
 /// One definitions file and the scripts checked against it.
@@ -386,20 +389,6 @@ fn every_script_is_covered_and_strict() {
             check.definitions
         );
     }
-}
-
-/// luau-lsp from `$LUAU_LSP` or the `PATH`, as an absolute path.
-fn luau_lsp() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("LUAU_LSP") {
-        let path = PathBuf::from(path);
-        return Some(std::fs::canonicalize(&path).unwrap_or_else(|e| {
-            panic!("LUAU_LSP is {}, which cannot be used: {e}", path.display())
-        }));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("luau-lsp"))
-        .find(|candidate| candidate.is_file())
 }
 
 #[test]

@@ -21,6 +21,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+/// luau-lsp from `$LUAU_LSP` or the `PATH`, as an absolute path.
+pub fn luau_lsp() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("LUAU_LSP") {
+        let path = PathBuf::from(path);
+        return Some(std::fs::canonicalize(&path).unwrap_or_else(|e| {
+            panic!("LUAU_LSP is {}, which cannot be used: {e}", path.display())
+        }));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("luau-lsp"))
+        .find(|candidate| candidate.is_file())
+}
+
 /// Lua helpers a test script may start with.
 pub const LUA_PRELUDE: &str = r#"
 -- Calls f(...), which must fail with a message containing `expected`; returns the message.
