@@ -117,7 +117,10 @@ fn run_until(app: &mut App, what: &str, done: impl Fn(&Report) -> bool) {
         }
         let errors = &app.world().resource::<Errors>().0;
         assert!(errors.is_empty(), "{errors:#?}");
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -138,7 +141,9 @@ fn app(dir: &Path, files: &[(&str, &str)]) -> App {
         },
     ))
     .add_plugins(LuauScriptingPlugin)
-    .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(50)))
+    .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(
+        50,
+    )))
     .init_resource::<Report>()
     .init_resource::<Errors>()
     .add_systems(bevy_app::Update, collect_errors.after(ScriptingSystem));
@@ -177,7 +182,10 @@ fn reflected_components_and_transform_reach_lua_with_no_register_type() {
     run_until(&mut app, "the script", |report| report.chased == 1);
     let mut query = app.world_mut().query::<(&Name, &Transform)>();
     let (_, transform) = query.single(app.world()).expect("the player");
-    assert_eq!(transform.translation.y, 1.0, "written through the reference");
+    assert_eq!(
+        transform.translation.y, 1.0,
+        "written through the reference"
+    );
 }
 
 #[test]

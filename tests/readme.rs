@@ -21,8 +21,8 @@ use bevy_luau::typedefs::{generate, generate_workers};
 use bevy_math::Vec3;
 use bevy_reflect::Reflect;
 use bevy_time::TimePlugin;
-use serde::{Deserialize, Serialize};
 use common::luau_lsp;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::Command;
 
@@ -61,11 +61,15 @@ struct Damage {
 /// The app the README's snippets run in, as far as their definitions go.
 fn app() -> App {
     let mut app = App::new();
-    app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
-        .add_plugins(LuauScriptingPlugin)
-        .register_script_component::<Enemy>()
-        .add_message::<Damage>()
-        .register_script_message::<Damage>();
+    app.add_plugins((
+        TaskPoolPlugin::default(),
+        TimePlugin,
+        AssetPlugin::default(),
+    ))
+    .add_plugins(LuauScriptingPlugin)
+    .register_script_component::<Enemy>()
+    .add_message::<Damage>()
+    .register_script_message::<Damage>();
     app.finish();
     app.cleanup();
     app
@@ -159,8 +163,11 @@ fn every_readme_snippet_passes_strict_luau_lsp_with_the_readme_commands() {
     let app = app();
     std::fs::write(root.join("assets/bevy_luau.d.luau"), generate(app.world()))
         .expect("write the definitions");
-    std::fs::write(root.join("assets/workers.d.luau"), generate_workers(app.world()))
-        .expect("write the worker definitions");
+    std::fs::write(
+        root.join("assets/workers.d.luau"),
+        generate_workers(app.world()),
+    )
+    .expect("write the worker definitions");
     let mut origins = Vec::new();
     for block in blocks(&markdown).iter().filter(|b| b.language == "lua") {
         let folder = if block.text.contains("jobs.define(") {
@@ -215,7 +222,11 @@ fn a_worker_snippet_is_an_error_against_the_main_definitions() {
         return;
     };
     let dir = tempfile::tempdir().expect("a temporary folder");
-    std::fs::write(dir.path().join(".luaurc"), r#"{ "languageMode": "strict" }"#).unwrap();
+    std::fs::write(
+        dir.path().join(".luaurc"),
+        r#"{ "languageMode": "strict" }"#,
+    )
+    .unwrap();
     std::fs::write(dir.path().join("defs.d.luau"), generate(app().world())).unwrap();
     std::fs::write(
         dir.path().join("worker.luau"),
@@ -232,5 +243,8 @@ fn a_worker_snippet_is_an_error_against_the_main_definitions() {
         .current_dir(dir.path())
         .output()
         .expect("run luau-lsp");
-    assert!(!output.status.success(), "jobs.define is not in the main file");
+    assert!(
+        !output.status.success(),
+        "jobs.define is not in the main file"
+    );
 }

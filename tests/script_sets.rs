@@ -71,13 +71,13 @@ mod common;
 
 use bevy_app::{App, PluginsState};
 use bevy_ecs::prelude::*;
+use bevy_ecs::reflect::AppTypeRegistry;
 use bevy_ecs::world::World;
 use bevy_luau::prelude::*;
 use bevy_luau::typedefs::{generate, generate_workers};
-use bevy_ecs::reflect::AppTypeRegistry;
 use bevy_reflect::{Reflect, TypeRegistry};
-use std::path::{Path, PathBuf};
 use common::luau_lsp;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One definitions file and the scripts checked against it.
