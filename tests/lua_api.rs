@@ -5,6 +5,8 @@
 //! BLESS=1 cargo test --all-features --test lua_api
 //! ```
 
+mod common;
+
 use std::path::Path;
 
 #[test]
@@ -20,18 +22,10 @@ fn the_reference_is_current() {
         return;
     }
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    if checked_in != generated {
-        let line = generated
-            .lines()
-            .zip(checked_in.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| generated.lines().count().min(checked_in.lines().count()));
+    if let Some(difference) = common::first_difference(&generated, &checked_in) {
         panic!(
-            "docs/lua-api.md differs from line {}:\n  generated:  {:?}\n  checked in: {:?}\n\
-             If the change is intended, run `BLESS=1 cargo test --all-features --test lua_api`.",
-            line + 1,
-            generated.lines().nth(line),
-            checked_in.lines().nth(line),
+            "docs/lua-api.md differs from {difference}\nIf the change is intended, run \
+             `BLESS=1 cargo test --all-features --test lua_api`."
         );
     }
 }

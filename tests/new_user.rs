@@ -28,7 +28,7 @@ struct Health {
 struct Report {
     chased: u32,
     sum: f64,
-    fov: f64,
+    speed: f64,
 }
 
 /// Every `ScriptError` the app reported.
@@ -69,7 +69,7 @@ function Enemy:on_update(dt: number)
     local report = ecs.resource("Report")
     if report then
         report.chased += 1
-        report.fov = cvar.get("chase_speed") :: number
+        report.speed = cvar.get("chase_speed") :: number
         ecs.set_resource("Report", report)
     end
 end
@@ -205,7 +205,7 @@ fn a_game_built_from_the_readme_runs() {
     });
     let report = app.world().resource::<Report>();
     assert_eq!(report.sum, 14.0, "the worker job's result");
-    assert_eq!(report.fov, 2.0, "the CVar's default");
+    assert_eq!(report.speed, 2.0, "the CVar's default");
     let mut enemies = app.world_mut().query::<(&Transform, &Health)>();
     for (transform, health) in enemies.iter(app.world()) {
         assert!(health.current < 100.0, "every enemy script ran");

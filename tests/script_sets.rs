@@ -331,18 +331,10 @@ fn definitions_are_current() {
             continue;
         }
         let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-        if checked_in != generated {
-            let line = generated
-                .lines()
-                .zip(checked_in.lines())
-                .position(|(a, b)| a != b)
-                .unwrap_or_else(|| generated.lines().count().min(checked_in.lines().count()));
+        if let Some(difference) = common::first_difference(&generated, &checked_in) {
             stale.push(format!(
-                "assets/{} differs from line {}:\n  generated:  {:?}\n  checked in: {:?}",
-                check.definitions,
-                line + 1,
-                generated.lines().nth(line),
-                checked_in.lines().nth(line),
+                "assets/{} differs from {difference}",
+                check.definitions
             ));
         }
     }

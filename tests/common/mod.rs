@@ -35,6 +35,25 @@ pub fn luau_lsp() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// Where `generated` first differs from `checked_in`, a file generated before: the line's
+/// number and both versions of it; `None` when they are the same.
+pub fn first_difference(generated: &str, checked_in: &str) -> Option<String> {
+    if generated == checked_in {
+        return None;
+    }
+    let line = generated
+        .lines()
+        .zip(checked_in.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or_else(|| generated.lines().count().min(checked_in.lines().count()));
+    Some(format!(
+        "line {}:\n  generated:  {:?}\n  checked in: {:?}",
+        line + 1,
+        generated.lines().nth(line),
+        checked_in.lines().nth(line),
+    ))
+}
+
 /// Lua helpers a test script may start with.
 pub const LUA_PRELUDE: &str = r#"
 -- Calls f(...), which must fail with a message containing `expected`; returns the message.
