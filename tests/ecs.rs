@@ -227,6 +227,11 @@ fn unknown_names_are_unknown_component_errors() {
         "{}",
         error.message
     );
+    assert!(
+        !error.message.contains("[C]"),
+        "the traceback leaves out the crate's own frames: {}",
+        error.message
+    );
     for fix in [
         "did you mean `Health`?",
         "#[reflect(Component)]",
