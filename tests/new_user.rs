@@ -3,11 +3,14 @@
 //! scripts, a CVar sets their speed, a worker job adds numbers up, and a reflected component and
 //! Bevy's `Transform` reach Lua with no `register_type`.
 
+mod common;
+
 use bevy_app::{App, TaskPoolPlugin};
 use bevy_asset::{AssetPlugin, AssetServer};
 use bevy_ecs::message::MessageReader;
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
+use bevy_luau::typedefs::{write_typedefs, write_worker_typedefs};
 use bevy_reflect::Reflect;
 use bevy_time::{TimePlugin, TimeUpdateStrategy};
 use bevy_transform::components::Transform;
@@ -189,17 +192,25 @@ fn reflected_components_and_transform_reach_lua_with_no_register_type() {
 }
 
 #[test]
-fn a_game_built_from_the_readme_runs() {
+fn a_game_built_from_the_readme_runs_and_its_scripts_pass_strict_luau_lsp() {
     let dir = tempfile::tempdir().expect("a temporary folder");
+    let assets = common::readme::project(dir.path());
     let files = [
         ("scripts/game.luau", GAME),
         ("scripts/enemy.luau", ENEMY),
         ("scripts/workers/sum.luau", WORKER),
     ];
-    let mut app = app(dir.path(), &files);
+    let mut app = app(&assets, &files);
     app.add_script("scripts/game.luau")
         .add_worker_script("scripts/workers/sum.luau")
-        .add_systems(bevy_app::Startup, spawn_enemies);
+        .add_systems(
+            bevy_app::Startup,
+            (
+                spawn_enemies,
+                write_typedefs(assets.join("bevy_luau.d.luau")),
+                write_worker_typedefs(assets.join("workers.d.luau")),
+            ),
+        );
     run_until(&mut app, "the game to get going", |report| {
         report.sum > 0.0 && report.chased >= 30
     });
@@ -215,4 +226,13 @@ fn a_game_built_from_the_readme_runs() {
             transform.translation
         );
     }
+
+    // The README's editor setup: the definitions the game wrote, its two luau-lsp commands.
+    let Some(lsp) = common::luau_lsp() else {
+        println!("skipped the type check: luau-lsp was not found (set LUAU_LSP to its path)");
+        return;
+    };
+    let markdown = common::readme::readme();
+    let reports = common::readme::run_commands(&lsp, &markdown, dir.path());
+    assert!(reports.is_empty(), "{}", reports.join("\n\n"));
 }

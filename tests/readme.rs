@@ -22,8 +22,8 @@ use bevy_math::Vec3;
 use bevy_reflect::Reflect;
 use bevy_time::TimePlugin;
 use common::luau_lsp;
+use common::readme::{Block, blocks, commands, readme};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 use std::process::Command;
 
 /// The README's reflected component.
@@ -75,62 +75,6 @@ fn app() -> App {
     app
 }
 
-fn readme() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    std::fs::read_to_string(path).expect("read README.md")
-}
-
-/// A fenced block of the README: its language, its first line's number, and its text.
-struct Block {
-    language: String,
-    line: usize,
-    text: String,
-}
-
-fn blocks(markdown: &str) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    let mut open: Option<Block> = None;
-    for (number, line) in markdown.lines().enumerate() {
-        match (&mut open, line.strip_prefix("```")) {
-            (None, Some(language)) => {
-                open = Some(Block {
-                    language: language.trim().to_owned(),
-                    line: number + 2,
-                    text: String::new(),
-                });
-            }
-            (Some(_), Some("")) => blocks.extend(open.take()),
-            (Some(block), _) => {
-                block.text.push_str(line);
-                block.text.push('\n');
-            }
-            (None, None) => {}
-        }
-    }
-    blocks
-}
-
-/// The README's luau-lsp commands: the lines of the `sh` block under "The command line".
-fn commands(markdown: &str) -> Vec<Vec<String>> {
-    let (_, after) = markdown
-        .split_once("**The command line:**")
-        .expect("the README has a \"The command line\" paragraph");
-    let block = blocks(after)
-        .into_iter()
-        .find(|b| b.language == "sh")
-        .expect("a sh block under it");
-    block
-        .text
-        .lines()
-        .filter(|line| line.starts_with("luau-lsp "))
-        .map(|line| {
-            line.split_whitespace()
-                .map(|word| word.replace('"', ""))
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn the_readme_has_lua_snippets_of_both_kinds_and_two_commands() {
     let markdown = readme();
@@ -156,18 +100,12 @@ fn every_readme_snippet_passes_strict_luau_lsp_with_the_readme_commands() {
     let markdown = readme();
     let dir = tempfile::tempdir().expect("a temporary folder");
     let root = dir.path();
-    let scripts = root.join("assets/scripts");
-    std::fs::create_dir_all(scripts.join("workers")).expect("create the folders");
-    std::fs::write(scripts.join(".luaurc"), r#"{ "languageMode": "strict" }"#)
-        .expect("write .luaurc");
+    let assets = common::readme::project(root);
     let app = app();
-    std::fs::write(root.join("assets/bevy_luau.d.luau"), generate(app.world()))
+    std::fs::write(assets.join("bevy_luau.d.luau"), generate(app.world()))
         .expect("write the definitions");
-    std::fs::write(
-        root.join("assets/workers.d.luau"),
-        generate_workers(app.world()),
-    )
-    .expect("write the worker definitions");
+    std::fs::write(assets.join("workers.d.luau"), generate_workers(app.world()))
+        .expect("write the worker definitions");
     let mut origins = Vec::new();
     for block in blocks(&markdown).iter().filter(|b| b.language == "lua") {
         let folder = if block.text.contains("jobs.define(") {
@@ -175,36 +113,15 @@ fn every_readme_snippet_passes_strict_luau_lsp_with_the_readme_commands() {
         } else {
             "scripts"
         };
-        let file = format!("assets/{folder}/readme_line_{}.luau", block.line);
-        std::fs::write(root.join(&file), &block.text).expect("write a snippet");
+        let file = format!("{folder}/readme_line_{}.luau", block.line);
+        std::fs::write(assets.join(&file), &block.text).expect("write a snippet");
         origins.push((file, block.line));
     }
 
-    let mut reports = Vec::new();
-    for command in commands(&markdown) {
-        let output = Command::new(&lsp)
-            .args(&command[1..])
-            .current_dir(root)
-            .output()
-            .unwrap_or_else(|e| panic!("could not run {}: {e}", lsp.display()));
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        let diagnostics: Vec<&str> = text
-            .lines()
-            .filter(|line| !line.trim().is_empty() && !line.starts_with("[INFO]"))
-            .collect();
-        if !output.status.success() || !diagnostics.is_empty() {
-            reports.push(format!(
-                "`{}` ({}):\n{}",
-                command.join(" "),
-                output.status,
-                diagnostics.join("\n")
-            ));
-        }
-    }
+    let reports = common::readme::run_commands(&lsp, &markdown, root);
     let legend: Vec<String> = origins
         .iter()
-        .map(|(file, line)| format!("{file}: the snippet at README.md line {line}"))
+        .map(|(file, line)| format!("assets/{file}: the snippet at README.md line {line}"))
         .collect();
     assert!(
         reports.is_empty(),
