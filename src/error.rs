@@ -92,8 +92,10 @@ pub enum ErrorOrigin {
 
 /// An error from a script, a job or a scripting file.
 ///
-/// Every error is logged once with `tracing` and written as a `ScriptError` message, so
-/// systems can react to it with a `MessageReader<ScriptError>`.
+/// Every error is written as a `ScriptError` message, so systems can react to it with a
+/// `MessageReader<ScriptError>`, and logged with `tracing`: the first from a place (script,
+/// kind, first line of the message) in full, its repeats within the second counted and logged
+/// as one line a second ("… repeated 59 times in the last second").
 #[derive(Message, Debug, Clone, PartialEq)]
 pub struct ScriptError {
     /// The asset path of the script, or the job name, that failed; `"console"` or

@@ -77,6 +77,10 @@ pub(crate) fn create_emit(lua: &Lua) -> mlua::Result<Function> {
 
 /// Warns, once per name, when event `name` is no registered message but close to one.
 fn hint_message(world: &mut World, name: &str, function: &str) {
+    // Most event names are not type names: leave them before looking anything up.
+    if !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return;
+    }
     let hint = world
         .get_resource_mut::<ScriptRegistry>()
         .and_then(|mut registry| registry.bypass_change_detection().message_hint(name));
