@@ -343,7 +343,8 @@ fn define(namer: &mut Namer<'_>, name: &str, alias: String, source: Source, noun
                 Ty::Any,
                 format!(
                     "The {noun} `{name}` (serde). Its fields are unknown without reflection: \
-                     derive Reflect and register it with app.register_type to describe them."
+                     derive Reflect (which registers it; a generic type also needs \
+                     app.register_type) to describe them."
                 ),
             ),
         },
