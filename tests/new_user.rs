@@ -3,6 +3,8 @@
 //! scripts, a CVar sets their speed, a worker job adds numbers up, and a reflected component and
 //! Bevy's `Transform` reach Lua with no `register_type`.
 
+#![cfg(feature = "transform")]
+
 mod common;
 
 use bevy_app::{App, TaskPoolPlugin};
