@@ -60,8 +60,6 @@ pub fn app() -> App {
     ))
     .register_script_component::<Bounces>()
     .register_script_component::<Patrol>()
-    .register_type::<Bounces>()
-    .register_type::<Patrol>()
     .add_systems(Startup, spawn);
     app
 }

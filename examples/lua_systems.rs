@@ -59,9 +59,8 @@ pub fn app() -> App {
         AssetPlugin::default(),
         LuauScriptingPlugin::default(),
     ))
-    .register_type::<Velocity>()
-    .register_type::<Steering>()
-    .register_type::<Transform>()
+    // `Velocity`, `Steering` and Bevy's `Transform` derive `Reflect` with
+    // `#[reflect(Component)]`: scripts reach them with nothing to register.
     .add_script("examples/lua_systems/flock.luau")
     .add_systems(Startup, spawn);
     app

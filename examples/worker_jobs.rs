@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Spawned by the worker script on every forested cell. A serde component; deriving `Reflect`
-/// too lets the type definitions describe its fields.
+/// too (which registers it for reflection, with no `#[reflect(Component)]`, so serde stays how
+/// it crosses) lets the type definitions describe its fields.
 #[derive(Component, Serialize, Deserialize, Reflect, Debug)]
 struct Tree {
     x: i32,
@@ -54,7 +55,6 @@ pub fn app() -> App {
         LuauScriptingPlugin::default(),
     ))
     .register_script_component::<Tree>()
-    .register_type::<Tree>()
     .add_worker_script("examples/worker_jobs/workers/terrain.luau")
     .add_script("examples/worker_jobs/worker_jobs.luau");
     app

@@ -92,8 +92,10 @@ pub enum ErrorOrigin {
 
 /// An error from a script, a job or a scripting file.
 ///
-/// Every error is logged once with `tracing` and written as a `ScriptError` message, so
-/// systems can react to it with a `MessageReader<ScriptError>`.
+/// Every error is written as a `ScriptError` message, so systems can react to it with a
+/// `MessageReader<ScriptError>`, and logged with `tracing`: the first from a place (script,
+/// kind, first line of the message) in full, its repeats within the second counted and logged
+/// as one line a second ("… repeated 59 times in the last second").
 #[derive(Message, Debug, Clone, PartialEq)]
 pub struct ScriptError {
     /// The asset path of the script, or the job name, that failed; `"console"` or
@@ -248,6 +250,7 @@ fn render(error: &mlua::Error) -> String {
     match error {
         mlua::Error::CallbackError { traceback, cause } => {
             let cause = render(cause);
+            let traceback = trim_traceback(traceback);
             if traceback.is_empty() {
                 cause
             } else {
@@ -260,6 +263,50 @@ fn render(error: &mlua::Error) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The libraries whose Rust functions show in Luau tracebacks as `[C]` frames.
+const LIBRARIES: &[&str] = &[
+    "commands",
+    "console",
+    "cvar",
+    "ecs",
+    "events",
+    "hooks",
+    "input",
+    "job",
+    "jobs",
+    "log",
+    "profiler",
+    "task",
+    "time",
+    "transform",
+];
+
+/// A Luau traceback without the crate's own `[C]` frames (its library functions, and the
+/// unnamed frame mlua adds under them), which say nothing the message does not; the script's
+/// frames and Luau's built-ins stay. Empty when no frame is left.
+fn trim_traceback(traceback: &str) -> String {
+    let ours = |line: &str| {
+        let Some(frame) = line.trim().strip_prefix("[C]: in ") else {
+            return false;
+        };
+        if frame == "?" {
+            return true;
+        }
+        let name = frame
+            .strip_prefix("function '")
+            .and_then(|f| f.strip_suffix('\''))
+            .unwrap_or_default();
+        name.split(['.', ':'])
+            .next()
+            .is_some_and(|library| name.len() > library.len() && LIBRARIES.contains(&library))
+    };
+    let kept: Vec<&str> = traceback.lines().filter(|line| !ours(line)).collect();
+    if kept.iter().all(|line| line.starts_with("stack traceback")) {
+        return String::new();
+    }
+    kept.join("\n")
 }
 
 #[cfg(test)]
@@ -308,13 +355,32 @@ mod tests {
             "ecs.get: no component `Helth`",
         );
         let wrapped = mlua::Error::CallbackError {
-            traceback: "stack traceback:\n\t[C]: in function 'get'".into(),
+            traceback: "stack traceback:\n\t[C]: in function 'ecs.get'".into(),
             cause: std::sync::Arc::new(inner),
         };
         let error = ScriptError::from_lua("scripts/a.luau", &wrapped, None);
         assert_eq!(error.kind, ScriptErrorKind::UnknownComponent);
         assert!(error.message.contains("no component `Helth`"));
-        assert!(error.message.contains("stack traceback"));
+        assert!(
+            !error.message.contains("stack traceback"),
+            "only the crate's frames"
+        );
+    }
+
+    #[test]
+    fn tracebacks_drop_the_crates_own_c_frames() {
+        let traceback = "stack traceback:\n\t[C]: in ?\n\t[C]: in function 'ecs.get'\n\t\
+                         [C]: in function 'job:await'\n\t[C]: in function 'error'\n\t\
+                         scripts/a.luau:3: in function <scripts/a.luau:1>";
+        assert_eq!(
+            trim_traceback(traceback),
+            "stack traceback:\n\t[C]: in function 'error'\n\t\
+             scripts/a.luau:3: in function <scripts/a.luau:1>"
+        );
+        assert_eq!(
+            trim_traceback("stack traceback:\n\t[C]: in function 'ecs.get'"),
+            ""
+        );
     }
 
     #[test]

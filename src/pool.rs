@@ -72,6 +72,8 @@ struct Shared {
 struct WorkerScripts {
     version: u64,
     sources: Vec<(Arc<str>, Arc<str>)>,
+    /// The jobs they define, sorted; `None` until worker scripts have run.
+    jobs: Option<Arc<[String]>>,
 }
 
 /// One worker VM.
@@ -163,6 +165,12 @@ impl StatePool {
     /// The version of the worker scripts; it moves on with each change.
     pub fn version(&self) -> u64 {
         self.scripts().version
+    }
+
+    /// The names of the jobs the worker scripts define, sorted; `None` until worker scripts
+    /// have run, when any name may still come.
+    pub(crate) fn job_names(&self) -> Option<Arc<[String]>> {
+        self.shared.scripts.read().ok()?.jobs.clone()
     }
 
     /// The limits every worker VM has.
@@ -285,7 +293,8 @@ impl StatePool {
     /// on its next lease. When they fail, the current version stays and the error is returned.
     fn next_version(&self, mut scripts: WorkerScripts) -> Result<(), ScriptError> {
         scripts.version += 1;
-        self.build(&scripts)?;
+        let scratch = self.build(&scripts)?;
+        scripts.jobs = Some(crate::api::jobs::defined_names(&scratch.lua).into());
         if let Ok(mut current) = self.shared.scripts.write() {
             scripts.version = current.version + 1;
             *current = scripts;

@@ -37,6 +37,8 @@ pub struct ScriptRegistry {
     components: HashMap<String, Access>,
     resources: HashMap<String, Access>,
     messages: HashMap<String, Arc<MessageAccess>>,
+    /// Event names looked at by [`ScriptRegistry::message_hint`].
+    hinted: std::collections::HashSet<String>,
 }
 
 impl std::fmt::Debug for ScriptRegistry {
@@ -95,6 +97,20 @@ impl ScriptRegistry {
 
     pub(crate) fn message(&self, name: &str) -> Option<Arc<MessageAccess>> {
         self.messages.get(name).cloned()
+    }
+
+    /// For an event name that is not a registered message but looks like a mistyped one (a
+    /// type name close to one), `"; did you mean `Damage`?"`, once per name: such an event goes
+    /// out as a `ScriptEvent`, which no message reader sees.
+    pub(crate) fn message_hint(&mut self, name: &str) -> Option<String> {
+        let looks_like_a_type = name.starts_with(|c: char| c.is_ascii_uppercase());
+        if !looks_like_a_type || self.messages.is_empty() || self.hinted.contains(name) {
+            return None;
+        }
+        self.hinted.insert(name.to_owned());
+        let close = crate::suggest::close_matches(name, self.messages.keys().map(String::as_str));
+        (!close.is_empty())
+            .then(|| crate::suggest::did_you_mean(name, close.iter().map(String::as_str)))
     }
 
     pub(crate) fn message_count(&self) -> usize {
@@ -211,15 +227,21 @@ fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua
             })))
         }
         [] => {
-            let hint = match kind {
+            let known = known_names(world, &types, kind);
+            let close = crate::suggest::did_you_mean(name, known.iter().map(String::as_str));
+            let fix = match kind {
                 Kind::Component => {
-                    "; register it with `app.register_script_component::<T>()` or derive Reflect with #[reflect(Component)]"
+                    "derive Reflect with #[reflect(Component)] (a generic type also needs \
+                     `app.register_type::<T>()`), or register a serde component with \
+                     `app.register_script_component::<T>()`"
                 }
                 Kind::Resource => {
-                    "; register it with `app.register_script_resource::<T>()` or derive Reflect with #[reflect(Resource)]"
+                    "derive Reflect with #[reflect(Resource)] (a generic type also needs \
+                     `app.register_type::<T>()`), or register a serde resource with \
+                     `app.register_script_resource::<T>()`"
                 }
             };
-            Err(unknown(hint.into()))
+            Err(unknown(format!("{close} To reach a type from Lua, {fix}")))
         }
         several => {
             let paths: Vec<&str> = several.iter().map(|r| r.type_info().type_path()).collect();
@@ -229,6 +251,25 @@ fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua
             )))
         }
     }
+}
+
+/// Every name of `kind` that scripts reach: the serde registrations and the reflected types.
+fn known_names(world: &World, types: &bevy_reflect::TypeRegistry, kind: Kind) -> Vec<String> {
+    let mut names: Vec<String> = types
+        .iter()
+        .filter(|r| is_reflected(r, kind))
+        .map(|r| r.type_info().type_path_table().short_path().to_owned())
+        .collect();
+    if let Some(registry) = world.get_resource::<ScriptRegistry>() {
+        let table = match kind {
+            Kind::Component => &registry.components,
+            Kind::Resource => &registry.resources,
+        };
+        names.extend(table.keys().cloned());
+    }
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// Whether a reflected type is a component (or a resource, for [`Kind::Resource`]) that Lua
@@ -642,7 +683,29 @@ fn push_last_segment(out: &mut String, path: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::short_name;
+    use super::{ScriptRegistry, short_name};
+
+    #[derive(bevy_ecs::message::Message, serde::Serialize, serde::Deserialize)]
+    struct Damage {
+        amount: f32,
+    }
+
+    #[test]
+    fn a_mistyped_message_name_gets_a_hint_once() {
+        let mut registry = ScriptRegistry::default();
+        registry.register_message::<Damage>();
+        assert_eq!(
+            registry.message_hint("Damge").as_deref(),
+            Some("; did you mean `Damage`?")
+        );
+        assert_eq!(registry.message_hint("Damge"), None, "once per name");
+        assert_eq!(
+            registry.message_hint("door_opened"),
+            None,
+            "not a type name"
+        );
+        assert_eq!(registry.message_hint("Teleport"), None, "close to nothing");
+    }
 
     #[test]
     fn short_names_drop_module_paths_inside_generics() {

@@ -1,5 +1,5 @@
-//! "Did you mean": the known names close to a mistyped one, for the console, CVars and input
-//! keys.
+//! "Did you mean": the known names close to a mistyped one, for the console, CVars, input
+//! keys, components, resources, messages and jobs.
 
 /// Up to three names from `known` close to `name` (by edit distance, or sharing a prefix).
 pub(crate) fn close_matches<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -21,6 +21,20 @@ pub(crate) fn close_matches<'a>(name: &str, known: impl Iterator<Item = &'a str>
         .collect()
 }
 
+/// The end of a sentence that named `name`: `"; did you mean `Health`?"` for the names of
+/// `known` close to it, or `"."`.
+pub(crate) fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let close = close_matches(name, known);
+    match close.as_slice() {
+        [] => ".".to_owned(),
+        [only] => format!("; did you mean `{only}`?"),
+        several => {
+            let quoted: Vec<String> = several.iter().map(|n| format!("`{n}`")).collect();
+            format!("; did you mean one of {}?", quoted.join(", "))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +44,19 @@ mod tests {
         let known = ["r_fov", "r_vsync", "sv_cheats", "name"];
         assert_eq!(close_matches("r_fv", known.iter().copied()), ["r_fov"]);
         assert!(close_matches("zzzzzz", known.iter().copied()).is_empty());
+    }
+
+    #[test]
+    fn did_you_mean_quotes_one_or_several_names() {
+        let known = ["Health", "Heat", "Stamina"];
+        assert_eq!(
+            did_you_mean("Stamnia", known.iter().copied()),
+            "; did you mean `Stamina`?"
+        );
+        assert_eq!(
+            did_you_mean("Hea", known.iter().copied()),
+            "; did you mean one of `Heat`, `Health`?"
+        );
+        assert_eq!(did_you_mean("Velocity", known.iter().copied()), ".");
     }
 }

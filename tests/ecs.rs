@@ -228,7 +228,36 @@ fn unknown_names_are_unknown_component_errors() {
         error.message
     );
     assert!(
-        error.message.contains("register_script_component"),
+        !error.message.contains("[C]"),
+        "the traceback leaves out the crate's own frames: {}",
+        error.message
+    );
+    for fix in [
+        "did you mean `Health`?",
+        "#[reflect(Component)]",
+        "app.register_type::<T>()",
+        "app.register_script_component::<T>()",
+    ] {
+        assert!(error.message.contains(fix), "{fix}: {}", error.message);
+    }
+    let error = failure("ecs.ref(ecs.spawn(), 'Velocty')");
+    assert_eq!(error.kind, ScriptErrorKind::UnknownComponent);
+    assert!(
+        error
+            .message
+            .contains("ecs.ref: no component named `Velocty`; did you mean `Velocity`?"),
+        "{}",
+        error.message
+    );
+    let error = failure("ecs.resource('Scroe')");
+    assert_eq!(error.kind, ScriptErrorKind::UnknownComponent);
+    assert!(
+        error
+            .message
+            .contains("no resource named `Scroe`; did you mean `Score`?")
+            && error
+                .message
+                .contains("app.register_script_resource::<T>()"),
         "{}",
         error.message
     );

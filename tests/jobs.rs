@@ -229,6 +229,27 @@ fn a_tiny_queue_applies_backpressure_and_loses_nothing() {
 }
 
 #[test]
+fn a_misspelled_job_fails_at_jobs_run_with_a_suggestion() {
+    let script = r#"
+        local ok, err = pcall(jobs.run, "doubel", 2)
+        events.emit("refused", { ok = ok, err = tostring(err) })
+        local job = jobs.run("double", 2)
+        job:on_complete(function(ok, result) events.emit("doubled", result) end)
+    "#;
+    let mut h = harness(1, 256, &[("scripts/typo.luau", script)]).scripts(&["scripts/typo.luau"]);
+    h.run_until_event("doubled");
+    let refused = h.payloads("refused")[0].as_map().cloned().expect("a table");
+    assert_eq!(refused["ok"], ScriptValue::Bool(false));
+    let err = refused["err"].as_str().expect("a message");
+    assert!(
+        err.contains("jobs.run: no job named `doubel`; did you mean `double`?"),
+        "{err}"
+    );
+    assert_eq!(h.payloads("doubled"), [ScriptValue::Number(4.0)]);
+    h.assert_no_errors();
+}
+
+#[test]
 fn failing_and_runaway_jobs_report_errors_and_return_their_vms() {
     let mut h = harness(2, 256, &[]);
     let runner = runner(&h);

@@ -384,8 +384,10 @@ fn diagnostics_report_the_step_memory_and_jobs() {
 
 #[test]
 fn jobs_are_counted_by_name_with_their_wait_and_run_time() {
-    let worker =
-        r#"jobs.define("sum", function(n) local s = 0 for i = 1, n do s += i end return s end)"#;
+    let worker = r#"
+        jobs.define("sum", function(n) local s = 0 for i = 1, n do s += i end return s end)
+        jobs.define("nope", function() error("nope") end)
+    "#;
     let main = r#"
         task.spawn(function()
             for _ = 1, 3 do jobs.run("sum", 1000):await() end

@@ -162,6 +162,17 @@ fn assert_error(
     assert_eq!(text(&error), expected, "{code}");
 }
 
+/// The message of an unknown component `name` in `function`, with `close` (a suggestion, or
+/// `.`) after the name.
+fn unknown_component(function: &str, name: &str, close: &str) -> String {
+    format!(
+        "{function}: no component named `{name}`{close} To reach a type from Lua, derive \
+         Reflect with #[reflect(Component)] (a generic type also needs \
+         `app.register_type::<T>()`), or register a serde component with \
+         `app.register_script_component::<T>()`"
+    )
+}
+
 /// Fails the test unless each `(code, what)` of `cases`, run like [`call_err`] without
 /// arguments, raises an error of `kind` whose message is `ComponentRef({what}): {cause}`.
 fn assert_ref_errors(h: &mut Harness, kind: ScriptErrorKind, cause: &str, cases: &[(&str, &str)]) {
@@ -776,9 +787,7 @@ fn ref_refuses_what_it_cannot_reference() {
         (
             "ecs.ref(p.e, 'Stamna')",
             ScriptErrorKind::UnknownComponent,
-            "ecs.ref: no component named `Stamna`; register it with \
-             `app.register_script_component::<T>()` or derive Reflect with #[reflect(Component)]"
-                .to_owned(),
+            unknown_component("ecs.ref", "Stamna", "; did you mean `Stamina`?"),
         ),
     ];
     for (code, kind, expected) in cases {
@@ -1062,8 +1071,7 @@ fn each_without_names_or_with_unknown_names_is_an_error_naming_ecs_each() {
         "for _ in ecs.each('Stamina', 'Stamna') do end",
         &[],
         ScriptErrorKind::UnknownComponent,
-        "ecs.each: no component named `Stamna`; register it with \
-         `app.register_script_component::<T>()` or derive Reflect with #[reflect(Component)]",
+        &unknown_component("ecs.each", "Stamna", "; did you mean `Stamina`?"),
     );
     let text = type_mismatch(&mut h, "for _ in ecs.each('Stamina', {}) do end", &[]);
     assert!(text.contains("bad argument #2 to `ecs.each`"), "{text}");
@@ -1105,10 +1113,12 @@ fn fast_functions_keep_the_error_messages_of_the_safe_path() {
         &payload,
     );
     let unknown = |function: &str, name: &str| {
-        format!(
-            "{function}: no component named `{name}`; register it with \
-             `app.register_script_component::<T>()` or derive Reflect with #[reflect(Component)]"
-        )
+        let close = if name == "Helth" {
+            "; did you mean `Health`?"
+        } else {
+            "."
+        };
+        unknown_component(function, name, close)
     };
     let not_entity = |n: usize, function: &str, got: &str| {
         format!("bad argument #{n} to `{function}`: expected an Entity, got {got}")

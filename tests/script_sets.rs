@@ -70,12 +70,16 @@ mod arcade {
 #[allow(dead_code)]
 mod worker_jobs;
 
+mod common;
+
 use bevy_app::{App, PluginsState};
 use bevy_ecs::prelude::*;
+use bevy_ecs::reflect::AppTypeRegistry;
 use bevy_ecs::world::World;
 use bevy_luau::prelude::*;
 use bevy_luau::typedefs::{generate, generate_workers};
-use bevy_reflect::Reflect;
+use bevy_reflect::{Reflect, TypeRegistry};
+use common::luau_lsp;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -89,6 +93,9 @@ struct Check {
     app: fn() -> App,
     /// The scripts, as files or folders under `assets/`.
     scripts: &'static [&'static str],
+    /// The modules of this test that make up the program the scripts run in (see
+    /// [`own_types_only`]).
+    modules: &'static [&'static str],
 }
 
 /// The benchmarks' app with the plugin as they configure it, and nothing registered.
@@ -119,96 +126,117 @@ fn comparison_component_app() -> App {
     comparison::app(comparison::component_types)
 }
 
+/// The MUD's modules.
+const MUD: &[&str] = &["components", "game", "net"];
+
+/// The benchmarks' modules.
+const BENCH: &[&str] = &["hooks", "ecs_access"];
+
 const CHECKS: &[Check] = &[
     Check {
         definitions: "examples/hello/bevy_luau.d.luau",
         generate,
         app: hello::app,
         scripts: &["examples/hello"],
+        modules: &["hello"],
     },
     Check {
         definitions: "examples/entity_scripts/bevy_luau.d.luau",
         generate,
         app: entity_scripts::app,
         scripts: &["examples/entity_scripts"],
+        modules: &["entity_scripts"],
     },
     Check {
         definitions: "examples/console/bevy_luau.d.luau",
         generate,
         app: console::app,
         scripts: &["examples/console"],
+        modules: &["console"],
     },
     Check {
         definitions: "examples/worker_jobs/bevy_luau.d.luau",
         generate,
         app: worker_jobs::app,
         scripts: &["examples/worker_jobs"],
+        modules: &["worker_jobs"],
     },
     Check {
         definitions: "examples/worker_jobs/workers.d.luau",
         generate: generate_workers,
         app: worker_jobs::app,
         scripts: &["examples/worker_jobs/workers"],
+        modules: &["worker_jobs"],
     },
     Check {
         definitions: "examples/lua_systems/bevy_luau.d.luau",
         generate,
         app: lua_systems::app,
         scripts: &["examples/lua_systems"],
+        modules: &["lua_systems"],
     },
     Check {
         definitions: "games/mud/bevy_luau.d.luau",
         generate,
         app: mud_app,
         scripts: &["games/mud/scripts"],
+        modules: MUD,
     },
     Check {
         definitions: "games/mud/workers.d.luau",
         generate: generate_workers,
         app: mud_app,
         scripts: &["games/mud/scripts/workers"],
+        modules: MUD,
     },
     Check {
         definitions: "games/arcade/bevy_luau.d.luau",
         generate,
         app: arcade_app,
         scripts: &["games/arcade/scripts"],
+        modules: &["arcade"],
     },
     Check {
         definitions: "games/arcade/workers.d.luau",
         generate: generate_workers,
         app: arcade_app,
         scripts: &["games/arcade/scripts/workers"],
+        modules: &["arcade"],
     },
     Check {
         definitions: "scripts/bench/bevy_luau.d.luau",
         generate,
         app: bench_app,
         scripts: &["scripts/bench"],
+        modules: BENCH,
     },
     Check {
         definitions: "scripts/bench/world_access.d.luau",
         generate,
         app: world_access_app,
         scripts: &["scripts/bench/world_access.luau"],
+        modules: BENCH,
     },
     Check {
         definitions: "scripts/bench/workers.d.luau",
         generate: generate_workers,
         app: bench_app,
         scripts: &["scripts/bench/crunch.luau"],
+        modules: BENCH,
     },
     Check {
         definitions: "scripts/comparison/bevy_luau.d.luau",
         generate,
         app: comparison_app,
         scripts: &["scripts/comparison"],
+        modules: &["comparison"],
     },
     Check {
         definitions: "scripts/comparison/component.d.luau",
         generate,
         app: comparison_component_app,
         scripts: &["scripts/comparison/component.luau"],
+        modules: &["comparison"],
     },
 ];
 
@@ -216,13 +244,35 @@ fn assets() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
 }
 
-/// `app`, built as far as `App::run` would before the first update.
-fn built(mut app: App) -> App {
+/// `check`'s app, built as far as `App::run` would before the first update, with the
+/// reflected types of its own program only.
+fn built(check: &Check) -> App {
+    let mut app = (check.app)();
     if app.plugins_state() != PluginsState::Cleaned {
         app.finish();
         app.cleanup();
     }
+    own_types_only(&app, check.modules);
     app
+}
+
+/// Drops from `app`'s type registry the types of this test's other modules. Every type that
+/// derives `Reflect` is registered automatically (bevy_app's `reflect_auto_register`), so in
+/// this test, which holds every example, each app would otherwise see the types of all of
+/// them; each example's own program has its own types and Bevy's only, and so do its
+/// checked-in definitions.
+fn own_types_only(app: &App, modules: &[&str]) {
+    let types = app.world().resource::<AppTypeRegistry>();
+    let crate_root = concat!(module_path!(), "::");
+    let mut kept = TypeRegistry::empty();
+    for registration in types.read().iter() {
+        let path = registration.type_info().type_path();
+        let own = |module: &&str| path.starts_with(&format!("{crate_root}{module}::"));
+        if !path.starts_with(crate_root) || modules.iter().any(own) {
+            kept.add_registration(registration.clone());
+        }
+    }
+    *types.write() = kept;
 }
 
 /// Every `.luau` and `.lua` file under `dir`, sorted, as paths relative to `assets/`.
@@ -276,7 +326,7 @@ fn definitions_are_current() {
     let bless = std::env::var_os("BLESS").is_some();
     let mut stale = Vec::new();
     for check in CHECKS {
-        let app = built((check.app)());
+        let app = built(check);
         let generated = (check.generate)(app.world());
         let path = assets().join(check.definitions);
         if bless {
@@ -284,18 +334,10 @@ fn definitions_are_current() {
             continue;
         }
         let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-        if checked_in != generated {
-            let line = generated
-                .lines()
-                .zip(checked_in.lines())
-                .position(|(a, b)| a != b)
-                .unwrap_or_else(|| generated.lines().count().min(checked_in.lines().count()));
+        if let Some(difference) = common::first_difference(&generated, &checked_in) {
             stale.push(format!(
-                "assets/{} differs from line {}:\n  generated:  {:?}\n  checked in: {:?}",
-                check.definitions,
-                line + 1,
-                generated.lines().nth(line),
-                checked_in.lines().nth(line),
+                "assets/{} differs from {difference}",
+                check.definitions
             ));
         }
     }
@@ -342,20 +384,6 @@ fn every_script_is_covered_and_strict() {
             check.definitions
         );
     }
-}
-
-/// luau-lsp from `$LUAU_LSP` or the `PATH`, as an absolute path.
-fn luau_lsp() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("LUAU_LSP") {
-        let path = PathBuf::from(path);
-        return Some(std::fs::canonicalize(&path).unwrap_or_else(|e| {
-            panic!("LUAU_LSP is {}, which cannot be used: {e}", path.display())
-        }));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("luau-lsp"))
-        .find(|candidate| candidate.is_file())
 }
 
 #[test]
@@ -410,18 +438,23 @@ fn every_script_type_checks_in_strict_mode() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// A reflected component for [`luau_lsp_reports_mistakes_at_the_mistake`].
-#[derive(Component, Reflect, Default)]
-#[reflect(Component)]
-struct Room {
-    title: String,
-}
+/// The types of [`luau_lsp_reports_mistakes_at_the_mistake`].
+mod mistakes {
+    use super::*;
 
-/// A reflected component listed before `Room`, whose type a misleading report would name.
-#[derive(Component, Reflect, Default)]
-#[reflect(Component)]
-struct Carried {
-    by: Option<Entity>,
+    /// A reflected component.
+    #[derive(Component, Reflect, Default)]
+    #[reflect(Component)]
+    pub struct Room {
+        title: String,
+    }
+
+    /// A reflected component listed before `Room`, whose type a misleading report would name.
+    #[derive(Component, Reflect, Default)]
+    #[reflect(Component)]
+    pub struct Carried {
+        by: Option<Entity>,
+    }
 }
 
 #[test]
@@ -430,9 +463,8 @@ fn luau_lsp_reports_mistakes_at_the_mistake() {
         println!("skipped: luau-lsp was not found");
         return;
     };
-    let app = hooks::app(Some(LuauScriptingPlugin::default()), |app| {
-        app.register_type::<Carried>().register_type::<Room>();
-    });
+    let app = hooks::app(Some(LuauScriptingPlugin::default()), |_| {});
+    own_types_only(&app, &["mistakes"]);
     let dir = tempfile::tempdir().expect("a temporary folder");
     std::fs::write(
         dir.path().join(".luaurc"),

@@ -98,18 +98,10 @@ fn generated_definitions_match_the_golden_file() {
         return;
     }
     let golden = std::fs::read_to_string(path).unwrap_or_default();
-    if generated != golden {
-        let line = generated
-            .lines()
-            .zip(golden.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| generated.lines().count().min(golden.lines().count()));
+    if let Some(difference) = common::first_difference(&generated, &golden) {
         panic!(
-            "the definitions differ from {path} from line {}:\n  generated: {:?}\n  golden:    {:?}\n\
-             If the change is intended, run `BLESS=1 cargo test --all-features --test typedefs`.",
-            line + 1,
-            generated.lines().nth(line),
-            golden.lines().nth(line),
+            "the definitions differ from {path} from {difference}\nIf the change is intended, \
+             run `BLESS=1 cargo test --all-features --test typedefs`."
         );
     }
 }

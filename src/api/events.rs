@@ -16,7 +16,9 @@ use crate::registry::ScriptRegistry;
 use crate::runtime::callbacks::{self, List};
 use crate::runtime::context::{Owner, with_world};
 use crate::value::ScriptValue;
+use bevy_ecs::change_detection::DetectChangesMut;
 use bevy_ecs::message::Message;
+use bevy_ecs::world::World;
 use mlua::{FromLua, Function, Lua, Table, Value};
 
 /// A named event with a payload, written by Lua's `events.emit` or by Rust, and delivered to
@@ -53,6 +55,8 @@ pub(crate) fn install(lua: &Lua, env: &Table, owner: &Owner, emit: &Function) ->
                     "events.on: the event name is empty",
                 ));
             }
+            // Outside the step there is no world to ask, and nothing to hint.
+            let _ = with_world(lua, |world| hint_message(world, &name, "events.on"));
             callbacks::register(lua, List::Event(&name), owner.clone(), function)
         },
     )?;
@@ -69,6 +73,23 @@ pub(crate) fn create_emit(lua: &Lua) -> mlua::Result<Function> {
         "events.emit",
         |lua, (name, payload): (String, Value)| emit(lua, &name, payload, "events.emit"),
     )
+}
+
+/// Warns, once per name, when event `name` is no registered message but close to one.
+fn hint_message(world: &mut World, name: &str, function: &str) {
+    // Most event names are not type names: leave them before looking anything up.
+    if !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return;
+    }
+    let hint = world
+        .get_resource_mut::<ScriptRegistry>()
+        .and_then(|mut registry| registry.bypass_change_detection().message_hint(name));
+    if let Some(hint) = hint {
+        tracing::warn!(
+            target: "bevy_luau",
+            "{function}: `{name}` is not a registered message, so it is a ScriptEvent{hint}"
+        );
+    }
 }
 
 /// Emits event `name`: a registered message of that name when there is one (see
@@ -96,6 +117,7 @@ pub(crate) fn emit(lua: &Lua, name: &str, payload: Value, function: &str) -> mlu
                 },
             );
         }
+        hint_message(world, name, function);
         let payload =
             crate::vm::converting(lua, || ScriptValue::from_lua(payload, lua)).map_err(|e| {
                 lua_error(

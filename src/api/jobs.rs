@@ -19,16 +19,24 @@ use crate::queue::JobId;
 use crate::runtime::context::{Caller, call_as, caller_path, report};
 use crate::runtime::profile::Site;
 use crate::runtime::scheduler;
+use crate::suggest;
 use crate::value::ScriptValue;
 use crate::vm::Limits;
 use mlua::{Function, IntoLua, Lua, MultiValue, Table, Thread, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// How `jobs.run` starts a job: the engine sets it to `ScriptRunner::call` when the plugin
 /// creates the worker pool.
 ///
 /// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
-pub(crate) struct Runner(pub std::sync::Arc<dyn Fn(String, ScriptValue) -> JobId + Send + Sync>);
+pub(crate) struct Runner {
+    /// Starts job `name` with the arguments.
+    pub run: Arc<dyn Fn(String, ScriptValue) -> JobId + Send + Sync>,
+    /// The names of the jobs worker scripts define, sorted; `None` until worker scripts ran,
+    /// when `jobs.run` cannot check a name and the job reports it instead.
+    pub known: Arc<dyn Fn() -> Option<Arc<[String]>> + Send + Sync>,
+}
 
 /// A job whose result has not arrived, with who waits for it.
 struct PendingJob {
@@ -68,6 +76,16 @@ pub(crate) fn install_for_worker(lua: &Lua, globals: &Table) -> mlua::Result<()>
     jobs.raw_set("define", define)?;
     jobs.set_readonly(true);
     globals.raw_set("jobs", jobs)
+}
+
+/// The names of the jobs the worker scripts of `lua` defined, sorted.
+pub(crate) fn defined_names(lua: &Lua) -> Vec<String> {
+    let mut names: Vec<String> = lua
+        .app_data_ref::<JobTable>()
+        .map(|table| table.0.keys().cloned().collect())
+        .unwrap_or_default();
+    names.sort_unstable();
+    names
 }
 
 /// The job `name` a worker script of `lua` defined.
@@ -148,15 +166,27 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
                         "bad argument #1 to `jobs.run`: a job name cannot be empty",
                     ));
                 }
-                let run = lua
+                let (run, known) = lua
                     .app_data_ref::<Runner>()
-                    .map(|r| r.0.clone())
+                    .map(|r| (r.run.clone(), r.known.clone()))
                     .ok_or_else(|| {
                         lua_error(
                             ScriptErrorKind::MissingPlugin,
                             "jobs.run: there is no worker pool (is TaskPoolPlugin added?)",
                         )
                     })?;
+                if let Some(known) = known()
+                    && known.binary_search(&name).is_err()
+                {
+                    let close = suggest::did_you_mean(&name, known.iter().map(String::as_str));
+                    return Err(lua_error(
+                        ScriptErrorKind::UnknownJob,
+                        format!(
+                            "jobs.run: no job named `{name}`{close} Worker scripts define jobs \
+                             with jobs.define"
+                        ),
+                    ));
+                }
                 let id = run(name, args.unwrap_or_default());
                 let job = lua.create_table()?;
                 job.raw_set("id", id.0)?;

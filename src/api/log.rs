@@ -5,9 +5,14 @@
 //! print(...)                    -- the same as log.info
 //! ```
 //! Arguments are turned into text with `tostring` and joined with tabs, as `print` does.
+//!
+//! `tracing` shows nothing until a subscriber is installed (`bevy_log::LogPlugin`, which
+//! `DefaultPlugins` holds). The first time a script prints or fails with none installed,
+//! [`say_when_unheard`] says so once on stderr, so a new user is not left in silence.
 
 use mlua::{Lua, MultiValue, Table};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The `tracing` target of everything scripts log.
 pub const LOG_TARGET: &str = "bevy_luau::script";
@@ -32,6 +37,7 @@ pub(crate) fn install(lua: &Lua, env: &Table, path: &Arc<str>) -> mlua::Result<(
         let path = path.clone();
         let function = lua.create_function(move |_, args: MultiValue| {
             let text = join(&args)?;
+            say_when_unheard();
             match level {
                 Level::Debug => tracing::debug!(target: LOG_TARGET, script = %path, "{text}"),
                 Level::Info => tracing::info!(target: LOG_TARGET, script = %path, "{text}"),
@@ -47,6 +53,35 @@ pub(crate) fn install(lua: &Lua, env: &Table, path: &Arc<str>) -> mlua::Result<(
     env.raw_set("log", log)
 }
 
+/// Whether the process was told that script output goes nowhere.
+static TOLD: AtomicBool = AtomicBool::new(false);
+
+/// Says once on stderr, the first time a script prints or an error is logged with no
+/// `tracing` subscriber installed, that nothing will show and what to add.
+pub(crate) fn say_when_unheard() {
+    if TOLD.load(Ordering::Relaxed) {
+        return;
+    }
+    if tell(&TOLD, unheard()) {
+        eprintln!(
+            "bevy_luau: a script printed or failed, but no tracing subscriber is installed, so \
+             nothing shows. Add bevy_log's LogPlugin (`app.add_plugins(LogPlugin::default())`; \
+             DefaultPlugins has it) or install any tracing subscriber."
+        );
+    }
+}
+
+/// Whether the current `tracing` dispatcher drops everything: no subscriber is installed,
+/// globally or for this thread.
+fn unheard() -> bool {
+    tracing::dispatcher::get_default(|dispatch| dispatch.is::<tracing::subscriber::NoSubscriber>())
+}
+
+/// Whether to tell now: the output is `unheard` and nobody told yet (`told` is then set).
+fn tell(told: &AtomicBool, unheard: bool) -> bool {
+    unheard && !told.swap(true, Ordering::Relaxed)
+}
+
 /// Joins values the way `print` does: `tostring` of each, separated by tabs.
 fn join(args: &MultiValue) -> mlua::Result<String> {
     let mut text = String::new();
@@ -57,4 +92,41 @@ fn join(args: &MultiValue) -> mlua::Result<String> {
         text.push_str(&value.to_string()?);
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::dispatcher::{Dispatch, with_default};
+
+    /// A subscriber that wants everything and records nothing.
+    struct Listening;
+
+    impl tracing::Subscriber for Listening {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {}
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn output_is_unheard_only_without_a_subscriber() {
+        with_default(&Dispatch::none(), || assert!(unheard()));
+        with_default(&Dispatch::new(Listening), || assert!(!unheard()));
+    }
+
+    #[test]
+    fn the_user_is_told_once_and_only_when_unheard() {
+        let told = AtomicBool::new(false);
+        assert!(!tell(&told, false), "a subscriber hears it: nothing to say");
+        assert!(tell(&told, true), "the first time nobody hears");
+        assert!(!tell(&told, true), "only once");
+    }
 }

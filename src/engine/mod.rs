@@ -2,6 +2,7 @@
 
 pub(crate) mod entity_scripts;
 pub(crate) mod env;
+mod error_log;
 mod script_engine;
 pub(crate) mod scripts;
 pub(crate) mod worker_scripts;

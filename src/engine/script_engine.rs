@@ -51,6 +51,8 @@ pub struct ScriptEngine {
     errors: Vec<ScriptError>,
     /// Script versions that loaded during the step, written as messages when it ends.
     loaded: Vec<ScriptLoaded>,
+    /// Which errors were logged in the last second, so a repeated one is counted instead.
+    error_log: super::error_log::ErrorLog,
     /// When the frame budget was last reported.
     budget_reported: Option<Instant>,
     frame: u64,
@@ -111,6 +113,7 @@ impl ScriptEngine {
             message_sources: Vec::new(),
             errors: Vec::new(),
             loaded: Vec::new(),
+            error_log: Default::default(),
             budget_reported: None,
             frame: 0,
         })
@@ -118,9 +121,11 @@ impl ScriptEngine {
 
     /// Lets `jobs.run` reach the worker pool.
     pub(crate) fn attach_runner(&self, runner: crate::runner::ScriptRunner) {
-        let run = move |name: String, args: ScriptValue| runner.call(name, args);
-        self.lua
-            .set_app_data(crate::api::jobs::Runner(std::sync::Arc::new(run)));
+        let pool = runner.pool().clone();
+        self.lua.set_app_data(crate::api::jobs::Runner {
+            run: Arc::new(move |name: String, args: ScriptValue| runner.call(name, args)),
+            known: Arc::new(move || pool.job_names()),
+        });
     }
 
     /// The main VM, for embedding code that needs mlua directly. Code run through it outside
@@ -617,6 +622,31 @@ impl ScriptEngine {
             .ok()
     }
 
+    /// Logs the step's errors, each place's first in full and its repeats once a second (see
+    /// `ErrorLog`).
+    fn log_errors(&mut self) {
+        let now = Instant::now();
+        for repeated in self.error_log.expire(now) {
+            tracing::error!(
+                target: "bevy_luau",
+                script = %repeated.script,
+                kind = ?repeated.kind,
+                "{repeated}"
+            );
+        }
+        for error in &self.errors {
+            if self.error_log.admit(error, now) {
+                crate::api::log::say_when_unheard();
+                tracing::error!(
+                    target: "bevy_luau",
+                    script = %error.script,
+                    kind = ?error.kind,
+                    "{}", error.message
+                );
+            }
+        }
+    }
+
     /// Logs the step's errors and writes them as [`ScriptError`] messages.
     pub(crate) fn flush_errors(&mut self, world: &mut World) {
         if let Some(mut sink) = self.lua.app_data_mut::<ErrorSink>() {
@@ -634,14 +664,11 @@ impl ScriptEngine {
                 profiles.add_error(&error.script);
             }
         }
-        for error in self.errors.drain(..) {
-            tracing::error!(
-                target: "bevy_luau",
-                script = %error.script,
-                kind = ?error.kind,
-                "{}", error.message
-            );
-            world.write_message(error);
+        if !self.errors.is_empty() || !self.error_log.is_empty() {
+            self.log_errors();
+        }
+        if !self.errors.is_empty() {
+            world.write_message_batch(self.errors.drain(..));
         }
         // Without the plugin's message registration (an engine driven by hand), nobody reads
         // these.

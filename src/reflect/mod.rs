@@ -6,31 +6,8 @@
 //!
 //! # Mapping
 //!
-//! | Rust (reflected) | Lua |
-//! |---|---|
-//! | `Entity` | an entity (a light userdata, exact for every generation) |
-//! | `Vec3`, `Vec3A` | `vector`; a `{x =, y =, z =}` table is accepted too |
-//! | `Vec2` | `vector` with `z = 0`; reading ignores `z` and accepts `{x =, y =}` too |
-//! | `Quat`, and other glam types such as `Vec4` or `IVec2` | a table of their fields, `{x =, y =, z =, w =}` |
-//! | `bool` | boolean |
-//! | `f32`, `f64` | number |
-//! | `i8` … `i128`, `u8` … `u128`, `isize`, `usize` | number; reading checks it is whole and in range |
-//! | `String`, `Cow<'static, str>`, `Name` | string (`&'static str` is written, never read) |
-//! | `char` | a string of one character |
-//! | `Duration` | number of seconds |
-//! | `Option<T>` | `nil`, or what `T` maps to |
-//! | struct | a table of its fields, `{current = 70, max = 100}` |
-//! | tuple struct with one field (a newtype) | what the field maps to |
-//! | other tuple structs, tuples | a list, `{a, b}` |
-//! | `Vec<T>`, `VecDeque<T>`, `[T; N]`, `HashSet<T>` | a list; an array's length is checked |
-//! | `HashMap<K, V>`, `BTreeMap<K, V>` | a table whose keys are what `K` maps to (string, number, entity) |
-//! | enum, unit variant | its name, `"Idle"` |
-//! | enum, tuple variant with one field | `{Walk = 2.5}` |
-//! | enum, other tuple variant | `{Patrol = {a, b}}` |
-//! | enum, struct variant | `{Attack = {target = e, damage = 5}}` |
-//! | any other opaque type (`PathBuf`, `Handle<T>`, …) | an error: it cannot cross |
-//!
-//! Enums use serde's externally tagged form, and reading accepts exactly those shapes.
+//! The table of what each Rust type becomes in Lua is public, in `src/typedefs/mapping.md`
+//! (the `typedefs` module's docs and the Lua API reference, `docs/lua-api.md`).
 //!
 //! # Reading from Lua
 //!

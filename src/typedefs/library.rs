@@ -327,10 +327,10 @@ fn log() -> Library {
         name: "log".into(),
         doc: "Logs through tracing, tagged with the script's path; print is log.info.".into(),
         members: vec![
-            member("debug", ""),
-            member("info", ""),
-            member("warn", ""),
-            member("error", ""),
+            member("debug", "Logs at debug level."),
+            member("info", "Logs at info level, as print does."),
+            member("warn", "Logs at warn level."),
+            member("error", "Logs at error level; the script goes on."),
         ],
     }
 }
@@ -386,8 +386,16 @@ fn ecs(registered: &Registered) -> Library {
                 "Spawns an entity with components; Name and Script are shorthands.",
                 "(components: Components?) -> Entity",
             ),
-            Member::new("despawn", "", &format!("({E}) -> ()")),
-            Member::new("exists", "", &format!("({E}) -> boolean")),
+            Member::new(
+                "despawn",
+                "Despawns the entity now, running its on_despawn.",
+                &format!("({E}) -> ()"),
+            ),
+            Member::new(
+                "exists",
+                "Whether the entity is alive.",
+                &format!("({E}) -> boolean"),
+            ),
             Member::getter(
                 "get",
                 "The component, or nil when the entity has none.",
@@ -403,7 +411,11 @@ fn ecs(registered: &Registered) -> Library {
                 |name, alias| format!("({E}, name: {name}, value: {alias}) -> ()"),
                 &format!("({E}, name: string, value: any) -> ()"),
             ),
-            Member::new("has", "", &format!("({E}, name: string) -> boolean")),
+            Member::new(
+                "has",
+                "Whether the entity has the component.",
+                &format!("({E}, name: string) -> boolean"),
+            ),
             Member::getter(
                 "ref",
                 "A live reference to a reflected component, or nil when the entity has none: \
@@ -419,11 +431,17 @@ fn ecs(registered: &Registered) -> Library {
                 "The plain value a reference stands for, as ecs.get gives it.",
                 "<T>(reference: T) -> T",
             ),
-            Member::new(
+            Member::getter(
                 "each",
                 "Loops over the entities that have all the named components, yielding the \
-                 entity and a reference to each component (the value, for serde components).",
+                 entity and a reference to each component (the value, for serde components). \
+                 The first component is typed by its name.",
+                components,
+                |name, alias| {
+                    format!("(name: {name}, ...string) -> () -> (Entity, {alias}, ...any)")
+                },
                 "(...string) -> () -> (Entity, ...any)",
+                "(name: never, ...string) -> () -> (Entity, ...any)",
             ),
             Member::new(
                 "remove",
@@ -440,8 +458,16 @@ fn ecs(registered: &Registered) -> Library {
                 "The entity with this Name.",
                 "(name: string) -> Entity?",
             ),
-            Member::new("name", "", &format!("({E}) -> string?")),
-            Member::new("set_name", "", &format!("({E}, name: string) -> ()")),
+            Member::new(
+                "name",
+                "The entity's Name, or nil.",
+                &format!("({E}) -> string?"),
+            ),
+            Member::new(
+                "set_name",
+                "Gives the entity a Name, replacing its old one.",
+                &format!("({E}, name: string) -> ()"),
+            ),
             Member::getter(
                 "resource",
                 "The resource, or nil when the world has none.",
@@ -452,7 +478,7 @@ fn ecs(registered: &Registered) -> Library {
             ),
             Member::overloaded(
                 "set_resource",
-                "",
+                "Replaces the resource (a reflected one must exist already).",
                 resources,
                 |name, alias| format!("(name: {name}, value: {alias}) -> ()"),
                 "(name: string, value: any) -> ()",
@@ -467,19 +493,31 @@ fn commands(registered: &Registered) -> Library {
         doc: "World changes deferred to the end of the scripting step, in order. Worker VMs too."
             .into(),
         members: vec![
-            Member::new("spawn", "", "(components: Components?) -> ()"),
+            Member::new(
+                "spawn",
+                "Spawns an entity with components at the end of the step.",
+                "(components: Components?) -> ()",
+            ),
             Member::overloaded(
                 "set",
-                "",
+                "Inserts or replaces the component at the end of the step.",
                 &registered.components,
                 |name, alias| format!("({E}, name: {name}, value: {alias}) -> ()"),
                 &format!("({E}, name: string, value: any) -> ()"),
             ),
-            Member::new("remove", "", &format!("({E}, name: string) -> ()")),
-            Member::new("despawn", "", &format!("({E}) -> ()")),
+            Member::new(
+                "remove",
+                "Removes the component at the end of the step.",
+                &format!("({E}, name: string) -> ()"),
+            ),
+            Member::new(
+                "despawn",
+                "Despawns the entity at the end of the step.",
+                &format!("({E}) -> ()"),
+            ),
             Member::overloaded(
                 "emit",
-                "",
+                "Emits the event or registered message at the end of the step.",
                 &registered.messages,
                 |name, alias| format!("(name: {name}, payload: {alias}) -> ()"),
                 "(name: string, payload: any?) -> ()",
@@ -495,22 +533,22 @@ fn transform() -> Library {
         name: "transform".into(),
         doc: "An entity's local Transform. Rotations are Euler angles in radians: vector(pitch, yaw, roll).".into(),
         members: vec![
-            get("position", ""),
-            set("set_position", ""),
-            set("translate", ""),
-            get("rotation", ""),
-            set("set_rotation", ""),
+            get("position", "The translation."),
+            set("set_position", "Sets the translation."),
+            set("translate", "Moves by the vector."),
+            get("rotation", "The rotation as Euler angles."),
+            set("set_rotation", "Sets the rotation from Euler angles."),
             set("rotate", "Turns by the delta rotation, in local space."),
-            get("scale", ""),
-            set("set_scale", ""),
+            get("scale", "The scale."),
+            set("set_scale", "Sets the scale."),
             Member::new(
                 "look_at",
                 "Turns forward (-Z) towards a point or an entity; up defaults to +Y.",
                 &format!("({E}, target: vector | Entity | number, up: vector?) -> ()"),
             ),
-            get("forward", ""),
-            get("right", ""),
-            get("up", ""),
+            get("forward", "The local -Z axis, in world orientation."),
+            get("right", "The local +X axis."),
+            get("up", "The local +Y axis."),
         ],
     }
 }
@@ -550,7 +588,11 @@ fn task() -> Library {
                 "Inside a coroutine: sleeps until the next step, or that many seconds; returns the time slept.",
                 "(seconds: number?) -> number",
             ),
-            Member::new("cancel", "", "(thread: thread) -> ()"),
+            Member::new(
+                "cancel",
+                "Stops a coroutine that task started.",
+                "(thread: thread) -> ()",
+            ),
         ],
     }
 }
@@ -613,7 +655,7 @@ fn cvar(registered: &Registered, vm: Vm) -> Library {
             ),
             Member::new(
                 "register",
-                "",
+                "Registers a CVar; its type is the default's.",
                 "(name: string, default: CVarValue, options: CVarOptions?) -> ()",
             ),
             Member::overloaded(
@@ -646,7 +688,11 @@ fn console() -> Library {
                 "Adds a command; what it returns is its output.",
                 "(name: string, command: (args: {string}) -> ...any, help: string?) -> ()",
             ),
-            Member::new("log", "", "(level: LogLevel, message: string) -> ()"),
+            Member::new(
+                "log",
+                "Writes a line to the console's log.",
+                "(level: LogLevel, message: string) -> ()",
+            ),
         ],
     }
 }
@@ -679,7 +725,11 @@ fn input() -> Library {
             key("key_down", "Held down this frame."),
             key("key_pressed", "Went down this frame."),
             key("key_released", "Went up this frame."),
-            Member::new("mouse_down", "", "(button: MouseButton) -> boolean"),
+            Member::new(
+                "mouse_down",
+                "Whether the button is held down.",
+                "(button: MouseButton) -> boolean",
+            ),
             Member::new(
                 "mouse_position",
                 "vector(x, y, 0) in logical pixels of the primary window, or nil.",

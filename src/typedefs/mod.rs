@@ -21,6 +21,9 @@
 //!   the first case and gives it that case's result, which would otherwise be the first
 //!   component's type and bring misleading errors further on.
 //!
+//! [`reference`] renders the same tables as a Markdown reference of the Lua API, checked in
+//! as the repository's `docs/lua-api.md`.
+//!
 //! [`generate_workers`] writes the file for worker scripts:
 //! `log`, `commands`, `cvar.get` and `jobs.define`, with the same types.
 //!
@@ -28,40 +31,6 @@
 //! `Entity` is an extern type, which it compares with `==` only against an `Entity` (or
 //! `Entity?`), not against an unannotated parameter; and the general case of a setter also
 //! takes the registered names, so `ecs.set(e, "Health", v)` with a wrong `v` is not reported.
-//!
-//! # How Rust types become Luau types
-//!
-//! Reflected types (`#[derive(Reflect)]`, registered with `app.register_type`) are described
-//! from their `TypeInfo`, following the conversions values go through:
-//!
-//! | Rust | Luau |
-//! |---|---|
-//! | `bool` | `boolean` |
-//! | `f32`, `f64`, every integer, `Duration` | `number` |
-//! | `String`, `Cow<str>`, `char`, `Name` | `string` |
-//! | `Entity` | `Entity` |
-//! | `Vec3`, `Vec3A`, `Vec2` | `vector` |
-//! | `Option<T>` | `T?` |
-//! | `Vec<T>`, arrays, sets | `{T}` |
-//! | tuples, tuple structs | `{T}`, or `{any}` when the items differ |
-//! | a newtype `struct A(T)` | what `T` is |
-//! | `HashMap<K, V>`, `BTreeMap<K, V>` | `{[K]: V}` |
-//! | struct | its own `export type`, a table of its fields |
-//! | enum | its own `export type`: `"Unit" \| { Tuple: T } \| { Struct: { ... } }` |
-//! | anything opaque to reflection | `any` |
-//!
-//! **Serde types** (`register_script_component`, `_resource`, `_message`) reach Lua through
-//! serde, which reflection cannot see into. When such a type is also registered for
-//! reflection, its fields are described from that, as serde represents them by default: an
-//! `Entity` is a number (its bits, which every function taking an entity accepts), glam
-//! vectors are lists of numbers and a `Duration` is `{ secs, nanos }`. Serde attributes such
-//! as `rename` are invisible there. A serde type that is not reflected at all is declared as
-//! `any`, with a comment saying how to describe it.
-//!
-//! Names are Luau identifiers made from the short type name (`Stats<Speed>` is `Stats_Speed`);
-//! a name that the API itself uses (such as `Job`) gets a suffix (`Job_Component`). Two
-//! reflected types with the same short name are reachable by neither, and are listed in a
-//! comment instead.
 //!
 //! # Writing the file
 //!
@@ -78,10 +47,14 @@
 //! main file; check them against their own on the command line
 //! (`luau-lsp analyze --definitions=@bevy_luau=workers.d.luau workers/`).
 
+#![doc = include_str!("mapping.md")]
+
 mod generate;
 mod library;
+mod reference;
 mod types;
 mod write;
 
 pub use generate::{generate, generate_workers};
+pub use reference::reference;
 pub use write::{write, write_typedefs, write_worker_typedefs, write_workers};

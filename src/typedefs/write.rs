@@ -41,8 +41,14 @@ fn write_text(path: &Path, text: &str) -> Result<(), ScriptError> {
     })
 }
 
-/// A system that writes the definitions to `path` (relative to the working directory, as
-/// `std::fs` reads it); add it to `Startup`, when every type is registered:
+/// A system that writes the definitions to `path`; add it to `Startup`, when every type is
+/// registered.
+///
+/// A relative `path` is relative to the working directory, as `std::fs` reads it, not to the
+/// asset folder: `cargo run` starts in the crate's root, so `"assets/bevy_luau.d.luau"` lands
+/// beside the scripts there. To be independent of it, pass an absolute path such as
+/// `concat!(env!("CARGO_MANIFEST_DIR"), "/assets/bevy_luau.d.luau")`.
+///
 ///
 /// ```
 /// # use bevy_app::{App, Startup, TaskPoolPlugin};

@@ -5,6 +5,8 @@
     reason = "each test file uses a different part of the harness"
 )]
 
+pub mod readme;
+
 use bevy_app::{App, TaskPoolPlugin, Update};
 use bevy_asset::io::{
     AssetReader, AssetReaderError, AssetSourceBuilder, ErasedAssetReader, PathStream, Reader,
@@ -20,6 +22,39 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
+
+/// luau-lsp from `$LUAU_LSP` or the `PATH`, as an absolute path.
+pub fn luau_lsp() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("LUAU_LSP") {
+        let path = PathBuf::from(path);
+        return Some(std::fs::canonicalize(&path).unwrap_or_else(|e| {
+            panic!("LUAU_LSP is {}, which cannot be used: {e}", path.display())
+        }));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("luau-lsp"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Where `generated` first differs from `checked_in`, a file generated before: the line's
+/// number and both versions of it; `None` when they are the same.
+pub fn first_difference(generated: &str, checked_in: &str) -> Option<String> {
+    if generated == checked_in {
+        return None;
+    }
+    let line = generated
+        .lines()
+        .zip(checked_in.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or_else(|| generated.lines().count().min(checked_in.lines().count()));
+    Some(format!(
+        "line {}:\n  generated:  {:?}\n  checked in: {:?}",
+        line + 1,
+        generated.lines().nth(line),
+        checked_in.lines().nth(line),
+    ))
+}
 
 /// Lua helpers a test script may start with.
 pub const LUA_PRELUDE: &str = r#"
