@@ -48,6 +48,7 @@ pub fn reference() -> String {
         transform: cfg!(feature = "transform"),
         // Key names are Bevy's `KeyCode` variants; a couple of hundred would drown the page.
         input: cfg!(feature = "input").then(Vec::new),
+        functions: Vec::new(),
     };
     let mut out = String::from(INTRO);
 
