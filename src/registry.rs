@@ -360,6 +360,8 @@ fn from_lua<T: DeserializeOwned>(lua: &Lua, value: Value, what: &dyn Display) ->
 /// Builds a value from Lua through serde; the error says what did not fit. An empty table also
 /// stands for a unit struct (`{}` for a tag).
 pub(crate) fn deserialize<T: DeserializeOwned>(lua: &Lua, value: Value) -> Result<T, String> {
+    // mlua's deserializer copies a string once for each place it appears: measure first.
+    crate::value::size::measure(&value)?;
     // Only a unit struct (a zero-sized type) can stand for `{}`; for the rest, keeping the table
     // for the check would cost on every call.
     let table = match &value {

@@ -17,6 +17,7 @@ use mlua::{FromLua, IntoLua, LightUserData, Lua, Value};
 use serde::{Deserialize, Serialize};
 
 mod from_lua;
+pub(crate) mod size;
 
 pub(crate) use from_lua::is_identifier;
 

@@ -58,6 +58,18 @@ struct Damage {
     amount: f32,
 }
 
+/// The component of the README's game function.
+#[derive(Component)]
+struct Position(Vec3);
+
+/// The README's game function (its "Your own Lua API").
+fn nearest(In(at): In<Vec3>, positions: Query<(Entity, &Position)>) -> Option<(Entity, f32)> {
+    positions
+        .iter()
+        .map(|(entity, position)| (entity, position.0.distance(at)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
 /// The app the README's snippets run in, as far as their definitions go.
 fn app() -> App {
     let mut app = App::new();
@@ -69,7 +81,10 @@ fn app() -> App {
     .add_plugins(LuauScriptingPlugin)
     .register_script_component::<Enemy>()
     .add_message::<Damage>()
-    .register_script_message::<Damage>();
+    .register_script_message::<Damage>()
+    .add_script_function("nav.nearest", nearest)
+    .add_script_function("nav.double", |In(x): In<f64>| x * 2.0)
+    .add_worker_script_function("nav.cost", |(a, b): (f64, f64)| (a - b).abs());
     app.finish();
     app.cleanup();
     app

@@ -461,3 +461,50 @@ fn a_console_line_or_an_on_despawn_cannot_outrun_its_caller() {
     assert!(h.payloads("after_console").is_empty());
     assert!(h.payloads("after_despawn").is_empty());
 }
+
+/// A string mentioned many times costs the VM one copy but Rust one per mention: conversions
+/// count bytes, so a payload that would ask Rust for gigabytes is an error, whatever it goes
+/// through (an event, a job's arguments, a serde or reflected component).
+#[test]
+fn shared_strings_cannot_make_a_conversion_ask_rust_for_gigabytes() {
+    use bevy_ecs::prelude::*;
+    use bevy_reflect::Reflect;
+    #[derive(Component, serde::Serialize, serde::Deserialize)]
+    struct Names(Vec<String>);
+    #[derive(Component, Reflect)]
+    #[reflect(Component)]
+    struct Labels {
+        all: Vec<String>,
+    }
+    let source = format!(
+        "{}\n{}",
+        common::LUA_PRELUDE,
+        r#"
+        local huge = table.create(2000, string.rep("x", 8e6))
+        fails("value too large to convert", events.emit, "big", huge)
+        fails("value too large to convert", jobs.run, "anything", huge)
+        local e = ecs.spawn()
+        fails("value too large to convert", ecs.set, e, "Names", huge)
+        fails("value too large to convert", ecs.set, e, "Labels", { all = huge })
+        huge = nil
+        events.emit("done")
+        "#
+    );
+    let mut h = Harness::set_up_before_plugin(
+        LuauScriptingPlugin {
+            config: ScriptConfig {
+                memory_limit: 32 << 20,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        &[("scripts/big.luau", &source)],
+        |app| {
+            app.register_script_component::<Names>()
+                .register_type::<Labels>();
+        },
+    )
+    .scripts(&["scripts/big.luau"]);
+    h.run_until_done();
+    h.assert_no_errors();
+}

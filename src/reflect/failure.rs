@@ -11,10 +11,6 @@ use crate::value::entity_from_lua;
 /// How many tables deep a value may nest, in either direction.
 pub(super) const MAX_DEPTH: usize = 64;
 
-/// How many values one conversion from Lua may produce, so that a few lines of Lua sharing one
-/// table many times over cannot ask for an exponentially large value.
-pub(super) const MAX_VALUES: usize = 1 << 20;
-
 /// Why a conversion failed.
 pub(super) enum Failure {
     /// Lua itself failed (out of memory, for instance); passed on unchanged.

@@ -1,5 +1,6 @@
 //! Lua values to reflected values.
 
+use crate::value::size::SizeLimit;
 use bevy_reflect::array::DynamicArray;
 use bevy_reflect::enums::VariantInfo;
 use bevy_reflect::enums::{DynamicEnum, DynamicVariant, EnumInfo, StructVariantInfo};
@@ -35,7 +36,7 @@ pub(crate) fn from_lua(
 ) -> mlua::Result<Box<dyn PartialReflect>> {
     let mut reader = Reader {
         registry,
-        budget: MAX_VALUES,
+        budget: SizeLimit::default(),
     };
     reader
         .value(value, info.ty(), &|| Some(info), 0)
@@ -50,8 +51,8 @@ pub(crate) fn from_lua(
 struct Reader<'r> {
     /// Where the `TypeInfo` of field types comes from.
     registry: &'r TypeRegistry,
-    /// How many more values this conversion may produce.
-    budget: usize,
+    /// How many more bytes this conversion may make.
+    budget: SizeLimit,
 }
 
 /// Gives the [`TypeInfo`] of a field when the registry does not have it.
@@ -101,9 +102,9 @@ impl Reader<'_> {
         info: InfoFallback<'_>,
         depth: usize,
     ) -> Result<Box<dyn PartialReflect>, Failure> {
-        self.budget = self.budget.checked_sub(1).ok_or_else(|| {
-            Failure::mismatch(format!("value too large (more than {MAX_VALUES} values)"))
-        })?;
+        self.budget
+            .charge_value(&value)
+            .map_err(Failure::mismatch)?;
         let value = match leaf(value, ty)? {
             Leaf::Done(value) => return Ok(value),
             Leaf::Composite(value) => value,

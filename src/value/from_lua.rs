@@ -1,6 +1,7 @@
 //! Lua values to [`ScriptValue`]s: what is accepted, and errors that say what was rejected and
 //! where.
 
+use super::size::SizeLimit;
 use super::{ScriptValue, entity_from_light_userdata};
 use bevy_math::Vec3;
 use mlua::{Table, Value};
@@ -11,16 +12,12 @@ use std::collections::BTreeMap;
 /// A table that contains itself also stops here.
 const MAX_DEPTH: usize = 64;
 
-/// How many values one conversion from Lua may produce.
-///
-/// Tables that share sub-tables are copied once per reference, so a few lines of Lua could
+/// Converts a Lua value, with the limit above and the size limit of [`SizeLimit`]: tables
+/// that share strings or sub-tables are copied once per reference, so a few lines of Lua could
 /// otherwise ask for an exponentially large value.
-const MAX_VALUES: usize = 1 << 20;
-
-/// Converts a Lua value, with the limits above.
 pub(super) fn convert(value: Value) -> mlua::Result<ScriptValue> {
     let from = value.type_name();
-    let mut budget = MAX_VALUES;
+    let mut budget = SizeLimit::default();
     convert_value(value, 0, &mut budget).map_err(|failure| failure.into_error(from))
 }
 
@@ -68,12 +65,12 @@ impl Failure {
     }
 }
 
-fn convert_value(value: Value, depth: usize, budget: &mut usize) -> Result<ScriptValue, Failure> {
-    *budget = budget.checked_sub(1).ok_or_else(|| {
-        Failure::rejected(format!(
-            "value too large to convert (more than {MAX_VALUES} values)"
-        ))
-    })?;
+fn convert_value(
+    value: Value,
+    depth: usize,
+    budget: &mut SizeLimit,
+) -> Result<ScriptValue, Failure> {
+    budget.charge_value(&value).map_err(Failure::rejected)?;
     Ok(match value {
         Value::Nil => ScriptValue::Nil,
         Value::Boolean(value) => ScriptValue::Bool(value),
@@ -97,7 +94,11 @@ fn convert_value(value: Value, depth: usize, budget: &mut usize) -> Result<Scrip
     })
 }
 
-fn convert_table(table: &Table, depth: usize, budget: &mut usize) -> Result<ScriptValue, Failure> {
+fn convert_table(
+    table: &Table,
+    depth: usize,
+    budget: &mut SizeLimit,
+) -> Result<ScriptValue, Failure> {
     if depth >= MAX_DEPTH {
         let message = "table nested too deeply (or contains a cycle)".to_owned();
         return Err(Failure::rejected(message));
@@ -122,6 +123,9 @@ fn convert_table(table: &Table, depth: usize, budget: &mut usize) -> Result<Scri
             }
             items[index - 1] = Some(item);
         } else if let Value::String(key) = key {
+            budget
+                .charge(key.as_bytes().len())
+                .map_err(Failure::rejected)?;
             let key = key.to_string_lossy();
             let item = convert_value(item, depth + 1, budget)
                 .map_err(|f| f.inside(|| key_segment(&key)))?;
