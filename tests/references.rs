@@ -1443,3 +1443,36 @@ fn world_access_outside_the_step_is_an_error_not_a_panic() {
     );
     assert_eq!(h.app.world().get::<Stamina>(e), Some(&stamina(3.0)));
 }
+
+/// Luau has no hook on `break`, so a loop left early keeps its references until the host call
+/// that ran it returns; then they end, and so do the references derived from them.
+#[test]
+fn each_references_end_with_the_host_call_even_after_break() {
+    let mut h = harness(
+        r#"
+        events.on("loop", function()
+            for _, s, t in ecs.each("Stamina", "Transform") do
+                kept, derived = s, t.translation
+                assert(kept.current >= 1, "live inside the call")
+                break
+            end
+            assert(type(derived.x) == "number", "still live in the same call, after break")
+        end)
+        "#,
+    );
+    h.app.world_mut().spawn((stamina(1.0), placed()));
+    h.app.world_mut().spawn((stamina(2.0), placed()));
+    run(&mut h, "loop", ScriptValue::Nil);
+    let ended = "this reference belonged to an ecs.each loop that has ended; keep the entity \
+                 and call ecs.ref(e, name) for one that lasts";
+    assert_ref_errors(
+        &mut h,
+        ScriptErrorKind::Runtime,
+        ended,
+        &[
+            ("return kept.current", "Stamina"),
+            ("kept.current = 5", "Stamina"),
+            ("return derived.x", "Transform.translation"),
+        ],
+    );
+}

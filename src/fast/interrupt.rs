@@ -36,7 +36,14 @@ thread_local! {
     static STOPPED: Cell<Option<ScriptErrorKind>> = const { Cell::new(None) };
     /// Whether a host call runs on this thread: a call made now is nested in it.
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    /// The id of the host call running on this thread (nested calls share it), given when
+    /// first asked for; `0` until then.
+    static CALL: Cell<u64> = const { Cell::new(0) };
 }
+
+/// The next host call id, unique in the process, so that a VM that moves to another thread
+/// never meets an id of its old one.
+static NEXT_CALL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// What one call from the host into Lua may spend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +72,7 @@ struct Saved {
     deadline: Option<Instant>,
     stopped: Option<ScriptErrorKind>,
     active: bool,
+    call: u64,
 }
 
 impl Saved {
@@ -77,6 +85,7 @@ impl Saved {
             deadline: DEADLINE.replace(deadline),
             stopped: STOPPED.replace(None),
             active: ACTIVE.replace(true),
+            call: CALL.get(),
         }
     }
 
@@ -87,6 +96,7 @@ impl Saved {
         DEADLINE.set(self.deadline);
         STOPPED.set(self.stopped);
         ACTIVE.set(self.active);
+        CALL.set(self.call);
     }
 }
 
@@ -142,6 +152,28 @@ impl Budget {
         (result, stopped)
     }
 
+    /// The id of the host call running on this thread (`0` when none runs): what the
+    /// references of an `ecs.each` loop keep, so that they end with the call that made them.
+    /// Ids are given on first use, so calls that never ask cost nothing.
+    pub(crate) fn call_id() -> u64 {
+        if !ACTIVE.get() {
+            return 0;
+        }
+        match CALL.get() {
+            0 => {
+                let id = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                CALL.set(id);
+                id
+            }
+            id => id,
+        }
+    }
+
+    /// The id of the running host call if it has one, without giving one.
+    pub(crate) fn current_call() -> u64 {
+        CALL.get()
+    }
+
     /// The limit that stopped the running call, when a call nested in it spent what was left:
     /// the host function that made the nested call raises it rather than return to a caller
     /// that has nothing left.
@@ -165,6 +197,7 @@ impl Budget {
             }
         }
         let restore = Restore(Saved::replace(checkpoints, time, None));
+        CALL.set(0);
         let result = f();
         let stopped = STOPPED.get();
         drop(restore);

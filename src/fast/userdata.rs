@@ -32,6 +32,10 @@ pub(crate) struct Reference {
     depth: u8,
     /// Cleared when the `ecs.each` loop that moves this reference has ended.
     pub live: bool,
+    /// For a reference of an `ecs.each` loop (or one derived from it), the host call it was
+    /// made in (see [`Budget::call_id`](super::interrupt::Budget::call_id)); it ends when that
+    /// call returns. `0` for a reference that lasts (`ecs.ref`).
+    pub call: u64,
 }
 
 impl Reference {
@@ -44,7 +48,24 @@ impl Reference {
             path: [0; MAX_PATH],
             depth: 0,
             live: true,
+            call: 0,
         }
+    }
+
+    /// A reference of an `ecs.each` loop made during the host call `call`.
+    pub fn looped(entity: Entity, root: PlanId, call: u64) -> Self {
+        Self {
+            call,
+            ..Self::new(entity, root)
+        }
+    }
+
+    /// Ends the reference when it belongs to a host call that has returned.
+    fn refresh(&mut self) -> &mut Self {
+        if self.call != 0 && self.call != super::interrupt::Budget::current_call() {
+            self.live = false;
+        }
+        self
     }
 
     /// A reference to field `index` (of plan `plan`) of the referenced value, unless the path
@@ -59,7 +80,6 @@ impl Reference {
         field.path[depth] = index;
         field.depth += 1;
         field.plan = plan;
-        field.live = true;
         Some(field)
     }
 
@@ -107,13 +127,13 @@ impl<'call> Stack<'call> {
     /// The reference at `index`, if it is one.
     pub fn reference(&self, index: c_int) -> Option<&'call mut Reference> {
         // SAFETY: only `push_reference` makes userdata with this tag.
-        unsafe { self.userdata(index, REFERENCE) }
+        unsafe { self.userdata::<Reference>(index, REFERENCE) }.map(Reference::refresh)
     }
 
     /// The reference in upvalue `n`, if it is one.
     pub fn upvalue_reference(&self, n: c_int) -> Option<&'call mut Reference> {
         // SAFETY: as `reference`.
-        unsafe { self.upvalue_userdata(n, REFERENCE) }
+        unsafe { self.upvalue_userdata::<Reference>(n, REFERENCE) }.map(Reference::refresh)
     }
 
     /// Pushes a new reference.
@@ -143,5 +163,7 @@ impl<'call> Stack<'call> {
 /// The reference `value` is, if it is one.
 pub(crate) fn reference(lua: &mlua::Lua, value: &mlua::Value) -> Option<Reference> {
     // SAFETY: only `Stack::push_reference` makes userdata with this tag.
-    unsafe { read_userdata(lua, value, REFERENCE) }
+    let mut reference: Reference = unsafe { read_userdata(lua, value, REFERENCE) }?;
+    reference.refresh();
+    Some(reference)
 }

@@ -125,8 +125,9 @@ fn start(stack: Stack<'_>) -> Option<c_int> {
         next: 0,
         components,
     });
+    let call = crate::vm::Budget::call_id();
     for root in roots.iter().flatten() {
-        stack.push_reference(Reference::new(Entity::PLACEHOLDER, *root));
+        stack.push_reference(Reference::looped(Entity::PLACEHOLDER, *root, call));
     }
     let extra = c_int::try_from(1 + roots.iter().flatten().count()).ok()?;
     stack.push_closure::<Next>(extra)?;
@@ -140,6 +141,8 @@ fn next(stack: Stack<'_>) -> Option<c_int> {
     let shared = stack.shared()?;
     let world = shared.lent.borrow()?;
     let each = stack.upvalue_each(STATE)?;
+    // A loop in a task goes on in later calls: its references move with it into each.
+    let call = crate::vm::Budget::call_id();
     loop {
         let Some(&entity) = each.entities.get(each.next) else {
             let mut n = STATE + 1;
@@ -164,7 +167,10 @@ fn next(stack: Stack<'_>) -> Option<c_int> {
             match push {
                 Some(push) => push(stack, found)?,
                 None => {
-                    stack.upvalue_reference(reference)?.entity = entity;
+                    let moved = stack.upvalue_reference(reference)?;
+                    moved.entity = entity;
+                    moved.call = call;
+                    moved.live = true;
                     stack.push_upvalue(reference);
                     reference += 1;
                 }
