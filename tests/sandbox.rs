@@ -508,3 +508,47 @@ fn shared_strings_cannot_make_a_conversion_ask_rust_for_gigabytes() {
     h.run_until_done();
     h.assert_no_errors();
 }
+
+/// Loops that are started and never finished keep their matched entities in VM memory, so a
+/// script that starts them by the thousand meets the memory limit, not the host's.
+#[test]
+fn unfinished_each_loops_count_against_the_memory_limit() {
+    use bevy_ecs::prelude::*;
+    #[derive(Component, serde::Serialize, serde::Deserialize)]
+    struct Dot;
+    let source = format!(
+        "{}\n{}",
+        common::LUA_PRELUDE,
+        r#"
+        for _ = 1, 5000 do
+            ecs.spawn({ Dot = {} })
+        end
+        local loops = {}
+        fails("not enough memory", function()
+            while true do
+                table.insert(loops, ecs.each("Dot"))
+            end
+        end)
+        loops = nil
+        events.emit("done")
+        "#
+    );
+    let mut h = Harness::set_up_before_plugin(
+        LuauScriptingPlugin {
+            config: ScriptConfig {
+                memory_limit: 8 << 20,
+                instruction_limit: 0,
+                time_limit: None,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        &[("scripts/loops.luau", &source)],
+        |app| {
+            app.register_script_component::<Dot>();
+        },
+    )
+    .scripts(&["scripts/loops.luau"]);
+    h.run_until_done();
+    h.assert_no_errors();
+}

@@ -176,6 +176,10 @@ pub(crate) fn key_pin(stack: Stack<'_>, key: &'static str) -> Option<(Pin, usize
     Some((pin, address?))
 }
 
+/// Most query states kept; past it the cache starts over, so scripts that name ever new sets
+/// of components cannot grow it without end.
+const MAX_QUERIES: usize = 256;
+
 /// Query states by their sorted component ids, kept between calls so each call only catches up
 /// with new archetypes.
 #[derive(Default)]
@@ -186,6 +190,9 @@ impl Queries {
     pub fn matching(&mut self, world: &mut World, mut ids: Vec<ComponentId>) -> Vec<Entity> {
         ids.sort_unstable();
         ids.dedup();
+        if self.0.len() >= MAX_QUERIES && !self.0.contains_key(&ids) {
+            self.0.clear();
+        }
         let state = self.0.entry(ids).or_insert_with_key(|ids| {
             let mut builder = QueryBuilder::<Entity>::new(world);
             for id in ids {

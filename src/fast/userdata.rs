@@ -7,6 +7,7 @@ use crate::reflect::plan::PlanId;
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::EntityRef;
+use mlua::ffi;
 use std::ffi::c_int;
 
 /// The userdata tag of component references. Luau allows 128 tags; mlua uses the lowest ones.
@@ -89,12 +90,11 @@ impl Reference {
     }
 }
 
-/// What an `ecs.each` loop walks: the entities matched when it started, and what it yields for
-/// each of them.
+/// What an `ecs.each` loop walks: its position among the entities matched when it started
+/// (kept in a Luau buffer beside it, see [`Stack::push_entities`], so the VM's memory limit
+/// covers them), and what it yields for each of them.
 pub(crate) struct Each {
-    /// The matched entities.
-    pub entities: Vec<Entity>,
-    /// The next position in `entities`.
+    /// The next position among the matched entities.
     pub next: usize,
     /// The components named, in order: their id, and for a serde component the function that
     /// pushes its value (a reflected component is yielded as a reference instead).
@@ -166,4 +166,45 @@ pub(crate) fn reference(lua: &mlua::Lua, value: &mlua::Value) -> Option<Referenc
     let mut reference: Reference = unsafe { read_userdata(lua, value, REFERENCE) }?;
     reference.refresh();
     Some(reference)
+}
+
+impl<'call> Stack<'call> {
+    /// Pushes a Luau buffer holding `entities` (their bits, 8 bytes each, in order): memory of
+    /// the VM, counted against its limit and freed by its collector.
+    pub fn push_entities(&self, entities: &[Entity]) {
+        let bytes = entities.len().saturating_mul(8);
+        // SAFETY: `lua_newbuffer` returns a block of `bytes` bytes (or raises a memory error,
+        // which unwinds as any allocation of the fast path does); every byte is written below
+        // before anything can read it.
+        unsafe {
+            let block = ffi::lua_newbuffer(self.raw(), bytes).cast::<u8>();
+            for (i, entity) in entities.iter().enumerate() {
+                std::ptr::copy_nonoverlapping(
+                    entity.to_bits().to_le_bytes().as_ptr(),
+                    block.add(i * 8),
+                    8,
+                );
+            }
+        }
+    }
+
+    /// Entity `i` of the buffer in upvalue `n` made by [`Stack::push_entities`]; `None` past
+    /// its end, or when the upvalue is not a buffer.
+    pub fn upvalue_entity(&self, n: c_int, i: usize) -> Option<Entity> {
+        let mut len = 0;
+        // SAFETY: upvalue pseudo-indices are always acceptable; `lua_tobuffer` is null for
+        // anything but a buffer, and otherwise points at its `len` bytes, of which 8 are read
+        // at `i * 8` only when they are in bounds (checked first).
+        let bits = unsafe {
+            let block = ffi::lua_tobuffer(self.raw(), ffi::lua_upvalueindex(n), &mut len);
+            let start = i.checked_mul(8)?;
+            if block.is_null() || start.checked_add(8)? > len {
+                return None;
+            }
+            let mut bits = [0u8; 8];
+            std::ptr::copy_nonoverlapping(block.cast::<u8>().add(start), bits.as_mut_ptr(), 8);
+            bits
+        };
+        Entity::try_from_bits(u64::from_le_bytes(bits))
+    }
 }

@@ -9,7 +9,8 @@
 //! The loop yields the entity and then, for each name, a [`ComponentRef`](super::reference)
 //! to that component (a serde component, which has no references, is yielded as its value,
 //! as `ecs.get` gives it). Unlike `ecs.query`, it builds no table: the entities matched when
-//! the loop starts are kept in Rust, and the references it yields are the same few userdata
+//! the loop starts are kept in a Luau buffer (VM memory, under its limit), and the references
+//! it yields are the same few userdata
 //! every iteration, moved to the current entity. So a reference from the loop follows the
 //! loop; keep the entity (and call `ecs.ref`) for one that lasts. Once the loop has run to its
 //! end, its references are errors to use.
@@ -118,18 +119,20 @@ fn start(stack: Stack<'_>) -> Option<c_int> {
         .matching(&mut world, ids);
     drop(world);
     // The iterator: its safe implementation (this closure's first extra upvalue), then as its
-    // extra upvalues the loop state and one reference per reflected component.
+    // extra upvalues the loop state, the matched entities and one reference per reflected
+    // component.
     stack.push_upvalue(UPVALUES + 1);
     stack.push_each(Each {
-        entities,
         next: 0,
         components,
     });
+    stack.push_entities(&entities);
+    drop(entities);
     let call = crate::vm::Budget::call_id();
     for root in roots.iter().flatten() {
         stack.push_reference(Reference::looped(Entity::PLACEHOLDER, *root, call));
     }
-    let extra = c_int::try_from(1 + roots.iter().flatten().count()).ok()?;
+    let extra = c_int::try_from(2 + roots.iter().flatten().count()).ok()?;
     stack.push_closure::<Next>(extra)?;
     Some(1)
 }
@@ -138,19 +141,20 @@ fn start(stack: Stack<'_>) -> Option<c_int> {
 /// references (or serde values); nothing at the end.
 fn next(stack: Stack<'_>) -> Option<c_int> {
     const STATE: c_int = UPVALUES + 1;
+    const ENTITIES: c_int = STATE + 1;
+    const REFERENCES: c_int = ENTITIES + 1;
     let shared = stack.shared()?;
     let world = shared.lent.borrow()?;
     let each = stack.upvalue_each(STATE)?;
     // A loop in a task goes on in later calls: its references move with it into each.
     let call = crate::vm::Budget::call_id();
     loop {
-        let Some(&entity) = each.entities.get(each.next) else {
-            let mut n = STATE + 1;
+        let Some(entity) = stack.upvalue_entity(ENTITIES, each.next) else {
+            let mut n = REFERENCES;
             while let Some(reference) = stack.upvalue_reference(n) {
                 reference.live = false;
                 n += 1;
             }
-            each.entities = Vec::new();
             stack.push_nil();
             return Some(1);
         };
@@ -162,7 +166,7 @@ fn next(stack: Stack<'_>) -> Option<c_int> {
             continue;
         }
         stack.push_entity(entity);
-        let mut reference = STATE + 1;
+        let mut reference = REFERENCES;
         for (_, push) in &each.components {
             match push {
                 Some(push) => push(stack, found)?,
