@@ -1,8 +1,21 @@
 //! "Did you mean": the known names close to a mistyped one, for the console, CVars, input
 //! keys, components, resources, messages and jobs.
 
-/// Up to three names from `known` close to `name` (by edit distance, or sharing a prefix).
+/// The longest name the crate keeps or compares: CVar and console command names, and the names
+/// "did you mean" looks at, so that its edit distance stays cheap whatever a script passes.
+pub(crate) const MAX_NAME: usize = 64;
+
+/// The longest text the crate keeps from a script besides values it converts: a CVar's
+/// description or string value, a console command's help.
+pub(crate) const MAX_TEXT: usize = 4096;
+
+/// Up to three names from `known` close to `name` (by edit distance, or sharing a prefix); none
+/// for a name longer than [`MAX_NAME`], and names that long are not compared.
 pub(crate) fn close_matches<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Vec<String> {
+    if name.len() > MAX_NAME {
+        return Vec::new();
+    }
+    let known = known.filter(|candidate| candidate.len() <= MAX_NAME);
     let name = name.to_ascii_lowercase();
     let limit = (name.len() / 3).max(2);
     let mut scored: Vec<(usize, &str)> = known
@@ -44,6 +57,13 @@ mod tests {
         let known = ["r_fov", "r_vsync", "sv_cheats", "name"];
         assert_eq!(close_matches("r_fv", known.iter().copied()), ["r_fov"]);
         assert!(close_matches("zzzzzz", known.iter().copied()).is_empty());
+    }
+
+    #[test]
+    fn long_names_get_no_suggestion() {
+        let long = "r".repeat(MAX_NAME + 1);
+        assert!(close_matches(&long, [long.as_str()].into_iter()).is_empty());
+        assert!(close_matches("r", [long.as_str()].into_iter()).is_empty());
     }
 
     #[test]

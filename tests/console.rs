@@ -364,3 +364,28 @@ fn results_become_text_under_the_call_limits() {
     let errors = h.take_errors();
     assert_eq!(errors.len(), 1, "{errors:#?}");
 }
+
+/// Names and texts a script hands the console and the CVars are bounded, so that neither Rust's
+/// memory nor the "did you mean" search grows with what a script passes.
+#[test]
+fn long_names_and_texts_are_refused_before_they_cost_anything() {
+    let source = format!(
+        "{}\n{}",
+        common::LUA_PRELUDE,
+        r#"
+        local long = string.rep("x", 2e6)
+        fails("is not a CVar name", cvar.register, long, 1)
+        fails("cannot be a command name", console.register, long, function() end)
+        fails("the help is longer than 4096 bytes", console.register, "ok", function() end, long)
+        cvar.register("motd", "hello")
+        fails("longer than the 4096 a CVar holds", cvar.set, "motd", long)
+        assert(cvar.get("motd") == "hello")
+        local out, ok = console.execute(long)
+        assert(not ok and not string.find(out, "did you mean"), out)
+        assert(cvar.get(long) == nil)
+        events.emit("ready")
+        "#
+    );
+    let h = harness(&source);
+    h.assert_no_errors();
+}

@@ -12,6 +12,7 @@ use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind, lua_error};
 use crate::runtime::callbacks::{Callback, Callbacks};
 use crate::runtime::context::{CallLimits, Caller, Owner, call_as};
 use crate::runtime::profile::Site;
+use crate::suggest::{MAX_NAME, MAX_TEXT};
 use crate::vm::{Budget, Limits};
 use mlua::chunk::ChunkMode;
 use mlua::{Function, Lua, MultiValue, Table, Value};
@@ -63,6 +64,9 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
 /// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
 struct SharedConsole(Table);
 
+/// The most commands scripts may register in one VM.
+const MAX_COMMANDS: usize = 1024;
+
 /// Gives a script's environment its own `console` table, whose `register` makes commands that
 /// belong to `owner`.
 pub(crate) fn install_for_script(lua: &Lua, env: &Table, owner: &Owner) -> mlua::Result<()> {
@@ -79,13 +83,32 @@ pub(crate) fn install_for_script(lua: &Lua, env: &Table, owner: &Owner) -> mlua:
         lua,
         "console.register",
         move |lua, (name, f, help): (String, Function, Option<String>)| {
-            let valid = !name.is_empty() && !name.contains(char::is_whitespace);
+            let valid =
+                !name.is_empty() && name.len() <= MAX_NAME && !name.contains(char::is_whitespace);
             if !valid || crate::runtime::context::console_builtin(lua, &name) {
+                let shown: String = name.chars().take(MAX_NAME).collect();
                 return Err(lua_error(
                     ScriptErrorKind::TypeMismatch,
                     format!(
-                        "console.register: `{name}` cannot be a command name (empty, spaces, or built in)"
+                        "console.register: `{shown}` cannot be a command name (empty, spaces, \
+                         longer than {MAX_NAME} bytes, or built in)"
                     ),
+                ));
+            }
+            let help = help.unwrap_or_default();
+            if help.len() > MAX_TEXT {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!("console.register: the help is longer than {MAX_TEXT} bytes"),
+                ));
+            }
+            let full = lua.app_data_ref::<Callbacks>().is_some_and(|c| {
+                c.commands.len() >= MAX_COMMANDS && !c.commands.contains_key(&name)
+            });
+            if full {
+                return Err(lua_error(
+                    ScriptErrorKind::Runtime,
+                    format!("console.register: scripts have {MAX_COMMANDS} commands already"),
                 ));
             }
             let callback = Callback {
@@ -94,9 +117,7 @@ pub(crate) fn install_for_script(lua: &Lua, env: &Table, owner: &Owner) -> mlua:
                 alive: Arc::new(AtomicBool::new(true)),
             };
             if let Some(mut callbacks) = lua.app_data_mut::<Callbacks>() {
-                callbacks
-                    .commands
-                    .insert(name, (callback, help.unwrap_or_default()));
+                callbacks.commands.insert(name, (callback, help));
             }
             Ok(())
         },

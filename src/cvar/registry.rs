@@ -2,6 +2,7 @@
 
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::queue::{Action, ActionQueue};
+use crate::suggest::{MAX_NAME, MAX_TEXT};
 use bevy_ecs::resource::Resource;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -146,6 +147,18 @@ impl CVarRegistry {
     /// ```
     pub fn register(&mut self, name: &str, cvar: CVar) -> Result<(), ScriptError> {
         check_name(name)?;
+        if cvar.description.len() > MAX_TEXT {
+            return Err(config_error(
+                name,
+                format!("the description is longer than {MAX_TEXT} bytes"),
+            ));
+        }
+        if self.vars.len() >= MAX_CVARS && !self.vars.contains_key(name) {
+            return Err(config_error(
+                name,
+                format!("there are {MAX_CVARS} CVars already, as many as the registry holds"),
+            ));
+        }
         if let Some(range_error) = range_problem(&cvar, &cvar.default) {
             return Err(config_error(name, range_error));
         }
@@ -472,22 +485,39 @@ impl CVarRegistry {
     }
 }
 
+/// The most CVars one registry holds.
+const MAX_CVARS: usize = 4096;
+
 fn check_name(name: &str) -> Result<(), ScriptError> {
     let valid = !name.is_empty()
+        && name.len() <= MAX_NAME
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
     if valid {
         Ok(())
     } else {
+        let shown: String = name.chars().take(MAX_NAME).collect();
         Err(config_error(
-            name,
-            format!("`{name}` is not a CVar name (letters, digits, `_` and `.`)"),
+            &shown,
+            format!(
+                "`{shown}` is not a CVar name (letters, digits, `_` and `.`, at most {MAX_NAME} \
+                 bytes)"
+            ),
         ))
     }
 }
 
+/// Why `value` does not fit `cvar`: out of its range, or a string longer than [`MAX_TEXT`].
 fn range_problem(cvar: &CVar, value: &CVarValue) -> Option<String> {
+    if let CVarValue::String(text) = value
+        && text.len() > MAX_TEXT
+    {
+        return Some(format!(
+            "a string of {} bytes is longer than the {MAX_TEXT} a CVar holds",
+            text.len()
+        ));
+    }
     let number = value.as_f64()?;
     match (cvar.min, cvar.max) {
         (Some(min), _) if number < min => Some(format!("{value} is below the minimum {min}")),
