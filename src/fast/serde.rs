@@ -205,8 +205,7 @@ impl<'s> ser::Serializer for Serializer<'s> {
         let table = self.table(0, 1)?;
         push_key(stack, variant);
         value.serialize(table.inner)?;
-        stack.raw_set(table.index);
-        Ok(())
+        stack.raw_set(table.index).ok_or(GiveUp)
     }
 
     fn serialize_seq(self, len: Option<usize>) -> Result<Table<'s>, GiveUp> {
@@ -268,8 +267,10 @@ impl Table<'_> {
         let inner = Serializer { ..self.inner };
         value.serialize(inner)?;
         self.next += 1;
-        self.inner.stack.raw_set_index(self.index, self.next);
-        Ok(())
+        self.inner
+            .stack
+            .raw_set_index(self.index, self.next)
+            .ok_or(GiveUp)
     }
 }
 
@@ -311,8 +312,7 @@ impl ser::SerializeMap for Table<'_> {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
         value.serialize(Serializer { ..self.inner })?;
-        self.inner.stack.raw_set(self.index);
-        Ok(())
+        self.inner.stack.raw_set(self.index).ok_or(GiveUp)
     }
     fn end(self) -> Result<(), GiveUp> {
         Ok(())
@@ -330,8 +330,7 @@ impl ser::SerializeStruct for Table<'_> {
         let stack = self.inner.stack;
         push_key(stack, key);
         value.serialize(Serializer { ..self.inner })?;
-        stack.raw_set(self.index);
-        Ok(())
+        stack.raw_set(self.index).ok_or(GiveUp)
     }
     fn end(self) -> Result<(), GiveUp> {
         Ok(())

@@ -935,3 +935,36 @@ fn random_values_convert_exactly_as_the_safe_path_or_give_up() {
     assert!(reads.same >= CREATURES, "{reads:?}");
     println!("pushes {pushes:?}, reads {reads:?}");
 }
+
+/// `Serialize` is a safe trait: an implementation that calls `serialize_value` without a key
+/// (or a key without a value) gives up, and the stack stays as it was.
+#[test]
+fn a_map_serialized_out_of_order_gives_up_without_harm() {
+    use serde::ser::SerializeMap;
+    struct ValueFirst;
+    impl Serialize for ValueFirst {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(None)?;
+            map.serialize_value(&1.5)?;
+            map.serialize_value(&2.5)?;
+            map.end()
+        }
+    }
+    struct KeyOnly;
+    impl Serialize for KeyOnly {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(None)?;
+            map.serialize_key("a")?;
+            map.end()
+        }
+    }
+    let lua = Lua::new();
+    let outcome = produce(&lua, |stack| push(stack, &ValueFirst));
+    assert!(matches!(outcome, Ok(Err(GiveUp))), "{outcome:?}");
+    // A key left without its value: the map is pushed with what it had.
+    let outcome = produce(&lua, |stack| push(stack, &KeyOnly));
+    assert!(
+        matches!(outcome, Ok(Ok(Value::Table(_))) | Ok(Err(GiveUp))),
+        "{outcome:?}"
+    );
+}

@@ -77,6 +77,8 @@ struct Direct {
     atom: c_int,
     /// The instruction's cache slot.
     slot: NonNull<u16>,
+    /// The tag of the userdata.
+    tag: c_int,
 }
 
 /// `r.key` (or `r.key = value`) on a userdata whose tag has direct access: Luau calls this in a
@@ -88,11 +90,16 @@ unsafe extern "C-unwind" fn direct_access<F: Fast>(
     data: *mut c_void,
     atom: c_int,
     slot: *mut u16,
-    _tag: c_int,
+    tag: c_int,
 ) {
     let direct = NonNull::new(data)
         .zip(NonNull::new(slot))
-        .map(|(data, slot)| Direct { data, atom, slot });
+        .map(|(data, slot)| Direct {
+            data,
+            atom,
+            slot,
+            tag,
+        });
     // SAFETY: registered by `install_direct_access` for a tag whose metamethod is a closure
     // made by `closure` for `F`.
     unsafe {
@@ -180,10 +187,13 @@ impl<'call> Stack<'call> {
         unsafe { ffi::lua_gettop(self.raw()) }
     }
 
-    /// Drops every value above `top`, leaving `top` values.
+    /// Drops every value above `top`, leaving `top` values; a `top` at or above the current top
+    /// (or below zero) changes nothing but what it can: the stack never grows here.
     pub fn truncate(&self, top: c_int) {
-        debug_assert!(top <= self.top());
-        // SAFETY: shrinking the stack to a size it had; the values dropped are ours.
+        let current = self.top();
+        let top = top.clamp(0, current);
+        // SAFETY: shrinking the stack (checked just above) to a size it had; the values
+        // dropped are this call's.
         unsafe { ffi::lua_settop(self.raw(), top) }
     }
 
@@ -287,8 +297,11 @@ impl<'call> Stack<'call> {
     /// Every userdata with `tag` in this VM holds a `T` (see [`Stack::new_userdata`]).
     pub unsafe fn userdata<T>(&self, index: c_int, tag: c_int) -> Option<&'call mut T> {
         if let (1, Some(direct)) = (index, self.direct) {
-            // SAFETY: Luau calls direct access only for userdata of the tag it was installed
-            // for, which is `tag` (see `install_direct_access`), and passes its block.
+            if direct.tag != tag {
+                return None;
+            }
+            // SAFETY: Luau passes the block of the userdata being indexed with its tag, which
+            // is `tag` (checked above); by the caller's promise such a block holds a `T`.
             return Some(unsafe { &mut *direct.data.as_ptr().cast::<T>() });
         }
         if !self.valid(index) {
@@ -361,8 +374,19 @@ impl<'call> Stack<'call> {
     }
 
     /// Pushes a new fast function `F`. Its safe implementation and `extra` more upvalues are
-    /// the `extra + 1` top values, which it pops; it shares this function's [`Shared`].
+    /// the `extra + 1` top values, which it pops; it shares this function's [`Shared`]. `None`,
+    /// with nothing done, unless a function is at `-(extra + 1)`.
     pub fn push_closure<F: Fast>(&self, extra: c_int) -> Option<()> {
+        let below = extra
+            .checked_add(1)
+            .filter(|n| (1..UPVALUES_MAX).contains(n))?;
+        if self.top() < below {
+            return None;
+        }
+        // SAFETY: `-below` is a valid index (checked above).
+        if unsafe { ffi::lua_type(self.raw(), -below) } != ffi::LUA_TFUNCTION {
+            return None;
+        }
         let shared = std::ptr::from_ref(self.shared?).cast_mut().cast::<c_void>();
         // SAFETY: the safe implementation and the extras are on top (the caller pushed them);
         // the light userdata of `shared` goes under them, as `closure` arranges them, and
@@ -417,26 +441,50 @@ impl<'call> Stack<'call> {
 
     /// Pins the value at `index` for the life of the VM, so that the garbage collector never
     /// frees it (and a string's address names that string for good).
+    ///
+    /// An index that names no value pins `nil` (a pin that reads as `nil`, and stores nothing).
     pub fn pin(&self, index: c_int) -> Pin {
-        debug_assert!(self.valid(index));
-        // SAFETY: a valid index; `lua_ref` stores the value in the registry.
+        if !self.valid(index) {
+            return Pin(ffi::LUA_REFNIL);
+        }
+        // SAFETY: a valid index (checked above); `lua_ref` stores the value in the registry.
         Pin(unsafe { ffi::lua_ref(self.raw(), index) })
     }
 
     /// `t[k] = v` without metamethods, where `t` is at `table` and `k`, `v` are the two top
-    /// values, which it pops. A `nil` value leaves the key out.
-    pub fn raw_set(&self, table: c_int) {
-        debug_assert_eq!(self.kind(table), Type::Table);
-        // SAFETY: `table` holds a table (the callers create it) and two values are above it.
-        unsafe { ffi::lua_rawset(self.raw(), table) }
+    /// values, which it pops. A `nil` value leaves the key out. `None`, with nothing done,
+    /// unless a table is at `table` with two values above it, the upper a key Luau can store
+    /// (not `nil` nor NaN, for which the caller's safe implementation reports the error).
+    pub fn raw_set(&self, table: c_int) -> Option<()> {
+        self.table_below(table, 2)?;
+        // SAFETY: a table is at `table` with two values above it (checked above), and the key
+        // is one Luau stores without raising.
+        unsafe {
+            let key = ffi::lua_type(self.raw(), -2);
+            let nan = key == ffi::LUA_TNUMBER && ffi::lua_tonumber(self.raw(), -2).is_nan();
+            if key == ffi::LUA_TNIL || nan {
+                return None;
+            }
+            ffi::lua_rawset(self.raw(), table);
+        }
+        Some(())
     }
 
-    /// `t[i] = v` without metamethods for the top value `v`, which it pops.
-    pub fn raw_set_index(&self, table: c_int, i: usize) {
-        debug_assert_eq!(self.kind(table), Type::Table);
+    /// `t[i] = v` without metamethods for the top value `v`, which it pops. `None`, with
+    /// nothing done, unless a table is at `table` with a value above it.
+    pub fn raw_set_index(&self, table: c_int, i: usize) -> Option<()> {
+        self.table_below(table, 1)?;
         let i = c_int::try_from(i).unwrap_or(c_int::MAX);
-        // SAFETY: as `raw_set`.
-        unsafe { ffi::lua_rawseti_(self.raw(), table, i) }
+        // SAFETY: a table is at `table` with a value above it (checked above).
+        unsafe { ffi::lua_rawseti_(self.raw(), table, i) };
+        Some(())
+    }
+
+    /// `Some` when a table is at `table` and at least `above` values are above it.
+    fn table_below(&self, table: c_int, above: c_int) -> Option<()> {
+        let top = self.top();
+        let table = self.absolute(table);
+        (table > 0 && table <= top - above && self.kind(table) == Type::Table).then_some(())
     }
 
     /// Pushes `t[k]` without metamethods, where `t` is the table at `table` and `k` the top
@@ -633,6 +681,9 @@ pub(crate) struct TablePin(Pin);
 /// implementation.
 pub(crate) const UPVALUES: c_int = 2;
 
+/// One more than the most upvalues a Luau closure holds besides [`UPVALUES`].
+const UPVALUES_MAX: c_int = 255 - UPVALUES;
+
 /// Creates fast function `F`, with upvalue 1 pointing at `shared`, upvalue 2 the safe
 /// implementation `slow`, and then `extra` upvalues.
 pub(crate) fn closure<F: Fast>(
@@ -766,5 +817,60 @@ pub(crate) unsafe fn install_destructor<T>(lua: &mlua::Lua, tag: c_int) -> mlua:
         lua.exec_raw::<()>((), |state| {
             ffi::lua_setuserdatadtor(state, tag, Some(drop_block::<T>));
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What safe code can hand the stack's methods: none of it breaks the stack.
+    #[test]
+    fn preconditions_are_checked_in_release_builds_too() {
+        let lua = mlua::Lua::new();
+        let outcome = produce(&lua, |stack| {
+            let base = stack.top();
+            stack.truncate(base + 100);
+            assert_eq!(stack.top(), base, "truncate never grows the stack");
+            stack.truncate(-5);
+            assert_eq!(stack.top(), 0);
+            stack.push_number(1.0);
+            stack.push_number(2.0);
+            assert_eq!(stack.raw_set(1), None, "no table under the key and value");
+            assert_eq!(stack.raw_set_index(-1, 1), None);
+            assert_eq!(stack.top(), 2, "nothing done");
+            let pin = stack.pin(50);
+            stack.push_pinned(pin);
+            assert_eq!(stack.kind(-1), Type::Nil, "an invalid index pins nil");
+            assert_eq!(
+                stack.push_closure::<Never>(0),
+                None,
+                "no Shared, no function"
+            );
+            stack.truncate(0);
+            stack.push_table(0, 1);
+            stack.push_nil();
+            stack.push_number(1.0);
+            assert_eq!(stack.raw_set(1), None, "a nil key is left to the safe path");
+            stack.truncate(1);
+            stack.push_str(b"k");
+            stack.push_number(1.0);
+            assert_eq!(stack.raw_set(1), Some(()));
+            stack.truncate(1);
+            Ok::<(), ()>(())
+        });
+        assert!(
+            matches!(outcome, Ok(Ok(mlua::Value::Table(_)))),
+            "{outcome:?}"
+        );
+    }
+
+    /// A fast function for the checks above, never called.
+    struct Never;
+    impl Fast for Never {
+        const NAME: &'static CStr = c"never";
+        fn call(_: Stack<'_>) -> Option<c_int> {
+            None
+        }
     }
 }

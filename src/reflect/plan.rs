@@ -440,7 +440,7 @@ pub(crate) fn push_value(
             for (index, field) in plan.fields.iter().enumerate() {
                 push_field_name(stack, field);
                 push_value(plans, field.plan, stack, fields.field_at(index)?)?;
-                stack.raw_set(table);
+                stack.raw_set(table)?;
             }
             Some(())
         }
@@ -590,7 +590,10 @@ fn push_template(stack: Stack<'_>, plan: &Plan) {
     for pin in pins {
         stack.push_pinned(pin);
         stack.push_bool(false);
-        stack.raw_set(table);
+        if stack.raw_set(table).is_none() {
+            stack.truncate(table - 1);
+            return;
+        }
     }
     plan.template.set(stack.pin_table(table));
     stack.truncate(table - 1);

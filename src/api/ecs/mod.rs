@@ -323,7 +323,7 @@ fn fast_query(stack: Stack<'_>) -> Option<c_int> {
     let table = stack.top();
     for (index, entity) in entities.into_iter().enumerate() {
         stack.push_entity(entity);
-        stack.raw_set_index(table, index + 1);
+        stack.raw_set_index(table, index + 1)?;
     }
     Some(1)
 }
