@@ -508,3 +508,55 @@ fn definitions_and_help_show_the_game_functions() {
         "game.nearest (vector) -> (Entity?, number?): The nearest monster and its distance."
     );
 }
+
+/// `ScriptEngine::lua()` hands out the VM, which another thread can run. While a step lends the
+/// world to Lua, that thread waits for the VM, and when it gets it the world is no longer lent:
+/// it never reaches the world the step holds.
+#[test]
+fn another_thread_never_reaches_the_world_lent_to_scripts() {
+    use std::sync::Mutex;
+    use std::thread::JoinHandle;
+    #[derive(Resource)]
+    struct Vm(mlua::Lua);
+    #[derive(Resource, Default)]
+    struct Other(Mutex<Option<JoinHandle<Result<bool, String>>>>);
+    fn start_other(In(()): In<()>, vm: Res<Vm>, other: Res<Other>) {
+        let lua = vm.0.clone();
+        let thread = std::thread::spawn(move || {
+            lua.load("return ecs.exists(ecs.spawn())")
+                .eval::<bool>()
+                .map_err(|e| e.to_string())
+        });
+        if let Ok(mut slot) = other.0.lock() {
+            *slot = Some(thread);
+        }
+    }
+    let script = "game.start_other() events.emit('done')";
+    let mut h = Harness::set_up_before_plugin(
+        LuauScriptingPlugin::default(),
+        &[("scripts/t.luau", script)],
+        |app| {
+            app.init_resource::<Other>()
+                .add_script_function("game.start_other", start_other);
+        },
+    );
+    let lua = h.app.world().resource::<ScriptEngine>().lua().clone();
+    h.app.insert_resource(Vm(lua));
+    let mut h = h.scripts(&["scripts/t.luau"]);
+    h.run_until_done();
+    let thread = h
+        .app
+        .world()
+        .resource::<Other>()
+        .0
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the thread started");
+    let outcome = thread.join().expect("the thread ran");
+    let error = outcome.expect_err("the other thread found no world");
+    assert!(
+        error.contains("the world can only be reached while the scripting step runs"),
+        "{error}"
+    );
+}

@@ -31,6 +31,11 @@
 //! [`Shared::of`]. The argument:
 //! - **The world pointer** is set by [`world::lend_world`] from the `&mut World` it holds for
 //!   its whole length and cleared before it returns; a flag hands out one reference at a time.
+//! - **One thread at a time.** [`Shared`] (cells: the lent world, the caches) is reached only
+//!   while the VM's lock (mlua's reentrant mutex) is held by the reaching thread: fast functions
+//!   run inside calls into Lua, which hold it; Rust code reaches it only through
+//!   [`Shared::with`], which takes it; and `lend_world` holds it for the whole lend, so another
+//!   thread with a clone of the `Lua` waits until the world is no longer lent.
 //! - **Lua errors** (a memory error while a table is built) are C++ exceptions. They unwind
 //!   through the Rust frames of a fast function, running their destructors, which
 //!   `extern "C-unwind"` allows; no `catch_unwind` sits on that path.
@@ -106,13 +111,21 @@ impl Shared {
         Ok(())
     }
 
-    /// The shared state of `lua`, when it is a main VM.
-    pub fn of(lua: &Lua) -> Option<&Shared> {
+    /// The shared state of `lua`, when it is a main VM. Private to this module: a reference to
+    /// it may be used only while the VM's lock is held (see [`Shared::with`]).
+    fn of(lua: &Lua) -> Option<&Shared> {
         let shared: *const Shared = &*lua.app_data_ref::<SharedBox>()?.0;
         // SAFETY: the box is installed once and never replaced or removed (see `SharedBox`),
         // so it lives as long as the VM, which outlives the borrow of `lua`. Only shared
         // references to it are made, and its mutable parts are cells.
         Some(unsafe { &*shared })
+    }
+
+    /// Runs `f` with the shared state of `lua` (`None` unless it is a main VM), holding the
+    /// VM's lock meanwhile, so that no other thread runs the VM while `f` reads or changes
+    /// the state's cells.
+    pub fn with<R>(lua: &Lua, f: impl FnOnce(&Shared) -> R) -> Option<R> {
+        lua.exec_raw_lua(|_| Self::of(lua).map(f))
     }
 
     /// Forgets what belongs to the world lent last: component ids.
@@ -129,9 +142,7 @@ impl Shared {
 /// Creates fast function `F`, whose calls go to its body and, for what it does not handle (it
 /// returns `None`), to `slow`, its safe implementation.
 pub(crate) fn function<F: Fast>(lua: &Lua, slow: mlua::Function) -> mlua::Result<mlua::Function> {
-    let shared = Shared::of(lua)
-        .ok_or_else(|| mlua::Error::runtime("fast functions need Shared::install first"))?;
-    stack::closure::<F>(lua, shared, slow, mlua::MultiValue::new())
+    stack::closure::<F>(lua, slow, mlua::MultiValue::new())
 }
 
 /// Declares `struct $ty`, the fast function `$name` (a C string) running `$body`.
@@ -163,13 +174,11 @@ pub(crate) struct StepTime {
 impl StepTime {
     /// The time of the running (or last) step of `lua`'s VM.
     pub fn of(lua: &Lua) -> StepTime {
-        Shared::of(lua).map(|s| s.time.get()).unwrap_or_default()
+        Shared::with(lua, |s| s.time.get()).unwrap_or_default()
     }
 
     /// Makes `self` the time of `lua`'s VM.
     pub fn set(self, lua: &Lua) {
-        if let Some(shared) = Shared::of(lua) {
-            shared.time.set(self);
-        }
+        Shared::with(lua, |shared| shared.time.set(self));
     }
 }

@@ -684,14 +684,15 @@ pub(crate) const UPVALUES: c_int = 2;
 /// One more than the most upvalues a Luau closure holds besides [`UPVALUES`].
 const UPVALUES_MAX: c_int = 255 - UPVALUES;
 
-/// Creates fast function `F`, with upvalue 1 pointing at `shared`, upvalue 2 the safe
+/// Creates fast function `F`, with upvalue 1 pointing at the VM's [`Shared`], upvalue 2 the safe
 /// implementation `slow`, and then `extra` upvalues.
 pub(crate) fn closure<F: Fast>(
     lua: &mlua::Lua,
-    shared: &Shared,
     slow: mlua::Function,
     extra: mlua::MultiValue,
 ) -> mlua::Result<mlua::Function> {
+    let shared = Shared::of(lua)
+        .ok_or_else(|| mlua::Error::runtime("fast functions need Shared::install first"))?;
     let shared = std::ptr::from_ref(shared).cast_mut().cast::<c_void>();
     let upvalues = c_int::try_from(extra.len())
         .ok()

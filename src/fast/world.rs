@@ -77,13 +77,26 @@ impl DerefMut for WorldRef<'_> {
 /// Fails with a clear error when called outside a step, which only a worker VM or code kept
 /// past its step could do, or while the world is borrowed already.
 pub(crate) fn with_world<R>(lua: &Lua, f: impl FnOnce(&mut World) -> R) -> mlua::Result<R> {
-    let shared = Shared::of(lua)
-        .ok_or_else(|| mlua::Error::runtime("world access is not available in this VM"))?;
-    let mut world = shared
-        .lent
-        .borrow()
-        .ok_or_else(|| unavailable(&shared.lent))?;
-    Ok(f(&mut world))
+    with_shared_world(lua, |_, world| f(world))
+}
+
+/// [`with_world`], with the VM's shared state too.
+pub(crate) fn with_shared_world<R>(
+    lua: &Lua,
+    f: impl FnOnce(&Shared, &mut World) -> R,
+) -> mlua::Result<R> {
+    Shared::with(lua, |shared| {
+        let mut world = shared
+            .lent
+            .borrow()
+            .ok_or_else(|| unavailable(&shared.lent))?;
+        Ok(f(shared, &mut world))
+    })
+    .unwrap_or_else(|| {
+        Err(mlua::Error::runtime(
+            "world access is not available in this VM",
+        ))
+    })
 }
 
 /// The error for a world that cannot be borrowed now.
@@ -136,24 +149,28 @@ pub(crate) fn lend_world<R>(
             RUNNING.set(self.running);
         }
     }
-    let shared = Shared::of(lua).ok_or_else(|| {
+    // The VM's lock is held for the whole lend, so no other thread runs the VM (and reaches the
+    // world through it) until the lend is over; this thread's own calls take it again.
+    let lent = Shared::with(lua, |shared| {
+        if shared.lent.last.replace(Some(world.id())) != Some(world.id()) {
+            // Component ids belong to one world.
+            shared.forget_world();
+        }
+        let lent = &shared.lent;
+        let _restore = Restore {
+            lent,
+            world: lent.world.replace(Some(NonNull::from(world))),
+            borrowed: lent.borrowed.replace(false),
+            running: RUNNING.replace(Some((shared.vm, std::ptr::from_ref(shared)))),
+        };
+        f()
+    });
+    lent.ok_or_else(|| {
         ScriptError::in_crate(
             ScriptErrorKind::Runtime,
             "world access is not available in this VM",
         )
-    })?;
-    if shared.lent.last.replace(Some(world.id())) != Some(world.id()) {
-        // Component ids belong to one world.
-        shared.forget_world();
-    }
-    let lent = &shared.lent;
-    let _restore = Restore {
-        lent,
-        world: lent.world.replace(Some(NonNull::from(world))),
-        borrowed: lent.borrowed.replace(false),
-        running: RUNNING.replace(Some((shared.vm, std::ptr::from_ref(shared)))),
-    };
-    Ok(f())
+    })
 }
 
 /// The component `id` of `entity`, as a reflected value, when the entity has it: a component

@@ -238,10 +238,19 @@ impl<C: Call> GameFunction<C> {
             if let Some(parked) = this.unpark() {
                 return parked?.into_results(lua, this.name);
             }
-            let args = C::Args::from_args(lua, args, this.name)?;
-            this.call
-                .call(this.name, Shared::of(lua), args)?
-                .into_results(lua, this.name)
+            let mut args = Some(C::Args::from_args(lua, args, this.name)?);
+            // In a main VM, with its shared state (and its lock); elsewhere without.
+            let ran = Shared::with(lua, |shared| {
+                args.take()
+                    .map(|args| this.call.call(this.name, Some(shared), args))
+            })
+            .flatten();
+            let out = match (ran, args.take()) {
+                (Some(out), _) => out,
+                (None, Some(args)) => this.call.call(this.name, None, args),
+                (None, None) => Err(mlua::Error::runtime("the call's arguments were taken")),
+            }?;
+            out.into_results(lua, this.name)
         })?;
         let body: Box<dyn Body> = Box::new(FastBody(Arc::clone(self)));
         dynamic::function(lua, dynamic::static_name(self.name), body, slow)

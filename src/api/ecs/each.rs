@@ -78,7 +78,6 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Function> {
     })?;
     fast::stack::closure::<Start>(
         lua,
-        fast::Shared::of(lua).ok_or_else(|| mlua::Error::runtime("ecs.each needs the main VM"))?,
         slow,
         MultiValue::from_vec(vec![Value::Function(ended)]),
     )

@@ -500,9 +500,7 @@ fn query(lua: &Lua, names: MultiValue) -> mlua::Result<Table> {
             "ecs.query: name at least one component",
         ));
     }
-    let shared =
-        Shared::of(lua).ok_or_else(|| mlua::Error::runtime("ecs.query needs the main VM"))?;
-    let entities = with_world(lua, |world| {
+    let entities = fast::world::with_shared_world(lua, |shared, world| {
         let mut ids = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             let name: mlua::LuaString = function::arg(lua, name.clone(), i + 1, "ecs.query")?;

@@ -172,16 +172,17 @@ pub(crate) fn plain_value(lua: &Lua, value: &Value, function: &str) -> mlua::Res
 /// The plain value of `reference`, or the error of a reference that cannot reach it, which
 /// names `function`.
 fn value_of(lua: &Lua, reference: &Reference, function: &str) -> mlua::Result<Value> {
-    let shared = shared(lua)?;
-    with_world(lua, |world| {
-        let plans = shared.plans.borrow();
-        let value = resolve(world, &plans, reference).map_err(|problem| {
-            let kind = problem.kind();
-            let error = problem.error(lua, reference);
-            lua_error(kind, format!("{function}: {error}"))
-        })?;
-        crate::reflect::to_lua(lua, value)
-    })?
+    with_shared(lua, |shared| {
+        with_world(lua, |world| {
+            let plans = shared.plans.borrow();
+            let value = resolve(world, &plans, reference).map_err(|problem| {
+                let kind = problem.kind();
+                let error = problem.error(lua, reference);
+                lua_error(kind, format!("{function}: {error}"))
+            })?;
+            crate::reflect::to_lua(lua, value)
+        })?
+    })
 }
 
 /// The plan of a reflected component, made on first use, with what reaches it on the entities
@@ -199,9 +200,9 @@ pub(crate) fn root_plan(
     Ok(root)
 }
 
-/// The shared state of a main VM.
-fn shared(lua: &Lua) -> mlua::Result<&Shared> {
-    Shared::of(lua).ok_or_else(|| mlua::Error::runtime("references need the main VM"))
+/// Runs `f` with the shared state of a main VM (see [`Shared::with`]).
+fn with_shared<R>(lua: &Lua, f: impl FnOnce(&Shared) -> mlua::Result<R>) -> mlua::Result<R> {
+    Shared::with(lua, f).unwrap_or_else(|| Err(mlua::Error::runtime("references need the main VM")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,21 +355,24 @@ fn resolve_mut<R>(
 
 /// `Health`, or `Transform.translation`: what a reference points at.
 fn name(lua: &Lua, reference: &Reference) -> String {
-    let Some(plans) = Shared::of(lua).and_then(|s| s.plans.try_borrow().ok()) else {
-        return "?".to_owned();
-    };
-    let root = plans.get(reference.root);
-    let mut text = root.info.type_path_table().short_path().to_owned();
-    let mut plan = root;
-    for &index in reference.path() {
-        let Some(field) = plan.fields.get(usize::from(index)) else {
-            break;
+    Shared::with(lua, |shared| {
+        let Ok(plans) = shared.plans.try_borrow() else {
+            return "?".to_owned();
         };
-        text.push('.');
-        text.push_str(field.name);
-        plan = plans.get(field.plan);
-    }
-    text
+        let root = plans.get(reference.root);
+        let mut text = root.info.type_path_table().short_path().to_owned();
+        let mut plan = root;
+        for &index in reference.path() {
+            let Some(field) = plan.fields.get(usize::from(index)) else {
+                break;
+            };
+            text.push('.');
+            text.push_str(field.name);
+            plan = plans.get(field.plan);
+        }
+        text
+    })
+    .unwrap_or_else(|| "?".to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -636,42 +640,43 @@ fn field_arg(
 /// `r.field`, the safe way.
 fn index_slow(lua: &Lua, r: &Value, key: &Value) -> mlua::Result<Value> {
     let reference = reference_arg(lua, r)?;
-    let shared = shared(lua)?;
-    let (field_index, field_plan, _) = {
-        let plans = shared.plans.borrow();
-        field_arg(lua, &plans, &reference, key)?
-    };
-    let nested = !shared.plans.borrow().get(field_plan).fields.is_empty();
-    if nested {
-        // Check that the value is reachable now, as the fast path would.
+    with_shared(lua, |shared| {
+        let (field_index, field_plan, _) = {
+            let plans = shared.plans.borrow();
+            field_arg(lua, &plans, &reference, key)?
+        };
+        let nested = !shared.plans.borrow().get(field_plan).fields.is_empty();
+        if nested {
+            // Check that the value is reachable now, as the fast path would.
+            with_world(lua, |world| {
+                let plans = shared.plans.borrow();
+                resolve(world, &plans, &reference).map(|_| ())
+            })?
+            .map_err(|p| p.error(lua, &reference))?;
+            let child = reference.field(field_index, field_plan).ok_or_else(|| {
+                lua_error(
+                    ScriptErrorKind::Runtime,
+                    format!("ComponentRef({}): nested too deeply", name(lua, &reference)),
+                )
+            })?;
+            let made = fast::stack::produce(lua, |stack| {
+                stack.push_reference(child);
+                Ok::<(), ()>(())
+            })?;
+            return made.map_err(|()| mlua::Error::runtime("a reference could not be made"));
+        }
         with_world(lua, |world| {
             let plans = shared.plans.borrow();
-            resolve(world, &plans, &reference).map(|_| ())
+            let value = resolve(world, &plans, &reference).map_err(|p| p.error(lua, &reference))?;
+            let ReflectRef::Struct(fields) = value.reflect_ref() else {
+                return Err(Problem::Lost.error(lua, &reference));
+            };
+            let field = fields
+                .field_at(field_index)
+                .ok_or_else(|| Problem::Lost.error(lua, &reference))?;
+            crate::reflect::to_lua(lua, field)
         })?
-        .map_err(|p| p.error(lua, &reference))?;
-        let child = reference.field(field_index, field_plan).ok_or_else(|| {
-            lua_error(
-                ScriptErrorKind::Runtime,
-                format!("ComponentRef({}): nested too deeply", name(lua, &reference)),
-            )
-        })?;
-        let made = fast::stack::produce(lua, |stack| {
-            stack.push_reference(child);
-            Ok::<(), ()>(())
-        })?;
-        return made.map_err(|()| mlua::Error::runtime("a reference could not be made"));
-    }
-    with_world(lua, |world| {
-        let plans = shared.plans.borrow();
-        let value = resolve(world, &plans, &reference).map_err(|p| p.error(lua, &reference))?;
-        let ReflectRef::Struct(fields) = value.reflect_ref() else {
-            return Err(Problem::Lost.error(lua, &reference));
-        };
-        let field = fields
-            .field_at(field_index)
-            .ok_or_else(|| Problem::Lost.error(lua, &reference))?;
-        crate::reflect::to_lua(lua, field)
-    })?
+    })
 }
 
 /// `r.field = value`, the safe way: the value converts as `ecs.set` converts it.
@@ -682,72 +687,74 @@ fn assign_slow(lua: &Lua, r: &Value, key: &Value, value: Value) -> mlua::Result<
         Some(other) => value_of(lua, &other, "ComponentRef")?,
         None => value,
     };
-    let shared = shared(lua)?;
-    let plans = shared.plans.borrow();
-    let (field_index, field_plan, field_name) = field_arg(lua, &plans, &reference, key)?;
-    let info = plans.get(field_plan).info;
-    let what = format!("ComponentRef({}).{field_name}", name(lua, &reference));
-    with_world(lua, |world| {
-        let types = world
-            .get_resource::<AppTypeRegistry>()
-            .cloned()
-            .unwrap_or_default();
-        let types = types.read();
-        let dynamic = crate::vm::converting(lua, || {
-            crate::reflect::from_lua(lua, value, info, &types, &what)
-        })?;
-        resolve_mut(world, &plans, &reference, |target| {
-            let ReflectMut::Struct(fields) = target.reflect_mut() else {
-                return Err(Problem::Lost.error(lua, &reference));
-            };
-            let field = fields
-                .field_at_mut(field_index)
-                .ok_or_else(|| Problem::Lost.error(lua, &reference))?;
-            field.try_apply(&*dynamic).map_err(|error| {
-                lua_error(ScriptErrorKind::TypeMismatch, format!("{what}: {error}"))
+    with_shared(lua, |shared| {
+        let plans = shared.plans.borrow();
+        let (field_index, field_plan, field_name) = field_arg(lua, &plans, &reference, key)?;
+        let info = plans.get(field_plan).info;
+        let what = format!("ComponentRef({}).{field_name}", name(lua, &reference));
+        with_world(lua, |world| {
+            let types = world
+                .get_resource::<AppTypeRegistry>()
+                .cloned()
+                .unwrap_or_default();
+            let types = types.read();
+            let dynamic = crate::vm::converting(lua, || {
+                crate::reflect::from_lua(lua, value, info, &types, &what)
+            })?;
+            resolve_mut(world, &plans, &reference, |target| {
+                let ReflectMut::Struct(fields) = target.reflect_mut() else {
+                    return Err(Problem::Lost.error(lua, &reference));
+                };
+                let field = fields
+                    .field_at_mut(field_index)
+                    .ok_or_else(|| Problem::Lost.error(lua, &reference))?;
+                field.try_apply(&*dynamic).map_err(|error| {
+                    lua_error(ScriptErrorKind::TypeMismatch, format!("{what}: {error}"))
+                })
             })
-        })
-        .map_err(|p| p.error(lua, &reference))?
-    })?
+            .map_err(|p| p.error(lua, &reference))?
+        })?
+    })
 }
 
 /// `a + b` and friends, the safe way.
 fn arithmetic_slow(lua: &Lua, op: Op, a: &Value, b: &Value) -> mlua::Result<Value> {
-    let shared = shared(lua)?;
-    let operand = |value: &Value| -> mlua::Result<Option<Operand>> {
-        Ok(match value {
-            Value::Vector(v) => Some(Operand::Vector(Vec3::new(v.x(), v.y(), v.z()))),
-            Value::Number(n) => Some(Operand::Number(*n)),
-            Value::Integer(n) => Some(Operand::Number(*n as f64)),
-            other => match userdata::reference(lua, other) {
-                Some(reference) => {
-                    let plans = shared.plans.borrow();
-                    if !is_vector(&plans, &reference) {
-                        None
-                    } else {
-                        with_world(lua, |world| {
-                            resolve(world, &plans, &reference).map(|_| ())?;
-                            Ok(vector_of(world, &plans, &reference).map(Operand::Vector))
-                        })?
-                        .map_err(|p: Problem| p.error(lua, &reference))?
+    with_shared(lua, |shared| {
+        let operand = |value: &Value| -> mlua::Result<Option<Operand>> {
+            Ok(match value {
+                Value::Vector(v) => Some(Operand::Vector(Vec3::new(v.x(), v.y(), v.z()))),
+                Value::Number(n) => Some(Operand::Number(*n)),
+                Value::Integer(n) => Some(Operand::Number(*n as f64)),
+                other => match userdata::reference(lua, other) {
+                    Some(reference) => {
+                        let plans = shared.plans.borrow();
+                        if !is_vector(&plans, &reference) {
+                            None
+                        } else {
+                            with_world(lua, |world| {
+                                resolve(world, &plans, &reference).map(|_| ())?;
+                                Ok(vector_of(world, &plans, &reference).map(Operand::Vector))
+                            })?
+                            .map_err(|p: Problem| p.error(lua, &reference))?
+                        }
                     }
-                }
-                None => None,
-            },
-        })
-    };
-    let left = operand(a)?;
-    let right = match op {
-        Op::Unm => left,
-        _ => operand(b)?,
-    };
-    match (left, right) {
-        (Some(left), Some(right)) => op
-            .apply(left, right)
-            .map(|v| Value::Vector(mlua::Vector::new(v.x, v.y, v.z)))
-            .ok_or_else(|| arithmetic_error(op, a, b)),
-        _ => Err(arithmetic_error(op, a, b)),
-    }
+                    None => None,
+                },
+            })
+        };
+        let left = operand(a)?;
+        let right = match op {
+            Op::Unm => left,
+            _ => operand(b)?,
+        };
+        match (left, right) {
+            (Some(left), Some(right)) => op
+                .apply(left, right)
+                .map(|v| Value::Vector(mlua::Vector::new(v.x, v.y, v.z)))
+                .ok_or_else(|| arithmetic_error(op, a, b)),
+            _ => Err(arithmetic_error(op, a, b)),
+        }
+    })
 }
 
 fn arithmetic_error(op: Op, a: &Value, b: &Value) -> mlua::Error {
