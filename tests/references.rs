@@ -1476,3 +1476,46 @@ fn each_references_end_with_the_host_call_even_after_break() {
         ],
     );
 }
+
+/// A 64-bit field near its maximum reads as the `f64` nearest to it (2^64 for `u64::MAX`), and
+/// writes back: the bounds `f64` rounds up saturate, through a reference, `ecs.set` and the
+/// safe path alike.
+#[test]
+fn sixty_four_bit_fields_near_their_bounds_round_trip() {
+    #[derive(Component, Reflect, Debug, PartialEq)]
+    #[reflect(Component)]
+    struct Wide {
+        n: u64,
+        m: i64,
+        low: i64,
+    }
+    let mut h = harness(
+        r#"
+        events.on("round_trip", function(e)
+            local r = assert(ecs.ref(e, "Wide"))
+            r.n = r.n
+            r.m = r.m
+            r.low = r.low
+            ecs.set(e, "Wide", ecs.get(e, "Wide"))
+            fails("out of range for u64", function() r.n = 2^65 end)
+        end)
+        "#,
+    );
+    h.app.register_type::<Wide>();
+    let wide = Wide {
+        n: u64::MAX,
+        m: i64::MAX,
+        low: i64::MIN,
+    };
+    let e = h
+        .app
+        .world_mut()
+        .spawn(Wide {
+            n: u64::MAX,
+            m: i64::MAX,
+            low: i64::MIN,
+        })
+        .id();
+    run(&mut h, "round_trip", e);
+    assert_eq!(h.app.world().get::<Wide>(e), Some(&wide));
+}

@@ -227,7 +227,7 @@ macro_rules! integers {
                     Value::Number(n) => n,
                     other => return Err(expected("a number", &other)),
                 };
-                whole::<$ty>(n, <$ty>::MIN as f64, <$ty>::MAX as f64).map(|n| n as $ty)
+                crate::reflect::whole::<$ty>(n, <$ty>::MIN as f64, <$ty>::MAX as f64).map(|n| n as $ty)
             }
             fn luau_type() -> String {
                 "number".to_owned()
@@ -259,21 +259,6 @@ macro_rules! integers {
 integers!(
     i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
 );
-
-/// `n` when it is whole and within `min..=max`; the error names the type `T`.
-pub(crate) fn whole<T>(n: f64, min: f64, max: f64) -> Result<f64, String> {
-    let shown = crate::reflect::show_number(n);
-    if !n.is_finite() || n.fract() != 0.0 {
-        return Err(format!("{shown} is not a whole number"));
-    }
-    if n < min || n > max {
-        return Err(format!(
-            "{shown} is out of range for {}",
-            std::any::type_name::<T>()
-        ));
-    }
-    Ok(n)
-}
 
 impl FromScript for bool {
     fn from_script(value: Value, _: &Lua) -> Result<Self, String> {

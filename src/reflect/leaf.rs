@@ -14,6 +14,26 @@ use mlua::Value;
 use super::failure::*;
 use crate::value::entity_from_lua;
 
+/// Reads a whole number in the range of integer type `$ty`, as `f64` sees the range: the
+/// 64-bit (and wider) bounds, which `f64` rounds up (2^63, 2^64), saturate, so that a value read
+/// from a field writes back (`r.n = r.n`).
+macro_rules! integer {
+    ($value:expr, $ty:ty) => {{
+        match *$value {
+            Value::Integer(whole) => <$ty>::try_from(whole).map_err(|_| {
+                Failure::mismatch(format!(
+                    "{whole} is out of range for {}",
+                    type_name::<$ty>()
+                ))
+            }),
+            Value::Number(number) => whole::<$ty>(number, <$ty>::MIN as f64, <$ty>::MAX as f64)
+                .map(|n| n as $ty)
+                .map_err(Failure::mismatch),
+            _ => Err(expected("a number", $value)),
+        }
+    }};
+}
+
 /// What [`leaf`] made of a value.
 pub(super) enum Leaf {
     /// A type with a mapping of its own, converted.
@@ -51,7 +71,7 @@ pub(super) fn leaf(value: Value, ty: &Type) -> Result<Leaf, Failure> {
     macro_rules! integers {
         ($($ty:ty),*) => {$(
             if id == TypeId::of::<$ty>() {
-                return done(Box::new(integer::<$ty>(&value)?));
+                return done(Box::new(integer!(&value, $ty)?));
             }
         )*};
     }
@@ -111,34 +131,19 @@ fn number(value: &Value) -> Result<f64, Failure> {
     }
 }
 
-/// Reads a whole number in the range of `T`.
-fn integer<T: TryFrom<i128> + TryFrom<u128>>(value: &Value) -> Result<T, Failure> {
-    let out_of_range = |shown: String| format!("{shown} is out of range for {}", type_name::<T>());
-    let number = match *value {
-        Value::Integer(whole) => {
-            return T::try_from(i128::from(whole))
-                .map_err(|_| Failure::mismatch(out_of_range(whole.to_string())));
-        }
-        Value::Number(number) => number,
-        _ => return Err(expected("a number", value)),
-    };
-    if !number.is_finite() || number.fract() != 0.0 {
-        return Err(Failure::mismatch(format!(
-            "{} is not a whole number",
-            show_number(number)
-        )));
+/// `n` when it is whole and within `min..=max`; the error names the type `T`.
+pub(crate) fn whole<T>(n: f64, min: f64, max: f64) -> Result<f64, String> {
+    if !n.is_finite() || n.fract() != 0.0 {
+        return Err(format!("{} is not a whole number", show_number(n)));
     }
-    // 2^128 and -2^127: the casts below saturate outside these bounds.
-    const U128_END: f64 = 340_282_366_920_938_463_463_374_607_431_768_211_456.0;
-    const I128_START: f64 = -170_141_183_460_469_231_731_687_303_715_884_105_728.0;
-    let converted = if number >= 0.0 {
-        (number < U128_END).then(|| T::try_from(number as u128).ok())
-    } else {
-        (number >= I128_START).then(|| T::try_from(number as i128).ok())
-    };
-    converted
-        .flatten()
-        .ok_or_else(|| Failure::mismatch(out_of_range(show_number(number))))
+    if n < min || n > max {
+        return Err(format!(
+            "{} is out of range for {}",
+            show_number(n),
+            type_name::<T>()
+        ));
+    }
+    Ok(n)
 }
 
 /// Reads a string, replacing bytes that are not UTF-8.

@@ -51,8 +51,8 @@ mod to_lua;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use failure::show_number;
 pub(crate) use from_lua::from_lua;
+pub(crate) use leaf::whole;
 pub(crate) use to_lua::{push, to_lua};
 
 /// Whether the component `component` reflects is immutable (`#[component(immutable)]`, as

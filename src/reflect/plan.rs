@@ -486,10 +486,12 @@ fn read_leaf_of(stack: Stack<'_>, index: c_int, kind: Type, leaf: Leaf) -> Optio
                 n as i128
             };
             let (min, max) = range(integer)?;
-            if whole < min || whole > max {
+            // The range as `f64` sees it: the 64-bit bounds, which it rounds up, saturate, as
+            // on the safe path.
+            if n < min as f64 || n > max as f64 {
                 return None;
             }
-            Staged::Int(whole)
+            Staged::Int(whole.clamp(min, max))
         }
     })
 }

@@ -626,21 +626,23 @@ fn integers_stage_only_whole_numbers_in_range() {
         ),
         ("b", &["-32768", "32767"], &["-32769", "32768"]),
         ("c", &["-2^31", "2^31 - 1"], &["-2^31 - 1", "2^31"]),
+        // 2^63, 2^64, 2^127 and 2^128 are what `f64` makes of the types' maxima: they saturate,
+        // so that a value read from a field writes back.
         (
             "d",
-            &["-2^63", "2^63 - 2^10", "2^53 + 2"],
-            &["-2^63 - 2^11", "2^63"],
+            &["-2^63", "2^63 - 2^10", "2^53 + 2", "2^63"],
+            &["-2^63 - 2^11", "2^63 + 2^11"],
         ),
         (
             "e",
             &["-2^127", "2^127 - 2^74"],
-            &["-2^127 - 2^75", "2^127", "math.huge"],
+            &["-2^127 - 2^75", "2^127 + 2^75", "math.huge"],
         ),
         ("g", &["0", "255"], &["-1", "256", "-math.huge"]),
         ("h", &["65535"], &["65536"]),
         ("i", &["2^32 - 1"], &["2^32"]),
-        ("j", &["2^64 - 2^11"], &["2^64", "-1"]),
-        ("k", &["2^127 - 2^74"], &["2^128", "-1"]),
+        ("j", &["2^64 - 2^11", "2^64"], &["2^64 + 2^12", "-1"]),
+        ("k", &["2^127 - 2^74"], &["2^128 + 2^76", "-1"]),
     ];
     for &(field, good, bad) in cases {
         for &value in good {
@@ -655,9 +657,16 @@ fn integers_stage_only_whole_numbers_in_range() {
             assert_refused::<Ints>(&vm, &table(INTS, &[(field, Some(value))]));
         }
     }
-    // 2^127 ..= 2^128 - 2^75 fits a u128 but not the i128 that staging counts in.
-    let source = table(INTS, &[("k", Some("2^127"))]);
-    check_source::<Ints>(&vm, &source);
+    // 2^127 ..= 2^128 - 2^75 fits a u128 but not the i128 that staging counts in, and 2^127 is
+    // i128::MAX saturated: the safe path takes them.
+    for (field, value) in [("k", "2^127"), ("e", "2^127")] {
+        let source = table(INTS, &[(field, Some(value))]);
+        check_source::<Ints>(&vm, &source);
+        assert!(
+            safe_read::<Ints>(&vm.lua, vm.eval(&source)).is_ok(),
+            "{source}"
+        );
+    }
 }
 
 #[test]
