@@ -16,6 +16,7 @@ mod common;
 
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
+use bevy_time::TimeUpdateStrategy;
 use client::{Client, PATIENCE};
 use common::{edit, game_copy};
 use components::Route;
@@ -24,7 +25,7 @@ use game::{AdminConsole, MudServer};
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -37,12 +38,35 @@ struct Server {
     stop: Arc<AtomicBool>,
     routed: Arc<AtomicBool>,
     errors: Arc<Mutex<Vec<ScriptError>>>,
+    /// The game's clock when the test moves it; `None` when it follows the wall clock.
+    clock: Option<Arc<Clock>>,
     thread: Option<JoinHandle<()>>,
 }
 
+/// Game time that stands still until the test moves it with [`Server::advance`].
+#[derive(Default)]
+struct Clock {
+    /// Nanoseconds of game time asked for so far.
+    asked: AtomicU64,
+    /// Nanoseconds of game time whose frames have run.
+    run: AtomicU64,
+}
+
+/// The most game time one frame moves the clock by, as `Time<Virtual>` allows.
+const STEP: Duration = Duration::from_millis(250);
+
 impl Server {
-    /// Starts the game over the asset folder `assets`.
+    /// Starts the game over the asset folder `assets`; its clock follows the wall clock.
     fn start(assets: PathBuf) -> Self {
+        Self::launch(assets, None)
+    }
+
+    /// Starts the game with its clock stopped, for [`Server::advance`] to move.
+    fn start_paused(assets: PathBuf) -> Self {
+        Self::launch(assets, Some(Arc::default()))
+    }
+
+    fn launch(assets: PathBuf, clock: Option<Arc<Clock>>) -> Self {
         let (console, input) = crossbeam_channel::unbounded();
         let (output, replies) = crossbeam_channel::unbounded();
         let (port_tx, port_rx) = crossbeam_channel::bounded(1);
@@ -50,6 +74,7 @@ impl Server {
         let routed = Arc::new(AtomicBool::new(false));
         let errors = Arc::new(Mutex::new(Vec::new()));
         let (stopping, route_seen, reported) = (stop.clone(), routed.clone(), errors.clone());
+        let time = clock.clone();
         let thread = std::thread::spawn(move || {
             let mut app = game::app(assets, Some(0));
             app.insert_resource(AdminConsole { input, output })
@@ -61,8 +86,21 @@ impl Server {
             app.finish();
             app.cleanup();
             let mut port_tx = Some(port_tx);
+            let mut run = 0;
             while !stopping.load(Ordering::SeqCst) {
+                let step = time.as_ref().map(|clock| {
+                    let owed = clock.asked.load(Ordering::SeqCst) - run;
+                    let step = owed.min(STEP.as_nanos() as u64);
+                    app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_nanos(
+                        step,
+                    )));
+                    step
+                });
                 app.update();
+                if let (Some(clock), Some(step)) = (&time, step) {
+                    run += step;
+                    clock.run.store(run, Ordering::SeqCst);
+                }
                 let new = app
                     .world_mut()
                     .resource_mut::<Messages<ScriptError>>()
@@ -89,7 +127,24 @@ impl Server {
             stop,
             routed,
             errors,
+            clock,
             thread: Some(thread),
+        }
+    }
+
+    /// Moves the game's clock on by `time`, a step a frame, and returns once those frames have
+    /// run.
+    fn advance(&self, time: Duration) {
+        let clock = self.clock.as_ref().expect("started with `start_paused`");
+        let time = time.as_nanos() as u64;
+        let target = clock.asked.fetch_add(time, Ordering::SeqCst) + time;
+        let start = Instant::now();
+        while clock.run.load(Ordering::SeqCst) < target {
+            assert!(
+                start.elapsed() < PATIENCE,
+                "the server stopped running frames"
+            );
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -176,6 +231,36 @@ impl Play for Client {
 
 fn connect(server: &Server, name: &'static str) -> Client {
     Client::connect(([127, 0, 0, 1], server.port).into(), name).expect("connect")
+}
+
+/// Connects, and returns the client when the server lets it in (it is asked its name), or the
+/// line that turned it away once the server has hung up.
+fn knock(server: &Server, name: &'static str) -> Result<Client, String> {
+    let mut client = connect(server, name);
+    loop {
+        let line = client.sees("\n");
+        if line.contains("What is your name") {
+            return Ok(client);
+        }
+        if line.contains("try again") {
+            client.expect_hangup().unwrap_or_else(|e| panic!("{e}"));
+            return Err(line);
+        }
+    }
+}
+
+/// Waits until the server counts `clients` connections, and returns what `clients` says.
+fn wait_for_clients(server: &Server, clients: usize) -> String {
+    let expected = format!("{clients} client(s) connected");
+    let start = Instant::now();
+    loop {
+        let answer = server.admin("clients");
+        if answer.starts_with(&expected) {
+            return answer;
+        }
+        assert!(start.elapsed() < PATIENCE, "clients stayed: {answer}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn assets() -> PathBuf {
@@ -310,18 +395,7 @@ fn garbage_from_one_client_does_not_disturb_another() {
     alice.sees("You say, 'still here'");
     // The server sees the vanished clients' hang-ups on its own reader threads; on a
     // busy machine the last few may still be closing, so wait for them to go.
-    let start = Instant::now();
-    loop {
-        let clients = server.admin("clients");
-        if clients.starts_with("1 client(s)") {
-            break;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "vanished clients stayed: {clients}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_clients(&server, 1);
     let errors = server.stop();
     assert!(errors.is_empty(), "{errors:?}");
 }
@@ -415,4 +489,93 @@ fn a_failing_script_handler_tells_the_client_and_keeps_serving() {
         errors[0].message.contains("the greeting broke"),
         "{errors:?}"
     );
+}
+
+#[test]
+fn a_client_that_does_not_log_in_in_time_is_told_and_disconnected() {
+    let server = Server::start_paused(assets());
+    let mut alice = Client::login(&server, "Alice");
+    let mut silent = connect(&server, "silent");
+    silent.sees("What is your name");
+    let mut dawdler = connect(&server, "dawdler");
+    dawdler.sees("What is your name");
+
+    // A second short of the timeout, both are still there; a bad name does not log in.
+    server.advance(Duration::from_secs(59));
+    dawdler.say("R2D2");
+    dawdler.sees("A name is letters only");
+
+    server.advance(Duration::from_secs(2));
+    for client in [&mut silent, &mut dawdler] {
+        client.sees("You did not log in within 60 seconds; goodbye.");
+        client.expect_hangup().unwrap_or_else(|e| panic!("{e}"));
+    }
+    wait_for_clients(&server, 1);
+    // Alice logged in, so she stays however long she plays.
+    server.advance(Duration::from_secs(120));
+    alice.say("look");
+    alice.sees("Exits: south");
+
+    // 0 turns the timeout off.
+    assert_eq!(
+        server.admin("set sv_login_timeout 0"),
+        "sv_login_timeout = 0"
+    );
+    let mut patient = connect(&server, "patient");
+    patient.sees("What is your name");
+    server.advance(Duration::from_secs(600));
+    patient.say("Patience");
+    patient.sees("Welcome, Patience!");
+    let errors = server.stop();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn idle_connections_cannot_keep_players_out() {
+    let server = Server::start_paused(assets());
+    let mut alice = Client::login(&server, "Alice");
+
+    // 200 connections that never log in: `sv_max_pending` (8) wait to be asked their name, and
+    // the rest are told to come back later.
+    let (mut idle, mut refusals) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        match knock(&server, "idle") {
+            Ok(client) => idle.push(client),
+            Err(refusal) => refusals.push(refusal),
+        }
+    }
+    assert_eq!(idle.len(), 8, "idle connections took {} seats", idle.len());
+    for refusal in &refusals {
+        assert!(
+            refusal.contains("Too many people are logging in"),
+            "{refusal}"
+        );
+    }
+    let clients = wait_for_clients(&server, 9);
+    assert!(clients.ends_with("8 still logging in"), "{clients}");
+
+    // Players already in play on, and a newcomer is turned away with the reason.
+    alice.say("look");
+    alice.sees("Exits: south");
+    let refusal = knock(&server, "bob")
+        .err()
+        .expect("bob is turned away for now");
+    assert!(
+        refusal.contains("Too many people are logging in"),
+        "{refusal}"
+    );
+
+    // Once the idle connections time out, a real player gets in.
+    server.advance(Duration::from_secs(61));
+    for client in &mut idle {
+        client.sees("You did not log in within 60 seconds");
+        client.expect_hangup().unwrap_or_else(|e| panic!("{e}"));
+    }
+    wait_for_clients(&server, 1);
+    let mut bob = Client::login(&server, "Bob");
+    alice.sees("Bob has entered the world.");
+    bob.say("who");
+    bob.sees("Alice, Temple of the Moon");
+    let errors = server.stop();
+    assert!(errors.is_empty(), "{errors:?}");
 }

@@ -181,6 +181,18 @@ impl Plugin for MudTypesPlugin {
                 32,
                 "how many clients may be connected at once",
                 CVarFlags::empty(),
+            )
+            .register_cvar(
+                "sv_max_pending",
+                8,
+                "how many of them may be still logging in; newer connections are turned away",
+                CVarFlags::empty(),
+            )
+            .register_cvar(
+                "sv_login_timeout",
+                60.0,
+                "seconds a client has to log in before it is disconnected (0: no limit)",
+                CVarFlags::empty(),
             );
     }
 }

@@ -6,20 +6,24 @@
 //!   default `command` handler.
 //! - Lua answers with the [`Tell`] message and hangs up with [`Hangup`]; when a client leaves,
 //!   Lua hears `on_disconnect` and the entity is despawned.
+//! - A client has logged in once the login script gives its entity a [`Player`]. Until then it
+//!   counts against `sv_max_pending`, and after `sv_login_timeout` seconds it is told so and
+//!   disconnected (see [`check_logins`] for why that rule is Rust's).
 
 use crate::api::MudApiPlugin;
-use crate::components::{Hangup, MudTypesPlugin, Session, Tell};
+use crate::components::{Hangup, MudTypesPlugin, Player, Session, Tell};
 use crate::net::{self, NetEvent, Outbox, SessionId};
 use bevy_app::{App, AppExit, Plugin, Startup, TaskPoolPlugin, Update};
 use bevy_asset::AssetPlugin;
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
-use bevy_time::TimePlugin;
+use bevy_time::{Real, Time, TimePlugin};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// The template folder under the asset folder.
 pub const TEMPLATE: &str = "games/mud";
@@ -41,6 +45,19 @@ struct Client {
     greeted: bool,
     /// Lines that arrived before then, in order.
     backlog: Vec<String>,
+    /// Whether it has logged in yet.
+    login: Login,
+}
+
+/// Where a client is with logging in.
+#[derive(Clone, Copy)]
+enum Login {
+    /// Not yet; it connected at this [`Time<Real>`] elapsed time.
+    Pending { since: Duration },
+    /// Its entity has a [`Player`].
+    Done,
+    /// It took longer than `sv_login_timeout` and is being disconnected; its lines are ignored.
+    TimedOut,
 }
 
 /// The most lines kept for a client the game has not greeted yet.
@@ -54,6 +71,14 @@ impl MudServer {
     /// How many clients are connected.
     pub fn clients(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// How many of them have not logged in yet.
+    pub fn pending(&self) -> usize {
+        self.sessions
+            .values()
+            .filter(|client| matches!(client.login, Login::Pending { .. }))
+            .count()
     }
 }
 
@@ -75,12 +100,13 @@ impl Plugin for MudPlugin {
         app.add_plugins((MudTypesPlugin, MudApiPlugin))
             .add_console_command(
                 "clients",
-                "clients: how many clients are connected, and the server's address",
+                "clients: how many clients are connected and still logging in, and the server's address",
                 |world, _| match world.get_resource::<MudServer>() {
                     Some(server) => Ok(format!(
-                        "{} client(s) connected to {}",
+                        "{} client(s) connected to {}, {} still logging in",
                         server.clients(),
-                        server.addr
+                        server.addr,
+                        server.pending()
                     )),
                     None => Err("the server is not listening".into()),
                 },
@@ -91,7 +117,8 @@ impl Plugin for MudPlugin {
                 (
                     pump_network.before(ScriptingSystem),
                     deliver_output.after(ScriptingSystem),
-                    follow_max_clients,
+                    check_logins.after(ScriptingSystem),
+                    follow_limits,
                     admin_console.after(ScriptingSystem),
                 ),
             );
@@ -136,17 +163,21 @@ fn open_port(world: &mut World) {
             .and_then(CVarValue::as_f64)
             .unwrap_or(4000.0),
     };
-    let max_clients = cvars
-        .get("sv_max_clients")
-        .and_then(CVarValue::as_f64)
-        .unwrap_or(32.0);
+    let limit = |name, default| {
+        let limit = cvars
+            .get(name)
+            .and_then(CVarValue::as_f64)
+            .unwrap_or(default);
+        limit.max(0.0) as usize
+    };
+    let (max_clients, max_pending) = (limit("sv_max_clients", 32.0), limit("sv_max_pending", 8.0));
     let Some(port) = (0.0..=65535.0).contains(&port).then_some(port as u16) else {
         tracing::error!(target: "mud", "sv_port {port} is not a TCP port");
         world.write_message(AppExit::error());
         return;
     };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    match net::listen(addr, max_clients.max(0.0) as usize) {
+    match net::listen(addr, max_clients, max_pending) {
         Ok(listener) => {
             tracing::info!(target: "mud", "listening on {}", listener.addr);
             // `get sv_port` tells the port really in use.
@@ -179,11 +210,13 @@ fn pump_network(world: &mut World) {
         match event {
             NetEvent::Connected { id, outbox } => {
                 let entity = world.spawn(Session { id }).id();
+                let since = world.resource::<Time<Real>>().elapsed();
                 let client = Client {
                     entity,
                     outbox,
                     greeted: false,
                     backlog: Vec::new(),
+                    login: Login::Pending { since },
                 };
                 server.sessions.insert(id, client);
             }
@@ -191,6 +224,9 @@ fn pump_network(world: &mut World) {
                 let Some(client) = server.sessions.get_mut(&id) else {
                     continue;
                 };
+                if let Login::TimedOut = client.login {
+                    continue;
+                }
                 if !client.greeted {
                     if client.backlog.len() < BACKLOG {
                         client.backlog.push(text);
@@ -291,6 +327,45 @@ fn deliver_output(
     }
 }
 
+/// Admits the clients that have logged in, so they no longer count against `sv_max_pending`,
+/// and disconnects those still not logged in `sv_login_timeout` seconds after they connected.
+///
+/// This is connection policy, not a rule of the game, so it lives here rather than in a script:
+/// it has to hold while the login script is broken or being edited, and the listener's count of
+/// connections still logging in has to hear of every login. The game decides what logging in
+/// is (its login script adds [`Player`]); Rust only watches for it.
+///
+/// The clock is [`Time<Real>`]: a paused game, or `Time<Virtual>`'s cap on a long frame, must
+/// not stretch the timeout, and `TimeUpdateStrategy::ManualDuration` drives it in tests.
+fn check_logins(
+    server: Option<ResMut<MudServer>>,
+    players: Query<(), With<Player>>,
+    time: Res<Time<Real>>,
+    cvars: Res<CVarRegistry>,
+) {
+    let Some(mut server) = server else { return };
+    let timeout = cvars
+        .get("sv_login_timeout")
+        .and_then(CVarValue::as_f64)
+        .unwrap_or(0.0);
+    let now = time.elapsed();
+    for client in server.sessions.values_mut() {
+        let Login::Pending { since } = client.login else {
+            continue;
+        };
+        if players.contains(client.entity) {
+            client.login = Login::Done;
+            client.outbox.admit();
+        } else if timeout > 0.0 && now.saturating_sub(since).as_secs_f64() >= timeout {
+            client.outbox.send(format!(
+                "You did not log in within {timeout} seconds; goodbye."
+            ));
+            client.outbox.close();
+            client.login = Login::TimedOut;
+        }
+    }
+}
+
 /// Runs the admin's console lines.
 fn admin_console(world: &mut World) {
     let Some(console) = world.get_resource::<AdminConsole>() else {
@@ -307,16 +382,21 @@ fn admin_console(world: &mut World) {
     }
 }
 
-/// Applies `sv_max_clients` changes to new connections.
-fn follow_max_clients(server: Option<Res<MudServer>>, mut changes: MessageReader<CVarChanged>) {
+/// Applies `sv_max_clients` and `sv_max_pending` changes to new connections.
+fn follow_limits(server: Option<Res<MudServer>>, mut changes: MessageReader<CVarChanged>) {
+    let Some(server) = server else {
+        changes.clear();
+        return;
+    };
+    let capacity = &server.listener.capacity;
     for change in changes.read() {
-        if let (Some(server), "sv_max_clients") = (&server, change.name.as_str())
-            && let Some(max) = change.new.as_f64()
-        {
-            server
-                .listener
-                .max_clients
-                .store(max.max(0.0) as usize, Ordering::SeqCst);
+        let limit = match change.name.as_str() {
+            "sv_max_clients" => &capacity.max_clients,
+            "sv_max_pending" => &capacity.max_pending,
+            _ => continue,
+        };
+        if let Some(max) = change.new.as_f64() {
+            limit.store(max.max(0.0) as usize, Ordering::SeqCst);
         }
     }
 }

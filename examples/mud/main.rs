@@ -10,6 +10,10 @@
 //! `spawn wolf square`, `clients`, `shutdown`. Edit any script while players are connected and
 //! the game changes under them without dropping a connection.
 //!
+//! The server's CVars: `sv_port`, `sv_max_clients`, and for connections that have not logged
+//! in yet, `sv_max_pending` (how many may wait at once; 8) and `sv_login_timeout` (seconds
+//! before they are disconnected; 60, 0 for never), so idle connections cannot keep players out.
+//!
 //! `cargo run --example mud -- 4001` listens on another port, and
 //! `cargo run --example mud -- --demo` plays a short scripted session with two real TCP
 //! clients, prints it, and exits.

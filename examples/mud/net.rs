@@ -4,12 +4,17 @@
 //! Nothing here knows about the game. The app sees [`NetEvent`]s on one channel and answers
 //! through each connection's bounded outbox, so a slow, silent or hostile client can only ever
 //! cost its own connection.
+//!
+//! Connections are let in against a [`Capacity`]: at most `max_clients` at once, of which at
+//! most `max_pending` not yet admitted by the app (still logging in). Beyond either, a new
+//! connection is told why and closed, so connections that never log in cannot take the seats of
+//! players.
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The longest line a client may send, in bytes; longer ones are refused whole.
@@ -46,6 +51,7 @@ enum Out {
 pub struct Outbox {
     sender: Sender<Out>,
     stream: TcpStream,
+    seat: Arc<Seat>,
 }
 
 impl Outbox {
@@ -70,9 +76,73 @@ impl Outbox {
         }
     }
 
+    /// Admits the client: it no longer counts against `max_pending`. Admitting it again does
+    /// nothing.
+    pub fn admit(&self) {
+        self.seat.admit();
+    }
+
     /// Closes the connection now; the reader sees it and reports [`NetEvent::Closed`].
     fn kill(&self) {
         let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// How many clients the listener lets in, and how many are in. The app sets the limits; a
+/// change applies to new connections.
+#[derive(Default)]
+pub struct Capacity {
+    /// How many clients may be connected at once.
+    pub max_clients: AtomicUsize,
+    /// How many of those may be not yet admitted ([`Outbox::admit`]): still logging in.
+    pub max_pending: AtomicUsize,
+    connected: AtomicUsize,
+    pending: AtomicUsize,
+}
+
+impl Capacity {
+    /// Why a new connection cannot come in now, or `None` when it can.
+    fn refusal(&self) -> Option<&'static str> {
+        if self.connected.load(Ordering::SeqCst) >= self.max_clients.load(Ordering::SeqCst) {
+            Some("The server is full; try again later.")
+        } else if self.pending.load(Ordering::SeqCst) >= self.max_pending.load(Ordering::SeqCst) {
+            Some("Too many people are logging in right now; try again in a minute.")
+        } else {
+            None
+        }
+    }
+}
+
+/// One connection's claim on the [`Capacity`]: a seat until both its reader and the app's
+/// [`Outbox`] are gone, and a pending seat until the app admits it.
+struct Seat {
+    capacity: Arc<Capacity>,
+    admitted: AtomicBool,
+}
+
+impl Seat {
+    /// Takes a seat, and a pending one.
+    fn take(capacity: &Arc<Capacity>) -> Self {
+        capacity.connected.fetch_add(1, Ordering::SeqCst);
+        capacity.pending.fetch_add(1, Ordering::SeqCst);
+        Self {
+            capacity: capacity.clone(),
+            admitted: AtomicBool::new(false),
+        }
+    }
+
+    /// Gives the pending seat back, once.
+    fn admit(&self) {
+        if !self.admitted.swap(true, Ordering::SeqCst) {
+            self.capacity.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.admit();
+        self.capacity.connected.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -82,30 +152,34 @@ pub struct Listener {
     pub addr: SocketAddr,
     /// Events from every client.
     pub events: Receiver<NetEvent>,
-    /// How many clients may be connected at once; changing it affects new connections.
-    pub max_clients: Arc<AtomicUsize>,
+    /// How many clients may be connected, and how many of them still logging in.
+    pub capacity: Arc<Capacity>,
 }
 
-/// Listens on `addr` and serves clients on their own threads.
-pub fn listen(addr: SocketAddr, max_clients: usize) -> io::Result<Listener> {
+/// Listens on `addr` and serves clients on their own threads: at most `max_clients` at once, of
+/// which at most `max_pending` not yet admitted.
+pub fn listen(addr: SocketAddr, max_clients: usize, max_pending: usize) -> io::Result<Listener> {
     let listener = TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
     let (events, receiver) = crossbeam_channel::unbounded();
-    let max_clients = Arc::new(AtomicUsize::new(max_clients));
-    let limit = max_clients.clone();
+    let capacity = Arc::new(Capacity {
+        max_clients: AtomicUsize::new(max_clients),
+        max_pending: AtomicUsize::new(max_pending),
+        ..Capacity::default()
+    });
+    let limits = capacity.clone();
     std::thread::Builder::new()
         .name("mud-accept".into())
-        .spawn(move || accept(listener, events, limit))?;
+        .spawn(move || accept(listener, events, limits))?;
     Ok(Listener {
         addr,
         events: receiver,
-        max_clients,
+        capacity,
     })
 }
 
 /// Accepts clients until the app is gone.
-fn accept(listener: TcpListener, events: Sender<NetEvent>, max_clients: Arc<AtomicUsize>) {
-    let connected = Arc::new(AtomicUsize::new(0));
+fn accept(listener: TcpListener, events: Sender<NetEvent>, capacity: Arc<Capacity>) {
     let mut next_id: SessionId = 0;
     for stream in listener.incoming() {
         let stream = match stream {
@@ -115,13 +189,13 @@ fn accept(listener: TcpListener, events: Sender<NetEvent>, max_clients: Arc<Atom
                 continue;
             }
         };
-        if connected.load(Ordering::SeqCst) >= max_clients.load(Ordering::SeqCst) {
+        if let Some(refusal) = capacity.refusal() {
             let mut stream = stream;
-            let _ = stream.write_all(b"The server is full; try again later.\r\n");
+            let _ = stream.write_all(format!("{refusal}\r\n").as_bytes());
             continue;
         }
         next_id += 1;
-        match serve(next_id, stream, events.clone(), connected.clone()) {
+        match serve(next_id, stream, events.clone(), &capacity) {
             Ok(true) => {}
             // The app is gone; so is the server.
             Ok(false) => return,
@@ -135,29 +209,30 @@ fn serve(
     id: SessionId,
     stream: TcpStream,
     events: Sender<NetEvent>,
-    connected: Arc<AtomicUsize>,
+    capacity: &Arc<Capacity>,
 ) -> io::Result<bool> {
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let (sender, outgoing) = crossbeam_channel::bounded(OUTBOX);
-    let writer = stream.try_clone()?;
-    let outbox = Outbox {
-        sender: sender.clone(),
-        stream: stream.try_clone()?,
-    };
+    let (writer, killer) = (stream.try_clone()?, stream.try_clone()?);
     std::thread::Builder::new()
         .name(format!("mud-write-{id}"))
         .spawn(move || write_loop(writer, outgoing))?;
-    connected.fetch_add(1, Ordering::SeqCst);
+    // The reader and the app's outbox share the seat; it is given back when both are gone.
+    let seat = Arc::new(Seat::take(capacity));
+    let outbox = Outbox {
+        sender: sender.clone(),
+        stream: killer,
+        seat: seat.clone(),
+    };
     if events.send(NetEvent::Connected { id, outbox }).is_err() {
-        connected.fetch_sub(1, Ordering::SeqCst);
         return Ok(false);
     }
     std::thread::Builder::new()
         .name(format!("mud-read-{id}"))
         .spawn(move || {
             read_loop(id, stream, &events, &sender);
-            connected.fetch_sub(1, Ordering::SeqCst);
+            drop(seat);
             let _ = events.send(NetEvent::Closed { id });
         })?;
     Ok(true)
@@ -377,6 +452,30 @@ mod tests {
             reader.feed(b"\nlook\n"),
             vec![Err(Refusal::TooLong), Ok("look".to_owned())]
         );
+    }
+
+    #[test]
+    fn connections_still_logging_in_have_their_own_cap() {
+        let capacity = Arc::new(Capacity {
+            max_clients: AtomicUsize::new(3),
+            max_pending: AtomicUsize::new(1),
+            ..Capacity::default()
+        });
+        let first = Seat::take(&capacity);
+        assert!(capacity.refusal().is_some_and(|r| r.contains("logging in")));
+        first.admit();
+        first.admit();
+        assert_eq!(capacity.refusal(), None);
+        let second = Seat::take(&capacity);
+        second.admit();
+        let third = Seat::take(&capacity);
+        assert!(capacity.refusal().is_some_and(|r| r.contains("full")));
+        // A connection that leaves before logging in gives back both seats.
+        drop(third);
+        assert_eq!(capacity.refusal(), None);
+        drop((first, second));
+        assert_eq!(capacity.connected.load(Ordering::SeqCst), 0);
+        assert_eq!(capacity.pending.load(Ordering::SeqCst), 0);
     }
 
     #[test]
