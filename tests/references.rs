@@ -1519,3 +1519,40 @@ fn sixty_four_bit_fields_near_their_bounds_round_trip() {
     run(&mut h, "round_trip", e);
     assert_eq!(h.app.world().get::<Wide>(e), Some(&wide));
 }
+
+/// A rotation written from Lua is a unit quaternion: normalized when it is written whole, and
+/// refused when it has no direction or when one of its components is written alone, so Bevy's
+/// `Transform::forward` (which panics in debug builds on a rotation far from unit length) never
+/// meets a bad one.
+#[test]
+fn rotations_written_from_lua_stay_unit_quaternions() {
+    let mut h = harness(
+        r#"
+        events.on("rotate", function(e)
+            ecs.set(e, "Transform", {
+                translation = vector.create(0, 0, 0),
+                rotation = { x = 0, y = 0, z = 0, w = 2 },
+                scale = vector.create(1, 1, 1),
+            })
+            local r = assert(ecs.ref(e, "Transform"))
+            assert(r.rotation.w == 1, "normalized")
+            fails("is not a rotation (it has no direction)", function()
+                r.rotation = { x = 0, y = 0, z = 0, w = 0 }
+            end)
+            fails("is not a rotation (it has no direction)", function()
+                r.rotation = { x = 0, y = 0, z = 0, w = 0 / 0 }
+            end)
+            fails("a rotation is written whole", function() r.rotation.x = 5 end)
+            r.rotation = { x = 0, y = 3, z = 0, w = 0 }
+            assert(r.rotation.y == 1)
+            local f = transform.forward(e)
+            assert(f == f, "forward is a number")
+        end)
+        "#,
+    );
+    let e = h.app.world_mut().spawn(placed()).id();
+    run(&mut h, "rotate", e);
+    let transform = h.app.world().get::<Transform>(e).expect("a Transform");
+    assert!(transform.rotation.is_normalized());
+    let _ = transform.forward();
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bevy_ecs::entity::Entity;
 use bevy_ecs::name::Name;
-use bevy_math::{Vec2, Vec3, Vec3A};
+use bevy_math::{Quat, Vec2, Vec3, Vec3A};
 use bevy_reflect::{PartialReflect, Type};
 use mlua::Value;
 
@@ -52,6 +52,9 @@ pub(super) fn leaf(value: Value, ty: &Type) -> Result<Leaf, Failure> {
     if id == TypeId::of::<Entity>() {
         let entity = entity_from_lua(&value).ok_or_else(|| expected("an entity", &value))?;
         return done(Box::new(entity));
+    }
+    if id == TypeId::of::<Quat>() {
+        return done(Box::new(rotation(&value)?));
     }
     if id == TypeId::of::<Vec3>() || id == TypeId::of::<Vec3A>() || id == TypeId::of::<Vec2>() {
         let v = match value {
@@ -144,6 +147,36 @@ pub(crate) fn whole<T>(n: f64, min: f64, max: f64) -> Result<f64, String> {
         ));
     }
     Ok(n)
+}
+
+/// Reads a rotation, `{x =, y =, z =, w =}`, as a unit quaternion: normalized, since Bevy's
+/// `Transform::forward` and friends panic (in debug builds) on one far from unit length, and
+/// refused when it has no direction (zero, NaN or infinite).
+fn rotation(value: &Value) -> Result<Quat, Failure> {
+    let Value::Table(table) = value else {
+        return Err(expected("a rotation {x =, y =, z =, w =}", value));
+    };
+    let mut xyzw = [0.0_f32; 4];
+    for (slot, key) in xyzw.iter_mut().zip(["x", "y", "z", "w"]) {
+        let field: Value = table
+            .raw_get(key)
+            .map_err(|e| Failure::mismatch(e.to_string()))?;
+        *slot = number(&field).map_err(|_| {
+            Failure::mismatch(format!(
+                "a rotation's `{key}` must be a number, got {}",
+                crate::api::function::describe(&field)
+            ))
+        })? as f32;
+    }
+    let quat = Quat::from_array(xyzw);
+    let length = quat.length();
+    if !(length.is_finite() && length > 0.0) {
+        return Err(Failure::mismatch(format!(
+            "{{x = {}, y = {}, z = {}, w = {}}} is not a rotation (it has no direction)",
+            xyzw[0], xyzw[1], xyzw[2], xyzw[3]
+        )));
+    }
+    Ok(quat / length)
 }
 
 /// Reads a string, replacing bytes that are not UTF-8.

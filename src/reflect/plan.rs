@@ -339,7 +339,8 @@ fn stage_of(
         Shape::Leaf(leaf) => *out.first_mut()? = Some(read_leaf_of(stack, index, kind, *leaf)?),
         Shape::Newtype(inner) => stage_of(plans, *inner, stack, index, kind, out)?,
         Shape::Struct => {
-            if kind != Type::Table {
+            // A rotation is normalized on its way in, which the safe path does.
+            if kind != Type::Table || is_rotation(plan.info) {
                 return None;
             }
             let keys = plan_keys(plan)?;
@@ -360,6 +361,11 @@ fn stage_of(
         Shape::Opaque => return None,
     }
     Some(())
+}
+
+/// Whether `info` is a rotation (`Quat`): written whole and normalized, never a field at a time.
+pub(crate) fn is_rotation(info: &TypeInfo) -> bool {
+    info.type_id() == std::any::TypeId::of::<bevy_math::Quat>()
 }
 
 /// The addresses of the pinned names of a struct plan's fields, in order.

@@ -470,6 +470,10 @@ fn assign(stack: Stack<'_>) -> Option<c_int> {
     let reference = *stack.reference(1)?;
     let shared = stack.shared()?;
     let plans = shared.plans.try_borrow().ok()?;
+    // A field of a rotation: the safe path refuses it.
+    if plan::is_rotation(plans.get(reference.plan).info) {
+        return None;
+    }
     let (field_index, field) = field(stack, &plans, &reference)?;
     let mut world = shared.lent.borrow()?;
     if let Shape::Leaf(leaf) = plans.get(field.plan).shape {
@@ -690,6 +694,16 @@ fn assign_slow(lua: &Lua, r: &Value, key: &Value, value: Value) -> mlua::Result<
     with_shared(lua, |shared| {
         let plans = shared.plans.borrow();
         let (field_index, field_plan, field_name) = field_arg(lua, &plans, &reference, key)?;
+        if plan::is_rotation(plans.get(reference.plan).info) {
+            return Err(lua_error(
+                ScriptErrorKind::TypeMismatch,
+                format!(
+                    "ComponentRef({}).{field_name}: a rotation is written whole, as \
+                     {{x =, y =, z =, w =}} (normalized), or with transform.set_rotation",
+                    name(lua, &reference)
+                ),
+            ));
+        }
         let info = plans.get(field_plan).info;
         let what = format!("ComponentRef({}).{field_name}", name(lua, &reference));
         with_world(lua, |world| {
