@@ -265,24 +265,6 @@ fn render(error: &mlua::Error) -> String {
     }
 }
 
-/// The libraries whose Rust functions show in Luau tracebacks as `[C]` frames.
-const LIBRARIES: &[&str] = &[
-    "commands",
-    "console",
-    "cvar",
-    "ecs",
-    "events",
-    "hooks",
-    "input",
-    "job",
-    "jobs",
-    "log",
-    "profiler",
-    "task",
-    "time",
-    "transform",
-];
-
 /// A Luau traceback without the crate's own `[C]` frames (its library functions, and the
 /// unnamed frame mlua adds under them), which say nothing the message does not; the script's
 /// frames and Luau's built-ins stay. Empty when no frame is left.
@@ -298,9 +280,11 @@ fn trim_traceback(traceback: &str) -> String {
             .strip_prefix("function '")
             .and_then(|f| f.strip_suffix('\''))
             .unwrap_or_default();
-        name.split(['.', ':'])
-            .next()
-            .is_some_and(|library| name.len() > library.len() && LIBRARIES.contains(&library))
+        name.split(['.', ':']).next().is_some_and(|library| {
+            // The crate's libraries, and `Job` methods (`job:await`).
+            let ours = crate::suggest::LIBRARIES.contains(&library) || library == "job";
+            name.len() > library.len() && ours
+        })
     };
     let kept: Vec<&str> = traceback.lines().filter(|line| !ours(line)).collect();
     if kept.iter().all(|line| line.starts_with("stack traceback")) {

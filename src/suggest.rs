@@ -1,6 +1,24 @@
 //! "Did you mean": the known names close to a mistyped one, for the console, CVars, input
 //! keys, components, resources, messages and jobs.
 
+/// The crate's Lua libraries, by global name: what game functions cannot name as their
+/// library, and what tracebacks leave out as the crate's own frames.
+pub(crate) const LIBRARIES: &[&str] = &[
+    "commands",
+    "console",
+    "cvar",
+    "ecs",
+    "events",
+    "hooks",
+    "input",
+    "jobs",
+    "log",
+    "profiler",
+    "task",
+    "time",
+    "transform",
+];
+
 /// The longest name the crate keeps or compares: CVar and console command names, and the names
 /// "did you mean" looks at, so that its edit distance stays cheap whatever a script passes.
 pub(crate) const MAX_NAME: usize = 64;

@@ -20,27 +20,8 @@ pub(crate) mod time;
 #[cfg(feature = "transform")]
 pub(crate) mod transform;
 
-/// Every global a script sees: Luau's own and the crate's libraries, which the game's own
-/// functions (`app.add_script_function`) cannot name as their library.
-pub(crate) const RESERVED_GLOBALS: &[&str] = &[
-    // The crate's, shared and per script.
-    "commands",
-    "console",
-    "cvar",
-    "ecs",
-    "events",
-    "hooks",
-    "input",
-    "jobs",
-    "log",
-    "loadstring",
-    "print",
-    "profiler",
-    "require",
-    "task",
-    "time",
-    "transform",
-    // Luau's.
+/// Luau's own globals, which game libraries cannot be named after either.
+const LUAU_GLOBALS: &[&str] = &[
     "_G",
     "_VERSION",
     "assert",
@@ -78,6 +59,15 @@ pub(crate) const RESERVED_GLOBALS: &[&str] = &[
     "vector",
     "xpcall",
 ];
+
+/// Whether `name` is a global a script sees: Luau's, the crate's libraries, or a per-script
+/// global (`print`, `require`, `loadstring`). The game's own functions
+/// (`app.add_script_function`) cannot name one as their library.
+pub(crate) fn is_reserved(name: &str) -> bool {
+    crate::suggest::LIBRARIES.contains(&name)
+        || crate::vm::PER_SCRIPT_GLOBALS.contains(&name)
+        || LUAU_GLOBALS.contains(&name)
+}
 
 /// Adds the libraries every script shares (their functions do not depend on the calling
 /// script) to the global table of a main VM, before it is sealed.

@@ -374,7 +374,7 @@ impl ScriptFunctions {
                 ));
             }
         }
-        if crate::api::RESERVED_GLOBALS.contains(&library) {
+        if crate::api::is_reserved(library) {
             return Err(format!(
                 "`{library}` is one of the libraries scripts have already; give the game's \
                  functions a library of their own"
