@@ -32,7 +32,7 @@ const RECENT_NAMES: usize = 1 << 5;
 pub(crate) struct Names {
     named: Vec<Named>,
     by_address: FxHashMap<usize, usize>,
-    recent: std::cell::Cell<[(usize, usize); RECENT_NAMES]>,
+    recent: [std::cell::Cell<(usize, usize)>; RECENT_NAMES],
 }
 
 impl Names {
@@ -40,19 +40,19 @@ impl Names {
     pub fn clear(&mut self) {
         self.named.clear();
         self.by_address.clear();
-        self.recent.set([(0, 0); RECENT_NAMES]);
+        for slot in &self.recent {
+            slot.set((0, 0));
+        }
     }
 
     fn get(&self, address: usize) -> Option<&Named> {
-        let slot = address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - 5);
-        let mut recent = self.recent.get();
-        let (known, index) = recent[slot];
+        let slot = &self.recent[address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - 5)];
+        let (known, index) = slot.get();
         if known == address && address != 0 {
             return self.named.get(index);
         }
         let index = *self.by_address.get(&address)?;
-        recent[slot] = (address, index);
-        self.recent.set(recent);
+        slot.set((address, index));
         self.named.get(index)
     }
 }
