@@ -8,6 +8,7 @@
 //! idle_frame_10000 <ms> ms/frame     10,000 entity scripts with no per-frame callback
 //! component_get_set <ns> ns/iteration  ecs.get + field write + ecs.set of a reflected component
 //! component_ref <ns> ns/iteration      ecs.ref + field write of the same component
+//! function_call <ns> ns/call           a call of a game function, `|In(x): In<f64>| x + 1.0`
 //! peak_memory_10000 <MB> MB          VmHWM of a process with 10,000 entity scripts, 10 frames
 //! ```
 //! Frame costs are `app.update()` minus the same app's frame with no scripts (medians, after
@@ -37,12 +38,13 @@ use hooks::{medians, time, wait_for};
 use std::process::{Command, ExitCode, Stdio};
 
 /// The workloads, in the order printed.
-const WORKLOADS: [&str; 6] = [
+const WORKLOADS: [&str; 7] = [
     "on_update_1000",
     "on_update_10000",
     "idle_frame_10000",
     "component_get_set",
     "component_ref",
+    "function_call",
     "peak_memory_10000",
 ];
 
@@ -52,9 +54,9 @@ const RUNS: usize = 11;
 const FRAMES: u32 = 10;
 /// Frames each app runs before it is timed.
 const WARM_UP_FRAMES: usize = 10;
-/// Iterations of component.luau's loop, per call.
+/// Iterations of the loops of component.luau and function.luau, per call of their handlers.
 const ITERATIONS: u32 = 100_000;
-/// Timed calls of component.luau's handler, after one to warm up.
+/// Timed calls of component.luau's and function.luau's handlers, after one to warm up.
 const CALLS: usize = 5;
 /// `Health::current` before the calls: an integer that an `f32` holds exactly, as it does
 /// every value down to `START - (CALLS + 1) * ITERATIONS`.
@@ -63,6 +65,7 @@ const START: f32 = 10_000_000.0;
 const MOVER: &str = "scripts/comparison/mover.luau";
 const IDLE: &str = "scripts/comparison/idle.luau";
 const COMPONENT: &str = "scripts/comparison/component.luau";
+const FUNCTION: &str = "scripts/comparison/function.luau";
 
 /// The component of the `component_get_set` workload, reached through reflection.
 #[derive(Component, Reflect)]
@@ -133,6 +136,10 @@ fn run(workload: &str) -> String {
         "component_ref" => {
             let seconds = component("run_ref");
             format!("{workload} {:.0} ns/iteration", seconds * 1e9)
+        }
+        "function_call" => {
+            let seconds = function_call();
+            format!("{workload} {:.0} ns/call", seconds * 1e9)
         }
         "peak_memory_10000" => {
             let mut app = scripted(10_000, MOVER);
@@ -205,11 +212,7 @@ fn component(event: &str) -> f64 {
             max: START,
         })
         .id();
-    let mut call = || {
-        ScriptEngine::emit(app.world_mut(), event, entity).expect("the handler");
-    };
-    call();
-    let [seconds] = medians(CALLS, |_| time(1, &mut call));
+    let (seconds, _) = time_handler(&mut app, event, entity);
     let health = app.world().get::<Health>(entity).expect("Health");
     let calls = (CALLS + 1) as f32;
     assert_eq!(
@@ -218,6 +221,49 @@ fn component(event: &str) -> f64 {
         "each call lowers Health::current by {ITERATIONS}"
     );
     seconds / f64::from(ITERATIONS)
+}
+
+/// What the function_call workload registers for function.luau: the plain closure of the
+/// benchmark's `bench.add_one` (`benches/ecs_access.rs`).
+pub fn script_functions(app: &mut App) {
+    app.add_script_function("bench.add_one", |In(x): In<f64>| x + 1.0);
+}
+
+/// Seconds per call of `bench.add_one` in the loop of function.luau's `call` handler; checks
+/// that every handler call made all its calls.
+fn function_call() -> f64 {
+    let mut app = app(|app| {
+        script_functions(app);
+        app.add_script(FUNCTION);
+    });
+    wait_for(&mut app, "ready", 1);
+    // The handler consumes the event when its sum is ITERATIONS, i.e. when all its calls
+    // happened and returned their argument plus one.
+    let (seconds, consumed) = time_handler(&mut app, "call", ScriptValue::Nil);
+    assert_eq!(
+        consumed,
+        CALLS + 1,
+        "each call of the handler sums {ITERATIONS} calls of bench.add_one"
+    );
+    seconds / f64::from(ITERATIONS)
+}
+
+/// The median seconds of a call of the handler of `event`, timed [`CALLS`] times after one call
+/// to warm up; and how many of the calls consumed the event.
+fn time_handler(
+    app: &mut App,
+    event: &str,
+    payload: impl Into<ScriptValue> + Clone,
+) -> (f64, usize) {
+    let mut consumed = 0;
+    let mut call = || {
+        if ScriptEngine::emit(app.world_mut(), event, payload.clone()).expect("the handler") {
+            consumed += 1;
+        }
+    };
+    call();
+    let [seconds] = medians(CALLS, |_| time(1, &mut call));
+    (seconds, consumed)
 }
 
 /// Panics on a script error reported in the last frames.

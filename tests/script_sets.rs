@@ -126,6 +126,10 @@ fn comparison_component_app() -> App {
     comparison::app(comparison::component_types)
 }
 
+fn comparison_function_app() -> App {
+    comparison::app(comparison::script_functions)
+}
+
 /// The MUD's modules.
 const MUD: &[&str] = &["components", "game", "net"];
 
@@ -236,6 +240,13 @@ const CHECKS: &[Check] = &[
         generate,
         app: comparison_component_app,
         scripts: &["scripts/comparison/component.luau"],
+        modules: &["comparison"],
+    },
+    Check {
+        definitions: "scripts/comparison/function.d.luau",
+        generate,
+        app: comparison_function_app,
+        scripts: &["scripts/comparison/function.luau"],
         modules: &["comparison"],
     },
 ];

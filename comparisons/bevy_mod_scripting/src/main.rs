@@ -7,12 +7,14 @@
 //! idle_frame_10000 <ms> ms/frame     10,000 entity scripts with no per-frame callback
 //! component_get_set <ns> ns/iteration  world.get_component + field write of a reflected component
 //! component_ref <ns> ns/iteration      the same: BMS's `get_component` is a live reference
+//! function_call <ns> ns/call           a call of a Rust closure, `|x: f64| x + 1.0`
 //! peak_memory_10000 <MB> MB          VmHWM of a process with 10,000 entity scripts, 10 frames
 //! ```
 //! BMS's idioms throughout: a `ScriptComponent` per entity with the default context policy (a
 //! context per entity and script), an `on_update` callback label sent to all scripts by a Rust
-//! system each frame and run by `event_handler` (as in BMS's game_of_life example), and
-//! `RunScriptCallback` to call one script's callback from Rust. Frame costs are `app.update()`
+//! system each frame and run by `event_handler` (as in BMS's game_of_life example),
+//! `RunScriptCallback` to call one script's callback from Rust, and a Rust function registered
+//! with `NamespaceBuilder::<GlobalNamespace>` (as game_of_life registers `rand`). Frame costs are `app.update()`
 //! minus the same app's frame with no scripts (medians, after warm-up). Each workload runs in a
 //! process of its own (this program run again with the workload's name).
 //!
@@ -38,12 +40,13 @@ use std::process::{Command as Process, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 /// The workloads, in the order printed.
-const WORKLOADS: [&str; 6] = [
+const WORKLOADS: [&str; 7] = [
     "on_update_1000",
     "on_update_10000",
     "idle_frame_10000",
     "component_get_set",
     "component_ref",
+    "function_call",
     "peak_memory_10000",
 ];
 
@@ -53,9 +56,9 @@ const RUNS: usize = 11;
 const FRAMES: u32 = 10;
 /// Frames each app runs before it is timed.
 const WARM_UP_FRAMES: usize = 10;
-/// Iterations of component.lua's loop, per call.
+/// Iterations of the loops of component.lua and function.lua, per call of their `on_run`.
 const ITERATIONS: u32 = 100_000;
-/// Timed calls of component.lua's callback, after one to warm up.
+/// Timed calls of component.lua's and function.lua's `on_run`, after one to warm up.
 const CALLS: usize = 5;
 /// `Health::current` before the calls: an integer that an `f32` holds exactly, as it does
 /// every value down to `START - (CALLS + 1) * ITERATIONS`.
@@ -66,6 +69,7 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(600);
 const MOVER: &str = "scripts/mover.lua";
 const IDLE: &str = "scripts/idle.lua";
 const COMPONENT: &str = "scripts/component.lua";
+const FUNCTION: &str = "scripts/function.lua";
 
 callback_labels!(
     OnUpdate => "on_update",
@@ -146,6 +150,10 @@ fn run(workload: &str) -> String {
         "component_get_set" | "component_ref" => {
             let seconds = component_get_set();
             format!("{workload} {:.0} ns/iteration", seconds * 1e9)
+        }
+        "function_call" => {
+            let seconds = function_call();
+            format!("{workload} {:.0} ns/call", seconds * 1e9)
         }
         "peak_memory_10000" => {
             let (mut app, _) = scripted(10_000, MOVER, true);
@@ -288,38 +296,19 @@ fn assert_updated(app: &mut App, script: Handle<ScriptAsset>) {
 
 /// Seconds per iteration of component.lua's loop; checks that `Health` really changed.
 fn component_get_set() -> f64 {
-    let mut script = None;
-    let mut app = app(true, |app| {
-        app.register_type::<Health>();
-        let world = app.world_mut();
-        let handle: Handle<ScriptAsset> = world.resource::<AssetServer>().load(COMPONENT);
-        script = Some(handle);
-    });
-    let script = script.expect("the script's handle");
-    let entity = app
-        .world_mut()
-        .spawn((
-            Health {
-                current: START,
-                max: START,
-            },
-            ScriptComponent::new([script.clone()]),
-        ))
-        .id();
-    wait_loaded(&mut app, 1);
-    let attachment = ScriptAttachment::EntityScript(entity, script);
-    let mut call = || {
-        RunScriptCallback::<LuaScriptingPlugin>::new(
-            attachment.clone(),
-            OnRun.into(),
-            vec![],
-            false,
-        )
-        .apply(app.world_mut())
-        .expect("on_run");
+    let health = Health {
+        current: START,
+        max: START,
     };
-    call();
-    let [seconds] = medians(CALLS, |_| time(1, &mut call));
+    let (mut app, attachment) = attached(
+        COMPONENT,
+        |app| {
+            app.register_type::<Health>();
+        },
+        health,
+    );
+    let (seconds, _) = time_on_run(&mut app, &attachment);
+    let entity = attachment.entity().expect("an entity script");
     let health = app.world().get::<Health>(entity).expect("Health");
     let calls = (CALLS + 1) as f32;
     assert_eq!(
@@ -328,6 +317,77 @@ fn component_get_set() -> f64 {
         "each call lowers Health::current by {ITERATIONS}"
     );
     seconds / f64::from(ITERATIONS)
+}
+
+/// Seconds per call of `add_one` in the loop of function.lua's `on_run`; checks that every
+/// `on_run` made all its calls.
+fn function_call() -> f64 {
+    let (mut app, attachment) = attached(
+        FUNCTION,
+        |app| {
+            // A global function of every script, set when its context is made.
+            NamespaceBuilder::<GlobalNamespace>::new_unregistered(app.world_mut())
+                .register("add_one", |x: f64| x + 1.0);
+        },
+        (),
+    );
+    let (seconds, sums) = time_on_run(&mut app, &attachment);
+    let expected = f64::from(ITERATIONS);
+    for sum in sums {
+        // mlua reads a whole Luau number as an integer.
+        let sum = match sum {
+            ScriptValue::Integer(n) => n as f64,
+            ScriptValue::Float(n) => n,
+            _ => f64::NAN,
+        };
+        assert_eq!(
+            sum, expected,
+            "each call of on_run sums {ITERATIONS} calls of add_one"
+        );
+    }
+    seconds / f64::from(ITERATIONS)
+}
+
+/// An app set up by `setup`, with one entity that has `components` and `script`, updated until
+/// the script is loaded; and the attachment of the script to the entity.
+fn attached(
+    script: &'static str,
+    setup: impl FnOnce(&mut App),
+    components: impl Bundle,
+) -> (App, ScriptAttachment) {
+    let mut handle = None;
+    let mut app = app(true, |app| {
+        setup(app);
+        let world = app.world_mut();
+        handle = Some(world.resource::<AssetServer>().load(script));
+    });
+    let script: Handle<ScriptAsset> = handle.expect("the script's handle");
+    let entity = app
+        .world_mut()
+        .spawn((components, ScriptComponent::new([script.clone()])))
+        .id();
+    wait_loaded(&mut app, 1);
+    (app, ScriptAttachment::EntityScript(entity, script))
+}
+
+/// The median seconds of a call of the `on_run` callback of the script of `attachment`, timed
+/// [`CALLS`] times after one call to warm up; and what each call returned.
+fn time_on_run(app: &mut App, attachment: &ScriptAttachment) -> (f64, Vec<ScriptValue>) {
+    let mut results = Vec::with_capacity(CALLS + 1);
+    let mut call = || {
+        let result = RunScriptCallback::<LuaScriptingPlugin>::new(
+            attachment.clone(),
+            OnRun.into(),
+            vec![],
+            false,
+        )
+        .apply(app.world_mut())
+        .expect("on_run");
+        results.push(result);
+    };
+    call();
+    let [seconds] = medians(CALLS, |_| time(1, &mut call));
+    (seconds, results)
 }
 
 /// Panics on a script error reported in the last frames.
