@@ -27,7 +27,8 @@
 //! This module is the only one of the crate allowed `unsafe` code (`unsafe_code` is denied in
 //! `Cargo.toml` and expected here). It lives in [`stack`] (every call into the C API), [`world`]
 //! (turning the lent pointer into a reference, and reaching a component by id), [`userdata`]
-//! (the crate's userdata), [`interrupt`] (the instruction limit's interrupt callback) and
+//! (the crate's userdata, and the entity buffers of `ecs.each`), [`dynamic`] (the boxed bodies
+//! of the game's own functions), [`interrupt`] (the instruction limit's interrupt callback) and
 //! [`Shared::of`]. The argument:
 //! - **The world pointer** is set by [`world::lend_world`] from the `&mut World` it holds for
 //!   its whole length and cleared before it returns; a flag hands out one reference at a time.
@@ -42,8 +43,13 @@
 //! - **No Lua runs inside a fast function** except the safe implementation, called after the
 //!   Rust body has returned; conversions use raw table access, so no metamethod can run while
 //!   the world is borrowed.
-//! - **Userdata** of the crate's tags ([`userdata`]) are made only there, and the block of each
-//!   tag always holds the same type.
+//! - **Userdata** of the crate's tags ([`userdata`], [`dynamic`]) are made only there, and the
+//!   block of each tag always holds the same type; direct field access checks the tag Luau
+//!   passes. A dynamic function's body is only ever borrowed shared, since a call can run while
+//!   another is inside the same body.
+//! - **Preconditions** of the safe methods of [`Stack`] (an index that names a value, a table
+//!   under the values `raw_set` stores, a function under a closure's upvalues) are checked in
+//!   release builds: safe code outside this module cannot corrupt the stack, whatever it passes.
 
 pub(crate) mod atoms;
 pub(crate) mod dynamic;
