@@ -21,7 +21,7 @@
 //!   the first case and gives it that case's result, which would otherwise be the first
 //!   component's type and bring misleading errors further on.
 //!
-//! [`reference`] renders the same tables as a Markdown reference of the Lua API, checked in
+//! [`reference()`] renders the same tables as a Markdown reference of the Lua API, checked in
 //! as the repository's `docs/lua-api.md`.
 //!
 //! [`generate_workers`] writes the file for worker scripts:
