@@ -5,6 +5,7 @@
 pub(crate) mod body;
 pub(crate) mod convert;
 pub(crate) mod registration;
+pub(crate) mod values;
 
 pub use body::ScriptInput;
 pub use convert::{Arguments, Fast, FromScript, IntoScript, ScriptArgs, ScriptReturn, Serde};
