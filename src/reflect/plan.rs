@@ -42,6 +42,9 @@ pub(crate) type PlanId = u32;
 pub(crate) struct Plans {
     plans: Vec<Plan>,
     by_type: FxHashMap<TypeId, PlanId>,
+    /// A plan per type that leaves everything to the safe path: what a type gets where its
+    /// cached plan would reach past [`MAX_DEPTH`].
+    opaque: FxHashMap<TypeId, PlanId>,
 }
 
 /// How one type is read and written.
@@ -57,6 +60,9 @@ pub(crate) struct Plan {
     pub reach: Option<Reach>,
     /// How many leaves [`stage`] reads for it.
     pub leaves: usize,
+    /// How many levels of structs (and newtypes) it reaches down: 0 for a leaf or an opaque
+    /// value. A plan is used only where it stays within [`MAX_DEPTH`], wherever it was made.
+    pub height: usize,
     /// For a struct: a table with its field names as keys, which [`push_value`] copies.
     template: Cell<Option<TablePin>>,
 }
@@ -148,7 +154,17 @@ impl Plans {
 
     fn plan(&mut self, stack: Stack<'_>, info: &'static TypeInfo, depth: usize) -> PlanId {
         if let Some(&id) = self.by_type.get(&info.type_id()) {
-            return id;
+            // A plan made shallower than here would reach past the depth the fast path
+            // handles (and the safe path's own limit): leave this place to the safe path.
+            if depth + self.get(id).height <= MAX_DEPTH {
+                return id;
+            }
+            if let Some(&opaque) = self.opaque.get(&info.type_id()) {
+                return opaque;
+            }
+            let opaque = self.push(info, Shape::Opaque, Vec::new());
+            self.opaque.insert(info.type_id(), opaque);
+            return opaque;
         }
         let nested = depth < MAX_DEPTH;
         let mut fields = Vec::new();
@@ -195,12 +211,24 @@ impl Plans {
             Shape::Struct => fields.iter().map(|f| self.get(f.plan).leaves).sum(),
             Shape::Opaque => 0,
         };
+        let height = match &shape {
+            Shape::Leaf(_) | Shape::Opaque => 0,
+            Shape::Newtype(inner) => 1 + self.get(*inner).height,
+            Shape::Struct => {
+                1 + fields
+                    .iter()
+                    .map(|f| self.get(f.plan).height)
+                    .max()
+                    .unwrap_or(0)
+            }
+        };
         self.plans.push(Plan {
             info,
             shape,
             fields,
             reach: None,
             leaves,
+            height,
             template: Cell::new(None),
         });
         id

@@ -1021,3 +1021,71 @@ fn random_values_stage_and_push_exactly_as_the_safe_path_or_give_up() {
     assert!(sets.same >= 2 * VALUES, "{sets:?}");
     println!("pushes {pushes:?}, sets {sets:?}");
 }
+
+/// A chain of structs, each holding the next, twice as deep as the fast path goes.
+macro_rules! chain {
+    ($last:ident) => {
+        #[derive(Reflect, Default, Debug, Clone, PartialEq)]
+        struct $last {
+            x: f32,
+        }
+    };
+    ($first:ident $next:ident $($rest:ident)*) => {
+        #[derive(Reflect, Default, Debug, Clone, PartialEq)]
+        struct $first {
+            next: $next,
+        }
+        chain!($next $($rest)*);
+    };
+}
+
+chain!(L0 L1 L2 L3 L4 L5 L6 L7 L8 L9 L10 L11 L12 L13 L14 L15 L16);
+
+/// Plans are cached by type, but a cached plan is used only where it stays within the depth
+/// the fast path handles, so planning the deepest types first cannot make a plan deeper than
+/// that.
+#[test]
+fn cached_plans_never_reach_past_the_depth_limit() {
+    let vm = Vm::new(true);
+    // Deepest first: each plan finds the next one cached.
+    let ids = [
+        vm.plan::<L16>(),
+        vm.plan::<L15>(),
+        vm.plan::<L14>(),
+        vm.plan::<L13>(),
+        vm.plan::<L12>(),
+        vm.plan::<L11>(),
+        vm.plan::<L10>(),
+        vm.plan::<L9>(),
+        vm.plan::<L8>(),
+        vm.plan::<L7>(),
+        vm.plan::<L6>(),
+        vm.plan::<L5>(),
+        vm.plan::<L4>(),
+        vm.plan::<L3>(),
+        vm.plan::<L2>(),
+        vm.plan::<L1>(),
+        vm.plan::<L0>(),
+    ];
+    /// How many struct (and newtype) levels the fast path goes down from plan `id`.
+    fn depth(plans: &Plans, id: PlanId) -> usize {
+        let plan = plans.get(id);
+        match plan.shape {
+            Shape::Leaf(_) | Shape::Opaque => 0,
+            Shape::Newtype(inner) => 1 + depth(plans, inner),
+            Shape::Struct => {
+                1 + plan
+                    .fields
+                    .iter()
+                    .map(|f| depth(plans, f.plan))
+                    .max()
+                    .unwrap_or(0)
+            }
+        }
+    }
+    let plans = vm.plans.borrow();
+    for id in ids {
+        assert!(depth(&plans, id) <= MAX_DEPTH, "{}", depth(&plans, id));
+        assert_eq!(depth(&plans, id), plans.get(id).height);
+    }
+}
