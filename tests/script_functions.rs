@@ -56,20 +56,8 @@ fn shout(In(text): In<String>, mut shouts: MessageWriter<Shout>) {
     shouts.write(Shout(text));
 }
 
-/// Every argument type the crate converts, echoed back.
-#[expect(clippy::type_complexity, reason = "the point is to use every type")]
-fn echo(
-    In(args): In<(
-        u8,
-        i64,
-        bool,
-        String,
-        Option<Entity>,
-        Vec<f32>,
-        HashMap<String, u16>,
-        Quat,
-    )>,
-) -> (
+/// One argument of every kind the crate converts.
+type Everything = (
     u8,
     i64,
     bool,
@@ -78,7 +66,10 @@ fn echo(
     Vec<f32>,
     HashMap<String, u16>,
     Quat,
-) {
+);
+
+/// Every argument type the crate converts, echoed back.
+fn echo(In(args): In<Everything>) -> Everything {
     args
 }
 
