@@ -47,6 +47,15 @@ pub enum ScriptErrorKind {
     JobPanicked,
 }
 
+impl From<crate::ffi::interrupt::Spent> for ScriptErrorKind {
+    fn from(spent: crate::ffi::interrupt::Spent) -> Self {
+        match spent {
+            crate::ffi::interrupt::Spent::Instructions => Self::InstructionLimit,
+            crate::ffi::interrupt::Spent::Time => Self::TimeLimit,
+        }
+    }
+}
+
 impl fmt::Display for ScriptErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self {

@@ -2,6 +2,7 @@
 
 mod api;
 mod asset;
+mod bridge;
 mod console;
 mod cvar;
 mod diagnostics;
@@ -9,9 +10,9 @@ mod engine;
 mod error;
 #[expect(
     unsafe_code,
-    reason = "the fast path and the interrupt call Luau's C API; the module docs give the argument"
+    reason = "the crate's floor, the one module that calls Luau's C API; its docs give the argument"
 )]
-mod fast;
+mod ffi;
 mod function;
 mod plugin;
 mod pool;
@@ -45,7 +46,7 @@ pub use diagnostics::{
 pub use engine::ScriptEngine;
 pub use error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 #[doc(hidden)]
-pub use fast::dynamic::{Output, Scalar};
+pub use ffi::dynamic::{Output, Scalar};
 #[doc(hidden)]
 pub use function::{Arguments, Builder, Fast, Install, Shape, Signature, Source};
 pub use function::{

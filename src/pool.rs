@@ -396,7 +396,7 @@ fn run_script(
         .into_function()
         .map_err(|e| ScriptError::new(&**path, ScriptErrorKind::Compile, e.to_string()))?;
     let (result, exhausted) = Budget::run(limit, || function.call::<ScriptValue>(()));
-    result.map_err(|e| ScriptError::from_lua(path, &e, exhausted))
+    result.map_err(|e| ScriptError::from_lua(path, &e, exhausted.map(Into::into)))
 }
 
 /// What a worker VM is asked to do.
@@ -453,7 +453,8 @@ impl PoolLease {
                 let (result, exhausted) =
                     Budget::run(limit, || job.call::<ScriptValue>(args.clone()));
                 result.map_err(|e| {
-                    ScriptError::from_lua(name, &e, exhausted).with_origin(ErrorOrigin::Job)
+                    ScriptError::from_lua(name, &e, exhausted.map(Into::into))
+                        .with_origin(ErrorOrigin::Job)
                 })
             }
         }

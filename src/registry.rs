@@ -11,7 +11,7 @@
 //! A serde registration wins over a reflected type with the same short name.
 
 use crate::error::{ScriptErrorKind, lua_error};
-use crate::fast::Stack;
+use crate::ffi::Stack;
 use bevy_ecs::component::{Component, ComponentId, Mutable};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::message::{Message, MessageCursor, Messages};
@@ -420,14 +420,14 @@ impl SerdeAccess {
             },
             id: |world| world.register_component::<T>(),
             push: |stack, entity| match entity.get::<T>() {
-                Some(value) => crate::fast::serde::push(stack, value).ok(),
+                Some(value) => crate::bridge::serde::push(stack, value).ok(),
                 None => {
                     stack.push_nil();
                     Some(())
                 }
             },
             read: |stack, index, world, entity| {
-                let component: T = crate::fast::serde::read(stack, index).ok()?;
+                let component: T = crate::bridge::serde::read(stack, index).ok()?;
                 let mut entity = world.get_entity_mut(entity).ok()?;
                 match entity.get_mut::<T>() {
                     Some(mut existing) => *existing = component,
@@ -511,7 +511,7 @@ impl Access {
                 let mutable = !crate::reflect::is_immutable(world, &r.component);
                 if let Ok(mut entity) = world.get_entity_mut(entity) {
                     // As the fast path writes it (see `writes_in_place`).
-                    let in_place = mutable && crate::reflect::plan::writes_in_place(r.info);
+                    let in_place = mutable && crate::bridge::plan::writes_in_place(r.info);
                     // `reflect_mut` panics on an immutable component: only asked when mutable.
                     let existing = if in_place {
                         r.component.reflect_mut(&mut entity)
@@ -597,6 +597,11 @@ impl Access {
 }
 
 impl ReflectAccess {
+    /// How a reflection plan reaches the type on an entity (see `crate::bridge::plan`).
+    pub fn reach(&self) -> (&ReflectComponent, Option<&ReflectFromPtr>) {
+        (&self.component, self.from_ptr.as_ref())
+    }
+
     /// The entity that holds this resource, when the world has it.
     fn resource_entity(&self, world: &World) -> Option<Entity> {
         let id = world.components().get_valid_id(self.type_id)?;

@@ -22,7 +22,7 @@
 //! [`ScriptConfig::time_limit`] stops the same way, with a
 //! [`TimeLimit`](crate::ScriptErrorKind::TimeLimit) error.
 
-pub(crate) use crate::fast::interrupt::{Budget, Limits};
+pub(crate) use crate::ffi::interrupt::{Budget, Limits};
 use crate::value::install_entity_metatable;
 use bevy_ecs::resource::Resource;
 use mlua::chunk::Compiler;
@@ -144,7 +144,7 @@ pub(crate) fn new_vm(
     if config.memory_limit > 0 {
         lua.set_memory_limit(config.memory_limit)?;
     }
-    crate::fast::interrupt::install(&lua)?;
+    crate::ffi::interrupt::install(&lua)?;
     Ok(lua)
 }
 
@@ -230,7 +230,7 @@ mod tests {
         };
         let (result, stopped) = Budget::run(limits, || f.call::<()>(()));
         assert!(result.is_err());
-        assert_eq!(stopped, Some(crate::ScriptErrorKind::InstructionLimit));
+        assert_eq!(stopped, Some(crate::ffi::interrupt::Spent::Instructions));
         // The next call gets a fresh budget.
         let (result, stopped) = Budget::run(limits, || lua.load("return 1 + 1").eval::<i32>());
         assert_eq!(result.unwrap(), 2);

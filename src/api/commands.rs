@@ -137,12 +137,12 @@ pub(crate) fn apply_one(lua: &Lua, command: ScriptCommand) -> mlua::Result<()> {
         ScriptCommand::Set(entity, name, value) => {
             let value = value.into_lua(lua)?;
             with_world(lua, |world| {
-                ecs::existing(world, entity, "commands.set")?;
+                function::existing(world, entity, "commands.set")?;
                 ecs::insert(lua, world, entity, &name, value, "commands.set")
             })?
         }
         ScriptCommand::Remove(entity, name) => with_world(lua, |world| {
-            ecs::existing(world, entity, "commands.remove")?;
+            function::existing(world, entity, "commands.remove")?;
             let access = crate::registry::lookup(
                 world,
                 crate::registry::Kind::Component,

@@ -195,7 +195,7 @@ pub(crate) fn run_lua(lua: &Lua, code: &str) -> Result<String, ScriptError> {
         .map_or(Limits::NONE, |l| l.0);
     // As for commands, the value becomes text inside the budget.
     let (result, exhausted) = Budget::run(limit, || text(&chunk.call::<MultiValue>(())?));
-    result.map_err(|e| failed(e, exhausted))
+    result.map_err(|e| failed(e, exhausted.map(Into::into)))
 }
 
 /// The global table of `lua <code>`, made on first use and kept.

@@ -17,7 +17,7 @@
 use crate::api::function;
 use crate::cvar::{CVar, CVarFlags, CVarRegistry, CVarSnapshot, CVarValue};
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
-use crate::fast::{self, Stack, fast_fn};
+use crate::ffi::{self, Stack, fast_fn};
 use crate::runtime::callbacks::{self, List};
 use crate::runtime::context::{Owner, with_world};
 use mlua::{Function, IntoLua, Lua, Table, Value};
@@ -54,8 +54,8 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         })?
     })?;
     // Scripts read CVars every frame, often once per entity: the fast path answers a known
-    // name from the Lua stack (see `crate::fast`).
-    cvar.raw_set("get", fast::function::<Get>(lua, slow)?)?;
+    // name from the Lua stack (see `crate::ffi`).
+    cvar.raw_set("get", ffi::function::<Get>(lua, slow)?)?;
     cvar.raw_set(
         "set",
         function::create(lua, "cvar.set", |lua, (name, value): (String, Value)| {

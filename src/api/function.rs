@@ -7,6 +7,7 @@
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::value::entity_from_lua;
 use bevy_ecs::entity::Entity;
+use bevy_ecs::world::World;
 use mlua::{FromLua, FromLuaMulti, Function, IntoLuaMulti, Lua, MultiValue, Value};
 use std::sync::Arc;
 
@@ -126,6 +127,17 @@ where
     F: Fn(&Lua, A) -> mlua::Result<R> + Send + 'static,
 {
     lua.create_function(move |lua, raw: A::Raw| f(lua, A::convert(lua, raw, name)?))
+}
+
+/// Fails with a clear error when `entity` does not exist.
+pub(crate) fn existing(world: &World, entity: Entity, function: &str) -> mlua::Result<()> {
+    match world.get_entity(entity) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(lua_error(
+            ScriptErrorKind::EntityNotFound,
+            format!("{function}: entity {entity} does not exist (was it despawned?)"),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@
 
 use crate::api::function::{self, describe, entity_arg};
 use crate::error::{ScriptErrorKind, lua_error};
-use crate::fast::{self, Stack};
+use crate::ffi::{self, Stack};
 use crate::runtime::context::with_world;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::{Mut, World};
@@ -71,7 +71,7 @@ const GETTERS: [Getter; 6] = [
 /// Getter `K` of [`GETTERS`] as a fast function.
 struct Get<const K: usize>;
 
-impl<const K: usize> fast::Fast for Get<K> {
+impl<const K: usize> ffi::Fast for Get<K> {
     const NAME: &'static CStr = GETTERS[K].1;
     fn call(stack: Stack<'_>) -> Option<c_int> {
         get::<K>(stack)
@@ -115,7 +115,7 @@ const SETTERS: [Setter; 5] = [
 /// Setter `K` of [`SETTERS`] as a fast function.
 struct Set<const K: usize>;
 
-impl<const K: usize> fast::Fast for Set<K> {
+impl<const K: usize> ffi::Fast for Set<K> {
     const NAME: &'static CStr = SETTERS[K].1;
     fn call(stack: Stack<'_>) -> Option<c_int> {
         set::<K>(stack)
@@ -126,22 +126,22 @@ impl<const K: usize> fast::Fast for Set<K> {
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let transform = lua.create_table()?;
     let getters = [
-        fast::function::<Get<0>>,
-        fast::function::<Get<1>>,
-        fast::function::<Get<2>>,
-        fast::function::<Get<3>>,
-        fast::function::<Get<4>>,
-        fast::function::<Get<5>>,
+        ffi::function::<Get<0>>,
+        ffi::function::<Get<1>>,
+        ffi::function::<Get<2>>,
+        ffi::function::<Get<3>>,
+        ffi::function::<Get<4>>,
+        ffi::function::<Get<5>>,
     ];
     for ((name, c_name, read), function) in GETTERS.into_iter().zip(getters) {
         transform.raw_set(name, function(lua, getter(lua, c_name, read)?)?)?;
     }
     let setters = [
-        fast::function::<Set<0>>,
-        fast::function::<Set<1>>,
-        fast::function::<Set<2>>,
-        fast::function::<Set<3>>,
-        fast::function::<Set<4>>,
+        ffi::function::<Set<0>>,
+        ffi::function::<Set<1>>,
+        ffi::function::<Set<2>>,
+        ffi::function::<Set<3>>,
+        ffi::function::<Set<4>>,
     ];
     for ((name, c_name, write), function) in SETTERS.into_iter().zip(setters) {
         transform.raw_set(name, function(lua, setter(lua, c_name, write)?)?)?;

@@ -5,8 +5,8 @@
 use super::convert::{Arguments, Fast, ScriptArgs, ScriptReturn};
 use crate::ScriptErrorKind;
 use crate::error::lua_error;
-use crate::fast::Shared;
-use crate::fast::dynamic::{self, Body};
+use crate::ffi::Shared;
+use crate::ffi::dynamic::{self, Body};
 use bevy_ecs::change_detection::CheckChangeTicks;
 use bevy_ecs::system::{In, System, SystemInput};
 use bevy_ecs::world::WorldId;
@@ -261,7 +261,7 @@ impl<C: Call> GameFunction<C> {
 struct FastBody<C: Call>(Arc<GameFunction<C>>);
 
 impl<C: Call> Body for FastBody<C> {
-    fn call(&self, stack: crate::fast::Stack<'_>) -> Option<c_int> {
+    fn call(&self, stack: crate::ffi::Stack<'_>) -> Option<c_int> {
         let function = &*self.0;
         // Every call comes through here first, so an outcome still parked belongs to an
         // earlier call whose safe implementation never ran (mlua failed before it).

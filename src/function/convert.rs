@@ -19,10 +19,9 @@
 //! | [`ScriptValue`](crate::ScriptValue) | any value `ScriptValue` converts | `any` |
 //! | [`Serde<T>`] | what serde makes of `T`, as for serde components | `any` |
 
-use super::values::optional;
 use crate::api::function::describe;
-use crate::fast::Stack;
-use crate::fast::dynamic::{Output, Scalar};
+use crate::ffi::Stack;
+use crate::ffi::dynamic::{Output, Scalar};
 use mlua::{Lua, MultiValue, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -331,6 +330,19 @@ tuple_returns!(A a, B b, C c, D d, E e);
 tuple_returns!(A a, B b, C c, D d, E e, F f);
 tuple_returns!(A a, B b, C c, D d, E e, F f, G g);
 tuple_returns!(A a, B b, C c, D d, E e, F f, G g, H h);
+
+/// `ty?`, in parentheses when `ty` is more than a name or a table.
+pub(super) fn optional(ty: &str) -> String {
+    let simple = ty.chars().all(|c| c.is_alphanumeric() || c == '_')
+        || (ty.starts_with('{') && ty.ends_with('}'));
+    if ty.ends_with('?') {
+        ty.to_owned()
+    } else if simple {
+        format!("{ty}?")
+    } else {
+        format!("({ty})?")
+    }
+}
 
 #[cfg(test)]
 mod tests {

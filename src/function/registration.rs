@@ -339,7 +339,7 @@ impl ScriptFunctions {
         if let Err(problem) = self.check(name) {
             panic!("add_script_function(\"{name}\"): {problem}");
         }
-        let name = crate::fast::dynamic::static_name(name)
+        let name = crate::ffi::dynamic::static_name(name)
             .to_str()
             .unwrap_or_default();
         self.infos.push(FunctionInfo {

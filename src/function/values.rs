@@ -1,9 +1,9 @@
 //! One Lua value to a Rust value and back: [`FromScript`] and [`IntoScript`] for the types game
 //! functions take and return (the table is in `super::convert`'s docs).
 
-use super::convert::{FromScript, IntoScript, expected};
+use super::convert::{FromScript, IntoScript, expected, optional};
 use crate::api::function::describe;
-use crate::fast::dynamic::{Output, Scalar};
+use crate::ffi::dynamic::{Output, Scalar};
 use crate::value::{ScriptValue, entity_to_lua};
 use bevy_ecs::entity::Entity;
 use bevy_math::{Quat, Vec2, Vec3};
@@ -253,19 +253,6 @@ impl<T: FromScript> FromScript for HashMap<String, T> {
     }
     fn luau_type() -> String {
         format!("{{ [string]: {} }}", T::luau_type())
-    }
-}
-
-/// `ty?`, in parentheses when `ty` is more than a name or a table.
-pub(super) fn optional(ty: &str) -> String {
-    let simple = ty.chars().all(|c| c.is_alphanumeric() || c == '_')
-        || (ty.starts_with('{') && ty.ends_with('}'));
-    if ty.ends_with('?') {
-        ty.to_owned()
-    } else if simple {
-        format!("{ty}?")
-    } else {
-        format!("({ty})?")
     }
 }
 

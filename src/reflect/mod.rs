@@ -45,7 +45,6 @@
 mod failure;
 mod from_lua;
 mod leaf;
-pub(crate) mod plan;
 mod to_lua;
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use bevy_reflect::{FromReflect, PartialReflect, ReflectRef};
 use mlua::{Lua, Value};
 
 use super::failure::*;
-use crate::fast::Stack;
-use crate::fast::stack::{Type, produce};
+use crate::ffi::Stack;
+use crate::ffi::stack::{Type, produce};
 
 /// Converts a reflected value into a Lua value, following the mapping in the module docs.
 ///
@@ -67,7 +67,7 @@ impl Writer<'_> {
                 let names = static_names(value);
                 for (index, (name, field)) in value.iter_fields().enumerate() {
                     match names.and_then(|names| names.get(index)) {
-                        Some(name) => crate::fast::push_key(stack, name),
+                        Some(name) => crate::bridge::keys::push_key(stack, name),
                         None => stack.push_str(name.as_bytes()),
                     }
                     self.value(field, depth)

@@ -1,21 +1,13 @@
 //! What Lua functions of the main VM can reach while the scripting step runs: the world
 //! (through a scoped handle), the frame's time, and the identity of the calling script.
 
+pub(crate) use super::identity::{ScriptId, ScriptPaths, next_id};
 use super::profile::{Account, Site};
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::vm::Limits;
 use bevy_ecs::entity::Entity;
 use mlua::Lua;
 use std::sync::Arc;
-
-/// Identifies one loaded version of a script; a hot reload gives the new version a new id.
-pub(crate) type ScriptId = u64;
-
-/// A new id for a script version, unique in the process.
-pub(crate) fn next_id() -> ScriptId {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
 
 /// What the engine does for the layers below it, installed in the main VM's app data when the
 /// engine starts: the runtime and the Lua libraries call up through it without importing the
@@ -159,7 +151,10 @@ pub(crate) fn call_as<R>(
         (Some(caller), Some(site)) => Account::begin(lua, caller.script, site),
         _ => None,
     };
-    let run = || crate::vm::Budget::run(limits, f);
+    let run = || {
+        let (result, spent) = crate::vm::Budget::run(limits, f);
+        (result, spent.map(ScriptErrorKind::from))
+    };
     match caller {
         Some(caller) => caller.run(run),
         None => run(),
@@ -170,7 +165,10 @@ pub(crate) fn call_as<R>(
 /// an `on_despawn`) spent what its caller had left, so the caller stops there.
 pub(crate) fn stop_if_spent() -> mlua::Result<()> {
     match crate::vm::Budget::spent() {
-        Some(kind) => Err(crate::error::lua_error(kind, kind.to_string())),
+        Some(spent) => {
+            let kind = ScriptErrorKind::from(spent);
+            Err(crate::error::lua_error(kind, kind.to_string()))
+        }
         None => Ok(()),
     }
 }
@@ -196,12 +194,6 @@ pub(crate) fn caller_path(lua: &Lua, caller: Option<Caller>, fallback: &str) -> 
         .unwrap_or_else(|| Arc::from(fallback))
 }
 
-/// The asset path of every script version that ran, for errors raised later by its coroutines.
-///
-/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
-#[derive(Default)]
-pub(crate) struct ScriptPaths(pub std::collections::HashMap<ScriptId, Arc<str>>);
-
 /// Errors raised where no caller can take them (a method called from inside `ecs.despawn`),
 /// written as messages at the end of the step.
 ///
@@ -216,7 +208,7 @@ pub(crate) struct ErrorSink(pub Vec<ScriptError>);
 pub(crate) struct CallLimits(pub Limits);
 
 // The step's time is kept in the fast path's per-VM state, where `time.delta()` reads it.
-pub(crate) use crate::fast::{StepTime, lend_world, with_world};
+pub(crate) use crate::bridge::lent::{StepTime, lend_world, with_world};
 
 #[cfg(test)]
 mod tests {

@@ -26,5 +26,6 @@
 
 pub(crate) mod callbacks;
 pub(crate) mod context;
+pub(crate) mod identity;
 pub(crate) mod profile;
 pub(crate) mod scheduler;

@@ -12,8 +12,8 @@
 //!
 //! [`ScriptConfig::profiling`]: crate::ScriptConfig::profiling
 
-use super::context::{ScriptId, ScriptPaths};
-use crate::fast::memory;
+use super::identity::{ScriptId, ScriptPaths};
+use crate::ffi::memory;
 use mlua::Lua;
 use std::collections::HashMap;
 use std::sync::Arc;

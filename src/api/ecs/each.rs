@@ -20,11 +20,11 @@
 
 use super::reference;
 use crate::api::function;
+use crate::bridge::names;
 use crate::error::{ScriptErrorKind, lua_error};
-use crate::fast::names;
-use crate::fast::stack::UPVALUES;
-use crate::fast::userdata::{Each, Push, Reference};
-use crate::fast::{self, Stack, fast_fn};
+use crate::ffi::stack::UPVALUES;
+use crate::ffi::userdata::{Each, Push, Reference};
+use crate::ffi::{self, Stack, fast_fn};
 use crate::registry::{Access, Kind, lookup};
 use crate::runtime::context::with_world;
 use bevy_ecs::component::ComponentId;
@@ -76,7 +76,7 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Function> {
             ),
         ))
     })?;
-    fast::stack::closure::<Start>(
+    ffi::stack::closure::<Start>(
         lua,
         slow,
         MultiValue::from_vec(vec![Value::Function(ended)]),
@@ -112,7 +112,7 @@ fn start(stack: Stack<'_>) -> Option<c_int> {
     }
     let ids: Vec<ComponentId> = components.iter().map(|(id, _)| *id).collect();
     let entities = shared
-        .queries
+        .queries()?
         .try_borrow_mut()
         .ok()?
         .matching(&mut world, ids);

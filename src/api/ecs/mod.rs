@@ -24,15 +24,15 @@
 pub(crate) mod each;
 pub(crate) mod reference;
 
-use crate::api::function::{self, entity_arg};
+use crate::api::function::{self, entity_arg, existing};
 use crate::api::require::ModuleReader;
 use crate::vm::Limits;
 
 use crate::asset::Script;
+use crate::bridge::names::{self, Named, Queries};
+use crate::bridge::plan;
 use crate::error::{ScriptErrorKind, lua_error};
-use crate::fast::names::{self, Named};
-use crate::fast::{self, Shared, Stack, fast_fn};
-use crate::reflect::plan;
+use crate::ffi::{self, Shared, Stack, fast_fn};
 use crate::registry::{Access, Kind, ReflectAccess, Subject, lookup};
 use crate::runtime::context::{CallLimits, with_world};
 use bevy_ecs::entity::Entity;
@@ -76,7 +76,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         let entity = entity_arg(&e, 1, "ecs.exists")?;
         with_world(lua, |world| world.get_entity(entity).is_ok())
     })?;
-    ecs.raw_set("exists", fast::function::<Exists>(lua, slow)?)?;
+    ecs.raw_set("exists", ffi::function::<Exists>(lua, slow)?)?;
     let slow = function::create(
         lua,
         "ecs.get",
@@ -90,7 +90,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             })?
         },
     )?;
-    ecs.raw_set("get", fast::function::<Get>(lua, slow)?)?;
+    ecs.raw_set("get", ffi::function::<Get>(lua, slow)?)?;
     let slow = function::create(
         lua,
         "ecs.set",
@@ -103,7 +103,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             })?
         },
     )?;
-    ecs.raw_set("set", fast::function::<Set>(lua, slow)?)?;
+    ecs.raw_set("set", ffi::function::<Set>(lua, slow)?)?;
     let slow = function::create(
         lua,
         "ecs.has",
@@ -118,7 +118,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             })?
         },
     )?;
-    ecs.raw_set("has", fast::function::<Has>(lua, slow)?)?;
+    ecs.raw_set("has", ffi::function::<Has>(lua, slow)?)?;
     ecs.raw_set("ref", reference::create_ref(lua)?)?;
     ecs.raw_set("value", reference::create_value(lua)?)?;
     ecs.raw_set("each", each::create(lua)?)?;
@@ -139,7 +139,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         )?,
     )?;
     let slow = function::create(lua, "ecs.query", |lua, names: MultiValue| query(lua, names))?;
-    ecs.raw_set("query", fast::function::<Query>(lua, slow)?)?;
+    ecs.raw_set("query", ffi::function::<Query>(lua, slow)?)?;
     ecs.raw_set(
         "find",
         function::create(lua, "ecs.find", |lua, (name,): (mlua::LuaString,)| {
@@ -216,7 +216,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The fast path (see `crate::fast`): each body takes the calls whose entity exists and whose
+// The fast path (see `crate::ffi`): each body takes the calls whose entity exists and whose
 // component name resolves, and leaves every other call to the safe implementation above.
 // ---------------------------------------------------------------------------------------------
 
@@ -244,7 +244,7 @@ fn get(stack: Stack<'_>) -> Option<c_int> {
         Access::Reflect(reflect) => {
             let shared = stack.shared()?;
             plan_of(stack, shared, &named, reflect)?;
-            let plans = shared.plans.try_borrow().ok()?;
+            let plans = shared.plans()?.try_borrow().ok()?;
             let plan = named.plan.get()?;
             match reflected(&world, entity, &named, reflect)? {
                 Some(value) => plan::push_value(&plans, plan, stack, value.as_partial_reflect())?,
@@ -266,7 +266,7 @@ fn reflected<'w>(
 ) -> Option<Option<&'w dyn bevy_reflect::Reflect>> {
     let found = world.get_entity(entity).ok()?;
     Some(match &reflect.from_ptr {
-        Some(from_ptr) if found.contains_id(named.id) => Some(fast::world::reflect_by_id(
+        Some(from_ptr) if found.contains_id(named.id) => Some(ffi::world::reflect_by_id(
             world, entity, named.id, from_ptr,
         )?),
         Some(_) => None,
@@ -314,7 +314,7 @@ fn fast_query(stack: Stack<'_>) -> Option<c_int> {
         ids.push(names::component(stack, &mut world, index, "ecs.query")?.id);
     }
     let entities = shared
-        .queries
+        .queries()?
         .try_borrow_mut()
         .ok()?
         .matching(&mut world, ids);
@@ -339,15 +339,15 @@ fn set_reflected(
     reflect: &ReflectAccess,
 ) -> Option<()> {
     plan_of(stack, shared, named, reflect)?;
-    let plans = shared.plans.try_borrow().ok()?;
+    let plans = shared.plans()?.try_borrow().ok()?;
     let id = named.plan.get()?;
-    let mut staged = shared.staged.try_borrow_mut().ok()?;
+    let mut staged = shared.staged()?.try_borrow_mut().ok()?;
     staged.clear();
     staged.resize_with(plans.get(id).leaves, || None);
     plan::stage(&plans, id, stack, 3, &mut staged)?;
     let from_ptr = reflect.from_ptr.as_ref()?;
     // A component the entity does not have yet is inserted by the safe implementation.
-    let component = fast::world::reflect_mut_by_id(world, entity, named.id, from_ptr).ok()?;
+    let component = ffi::world::reflect_mut_by_id(world, entity, named.id, from_ptr).ok()?;
     plan::apply(
         &plans,
         id,
@@ -364,21 +364,10 @@ fn plan_of(
     reflect: &ReflectAccess,
 ) -> Option<()> {
     if named.plan.get().is_none() {
-        let mut plans = shared.plans.try_borrow_mut().ok()?;
+        let mut plans = shared.plans()?.try_borrow_mut().ok()?;
         named.plan.set(Some(plans.of(stack, reflect.info)));
     }
     Some(())
-}
-
-/// Fails with a clear error when `entity` does not exist.
-pub(crate) fn existing(world: &World, entity: Entity, function: &str) -> mlua::Result<()> {
-    match world.get_entity(entity) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(lua_error(
-            ScriptErrorKind::EntityNotFound,
-            format!("{function}: entity {entity} does not exist (was it despawned?)"),
-        )),
-    }
 }
 
 /// Inserts component `name` built from `value`, including the `Script` and `Name` shorthands.
@@ -500,14 +489,17 @@ fn query(lua: &Lua, names: MultiValue) -> mlua::Result<Table> {
             "ecs.query: name at least one component",
         ));
     }
-    let entities = fast::world::with_shared_world(lua, |shared, world| {
+    let entities = crate::bridge::lent::with_shared_world(lua, |shared, world| {
         let mut ids = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             let name: mlua::LuaString = function::arg(lua, name.clone(), i + 1, "ecs.query")?;
             let access = lookup(world, Kind::Component, &name.to_str()?, "ecs.query")?;
             ids.push(access.component_id(world));
         }
-        Ok::<_, mlua::Error>(shared.queries.borrow_mut().matching(world, ids))
+        Ok::<_, mlua::Error>(match shared.queries() {
+            Some(queries) => queries.borrow_mut().matching(world, ids),
+            None => Queries::default().matching(world, ids),
+        })
     })??;
     let table = lua.create_table_with_capacity(entities.len(), 0)?;
     for (i, entity) in entities.into_iter().enumerate() {

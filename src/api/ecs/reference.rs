@@ -24,12 +24,12 @@
 //! runs, like every world access.
 
 use crate::api::function::{self, describe, entity_arg};
+use crate::bridge::names::{self, Named};
+use crate::bridge::plan::{self, Leaf, Plans, Reach, Shape};
 use crate::error::{ScriptErrorKind, lua_error};
-use crate::fast::names::{self, Named};
-use crate::fast::userdata::{self, Reference};
-use crate::fast::world::Absent;
-use crate::fast::{self, Shared, Stack, fast_fn};
-use crate::reflect::plan::{self, Leaf, Plans, Reach, Shape};
+use crate::ffi::userdata::{self, Reference};
+use crate::ffi::world::Absent;
+use crate::ffi::{self, Shared, Stack, fast_fn};
 use crate::registry::{Access, Kind, ReflectAccess, lookup};
 use crate::runtime::context::with_world;
 use bevy_ecs::component::ComponentId;
@@ -38,6 +38,7 @@ use bevy_ecs::world::World;
 use bevy_math::Vec3;
 use bevy_reflect::{PartialReflect, Reflect, ReflectMut, ReflectRef, TypeInfo};
 use mlua::{Function, Lua, Value};
+use std::cell::RefCell;
 use std::ffi::c_int;
 
 /// Creates the metatable of references (call once per VM, before `ecs.ref` is used).
@@ -46,19 +47,19 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     let slow = function::create(lua, "ComponentRef", |lua, (r, key): (Value, Value)| {
         index_slow(lua, &r, &key)
     })?;
-    metatable.raw_set("__index", fast::function::<Index>(lua, slow)?)?;
+    metatable.raw_set("__index", ffi::function::<Index>(lua, slow)?)?;
     let slow = function::create(
         lua,
         "ComponentRef",
         |lua, (r, key, value): (Value, Value, Value)| assign_slow(lua, &r, &key, value),
     )?;
-    metatable.raw_set("__newindex", fast::function::<Assign>(lua, slow)?)?;
+    metatable.raw_set("__newindex", ffi::function::<Assign>(lua, slow)?)?;
     let arithmetic = [
-        fast::function::<Arithmetic<0>> as fn(&Lua, Function) -> _,
-        fast::function::<Arithmetic<1>>,
-        fast::function::<Arithmetic<2>>,
-        fast::function::<Arithmetic<3>>,
-        fast::function::<Arithmetic<4>>,
+        ffi::function::<Arithmetic<0>> as fn(&Lua, Function) -> _,
+        ffi::function::<Arithmetic<1>>,
+        ffi::function::<Arithmetic<2>>,
+        ffi::function::<Arithmetic<3>>,
+        ffi::function::<Arithmetic<4>>,
     ];
     for ((event, _, op), function) in OPS.into_iter().zip(arithmetic) {
         let slow = function::create(lua, "ComponentRef", move |lua, (a, b): (Value, Value)| {
@@ -90,7 +91,7 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     metatable.raw_set("__type", "ComponentRef")?;
     metatable.raw_set("__metatable", "ComponentRef")?;
     metatable.set_readonly(true);
-    userdata::install::<Index, Assign>(lua, metatable)
+    userdata::install::<Index, Assign>(lua, metatable, crate::bridge::atoms::atom)
 }
 
 /// Creates `ecs.ref(e, name) -> ComponentRef?`.
@@ -100,7 +101,7 @@ pub(crate) fn create_ref(lua: &Lua) -> mlua::Result<Function> {
         let entity = entity_arg(&e, 1, NAME)?;
         let name = name.to_str()?;
         let component = with_world(lua, |world| {
-            crate::api::ecs::existing(world, entity, NAME)?;
+            function::existing(world, entity, NAME)?;
             let access = lookup(world, Kind::Component, &name, NAME)?;
             let Access::Reflect(reflect) = access else {
                 return Err(lua_error(
@@ -128,18 +129,18 @@ pub(crate) fn create_ref(lua: &Lua) -> mlua::Result<Function> {
         let Some((reflect, world, id)) = component else {
             return Ok(Value::Nil);
         };
-        let made = fast::stack::produce(lua, |stack| {
+        let made = ffi::stack::produce(lua, |stack| {
             let shared = stack.shared().ok_or(())?;
-            let mut plans = shared.plans.try_borrow_mut().map_err(|_| ())?;
+            let mut plans = shared.plans().ok_or(())?.try_borrow_mut().map_err(|_| ())?;
             let root = plans.of(stack, reflect.info);
-            plans.set_reach(root, &reflect, world, id);
+            plans.set_reach(root, reflect.reach(), world, id);
             drop(plans);
             stack.push_reference(Reference::new(entity, root));
             Ok::<(), ()>(())
         })?;
         made.map_err(|()| mlua::Error::runtime("ecs.ref needs the main VM"))
     })?;
-    fast::function::<MakeRef>(lua, slow)
+    ffi::function::<MakeRef>(lua, slow)
 }
 
 /// Creates `ecs.value(r)`: the plain value a reference stands for, as `ecs.get` converts it.
@@ -172,9 +173,9 @@ pub(crate) fn plain_value(lua: &Lua, value: &Value, function: &str) -> mlua::Res
 /// The plain value of `reference`, or the error of a reference that cannot reach it, which
 /// names `function`.
 fn value_of(lua: &Lua, reference: &Reference, function: &str) -> mlua::Result<Value> {
-    with_shared(lua, |shared| {
+    with_plans(lua, |vm_plans| {
         with_world(lua, |world| {
-            let plans = shared.plans.borrow();
+            let plans = vm_plans.borrow();
             let value = resolve(world, &plans, reference).map_err(|problem| {
                 let kind = problem.kind();
                 let error = problem.error(lua, reference);
@@ -194,15 +195,18 @@ pub(crate) fn root_plan(
     world: &World,
     id: ComponentId,
 ) -> Result<plan::PlanId, ()> {
-    let mut plans = shared.plans.try_borrow_mut().map_err(|_| ())?;
+    let mut plans = shared.plans().ok_or(())?.try_borrow_mut().map_err(|_| ())?;
     let root = plans.of(stack, reflect.info);
-    plans.set_reach(root, reflect, world.id(), id);
+    plans.set_reach(root, reflect.reach(), world.id(), id);
     Ok(root)
 }
 
 /// Runs `f` with the shared state of a main VM (see [`Shared::with`]).
-fn with_shared<R>(lua: &Lua, f: impl FnOnce(&Shared) -> mlua::Result<R>) -> mlua::Result<R> {
-    Shared::with(lua, f).unwrap_or_else(|| Err(mlua::Error::runtime("references need the main VM")))
+/// Runs `f` with the plans of `lua`'s VM.
+fn with_plans<R>(lua: &Lua, f: impl FnOnce(&RefCell<Plans>) -> mlua::Result<R>) -> mlua::Result<R> {
+    Shared::with(lua, |shared| shared.plans().map(f))
+        .flatten()
+        .unwrap_or_else(|| Err(mlua::Error::runtime("references need the main VM")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +292,7 @@ fn resolve<'w>(
     let reach = reach(plans, reference)?;
     let component = match &reach.by_id {
         Some((in_world, id, from_ptr)) if *in_world == world.id() => {
-            fast::world::reflect_by_id(world, reference.entity, *id, from_ptr)
+            ffi::world::reflect_by_id(world, reference.entity, *id, from_ptr)
         }
         _ => world
             .get_entity(reference.entity)
@@ -320,7 +324,7 @@ fn resolve_mut<R>(
     let (mut entity, mut through_type);
     let component: &mut dyn Reflect = match &reach.by_id {
         Some((in_world, id, from_ptr)) if *in_world == world_id => {
-            fast::world::reflect_mut_by_id(world, reference.entity, *id, from_ptr).map_err(
+            ffi::world::reflect_mut_by_id(world, reference.entity, *id, from_ptr).map_err(
                 |absent| match absent {
                     Absent::Entity => Problem::Despawned,
                     Absent::Component => Problem::Removed,
@@ -356,7 +360,7 @@ fn resolve_mut<R>(
 /// `Health`, or `Transform.translation`: what a reference points at.
 fn name(lua: &Lua, reference: &Reference) -> String {
     Shared::with(lua, |shared| {
-        let Ok(plans) = shared.plans.try_borrow() else {
+        let Some(Ok(plans)) = shared.plans().map(RefCell::try_borrow) else {
             return "?".to_owned();
         };
         let root = plans.get(reference.root);
@@ -386,7 +390,7 @@ fast_fn!(Assign, c"ComponentRef.__newindex", assign);
 /// Arithmetic metamethod `OP` (an index into [`OPS`]) as a fast function.
 struct Arithmetic<const OP: usize>;
 
-impl<const OP: usize> fast::Fast for Arithmetic<OP> {
+impl<const OP: usize> ffi::Fast for Arithmetic<OP> {
     const NAME: &'static std::ffi::CStr = OPS[OP].1;
     fn call(stack: Stack<'_>) -> Option<c_int> {
         arithmetic(stack, OPS[OP].2)
@@ -446,7 +450,7 @@ fn field<'p>(
 fn index(stack: Stack<'_>) -> Option<c_int> {
     let reference = *stack.reference(1)?;
     let shared = stack.shared()?;
-    let plans = shared.plans.try_borrow().ok()?;
+    let plans = shared.plans()?.try_borrow().ok()?;
     let (field_index, field) = field(stack, &plans, &reference)?;
     let world = shared.lent.borrow()?;
     let value = resolve(&world, &plans, &reference).ok()?;
@@ -469,7 +473,7 @@ fn index(stack: Stack<'_>) -> Option<c_int> {
 fn assign(stack: Stack<'_>) -> Option<c_int> {
     let reference = *stack.reference(1)?;
     let shared = stack.shared()?;
-    let plans = shared.plans.try_borrow().ok()?;
+    let plans = shared.plans()?.try_borrow().ok()?;
     // A field of a rotation: the safe path refuses it.
     if plan::is_rotation(plans.get(reference.plan).info) {
         return None;
@@ -488,7 +492,7 @@ fn assign(stack: Stack<'_>) -> Option<c_int> {
         .ok()?
         .map(|()| 0);
     }
-    let mut staged = shared.staged.try_borrow_mut().ok()?;
+    let mut staged = shared.staged()?.try_borrow_mut().ok()?;
     staged.clear();
     staged.resize_with(plans.get(field.plan).leaves, || None);
     plan::stage(&plans, field.plan, stack, 3, &mut staged)?;
@@ -572,7 +576,7 @@ fn vector_of(world: &World, plans: &Plans, reference: &Reference) -> Option<Vec3
 /// `a + b` and friends, where `a` or `b` is a vector reference.
 fn arithmetic(stack: Stack<'_>, op: Op) -> Option<c_int> {
     let shared = stack.shared()?;
-    let plans = shared.plans.try_borrow().ok()?;
+    let plans = shared.plans()?.try_borrow().ok()?;
     let world = shared.lent.borrow()?;
     let operand = |index: c_int| match stack.reference(index) {
         Some(reference) => vector_of(&world, &plans, reference).map(Operand::Vector),
@@ -644,16 +648,16 @@ fn field_arg(
 /// `r.field`, the safe way.
 fn index_slow(lua: &Lua, r: &Value, key: &Value) -> mlua::Result<Value> {
     let reference = reference_arg(lua, r)?;
-    with_shared(lua, |shared| {
+    with_plans(lua, |vm_plans| {
         let (field_index, field_plan, _) = {
-            let plans = shared.plans.borrow();
+            let plans = vm_plans.borrow();
             field_arg(lua, &plans, &reference, key)?
         };
-        let nested = !shared.plans.borrow().get(field_plan).fields.is_empty();
+        let nested = !vm_plans.borrow().get(field_plan).fields.is_empty();
         if nested {
             // Check that the value is reachable now, as the fast path would.
             with_world(lua, |world| {
-                let plans = shared.plans.borrow();
+                let plans = vm_plans.borrow();
                 resolve(world, &plans, &reference).map(|_| ())
             })?
             .map_err(|p| p.error(lua, &reference))?;
@@ -663,14 +667,14 @@ fn index_slow(lua: &Lua, r: &Value, key: &Value) -> mlua::Result<Value> {
                     format!("ComponentRef({}): nested too deeply", name(lua, &reference)),
                 )
             })?;
-            let made = fast::stack::produce(lua, |stack| {
+            let made = ffi::stack::produce(lua, |stack| {
                 stack.push_reference(child);
                 Ok::<(), ()>(())
             })?;
             return made.map_err(|()| mlua::Error::runtime("a reference could not be made"));
         }
         with_world(lua, |world| {
-            let plans = shared.plans.borrow();
+            let plans = vm_plans.borrow();
             let value = resolve(world, &plans, &reference).map_err(|p| p.error(lua, &reference))?;
             let ReflectRef::Struct(fields) = value.reflect_ref() else {
                 return Err(Problem::Lost.error(lua, &reference));
@@ -691,8 +695,8 @@ fn assign_slow(lua: &Lua, r: &Value, key: &Value, value: Value) -> mlua::Result<
         Some(other) => value_of(lua, &other, "ComponentRef")?,
         None => value,
     };
-    with_shared(lua, |shared| {
-        let plans = shared.plans.borrow();
+    with_plans(lua, |vm_plans| {
+        let plans = vm_plans.borrow();
         let (field_index, field_plan, field_name) = field_arg(lua, &plans, &reference, key)?;
         if plan::is_rotation(plans.get(reference.plan).info) {
             return Err(lua_error(
@@ -733,7 +737,7 @@ fn assign_slow(lua: &Lua, r: &Value, key: &Value, value: Value) -> mlua::Result<
 
 /// `a + b` and friends, the safe way.
 fn arithmetic_slow(lua: &Lua, op: Op, a: &Value, b: &Value) -> mlua::Result<Value> {
-    with_shared(lua, |shared| {
+    with_plans(lua, |vm_plans| {
         let operand = |value: &Value| -> mlua::Result<Option<Operand>> {
             Ok(match value {
                 Value::Vector(v) => Some(Operand::Vector(Vec3::new(v.x(), v.y(), v.z()))),
@@ -741,7 +745,7 @@ fn arithmetic_slow(lua: &Lua, op: Op, a: &Value, b: &Value) -> mlua::Result<Valu
                 Value::Integer(n) => Some(Operand::Number(*n as f64)),
                 other => match userdata::reference(lua, other) {
                     Some(reference) => {
-                        let plans = shared.plans.borrow();
+                        let plans = vm_plans.borrow();
                         if !is_vector(&plans, &reference) {
                             None
                         } else {

@@ -2,19 +2,19 @@
 //!
 //! A plan describes a type the fast path can handle without building `Dynamic*` values: a
 //! struct (or a newtype) whose fields are, all the way down, structs, newtypes and the leaves
-//! below. [`stage`] reads a Lua value by a plan, checking it as [`super::from_lua`] would;
+//! below. [`stage`] reads a Lua value by a plan, checking it as [`crate::reflect::from_lua`] would;
 //! [`apply`] then writes what was read into the existing value field by field, so change
 //! detection sees one write and nothing is allocated. A type or a value outside what plans
 //! cover is left to the safe path ([`Shape::Opaque`], or `None` from [`stage`]), which gives
 //! the same result or the same error: plans only ever accept a subset of what `from_lua`
 //! accepts, and make the same value of it (`tests` check this).
 //!
-//! Plans also name fields for component references ([`crate::fast::reference`]): each field
+//! Plans also name fields for component references (`crate::api::ecs::reference`): each field
 //! knows the address of the pinned Lua string of its name, so finding the field a script asks
 //! for is a comparison of addresses.
 
 use std::any::TypeId;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_int;
 
 use bevy_ecs::component::ComponentId;
@@ -26,16 +26,15 @@ use bevy_reflect::ReflectFromPtr;
 use bevy_reflect::{PartialReflect, ReflectMut, ReflectRef, TypeInfo};
 use rustc_hash::FxHashMap;
 
-use crate::fast::Stack;
-use crate::fast::names::key_pin;
-use crate::fast::stack::{Pin, TablePin, Type};
-use crate::registry::ReflectAccess;
+use crate::bridge::keys::key_pin;
+use crate::ffi::stack::{Pin, TablePin, Type};
+use crate::ffi::{Extension, Shared, Stack};
 
 /// Structs nested deeper than this are left to the safe path.
 const MAX_DEPTH: usize = 8;
 
-/// Identifies a plan in [`Plans`].
-pub(crate) type PlanId = u32;
+/// Identifies a plan in [`Plans`]; references hold it (see `crate::ffi::userdata`).
+pub(crate) use crate::ffi::userdata::PlanId;
 
 /// Every plan made in one VM, by type.
 #[derive(Default)]
@@ -95,7 +94,7 @@ pub(crate) struct Field {
     pub key: usize,
     /// The pinned Lua string of the name (none outside a main VM).
     pub pin: Option<Pin>,
-    /// The atom of the name (see [`crate::fast::atoms`]).
+    /// The atom of the name (see [`crate::bridge::atoms`]).
     pub atom: Option<i16>,
     /// The plan of its type.
     pub plan: PlanId,
@@ -180,7 +179,7 @@ impl Plans {
                     name: field.name(),
                     key: pinned.map_or(0, |(_, address)| address),
                     pin: pinned.map(|(pin, _)| pin),
-                    atom: crate::fast::atoms::atom(field.name().as_bytes()),
+                    atom: crate::bridge::atoms::atom(field.name().as_bytes()),
                     plan,
                     slot,
                 });
@@ -234,28 +233,25 @@ impl Plans {
         id
     }
 
-    /// Records how to reach plan `id`'s type, a component, on an entity: through `access`,
-    /// and by its id `component` in `world`.
+    /// Records how to reach plan `id`'s type, a component, on an entity: through `reflect`
+    /// (and `from_ptr`, when the type has it), and by its id `component` in `world`.
     pub fn set_reach(
         &mut self,
         id: PlanId,
-        access: &ReflectAccess,
+        (reflect, from_ptr): (&ReflectComponent, Option<&ReflectFromPtr>),
         world: WorldId,
         component: ComponentId,
     ) {
         let Some(plan) = self.plans.get_mut(id as usize) else {
             return;
         };
-        let by_id = access
-            .from_ptr
-            .as_ref()
-            .map(|from_ptr| (world, component, from_ptr.clone()));
+        let by_id = from_ptr.map(|from_ptr| (world, component, from_ptr.clone()));
         match &mut plan.reach {
             Some(reach) if reach.by_id.as_ref().is_some_and(|(w, ..)| *w == world) => {}
             Some(reach) => reach.by_id = by_id,
             None => {
                 plan.reach = Some(Reach {
-                    component: access.component.clone(),
+                    component: reflect.clone(),
                     by_id,
                 })
             }
@@ -674,6 +670,28 @@ pub(crate) fn write_leaf(leaf: Leaf, target: &mut dyn PartialReflect, value: Sta
         _ => return None,
     }
     Some(())
+}
+
+/// Slot 3 of the VM's extensions.
+impl Extension for RefCell<Plans> {
+    const SLOT: usize = 3;
+}
+
+/// Slot 4 of the VM's extensions.
+impl Extension for RefCell<Vec<Option<Staged>>> {
+    const SLOT: usize = 4;
+}
+
+impl Shared {
+    /// How reflected types are read and written in place.
+    pub fn plans(&self) -> Option<&RefCell<Plans>> {
+        self.extension()
+    }
+
+    /// Leaves read by a plan before they are written, kept to reuse the allocation.
+    pub fn staged(&self) -> Option<&RefCell<Vec<Option<Staged>>>> {
+        self.extension()
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@
 //! inside another (a task spawned, a console line run, an `on_despawn`) gets at most what its
 //! caller has left, and is charged to it.
 
-use crate::error::ScriptErrorKind;
 use mlua::Lua;
 use std::cell::Cell;
 use std::os::raw::c_int;
@@ -33,7 +32,7 @@ thread_local! {
     /// When that call must stop: set at the first reading of the clock.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// The limit that stopped the current host call, once one did.
-    static STOPPED: Cell<Option<ScriptErrorKind>> = const { Cell::new(None) };
+    static STOPPED: Cell<Option<Spent>> = const { Cell::new(None) };
     /// Whether a host call runs on this thread: a call made now is nested in it.
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
     /// The id of the host call running on this thread (nested calls share it), given when
@@ -44,6 +43,15 @@ thread_local! {
 /// The next host call id, unique in the process, so that a VM that moves to another thread
 /// never meets an id of its old one.
 static NEXT_CALL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The limit that stopped a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spent {
+    /// Out of interrupt checkpoints: the instruction limit.
+    Instructions,
+    /// Past the deadline: the time limit.
+    Time,
+}
 
 /// What one call from the host into Lua may spend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +78,7 @@ struct Saved {
     remaining: u64,
     time_limit: Option<Duration>,
     deadline: Option<Instant>,
-    stopped: Option<ScriptErrorKind>,
+    stopped: Option<Spent>,
     active: bool,
     call: u64,
 }
@@ -102,15 +110,15 @@ impl Saved {
 
 impl Budget {
     /// Runs `f` (a call into Lua) within `limits`, and returns its result together with the
-    /// limit that stopped it, if one did: [`ScriptErrorKind::InstructionLimit`] or
-    /// [`ScriptErrorKind::TimeLimit`].
+    /// limit that stopped it, if one did: [`Spent::Instructions`] or
+    /// [`Spent::Time`].
     ///
     /// A call made while another runs on this thread (a task spawned, a console line run, an
     /// `on_despawn`) is nested: it gets at most what its caller has left, checkpoints and
     /// time, and what it spends is charged to the caller, so that a caller stopped by its
     /// limits cannot go on through calls it makes. The caller's budget is restored, less what
     /// was spent, when `f` returns, and also when it unwinds.
-    pub(crate) fn run<R>(limits: Limits, f: impl FnOnce() -> R) -> (R, Option<ScriptErrorKind>) {
+    pub(crate) fn run<R>(limits: Limits, f: impl FnOnce() -> R) -> (R, Option<Spent>) {
         let checkpoints = match limits.checkpoints {
             0 => u64::MAX,
             n => n,
@@ -177,9 +185,8 @@ impl Budget {
     /// The limit that stopped the running call, when a call nested in it spent what was left:
     /// the host function that made the nested call raises it rather than return to a caller
     /// that has nothing left.
-    pub(crate) fn spent() -> Option<ScriptErrorKind> {
-        (ACTIVE.get() && REMAINING.get() == 0)
-            .then(|| STOPPED.get().unwrap_or(ScriptErrorKind::InstructionLimit))
+    pub(crate) fn spent() -> Option<Spent> {
+        (ACTIVE.get() && REMAINING.get() == 0).then(|| STOPPED.get().unwrap_or(Spent::Instructions))
     }
 
     /// Runs `f` with a budget of its own, not charged to any caller: for a call from the
@@ -188,7 +195,7 @@ impl Budget {
         checkpoints: u64,
         time: Option<Duration>,
         f: impl FnOnce() -> R,
-    ) -> (R, Option<ScriptErrorKind>) {
+    ) -> (R, Option<Spent>) {
         /// Puts the budget back, on return and on unwind alike.
         struct Restore(Saved);
         impl Drop for Restore {
@@ -215,14 +222,14 @@ fn charge(spent: u64) {
     }
     REMAINING.set(remaining.saturating_sub(spent));
     if REMAINING.get() == 0 && STOPPED.get().is_none() {
-        STOPPED.set(Some(ScriptErrorKind::InstructionLimit));
+        STOPPED.set(Some(Spent::Instructions));
     }
     if DEADLINE
         .get()
         .is_some_and(|deadline| Instant::now() >= deadline)
     {
         REMAINING.set(0);
-        STOPPED.set(Some(ScriptErrorKind::TimeLimit));
+        STOPPED.set(Some(Spent::Time));
     }
 }
 
@@ -270,19 +277,19 @@ unsafe fn checkpoint_slow(state: *mut mlua::ffi::lua_State, remaining: u64) {
     let kind = if remaining == 0 {
         // Out of checkpoints, or stopped by the clock earlier: keep raising until the host
         // call returns, so `pcall` cannot swallow the stop.
-        STOPPED.get().unwrap_or(ScriptErrorKind::InstructionLimit)
+        STOPPED.get().unwrap_or(Spent::Instructions)
     } else {
         REMAINING.set(remaining - 1);
         if !over_time() {
             return;
         }
         REMAINING.set(0);
-        ScriptErrorKind::TimeLimit
+        Spent::Time
     };
     STOPPED.set(Some(kind));
     let message = match kind {
-        ScriptErrorKind::TimeLimit => c"time limit exceeded",
-        _ => c"instruction limit exceeded",
+        Spent::Time => c"time limit exceeded",
+        Spent::Instructions => c"instruction limit exceeded",
     };
     // SAFETY: Luau calls the interrupt on a running thread at a point where raising an error is
     // allowed (this is how Luau's own tools stop runaway scripts); nothing in this frame or in
@@ -318,7 +325,7 @@ mod tests {
         let (_, stopped) = Budget::run(checkpoints(5), || {
             let unwound = std::panic::catch_unwind(|| {
                 Budget::run(checkpoints(1), || {
-                    STOPPED.set(Some(ScriptErrorKind::InstructionLimit));
+                    STOPPED.set(Some(Spent::Instructions));
                     panic!("the inner call unwinds");
                 })
             });
@@ -366,11 +373,11 @@ mod tests {
             // A nested call that spends all it was given leaves its caller stopped.
             let ((), stopped) = Budget::run(limits, || {
                 REMAINING.set(0);
-                STOPPED.set(Some(ScriptErrorKind::InstructionLimit));
+                STOPPED.set(Some(Spent::Instructions));
             });
-            assert_eq!(stopped, Some(ScriptErrorKind::InstructionLimit));
+            assert_eq!(stopped, Some(Spent::Instructions));
             assert_eq!(REMAINING.get(), 0);
-            assert_eq!(STOPPED.get(), Some(ScriptErrorKind::InstructionLimit));
+            assert_eq!(STOPPED.get(), Some(Spent::Instructions));
         });
         // A call that no call contains gets a budget of its own again.
         Budget::run(limits, || assert_eq!(REMAINING.get(), 1_000));
@@ -409,7 +416,7 @@ mod tests {
             time: Some(Duration::from_millis(50)),
         };
         let (result, stopped) = Budget::run(limits, || slow.call::<()>(()));
-        assert_eq!(stopped, Some(ScriptErrorKind::TimeLimit));
+        assert_eq!(stopped, Some(Spent::Time));
         let message = result.unwrap_err().to_string();
         assert!(message.contains("time limit exceeded"), "{message}");
 
@@ -421,7 +428,7 @@ mod tests {
         };
         let (result, stopped) = Budget::run(limits, || spin.call::<()>(()));
         assert!(result.is_err());
-        assert_eq!(stopped, Some(ScriptErrorKind::InstructionLimit));
+        assert_eq!(stopped, Some(Spent::Instructions));
     }
 
     #[test]
@@ -441,6 +448,6 @@ mod tests {
         };
         let (result, stopped) = Budget::run(limits, || f.call::<()>(()));
         assert!(result.is_err());
-        assert_eq!(stopped, Some(ScriptErrorKind::TimeLimit));
+        assert_eq!(stopped, Some(Spent::Time));
     }
 }

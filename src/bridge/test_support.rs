@@ -1,5 +1,5 @@
-//! What the tests comparing the fast path with the safe path share (`crate::fast::serde` and
-//! `crate::reflect::plan`): a VM with Lua deep equality and mutation loaded, the stack input of a
+//! What the tests comparing the fast path with the safe path share (`crate::bridge::serde` and
+//! `crate::bridge::plan`): a VM with Lua deep equality and mutation loaded, the stack input of a
 //! `produce` call, Lua table constructors, a deterministic PRNG and the tally of outcomes.
 
 use bevy_ecs::entity::Entity;
@@ -167,11 +167,11 @@ pub(crate) struct Vm {
 impl Vm {
     /// A VM whose global `entity` is `entity`; with `main`, a main VM (with [`Shared`] state).
     ///
-    /// [`Shared`]: crate::fast::Shared
+    /// [`Shared`]: crate::ffi::Shared
     pub(crate) fn new(main: bool, entity: Entity) -> Self {
         let lua = Lua::new();
         if main {
-            crate::fast::Shared::install(&lua).expect("a new VM has no shared state");
+            crate::bridge::install(&lua).expect("a new VM has no shared state");
         }
         let globals = lua.globals();
         let entity = crate::value::entity_to_lua(entity);
@@ -271,16 +271,7 @@ pub(crate) const FLOATS: [f64; 12] = [
     9_007_199_254_740_993.0,
 ];
 
-/// Pushes `value` onto the stack of the `produce` call running on `lua`.
-pub(crate) fn push_input(lua: &Lua, value: &Value) {
-    lua.exec_raw_lua(|raw| {
-        // SAFETY: called inside `produce`, whose protected call runs on the VM's current state,
-        // which `push_value` pushes onto (growing the stack as Luau's API does); mlua's lock is
-        // reentrant.
-        unsafe { raw.push_value(value) }
-    })
-    .expect("pushes the input");
-}
+pub(crate) use crate::ffi::testing::{push_input, push_tagged_light_userdata};
 
 /// What a fast conversion did.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -453,16 +444,4 @@ impl Rng {
         let len = self.below(7);
         (0..len).map(|_| self.letter()).collect()
     }
-}
-
-/// Pushes a light userdata of `tag` holding `address` onto `lua`'s running stack, for tests of
-/// what the fast path does with tags it does not make. Call it inside
-/// [`produce`](super::stack::produce).
-pub(crate) fn push_tagged_light_userdata(lua: &Lua, address: usize, tag: std::os::raw::c_int) {
-    lua.exec_raw_lua(|raw| {
-        let address = std::ptr::without_provenance_mut(address);
-        // SAFETY: inside `produce`'s protected call on the VM's current state; pushing a light
-        // userdata only grows the stack, which `produce` has room for.
-        unsafe { mlua::ffi::lua_pushlightuserdatatagged(raw.state(), address, tag) }
-    });
 }

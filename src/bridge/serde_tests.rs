@@ -2,10 +2,10 @@
 //! [`push`] and [`read`] either give exactly what the safe path gives, or give up.
 
 use super::*;
-use crate::fast::stack::produce;
-use crate::fast::test_support::{
+use crate::bridge::test_support::{
     FLOATS, OTHER_TYPES, Outcome, Rng, Tally, Vm, for_types, push_input, table,
 };
+use crate::ffi::stack::produce;
 use crate::serde_lua::FieldDeserializer;
 use bevy_ecs::entity::Entity;
 use mlua::{Lua, LuaSerdeExt, Value};

@@ -1,14 +1,14 @@
-//! The caches of the fast path: components by the Lua string of their name, and the Lua strings
-//! of Rust field names.
+//! Caches of the fast path: components by the Lua string of their name, and query states.
 
-use super::Stack;
-use super::stack::{Pin, StackStr};
+use crate::ffi::stack::StackStr;
+use crate::ffi::{Extension, Shared, Stack};
 use crate::registry::{Access, Kind, lookup};
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::query::{QueryBuilder, QueryState};
 use bevy_ecs::world::World;
 use rustc_hash::FxHashMap;
+use std::cell::RefCell;
 use std::ffi::c_int;
 
 /// A component scripts reached by name.
@@ -18,7 +18,7 @@ pub(crate) struct Named {
     /// Its id in the lent world.
     pub id: ComponentId,
     /// Its plan, once the fast path made one (reflected components only).
-    pub plan: std::cell::Cell<Option<crate::reflect::plan::PlanId>>,
+    pub plan: std::cell::Cell<Option<crate::bridge::plan::PlanId>>,
 }
 
 /// Slots of the direct-mapped cache in front of [`Names`].
@@ -70,19 +70,14 @@ pub(crate) fn component<'s>(
     index: c_int,
     function: &str,
 ) -> Option<std::cell::Ref<'s, Named>> {
-    let shared = stack.shared()?;
+    let names = stack.shared()?.names()?;
     let name = stack.string(index)?;
-    match std::cell::Ref::filter_map(shared.names.try_borrow().ok()?, |names| {
-        names.get(name.address())
-    }) {
+    match std::cell::Ref::filter_map(names.try_borrow().ok()?, |names| names.get(name.address())) {
         Ok(known) => return Some(known),
         Err(names) => drop(names),
     }
     learn(stack, world, index, name, function)?;
-    std::cell::Ref::filter_map(shared.names.try_borrow().ok()?, |names| {
-        names.get(name.address())
-    })
-    .ok()
+    std::cell::Ref::filter_map(names.try_borrow().ok()?, |names| names.get(name.address())).ok()
 }
 
 #[cold]
@@ -96,7 +91,7 @@ fn learn(
     let text = std::str::from_utf8(name.bytes()).ok()?;
     let access = lookup(world, Kind::Component, text, function).ok()?;
     let id = access.component_id(world);
-    let mut names = stack.shared()?.names.try_borrow_mut().ok()?;
+    let mut names = stack.shared()?.names()?.try_borrow_mut().ok()?;
     stack.pin(index);
     let slot = names.named.len();
     names.named.push(Named {
@@ -106,74 +101,6 @@ fn learn(
     });
     names.by_address.insert(name.address(), slot);
     Some(())
-}
-
-/// Slots of the direct-mapped cache in front of [`Keys`].
-const RECENT_KEYS: usize = 1 << 6;
-
-/// The pinned Lua strings of Rust field names, by the address of the Rust string, with a small
-/// direct-mapped cache of the ones used last in front.
-pub(crate) struct Keys {
-    recent: [(usize, usize, Option<Pin>); RECENT_KEYS],
-    all: FxHashMap<(usize, usize), Pin>,
-}
-
-impl Default for Keys {
-    fn default() -> Self {
-        Self {
-            recent: [(0, 0, None); RECENT_KEYS],
-            all: FxHashMap::default(),
-        }
-    }
-}
-
-/// Pushes the Lua string of `key`, a field name: after the first time, a registry read.
-pub(crate) fn push_key(stack: Stack<'_>, key: &'static str) {
-    let Some(shared) = stack.shared() else {
-        stack.push_str(key.as_bytes());
-        return;
-    };
-    let (address, len) = (key.as_ptr().addr(), key.len());
-    let slot = (address ^ len).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - 6);
-    let known = shared.keys.try_borrow_mut().ok().and_then(|mut keys| {
-        if let (a, l, Some(pin)) = keys.recent[slot]
-            && a == address
-            && l == len
-        {
-            return Some(pin);
-        }
-        let pin = *keys.all.get(&(address, len))?;
-        keys.recent[slot] = (address, len, Some(pin));
-        Some(pin)
-    });
-    match known {
-        Some(pin) => stack.push_pinned(pin),
-        None => {
-            stack.push_str(key.as_bytes());
-            let pin = stack.pin(-1);
-            if let Ok(mut keys) = shared.keys.try_borrow_mut() {
-                keys.all.insert((address, len), pin);
-            }
-        }
-    }
-}
-
-/// The pinned Lua string of `key` (pinning it now if needed), with its address; `None` outside
-/// a main VM.
-pub(crate) fn key_pin(stack: Stack<'_>, key: &'static str) -> Option<(Pin, usize)> {
-    stack.shared()?;
-    push_key(stack, key);
-    let address = stack.string(-1).map(|s| s.address());
-    stack.truncate(stack.top() - 1);
-    let pin = stack
-        .shared()?
-        .keys
-        .try_borrow()
-        .ok()?
-        .all
-        .get(&(key.as_ptr().addr(), key.len()))
-        .copied()?;
-    Some((pin, address?))
 }
 
 /// Most query states kept; past it the cache starts over, so scripts that name ever new sets
@@ -210,6 +137,40 @@ impl Queries {
     }
 }
 
+/// Slot 0 of the VM's extensions.
+impl Extension for RefCell<Names> {
+    const SLOT: usize = 0;
+
+    fn forget_world(&self) {
+        if let Ok(mut names) = self.try_borrow_mut() {
+            names.clear();
+        }
+    }
+}
+
+/// Slot 2 of the VM's extensions.
+impl Extension for RefCell<Queries> {
+    const SLOT: usize = 2;
+
+    fn forget_world(&self) {
+        if let Ok(mut queries) = self.try_borrow_mut() {
+            queries.clear();
+        }
+    }
+}
+
+impl Shared {
+    /// Components by the Lua string of their name (see [`component`]).
+    pub fn names(&self) -> Option<&RefCell<Names>> {
+        self.extension()
+    }
+
+    /// The query states of `ecs.query` and `ecs.each`.
+    pub fn queries(&self) -> Option<&RefCell<Queries>> {
+        self.extension()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::prelude::*;
@@ -230,6 +191,6 @@ mod tests {
         // Made at run time, so no bytecode mentions it.
         let lua = "lua (pcall(ecs.get, ecs.spawn(), 'NoSuch' .. 'Component' .. 'Atom1'))";
         assert_eq!(Console::execute(app.world_mut(), lua), Ok("false".into()));
-        assert!(!super::super::atoms::is_numbered(b"NoSuchComponentAtom1"));
+        assert!(!crate::bridge::atoms::is_numbered(b"NoSuchComponentAtom1"));
     }
 }

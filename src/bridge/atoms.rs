@@ -8,7 +8,7 @@
 //! allows run out; later or longer strings get no atom, which only costs them the fast field
 //! access. Luau asks when bytecode loads (for the names of field accesses) and when the crate
 //! asks, which it does only for names that resolved: so the table, at most about 2 MB, holds
-//! names that scripts wrote as field accesses, never arbitrary strings. With atoms, Luau calls [`super::stack`]'s direct-access functions for
+//! names that scripts wrote as field accesses, never arbitrary strings. With atoms, Luau calls the direct-access functions of `crate::ffi::stack` for
 //! `r.field` and `r.field = v` on references, without a metamethod call.
 
 use rustc_hash::FxHashMap;

@@ -6,7 +6,7 @@
 //! of the [`BODY`] tag holding the boxed [`Body`]. The body runs the call when it can and, like
 //! every fast function, hands the rest to the safe implementation.
 
-use super::Shared;
+use super::shared::Shared;
 use super::stack::{Fast, Stack, Type, UPVALUES};
 use bevy_ecs::entity::Entity;
 use bevy_math::Vec3;

@@ -7,9 +7,9 @@
 //! implementation, so a value is converted either exactly as the safe path converts it or by
 //! the safe path itself. `tests` compare the two.
 
-use super::Stack;
-use super::names::push_key;
-use super::stack::Type;
+use crate::bridge::keys::push_key;
+use crate::ffi::Stack;
+use crate::ffi::stack::Type;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::ser::{self, Serialize};
 use std::ffi::c_int;

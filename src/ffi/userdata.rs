@@ -1,14 +1,17 @@
 //! The crate's own userdata: component references and `ecs.each` loops, each kind under a tag
 //! of its own, so a block is always read as the type it was made with.
 
+use super::stack::{Fast, Stack};
 use super::stack::{install_destructor, install_direct_access, install_metatable, read_userdata};
-use super::{Fast, Stack};
-use crate::reflect::plan::PlanId;
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::EntityRef;
 use mlua::ffi;
 use std::ffi::c_int;
+
+/// The number of a reflection plan, which the layer above gives meaning to (see
+/// `crate::bridge::plan`).
+pub(crate) type PlanId = u32;
 
 /// The userdata tag of component references. Luau allows 128 tags; mlua uses the lowest ones.
 const REFERENCE: c_int = 100;
@@ -105,15 +108,17 @@ pub(crate) struct Each {
 pub(crate) type Push = for<'s> fn(Stack<'s>, EntityRef<'_>) -> Option<()>;
 
 /// Sets up the tags of `lua`: the metatables of references and loops, and the destructor of
-/// loops. `Index` and `Assign` are the references' `__index` and `__newindex`.
+/// loops. `Index` and `Assign` are the references' `__index` and `__newindex`; `atoms` gives
+/// the field names their atoms (see [`install_direct_access`]).
 pub(crate) fn install<Index: Fast, Assign: Fast>(
     lua: &mlua::Lua,
     reference_metatable: mlua::Table,
+    atoms: super::stack::Atoms,
 ) -> mlua::Result<()> {
     install_metatable(lua, REFERENCE, reference_metatable)?;
     // SAFETY: the metatable's `__index` and `__newindex` are `Index` and `Assign`, which read
     // index 1 with `Stack::reference` (see `crate::api::reference`).
-    unsafe { install_direct_access::<Index, Assign>(lua, REFERENCE)? };
+    unsafe { install_direct_access::<Index, Assign>(lua, REFERENCE, atoms)? };
     let each = lua.create_table()?;
     each.raw_set("__type", "EachLoop")?;
     each.raw_set("__metatable", "EachLoop")?;

@@ -3,10 +3,10 @@
 //! up.
 
 use super::*;
-use crate::fast::stack::produce;
-use crate::fast::test_support::{
+use crate::bridge::test_support::{
     self as support, FLOATS, OTHER_TYPES, Outcome, Rng, Tally, for_types, push_input, table,
 };
+use crate::ffi::stack::produce;
 use crate::reflect::{from_lua, to_lua};
 use bevy_ecs::entity::{EntityGeneration, EntityIndex};
 use bevy_reflect::{FromReflect, GetTypeRegistration, Reflect, TypeRegistry, Typed};
@@ -765,7 +765,7 @@ fn light_userdata_with_another_tag_give_up() {
     let address = high_entity().to_bits() as usize;
     let mut fast = None;
     let input = produce(&vm.lua, |stack| {
-        crate::fast::test_support::push_tagged_light_userdata(&vm.lua, address, 7);
+        crate::bridge::test_support::push_tagged_light_userdata(&vm.lua, address, 7);
         fast = read_leaf(stack, stack.top(), Leaf::Entity);
         Ok::<(), ()>(())
     })

@@ -1,7 +1,7 @@
 //! [`Stack`]: the Lua stack of a running fast function, read and written through Luau's C API.
 //!
 //! Every call into Luau's C API made by the fast path is in this file, behind methods that keep
-//! the API's rules (see the module docs of [`crate::fast`] for the whole safety argument):
+//! the API's rules (see the module docs of [`crate::ffi`] for the whole safety argument):
 //! - a `Stack` exists only inside a call from Luau into one of the crate's C functions, and
 //!   cannot leave it (it borrows the call);
 //! - reads check the index against the stack top and the value's type before they convert;
@@ -9,7 +9,7 @@
 //!   raises a Lua memory error that unwinds through the caller's Rust frames, running their
 //!   destructors, as a C++ exception does through `extern "C-unwind"` functions.
 
-use super::Shared;
+use super::shared::{Shared, running};
 use bevy_ecs::entity::Entity;
 use bevy_math::Vec3;
 use mlua::ffi;
@@ -122,7 +122,7 @@ unsafe fn run<F: Fast>(state: *mut ffi::lua_State, direct: Option<Direct>) -> c_
             ffi::lua_callbacks(state.as_ptr()).addr(),
         )
     };
-    let shared = super::world::running(vm).or_else(|| {
+    let shared = running(vm).or_else(|| {
         // SAFETY: upvalue 1 of a closure made by `closure` or `push_closure` is a light
         // userdata pointing at the VM's `Shared`, which lives as long as the VM.
         unsafe {
@@ -264,7 +264,7 @@ impl<'call> Stack<'call> {
 
     /// The bytes of the string at `index`, when it is one. They stay valid while the string is
     /// on the stack, which the borrow of this call guarantees for arguments. Asks for no atom
-    /// (see [`super::atoms`]).
+    /// (see `crate::bridge::atoms`).
     pub fn string(&self, index: c_int) -> Option<StackStr<'call>> {
         if !self.valid(index) {
             return None;
@@ -742,10 +742,17 @@ type DirectAccess =
 type DirectNamecall =
     unsafe extern "C-unwind" fn(*mut ffi::lua_State, *mut c_void, c_int, *mut u16, c_int) -> c_int;
 
+/// Gives a string its atom (see `crate::bridge::atoms`): a safe function of the layer above,
+/// which Luau's atom callback calls.
+pub(crate) type Atoms = fn(&[u8]) -> Option<i16>;
+
+/// The function that gives strings their atoms, set by the first [`install_direct_access`].
+static ATOMS: std::sync::OnceLock<Atoms> = std::sync::OnceLock::new();
+
 /// Makes `r.key` and `r.key = value` on userdata with `tag` call the tag's `__index` and
 /// `__newindex` fast functions directly, with the key's atom, when the key is a constant
 /// string with an atom; other accesses still go through the metamethods. Also makes Luau ask
-/// the crate for atoms (see [`super::atoms`]).
+/// `atoms` for the atoms of strings (the first function given is used for the whole process).
 ///
 /// # Safety
 /// `__index` and `__newindex` of the tag's metatable (set before) are fast functions `Index`
@@ -753,7 +760,9 @@ type DirectNamecall =
 pub(crate) unsafe fn install_direct_access<Index: Fast, Assign: Fast>(
     lua: &mlua::Lua,
     tag: c_int,
+    atoms: Atoms,
 ) -> mlua::Result<()> {
+    ATOMS.get_or_init(|| atoms);
     unsafe extern "C-unwind" fn useratom(
         _state: *mut ffi::lua_State,
         name: *const std::ffi::c_char,
@@ -762,7 +771,10 @@ pub(crate) unsafe fn install_direct_access<Index: Fast, Assign: Fast>(
         // SAFETY: Luau passes the string's bytes, `len` long.
         let name = unsafe { std::slice::from_raw_parts(name.cast::<u8>(), len) };
         // No Lua runs inside, so nothing foreign can unwind through `catch_unwind`.
-        std::panic::catch_unwind(|| super::atoms::atom(name))
+        let Some(atom) = ATOMS.get() else {
+            return -1;
+        };
+        std::panic::catch_unwind(|| atom(name))
             .ok()
             .flatten()
             .unwrap_or(-1)
@@ -789,18 +801,6 @@ pub(crate) unsafe fn install_direct_access<Index: Fast, Assign: Fast>(
         ));
     }
     Ok(())
-}
-
-/// The address that names `lua`'s VM inside direct-access calls: that of its callbacks.
-pub(crate) fn vm_key(lua: &mlua::Lua) -> mlua::Result<usize> {
-    let mut key = 0;
-    // SAFETY: in a protected call, only computes the address of the VM's callbacks.
-    unsafe {
-        lua.exec_raw::<()>((), |state| {
-            key = ffi::lua_callbacks(state).addr();
-        })?;
-    }
-    Ok(key)
 }
 
 /// Makes Luau drop the `T` in every userdata with `tag` when it is collected.
