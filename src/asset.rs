@@ -125,6 +125,39 @@ impl Script {
     }
 }
 
+/// Runs the entity's [`Script`] as a Parallel Luau actor: its instance lives in one of the
+/// plugin's actor VMs (`LuauScriptingPlugin::actors`), and its `on_update` runs in the parallel
+/// phase of the step, at the same time as the other actor VMs', with read-only world access and
+/// its writes queued (see the README's "Scripts on every core").
+///
+/// ```
+/// # use bevy_asset::AssetServer;
+/// # use bevy_luau::{Script, ScriptActor};
+/// # fn spawn(commands: &mut bevy_ecs::system::Commands, server: &AssetServer) {
+/// commands.spawn((Script::new(server.load("scripts/boid.luau")), ScriptActor));
+/// # }
+/// ```
+///
+/// From Lua: `ecs.spawn({ Script = "scripts/boid.luau", ScriptActor = {} })`.
+///
+/// Adding or removing it on an entity whose script runs re-creates the instance in the other
+/// kind of VM (`on_despawn` in the old one, `on_spawn` in the new one): a `self` table cannot
+/// move between VMs, so its fields start over.
+#[derive(
+    Component, Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize,
+)]
+#[component(on_insert = ScriptActor::changed, on_remove = ScriptActor::changed)]
+pub struct ScriptActor;
+
+impl ScriptActor {
+    /// Asks the next step to put the entity's instance, if it has a script, in the right VM.
+    fn changed(mut world: DeferredWorld, context: HookContext) {
+        if let Some(mut lifecycle) = world.get_resource_mut::<ScriptLifecycle>() {
+            lifecycle.inserted.push(context.entity);
+        }
+    }
+}
+
 /// Entities whose [`Script`] was inserted or removed since the last step.
 #[derive(Resource, Default)]
 pub(crate) struct ScriptLifecycle {

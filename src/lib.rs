@@ -33,8 +33,8 @@ mod vm;
 pub use mlua;
 
 pub use api::events::ScriptEvent;
-pub use asset::Script;
 pub use asset::{LuauScript, LuauScriptLoader, ScriptLoaded};
+pub use asset::{Script, ScriptActor};
 pub use console::{Console, ConsoleError};
 pub use cvar::{
     CVar, CVarChanged, CVarFlags, CVarRegistry, CVarSnapshot, CVarValue, CVarValueError, SV_CHEATS,
@@ -68,9 +68,9 @@ pub mod prelude {
     pub use crate::{
         Action, ActionQueue, CVar, CVarChanged, CVarFlags, CVarRegistry, CVarValue, CVarValueError,
         Console, ConsoleError, ErrorOrigin, GameTemplate, JobCompleted, JobId, LuauScript,
-        LuauScriptingPlugin, Script, ScriptCommand, ScriptConfig, ScriptDiagnosticsPlugin,
-        ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent, ScriptFunctionDoc, ScriptLoaded,
-        ScriptProfiles, ScriptRegistry, ScriptRunner, ScriptValue, ScriptingAppExt,
-        ScriptingSystem, Serde, StatePool,
+        LuauScriptingPlugin, Script, ScriptActor, ScriptCommand, ScriptConfig,
+        ScriptDiagnosticsPlugin, ScriptEngine, ScriptError, ScriptErrorKind, ScriptEvent,
+        ScriptFunctionDoc, ScriptLoaded, ScriptProfiles, ScriptRegistry, ScriptRunner, ScriptValue,
+        ScriptingAppExt, ScriptingSystem, Serde, StatePool,
     };
 }

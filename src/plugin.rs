@@ -52,6 +52,12 @@ pub struct LuauScriptingPlugin {
     /// and `task.wait` all count the fixed clock, since Bevy's `Time` is the fixed one there.
     /// Set it with [`in_schedule`](LuauScriptingPlugin::in_schedule). Default: `None`.
     pub schedule: Option<InternedScheduleLabel>,
+    /// How many actor VMs hold the instances of [`ScriptActor`](crate::ScriptActor) entity
+    /// scripts and run them in the parallel phase; `None` means one per thread that can run
+    /// the phase: the compute task pool's threads plus the main thread (2 on a 2-core machine
+    /// with Bevy's default `TaskPoolPlugin`). Actor VMs are apart from the job pool's
+    /// `workers`, so jobs never wait on the phase. Default: `None`.
+    pub actors: Option<usize>,
 }
 
 impl LuauScriptingPlugin {
@@ -62,6 +68,7 @@ impl LuauScriptingPlugin {
         queue_capacity: 256,
         template: None,
         schedule: None,
+        actors: None,
     };
 
     /// The plugin running the scripting step in `schedule` instead of `Update`:
@@ -150,6 +157,7 @@ impl Plugin for LuauScriptingPlugin {
             .insert_resource(WorkerSettings {
                 workers: self.workers,
                 queue_capacity: self.queue_capacity,
+                actors: self.actors,
             })
             .init_resource::<ScriptRequests>()
             .init_resource::<ScriptRegistry>()
@@ -159,6 +167,8 @@ impl Plugin for LuauScriptingPlugin {
                 self.schedule.unwrap_or_else(|| Update.intern()),
                 scripting_step.in_set(ScriptingSystem),
             );
+        // Scripts spawn actors with `ecs.spawn({ Script = "...", ScriptActor = {} })`.
+        app.register_script_component::<crate::ScriptActor>();
     }
 
     fn finish(&self, app: &mut App) {
@@ -227,6 +237,7 @@ fn apply_template(world: &mut World, dir: &std::path::Path) {
 struct WorkerSettings {
     workers: Option<usize>,
     queue_capacity: usize,
+    actors: Option<usize>,
 }
 
 /// Creates the [`ActionQueue`], [`StatePool`], [`ScriptRunner`] and [`ScriptEngine`] from the
@@ -263,11 +274,14 @@ fn create_engine(world: &mut World) -> bool {
         functions.clone(),
     )
     .and_then(|pool| {
-        let engine = ScriptEngine::create(&config, assets, &functions)?;
+        let actors = settings
+            .actors
+            .unwrap_or_else(crate::engine::actors::default_count);
+        let engine = ScriptEngine::create(&config, assets, &functions, actors)?;
         Ok((pool, engine))
     });
     match created {
-        Ok((pool, engine)) => {
+        Ok((pool, mut engine)) => {
             let runner = ScriptRunner::new(pool.clone(), queue.clone());
             engine.attach_runner(runner.clone());
             crate::console::attach(&engine);

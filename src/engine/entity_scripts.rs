@@ -188,41 +188,43 @@ pub(crate) fn has_work(lua: &Lua, world: &World) -> bool {
             .is_some_and(|s| !s.pending.is_empty() || !s.is_empty())
 }
 
-/// Stage 1 for entity scripts: load changed classes, then create and remove instances.
-pub(crate) fn apply(
-    lua: &Lua,
-    limit: Limits,
-    load: bool,
-    errors: &mut Vec<ScriptError>,
-    loaded: &mut Vec<ScriptLoaded>,
-) {
-    if load {
-        load_versions(lua, limit, errors, loaded);
-    }
-    let lifecycle = crate::runtime::context::with_world(lua, |world| {
+/// The entities whose [`Script`] (or `ScriptActor`) was inserted and removed since the last
+/// step, taken from the world lent to `lua`.
+pub(crate) fn take_lifecycle(lua: &Lua) -> (Vec<Entity>, Vec<Entity>) {
+    crate::runtime::context::with_world(lua, |world| {
         world.get_resource_mut::<ScriptLifecycle>().map(|mut l| {
             (
                 std::mem::take(&mut l.inserted),
                 std::mem::take(&mut l.removed),
             )
         })
-    });
-    let Ok(Some((inserted, removed))) = lifecycle else {
-        return;
-    };
-    for entity in removed {
+    })
+    .ok()
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// Stage 1 for the entity scripts of one VM, part 1: removes the instances of `removed`.
+pub(crate) fn remove(lua: &Lua, removed: &[Entity], limit: Limits) {
+    for &entity in removed {
         despawned(lua, entity, limit);
     }
+}
+
+/// Stage 1 for the entity scripts of one VM, part 2: attaches `inserted` and the entities
+/// still waiting for their script.
+pub(crate) fn attach_all(lua: &Lua, inserted: &[Entity], limit: Limits) {
     let waiting = lua
         .app_data_mut::<EntityScripts>()
         .map(|mut s| std::mem::take(&mut s.waiting))
         .unwrap_or_default();
-    for entity in waiting.into_iter().chain(inserted) {
+    for entity in waiting.into_iter().chain(inserted.iter().copied()) {
         attach(lua, entity, limit);
     }
 }
 
-fn load_versions(
+/// Stage 1 for the entity scripts of one VM, first of all: loads changed classes.
+pub(crate) fn load_versions(
     lua: &Lua,
     limit: Limits,
     errors: &mut Vec<ScriptError>,

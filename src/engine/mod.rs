@@ -1,5 +1,6 @@
 //! The main-thread engine: [`ScriptEngine`], the scripting step, hooks and hot reload.
 
+pub(crate) mod actors;
 pub(crate) mod entity_scripts;
 pub(crate) mod env;
 mod error_log;

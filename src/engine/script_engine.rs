@@ -1,5 +1,6 @@
 //! [`ScriptEngine`]: the main-thread VM and the scripting step.
 
+use super::actors::{Actors, Recipe};
 use super::entity_scripts::{self, EntityScripts};
 use super::env::SharedFunctions;
 use super::scripts::GlobalScripts;
@@ -28,7 +29,7 @@ use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::{Mut, World};
 use bevy_time::Time;
-use mlua::{FromLuaMulti, IntoLua, IntoLuaMulti, Lua, Value};
+use mlua::{FromLua, FromLuaMulti, IntoLua, IntoLuaMulti, Lua, Value};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -56,6 +57,8 @@ pub struct ScriptEngine {
     /// When the frame budget was last reported.
     budget_reported: Option<Instant>,
     frame: u64,
+    /// The actor VMs of `ScriptActor` entity scripts.
+    actors: Actors,
 }
 
 impl std::fmt::Debug for ScriptEngine {
@@ -71,38 +74,31 @@ impl std::fmt::Debug for ScriptEngine {
 impl ScriptEngine {
     /// Creates the engine with a sandboxed VM limited by `config`. `assets` is the asset server
     /// `require` reads modules through; without one, `require` reports that it is missing.
+    /// Its actor VMs, made when the first [`ScriptActor`](crate::ScriptActor) attaches, are one
+    /// per thread that can run the parallel phase.
     pub fn new(config: &ScriptConfig, assets: Option<AssetServer>) -> Result<Self, ScriptError> {
-        Self::create(config, assets, &GameLibraries::default())
+        Self::create(
+            config,
+            assets,
+            &GameLibraries::default(),
+            super::actors::default_count(),
+        )
     }
 
-    /// [`new`](Self::new), with the game's own functions.
+    /// [`new`](Self::new), with the game's own functions and `actors` actor VMs.
     pub(crate) fn create(
         config: &ScriptConfig,
         assets: Option<AssetServer>,
         functions: &GameLibraries,
+        actors: usize,
     ) -> Result<Self, ScriptError> {
-        let lua = vm::new_vm(config, |lua, globals| {
-            crate::api::install_shared(lua, globals)?;
-            functions.install(lua, globals, true)
-        })
-        .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
-        let shared = SharedFunctions::new(&lua)
-            .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
-        lua.set_app_data(shared);
-        lua.set_app_data(Callbacks::default());
-        lua.set_app_data(RequiredModules::default());
-        lua.set_app_data(ModuleEnv(super::env::build));
-        lua.set_app_data(EngineHooks {
-            despawned: entity_scripts::despawned,
-        });
-        lua.set_app_data(EntityScripts::default());
-        lua.set_app_data(ErrorSink::default());
-        lua.set_app_data(CallLimits(config.limits()));
-        lua.set_app_data(crate::runtime::context::ScriptPaths::default());
-        lua.set_app_data(Profiler::new(config.profiling));
-        if let Some(assets) = assets {
-            lua.set_app_data(ModuleReader(assets));
-        }
+        let lua = main_style_vm(config, assets.clone(), functions, true)?;
+        let recipe = Recipe {
+            config: config.clone(),
+            assets,
+            functions: functions.clone(),
+            runner: None,
+        };
         Ok(Self {
             lua,
             config: config.clone(),
@@ -116,16 +112,14 @@ impl ScriptEngine {
             error_log: Default::default(),
             budget_reported: None,
             frame: 0,
+            actors: Actors::new(actors, recipe),
         })
     }
 
-    /// Lets `jobs.run` reach the worker pool.
-    pub(crate) fn attach_runner(&self, runner: crate::runner::ScriptRunner) {
-        let pool = runner.pool().clone();
-        self.lua.set_app_data(crate::api::jobs::Runner {
-            run: Arc::new(move |name: String, args: ScriptValue| runner.call(name, args)),
-            known: Arc::new(move || pool.job_names()),
-        });
+    /// Lets `jobs.run` reach the worker pool, in the main VM and the actor VMs.
+    pub(crate) fn attach_runner(&mut self, runner: crate::runner::ScriptRunner) {
+        attach_runner_to(&self.lua, &runner);
+        self.actors.set_runner(runner);
     }
 
     /// The main VM, for embedding code that needs mlua directly. Code run through it outside
@@ -153,9 +147,17 @@ impl ScriptEngine {
     /// assert_eq!(app.world().resource::<ScriptEngine>().entity_script_instances(), 0);
     /// ```
     pub fn entity_script_instances(&self) -> usize {
-        self.lua
+        let main = self
+            .lua
             .app_data_ref::<EntityScripts>()
-            .map_or(0, |scripts| scripts.instances())
+            .map_or(0, |scripts| scripts.instances());
+        main + self.actors.instances()
+    }
+
+    /// How many [`ScriptActor`](crate::ScriptActor) instances each actor VM holds, by VM;
+    /// empty until the first actor attaches (the actor VMs are made then).
+    pub fn actor_instances(&self) -> Vec<usize> {
+        self.actors.load().to_vec()
     }
 
     /// Runs the Lua handlers of event `name` now, with world access, and returns whether one of
@@ -250,6 +252,9 @@ impl ScriptEngine {
         self.scripts.collect(&self.lua, world, &mut self.errors);
         self.worker_scripts.collect(world, &mut self.errors);
         entity_scripts::collect(&self.lua, world);
+        for actor in self.actors.vms() {
+            entity_scripts::collect(actor, world);
+        }
         let actions = match world.get_resource::<ActionQueue>() {
             Some(queue) => queue.drain_reporting(&mut self.errors),
             None => Vec::new(),
@@ -267,6 +272,7 @@ impl ScriptEngine {
             || has_tasks
             || !actions.is_empty()
             || entity_scripts::has_work(&self.lua, world)
+            || !self.actors.vms().is_empty()
         {
             let lua = self.lua.clone();
             let limit = self.config.limits();
@@ -279,25 +285,25 @@ impl ScriptEngine {
                     self.scripts
                         .apply(&lua, limit, &mut self.errors, &mut self.loaded);
                 }
-                entity_scripts::apply(
-                    &lua,
-                    limit,
-                    workers_ready,
-                    &mut self.errors,
-                    &mut self.loaded,
-                );
+                self.apply_lifecycle(&lua, limit, workers_ready);
                 // 2. Job results, worker commands and other actions, in the order sent.
                 self.apply_actions(&lua, actions, limit);
                 // 3. `task` coroutines whose time has come.
                 scheduler::resume_due(&lua, limit);
-                // 4. Per-frame hooks.
+                self.in_actors(&lua, |actor| scheduler::resume_due(actor, limit));
+                // 4. Per-frame hooks, then the actors' phase.
                 self.run_hooks(&lua, delta);
                 entity_scripts::update(&lua, delta, limit);
+                self.in_actors(&lua, |actor| entity_scripts::update(actor, delta, limit));
                 // 5. Events and registered messages for Lua handlers.
                 self.deliver_events(&lua);
                 // `task.defer`red coroutines, then deferred `commands` in the order issued.
                 scheduler::resume_deferred(&lua, limit);
                 crate::api::commands::apply(&lua);
+                self.in_actors(&lua, |actor| {
+                    scheduler::resume_deferred(actor, limit);
+                    crate::api::commands::apply(actor);
+                });
             });
             if let Err(error) = lent {
                 self.errors.push(error);
@@ -313,6 +319,69 @@ impl ScriptEngine {
         }
         self.flush_errors(world);
         self.account(world, started);
+    }
+
+    /// Stage 1 for entity scripts in every VM: loads changed classes (once the worker scripts
+    /// have loaded), then removes and attaches instances, each in the VM it belongs to.
+    fn apply_lifecycle(&mut self, lua: &Lua, limit: Limits, load: bool) {
+        if load {
+            entity_scripts::load_versions(lua, limit, &mut self.errors, &mut self.loaded);
+            let (errors, loaded) = (&mut self.errors, &mut self.loaded);
+            for vm in 0..self.actors.vms().len() {
+                let ran = self.actors.with_vm(lua, vm, |actor| {
+                    entity_scripts::load_versions(actor, limit, errors, loaded);
+                });
+                errors.extend(ran.err());
+            }
+        }
+        let (inserted, removed) = entity_scripts::take_lifecycle(lua);
+        if inserted.is_empty() && removed.is_empty() {
+            return self.attach_waiting(lua, limit);
+        }
+        let actors = &mut self.actors;
+        let routed = crate::runtime::context::with_world(lua, |world| {
+            actors.route(world, inserted, removed)
+        });
+        let routes = match routed {
+            Ok(routes) => routes,
+            Err(error) => {
+                self.errors
+                    .push(ScriptError::from_lua("bevy_luau", &error, None));
+                return;
+            }
+        };
+        self.errors.extend(routes.error.clone());
+        entity_scripts::remove(lua, &routes.main.removed, limit);
+        for (vm, changes) in routes.actors.iter().enumerate() {
+            let ran = self.actors.with_vm(lua, vm, |actor| {
+                entity_scripts::remove(actor, &changes.removed, limit);
+            });
+            self.errors.extend(ran.err());
+        }
+        entity_scripts::attach_all(lua, &routes.main.inserted, limit);
+        for vm in 0..self.actors.vms().len() {
+            let inserted = routes.actors.get(vm).map_or(&[][..], |c| &c.inserted[..]);
+            let ran = self.actors.with_vm(lua, vm, |actor| {
+                entity_scripts::attach_all(actor, inserted, limit);
+            });
+            self.errors.extend(ran.err());
+        }
+    }
+
+    /// Attaches the entities of every VM still waiting for their script.
+    fn attach_waiting(&mut self, lua: &Lua, limit: Limits) {
+        entity_scripts::attach_all(lua, &[], limit);
+        self.in_actors(lua, |actor| entity_scripts::attach_all(actor, &[], limit));
+    }
+
+    /// Runs `f` in every actor VM in turn, each lent the world through the main VM's borrow;
+    /// what cannot run is an error of the step.
+    fn in_actors(&mut self, lua: &Lua, mut f: impl FnMut(&Lua)) {
+        for vm in 0..self.actors.vms().len() {
+            if let Err(error) = self.actors.with_vm(lua, vm, &mut f) {
+                self.errors.push(error);
+            }
+        }
     }
 
     /// Folds the step's accounting into [`ScriptProfiles`], ends a console `profile` run whose
@@ -332,23 +401,23 @@ impl ScriptEngine {
         {
             let mut profiles = world.get_resource_or_init::<ScriptProfiles>();
             profiles.queued_jobs = queued.unwrap_or_default();
-            if let Some(mut profiler) = self.lua.app_data_mut::<Profiler>() {
-                let ran = profiler.slots().iter().filter(|slot| slot.calls > 0);
-                let figures = ran.clone().map(|slot| StepFigures {
-                    path: &slot.path,
-                    time: slot.time,
-                    calls: slot.calls,
-                    sites: slot
-                        .sites
-                        .iter()
-                        .map(|s| (s.kind, &*s.name, s.time, s.calls))
-                        .collect(),
-                });
-                profiles.add_step(now, step, figures);
-                if over_budget {
-                    spent = ran.map(|slot| (slot.path.to_string(), slot.time)).collect();
-                }
-                profiler.reset();
+            let ran = profile::take_step(std::iter::once(&self.lua).chain(self.actors.vms()));
+            let figures = ran.iter().map(|slot| StepFigures {
+                path: &slot.path,
+                time: slot.time,
+                calls: slot.calls,
+                sites: slot
+                    .sites
+                    .iter()
+                    .map(|s| (s.kind, &*s.name, s.time, s.calls))
+                    .collect(),
+            });
+            profiles.add_step(now, step, figures);
+            if over_budget {
+                spent = ran
+                    .iter()
+                    .map(|slot| (slot.path.to_string(), slot.time))
+                    .collect();
             }
         }
         let game_time = world
@@ -356,17 +425,14 @@ impl ScriptEngine {
             .map_or(0.0, |t| t.elapsed_secs_f64());
         crate::diagnostics::finish_profile(world, game_time);
         if world.resource::<ScriptProfiles>().memory_due(now) {
-            let by_slot = profile::memory(&self.lua);
-            let paths: Vec<Arc<str>> = self
-                .lua
-                .app_data_ref::<Profiler>()
-                .map(|p| p.slots().iter().map(|s| s.path.clone()).collect())
-                .unwrap_or_default();
-            let scripts = paths.iter().map(|p| &**p).zip(by_slot);
-            let memory = self.lua.used_memory();
-            world
-                .resource_mut::<ScriptProfiles>()
-                .set_memory(now, memory, scripts);
+            let vms = || std::iter::once(&self.lua).chain(self.actors.vms());
+            let scripts = profile::memory_by_path(vms());
+            let memory = vms().map(Lua::used_memory).sum();
+            world.resource_mut::<ScriptProfiles>().set_memory(
+                now,
+                memory,
+                scripts.iter().map(|(path, bytes)| (&**path, *bytes)),
+            );
         }
         if let Some(budget) = self.config.frame_budget
             && over_budget
@@ -589,13 +655,51 @@ impl ScriptEngine {
             }
         }
         callbacks::restore(lua, List::Event(name), handlers);
+        let limit = self.config.limits();
         if !consumed {
-            consumed = entity_scripts::event(lua, name, payload, self.config.limits());
+            consumed = entity_scripts::event(lua, name, payload, limit);
+        }
+        if !consumed && !self.actors.vms().is_empty() {
+            consumed = self.actor_event(lua, name, payload);
         }
         if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
             self.errors.append(&mut sink.0);
         }
         (consumed, self.errors.get(errors_before).cloned())
+    }
+
+    /// Runs the actors' `on_event` for one event no handler of the main VM consumed, each actor
+    /// VM in turn with its own copy of the payload; returns whether one consumed it.
+    fn actor_event(&mut self, lua: &Lua, name: &str, payload: &Value) -> bool {
+        let limit = self.config.limits();
+        let payload =
+            match crate::vm::converting(lua, || ScriptValue::from_lua(payload.clone(), lua)) {
+                Ok(payload) => payload,
+                Err(error) => {
+                    self.errors.push(ScriptError::in_crate(
+                        ScriptErrorKind::TypeMismatch,
+                        format!("event `{name}`: the payload cannot reach the actor VMs: {error}"),
+                    ));
+                    return false;
+                }
+            };
+        for vm in 0..self.actors.vms().len() {
+            let ran = self.actors.with_vm(lua, vm, |actor| {
+                match crate::vm::converting(actor, || payload.clone().into_lua(actor)) {
+                    Ok(payload) => Ok(entity_scripts::event(actor, name, &payload, limit)),
+                    Err(error) => Err(ScriptError::in_crate(
+                        ScriptErrorKind::TypeMismatch,
+                        format!("event `{name}`: the payload cannot reach the actor VMs: {error}"),
+                    )),
+                }
+            });
+            match ran {
+                Ok(Ok(true)) => return true,
+                Ok(Ok(false)) => {}
+                Ok(Err(error)) | Err(error) => self.errors.push(error),
+            }
+        }
+        false
     }
 
     /// Calls one callback with a fresh instruction budget; an error is recorded, not returned.
@@ -649,8 +753,10 @@ impl ScriptEngine {
 
     /// Logs the step's errors and writes them as [`ScriptError`] messages.
     pub(crate) fn flush_errors(&mut self, world: &mut World) {
-        if let Some(mut sink) = self.lua.app_data_mut::<ErrorSink>() {
-            self.errors.append(&mut sink.0);
+        for lua in std::iter::once(&self.lua).chain(self.actors.vms()) {
+            if let Some(mut sink) = lua.app_data_mut::<ErrorSink>() {
+                self.errors.append(&mut sink.0);
+            }
         }
         if self.config.profiling && !self.errors.is_empty() {
             let mut profiles = world.get_resource_or_init::<ScriptProfiles>();
@@ -678,4 +784,47 @@ impl ScriptEngine {
             self.loaded.clear();
         }
     }
+}
+
+/// Makes a main-style VM: every library, the game's functions (all of them in the main VM, the
+/// worker functions and stand-ins in an actor VM), and the app data the engine's stages use.
+pub(crate) fn main_style_vm(
+    config: &ScriptConfig,
+    assets: Option<AssetServer>,
+    functions: &GameLibraries,
+    main: bool,
+) -> Result<Lua, ScriptError> {
+    let lua = vm::new_vm(config, |lua, globals| {
+        crate::api::install_shared(lua, globals)?;
+        functions.install(lua, globals, main)
+    })
+    .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
+    let shared = SharedFunctions::new(&lua)
+        .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
+    lua.set_app_data(shared);
+    lua.set_app_data(Callbacks::default());
+    lua.set_app_data(RequiredModules::default());
+    lua.set_app_data(ModuleEnv(super::env::build));
+    lua.set_app_data(EngineHooks {
+        despawned: entity_scripts::despawned,
+    });
+    lua.set_app_data(EntityScripts::default());
+    lua.set_app_data(ErrorSink::default());
+    lua.set_app_data(CallLimits(config.limits()));
+    lua.set_app_data(crate::runtime::context::ScriptPaths::default());
+    lua.set_app_data(Profiler::new(config.profiling));
+    if let Some(assets) = assets {
+        lua.set_app_data(ModuleReader(assets));
+    }
+    Ok(lua)
+}
+
+/// Lets `jobs.run` in `lua` reach the worker pool of `runner`.
+pub(crate) fn attach_runner_to(lua: &Lua, runner: &crate::runner::ScriptRunner) {
+    let pool = runner.pool().clone();
+    let runner = runner.clone();
+    lua.set_app_data(crate::api::jobs::Runner {
+        run: Arc::new(move |name: String, args: ScriptValue| runner.call(name, args)),
+        known: Arc::new(move || pool.job_names()),
+    });
 }

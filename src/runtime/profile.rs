@@ -173,11 +173,6 @@ impl Profiler {
         }
     }
 
-    /// The slots, with this step's totals; [`Self::reset`] zeroes them.
-    pub fn slots(&self) -> &[Slot] {
-        &self.slots
-    }
-
     /// Zeroes the step's totals.
     pub fn reset(&mut self) {
         for slot in &mut self.slots {
@@ -283,15 +278,78 @@ pub(crate) fn entity_span(
     )
 }
 
-/// Bytes each script's code has allocated and not freed, by slot (`None` for scripts past the
-/// category limit).
-pub(crate) fn memory(lua: &Lua) -> Vec<Option<usize>> {
-    let categories: Vec<Option<u8>> = lua
-        .app_data_ref::<Profiler>()
-        .map(|p| p.slots.iter().map(|s| s.category).collect())
-        .unwrap_or_default();
-    categories
-        .iter()
-        .map(|c| c.map(|c| memory::total(lua, c)))
-        .collect()
+/// Bytes each script's code has allocated and not freed in the VMs `vms` (a script that has
+/// instances in several VMs counts in each), by path; `None` for a script past the category
+/// limit of a VM.
+pub(crate) fn memory_by_path<'a>(
+    vms: impl Iterator<Item = &'a Lua>,
+) -> Vec<(Arc<str>, Option<usize>)> {
+    let mut by_path: Vec<(Arc<str>, Option<usize>)> = Vec::new();
+    for lua in vms {
+        let slots: Vec<(Arc<str>, Option<u8>)> = lua
+            .app_data_ref::<Profiler>()
+            .map(|p| {
+                p.slots
+                    .iter()
+                    .map(|s| (s.path.clone(), s.category))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (path, category) in slots {
+            let bytes = category.map(|c| memory::total(lua, c));
+            match by_path.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, total)) => *total = total.zip(bytes).map(|(a, b)| a + b),
+                None => by_path.push((path, bytes)),
+            }
+        }
+    }
+    by_path
+}
+
+/// The step's totals of the scripts that ran in the VMs `vms`, merged by path (a script with
+/// instances in several VMs is one script), and zeroes them for the next step.
+pub(crate) fn take_step<'a>(vms: impl Iterator<Item = &'a Lua>) -> Vec<Slot> {
+    let mut ran: Vec<Slot> = Vec::new();
+    for lua in vms {
+        let Some(mut profiler) = lua.app_data_mut::<Profiler>() else {
+            continue;
+        };
+        for slot in profiler.slots.iter().filter(|slot| slot.calls > 0) {
+            let merged = match ran.iter_mut().position(|r| r.path == slot.path) {
+                Some(at) => &mut ran[at],
+                None => {
+                    ran.push(Slot {
+                        path: slot.path.clone(),
+                        category: slot.category,
+                        time: Duration::ZERO,
+                        calls: 0,
+                        sites: Vec::new(),
+                    });
+                    ran.last_mut().expect("just pushed")
+                }
+            };
+            merged.time += slot.time;
+            merged.calls += slot.calls;
+            for site in &slot.sites {
+                match merged
+                    .sites
+                    .iter_mut()
+                    .find(|s| s.kind == site.kind && s.name == site.name)
+                {
+                    Some(totals) => {
+                        totals.time += site.time;
+                        totals.calls += site.calls;
+                    }
+                    None => merged.sites.push(SiteTotals {
+                        kind: site.kind,
+                        name: site.name.clone(),
+                        time: site.time,
+                        calls: site.calls,
+                    }),
+                }
+            }
+        }
+        profiler.reset();
+    }
+    ran
 }

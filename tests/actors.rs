@@ -1,0 +1,277 @@
+//! Actor scripts (`Script` + `ScriptActor`): their instances live in the actor VMs, spread
+//! evenly, and keep the meaning of every method; hot reload, events, despawn, profiles and a
+//! change of kind on a live entity.
+
+mod common;
+
+use bevy_asset::AssetServer;
+use bevy_ecs::prelude::*;
+use bevy_luau::prelude::*;
+use common::Harness;
+use serde::{Deserialize, Serialize};
+
+#[derive(Component, Serialize, Deserialize, Debug, Clone, PartialEq)]
+struct Counter {
+    value: f64,
+}
+
+const COUNTER: &str = r#"
+local Counter = {}
+
+function Counter:on_spawn()
+    self.count = 0
+    events.emit("spawned", self.entity)
+end
+
+function Counter:on_update(dt)
+    self.count += 1
+    ecs.set(self.entity, "Counter", {value = self.count})
+end
+
+function Counter:on_event(name, payload)
+    if name == "poke" then
+        events.emit("poked", {entity = self.entity, payload = payload})
+    end
+end
+
+function Counter:on_despawn()
+    events.emit("despawned", {entity = self.entity, count = self.count})
+end
+
+return Counter
+"#;
+
+fn harness(actors: usize, files: &[(&str, &str)]) -> Harness {
+    let plugin = LuauScriptingPlugin {
+        actors: Some(actors),
+        ..Default::default()
+    };
+    let mut h = Harness::with_plugin(plugin, files);
+    h.app.register_script_component::<Counter>();
+    h
+}
+
+/// Spawns `n` entities running `path`, as actors when `actor` is set.
+fn spawn(h: &mut Harness, path: &str, n: usize, actor: bool) -> Vec<Entity> {
+    let handle = h
+        .app
+        .world()
+        .resource::<AssetServer>()
+        .load(path.to_owned());
+    (0..n)
+        .map(|_| {
+            let mut entity = h.app.world_mut().spawn(Script::new(handle.clone()));
+            if actor {
+                entity.insert(ScriptActor);
+            }
+            entity.id()
+        })
+        .collect()
+}
+
+fn counter(h: &Harness, entity: Entity) -> Option<f64> {
+    h.app.world().get::<Counter>(entity).map(|c| c.value)
+}
+
+fn engine(h: &Harness) -> &ScriptEngine {
+    h.app.world().resource::<ScriptEngine>()
+}
+
+fn spawned(h: &mut Harness, n: usize) {
+    h.run_until("spawns", |seen| {
+        seen.events.iter().filter(|e| e.name == "spawned").count() >= n
+    });
+}
+
+#[test]
+fn actor_instances_spread_over_the_actor_vms_and_keep_their_self() {
+    let mut h = harness(2, &[("scripts/counter.luau", COUNTER)]);
+    let actors = spawn(&mut h, "scripts/counter.luau", 5, true);
+    let plain = spawn(&mut h, "scripts/counter.luau", 1, false);
+    spawned(&mut h, 6);
+    assert_eq!(engine(&h).actor_instances(), vec![3, 2], "spread evenly");
+    assert_eq!(engine(&h).entity_script_instances(), 6);
+    let before = counter(&h, actors[0]).expect("the actor counts");
+    h.update();
+    h.update();
+    h.assert_no_errors();
+    assert_eq!(counter(&h, actors[0]), Some(before + 2.0), "self is kept");
+    for entity in actors.iter().chain(&plain) {
+        assert_eq!(counter(&h, *entity), counter(&h, actors[0]), "{entity}");
+    }
+}
+
+#[test]
+fn without_actors_no_actor_vm_is_made() {
+    let mut h = harness(2, &[("scripts/counter.luau", COUNTER)]);
+    spawn(&mut h, "scripts/counter.luau", 2, false);
+    spawned(&mut h, 2);
+    assert!(engine(&h).actor_instances().is_empty());
+}
+
+#[test]
+fn actors_get_events_and_say_goodbye() {
+    let mut h = harness(2, &[("scripts/counter.luau", COUNTER)]);
+    let actors = spawn(&mut h, "scripts/counter.luau", 2, true);
+    spawned(&mut h, 2);
+    h.app
+        .world_mut()
+        .write_message(ScriptEvent::new("poke", 7.0));
+    h.run_until("two pokes", |seen| {
+        seen.events.iter().filter(|e| e.name == "poked").count() == 2
+    });
+    for payload in h.payloads("poked") {
+        let ScriptValue::Map(fields) = payload else {
+            panic!("a table: {payload:?}");
+        };
+        assert_eq!(fields.get("payload"), Some(&ScriptValue::Number(7.0)));
+    }
+    h.app.world_mut().despawn(actors[1]);
+    h.run_until_event("despawned");
+    let goodbye = h.payloads("despawned");
+    let ScriptValue::Map(fields) = &goodbye[0] else {
+        panic!("a table: {goodbye:?}");
+    };
+    assert_eq!(fields.get("entity"), Some(&ScriptValue::Entity(actors[1])));
+    h.update();
+    assert_eq!(engine(&h).actor_instances(), vec![1, 0]);
+    h.assert_no_errors();
+}
+
+#[test]
+fn scripts_spawn_actors() {
+    let spawner = r#"
+        for _ = 1, 3 do
+            ecs.spawn({ Script = "scripts/counter.luau", ScriptActor = {} })
+        end
+    "#;
+    let mut h = harness(
+        2,
+        &[
+            ("scripts/counter.luau", COUNTER),
+            ("scripts/spawner.luau", spawner),
+        ],
+    )
+    .scripts(&["scripts/spawner.luau"]);
+    spawned(&mut h, 3);
+    assert_eq!(engine(&h).actor_instances(), vec![2, 1]);
+    h.assert_no_errors();
+}
+
+#[test]
+fn adding_or_removing_script_actor_recreates_the_instance() {
+    let mut h = harness(2, &[("scripts/counter.luau", COUNTER)]);
+    let entity = spawn(&mut h, "scripts/counter.luau", 1, false)[0];
+    spawned(&mut h, 1);
+    for _ in 0..3 {
+        h.update();
+    }
+    assert!(counter(&h, entity).expect("counts") >= 3.0);
+    h.app.world_mut().entity_mut(entity).insert(ScriptActor);
+    h.run_until("a new instance", |seen| {
+        seen.events.iter().filter(|e| e.name == "spawned").count() == 2
+    });
+    assert_eq!(
+        h.payloads("despawned").len(),
+        1,
+        "the old instance said goodbye"
+    );
+    assert_eq!(engine(&h).actor_instances(), vec![1, 0]);
+    assert_eq!(engine(&h).entity_script_instances(), 1);
+    // The new instance spawned and updated once in the frame it attached.
+    assert_eq!(counter(&h, entity), Some(1.0), "self started over");
+    // And back to the main VM.
+    h.app.world_mut().entity_mut(entity).remove::<ScriptActor>();
+    h.run_until("a third instance", |seen| {
+        seen.events.iter().filter(|e| e.name == "spawned").count() == 3
+    });
+    assert_eq!(engine(&h).actor_instances(), vec![0, 0]);
+    assert_eq!(engine(&h).entity_script_instances(), 1);
+    h.assert_no_errors();
+}
+
+#[test]
+fn hot_reload_keeps_the_fields_of_actor_instances() {
+    let mut h = harness(2, &[("scripts/counter.luau", COUNTER)]);
+    let entities = spawn(&mut h, "scripts/counter.luau", 2, true);
+    spawned(&mut h, 2);
+    h.update();
+    let before = counter(&h, entities[1]).expect("counts");
+    h.write(
+        "scripts/counter.luau",
+        &COUNTER.replace("self.count += 1", "self.count += 10"),
+    );
+    let deadline = common::Deadline::new();
+    loop {
+        deadline.check("the new version to take effect");
+        let a = counter(&h, entities[1]).expect("counter");
+        h.update();
+        let b = counter(&h, entities[1]).expect("counter");
+        if b - a == 10.0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(counter(&h, entities[1]).expect("counts") > before + 10.0);
+    assert_eq!(
+        h.payloads("spawned").len(),
+        2,
+        "on_spawn ran once per entity"
+    );
+    h.assert_no_errors();
+}
+
+#[test]
+fn actor_scripts_show_in_the_profiles() {
+    let mut h = harness(2, &[("scripts/counter.luau", COUNTER)]);
+    spawn(&mut h, "scripts/counter.luau", 4, true);
+    spawned(&mut h, 4);
+    h.update();
+    let profiles = h.app.world().resource::<ScriptProfiles>();
+    let profile = profiles
+        .script("scripts/counter.luau")
+        .expect("the actor script has a profile");
+    assert!(profile.calls >= 4, "{profile:?}");
+    assert!(profiles.memory > 0);
+}
+
+#[test]
+fn a_runaway_actor_stops_and_the_others_go_on() {
+    let runaway = r#"
+        local R = {}
+        function R:on_update() while true do end end
+        return R
+    "#;
+    let config = ScriptConfig {
+        time_limit: Some(std::time::Duration::from_millis(20)),
+        ..Default::default()
+    };
+    let plugin = LuauScriptingPlugin {
+        config,
+        actors: Some(2),
+        ..Default::default()
+    };
+    let mut h = Harness::with_plugin(
+        plugin,
+        &[
+            ("scripts/counter.luau", COUNTER),
+            ("scripts/runaway.luau", runaway),
+        ],
+    );
+    h.app.register_script_component::<Counter>();
+    let counters = spawn(&mut h, "scripts/counter.luau", 2, true);
+    spawn(&mut h, "scripts/runaway.luau", 1, true);
+    h.run_until("the runaway to stop", |seen| {
+        seen.errors.iter().any(|e| {
+            e.kind == ScriptErrorKind::InstructionLimit || e.kind == ScriptErrorKind::TimeLimit
+        })
+    });
+    let a = counter(&h, counters[0]).expect("counts");
+    h.update();
+    assert_eq!(counter(&h, counters[0]), Some(a + 1.0), "the others go on");
+    let errors = h.take_errors();
+    assert!(
+        errors.iter().all(|e| e.script == "scripts/runaway.luau"),
+        "{errors:#?}"
+    );
+}
