@@ -24,6 +24,7 @@ function Counter:on_spawn()
 end
 
 function Counter:on_update(dt)
+    assert(dt == time.delta() and time.frame() > 0, "actors see the frame's time")
     self.count += 1
     ecs.set(self.entity, "Counter", {value = self.count})
 end

@@ -241,12 +241,14 @@ impl ScriptEngine {
             .map(|t| (t.delta_secs_f64(), t.elapsed_secs_f64()));
         let (delta, elapsed) = time.unwrap_or_default();
         // Before anything runs Lua: the `time` library and tasks scheduled in any stage read this.
-        StepTime {
+        let time = StepTime {
             delta,
             elapsed,
             frame: self.frame,
+        };
+        for lua in std::iter::once(&self.lua).chain(self.actors.vms()) {
+            time.set(lua);
         }
-        .set(&self.lua);
 
         self.watch_messages(world);
         self.scripts.collect(&self.lua, world, &mut self.errors);
