@@ -276,3 +276,27 @@ fn a_runaway_actor_stops_and_the_others_go_on() {
         "{errors:#?}"
     );
 }
+
+#[test]
+fn outside_an_actor_synchronize_returns_at_once_and_desynchronize_is_an_error() {
+    let script = r#"
+        task.synchronize()
+        events.emit("synchronized")
+        local ok, message = pcall(task.desynchronize)
+        events.emit("desynchronized", { ok = ok, message = tostring(message) })
+    "#;
+    let mut h = harness(2, &[("scripts/main.luau", script)]).scripts(&["scripts/main.luau"]);
+    h.run_until_event("desynchronized");
+    assert_eq!(h.payloads("synchronized").len(), 1);
+    let ScriptValue::Map(fields) = &h.payloads("desynchronized")[0] else {
+        panic!("a table");
+    };
+    assert_eq!(fields.get("ok"), Some(&ScriptValue::Bool(false)));
+    let Some(ScriptValue::String(message)) = fields.get("message") else {
+        panic!("a message: {fields:?}");
+    };
+    assert!(
+        message.contains("task.desynchronize: only an actor script"),
+        "{message}"
+    );
+}

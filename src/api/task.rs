@@ -7,6 +7,8 @@
 //! task.wait()                   -- inside a task: sleeps until the next step; returns the time slept
 //! task.wait(seconds)            -- sleeps until that much game time has passed
 //! task.cancel(thread)           -- stops a task; it is never resumed again
+//! task.synchronize()            -- an actor script: on to the serial part of this step
+//! task.desynchronize()          -- an actor script: back to the next parallel phase
 //! ```
 //! `task.spawn`, `task.defer` and `task.delay` also take a thread instead of a function. They
 //! work from hooks, event handlers, entity script methods and console commands; `task.wait`
@@ -100,8 +102,69 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             .get::<Table>("coroutine")?
             .get::<Function>("yield")?))?;
     task.raw_set("wait", wait)?;
+    install_phases(lua, &task)?;
     task.set_readonly(true);
     globals.raw_set("task", task)
+}
+
+/// `task.synchronize()` and `task.desynchronize()`: an actor script's move to the serial part of
+/// the step and back to the parallel phase. Each suspends the running coroutine (an actor's
+/// `on_update` runs as one) until the engine reaches that part; in the part asked for already,
+/// each returns at once. Outside an actor VM, where everything is serial, `task.synchronize()`
+/// returns at once and `task.desynchronize()` is an error.
+fn install_phases(lua: &Lua, task: &Table) -> mlua::Result<()> {
+    let where_am_i = function::create(lua, "task.synchronize", |lua, ()| {
+        Ok((
+            crate::runtime::context::is_actor_vm(lua),
+            crate::bridge::lent::in_parallel_phase(lua),
+        ))
+    })?;
+    let schedule_phase = function::create(lua, "task.synchronize", |lua, (serial,): (bool,)| {
+        let due = if serial { Due::Serial } else { Due::Parallel };
+        schedule(lua, lua.current_thread(), due, Some(MultiValue::new()))
+    })?;
+    let coroutine = lua.globals().get::<Table>("coroutine")?;
+    let (synchronize, desynchronize): (Function, Function) = lua
+        .load(
+            r#"
+            local where_am_i, schedule, isyieldable, yield = ...
+            local function synchronize()
+                local actor, parallel = where_am_i()
+                if not actor or not parallel then
+                    return
+                end
+                if not isyieldable() then
+                    error("task.synchronize: only a coroutine can move to the serial part (an actor's on_update is one; start others with task.spawn)", 2)
+                end
+                schedule(true)
+                yield()
+            end
+            local function desynchronize()
+                local actor, parallel = where_am_i()
+                if not actor then
+                    error("task.desynchronize: only an actor script (an entity with ScriptActor) runs in the parallel phase", 2)
+                end
+                if parallel then
+                    return
+                end
+                if not isyieldable() then
+                    error("task.desynchronize: only a coroutine can move to the parallel phase (start one with task.spawn)", 2)
+                end
+                schedule(false)
+                yield()
+            end
+            return synchronize, desynchronize
+            "#,
+        )
+        .set_name("=task")
+        .call((
+            where_am_i,
+            schedule_phase,
+            coroutine.get::<Function>("isyieldable")?,
+            coroutine.get::<Function>("yield")?,
+        ))?;
+    task.raw_set("synchronize", synchronize)?;
+    task.raw_set("desynchronize", desynchronize)
 }
 
 fn schedule(lua: &Lua, thread: Thread, due: Due, args: Option<MultiValue>) -> mlua::Result<()> {

@@ -101,3 +101,9 @@ impl Shared {
         self.extension()
     }
 }
+
+/// Whether `lua` runs in the parallel phase. The phase still lends actor VMs the world as
+/// usual, one VM after another, so no VM is in it yet.
+pub(crate) fn in_parallel_phase(_lua: &Lua) -> bool {
+    false
+}

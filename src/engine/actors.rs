@@ -13,18 +13,13 @@ use crate::asset::{Script, ScriptActor};
 use crate::bridge::lent::{lend_world, with_world};
 use crate::error::ScriptError;
 use crate::function::registration::GameLibraries;
+use crate::runtime::context::ActorVm;
 use crate::vm::ScriptConfig;
 use bevy_asset::AssetServer;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use mlua::Lua;
 use std::collections::HashMap;
-
-/// Marks an actor VM (Lua app data).
-///
-/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ActorVm;
 
 /// What makes an actor VM, kept until the first actor needs one.
 #[derive(Clone)]

@@ -22,7 +22,8 @@ use bevy_asset::{AssetEvent, AssetId, Assets, Handle};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_ecs::world::World;
-use mlua::{FromLuaMulti, Function, IntoLuaMulti, Lua, Table, Value};
+use mlua::prelude::LuaThreadStatus as ThreadStatus;
+use mlua::{FromLuaMulti, Function, IntoLuaMulti, Lua, Table, Thread, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -115,6 +116,11 @@ pub(crate) struct EntityScripts {
     despawned: Vec<usize>,
     /// How many instances were ever despawned.
     despawns: Arc<AtomicU64>,
+    /// In an actor VM, the `on_update` coroutines that suspended (`task.synchronize`,
+    /// `task.wait`), by [`Instance::id`]: the instance's next `on_update` waits for them.
+    continuations: HashMap<usize, Thread>,
+    /// A finished coroutine, reset for the next `on_update` instead of making a new one.
+    spare: Option<Thread>,
 }
 
 impl EntityScripts {
@@ -426,14 +432,24 @@ pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: Limits) {
     }
 }
 
+/// How `on_update` is called.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Dispatch {
+    /// A plain call (the main VM).
+    Call,
+    /// As a coroutine, which may suspend to the serial part (`task.synchronize`) or wait; the
+    /// instance's next `on_update` is skipped while it is suspended (an actor VM).
+    Coroutine,
+}
+
 /// Stage 4: `on_update` of every instance, in creation order.
-pub(crate) fn update(lua: &Lua, delta: f64, limit: Limits) {
+pub(crate) fn update(lua: &Lua, delta: f64, limit: Limits, dispatch: Dispatch) {
     // Accounting times runs of instances of the same script, not each instance: one clock
     // read per run keeps it off the per-entity cost. A run ends where the script changes.
     let accounting = lua.app_data_ref::<Profiler>().is_some_and(|p| p.enabled);
     // Whether a subscriber wants the per-instance spans, asked once for the whole dispatch.
     let spans = accounting && profile::spans_wanted();
-    let Some((instances, methods, paths, liveness)) =
+    let Some((instances, methods, paths, liveness, mut continuations, mut spare)) =
         lua.app_data_mut::<EntityScripts>().map(|mut s| {
             let methods: Vec<Option<Method>> = s
                 .classes
@@ -448,7 +464,14 @@ pub(crate) fn update(lua: &Lua, delta: f64, limit: Limits) {
             };
             sweep(&mut s);
             let liveness = Liveness::new(&s);
-            (std::mem::take(&mut s.instances), methods, paths, liveness)
+            (
+                std::mem::take(&mut s.instances),
+                methods,
+                paths,
+                liveness,
+                std::mem::take(&mut s.continuations),
+                s.spare.take(),
+            )
         })
     else {
         return;
@@ -475,10 +498,43 @@ pub(crate) fn update(lua: &Lua, delta: f64, limit: Limits) {
         let _span = spans
             .then(|| profile::entity_span(&paths[instance.class], "on_update", instance.entity));
         let _entered = _span.as_ref().map(tracing::Span::enter);
-        call_method::<()>(lua, instance, method, None, limit, delta);
+        match dispatch {
+            Dispatch::Call => {
+                call_method::<()>(lua, instance, method, None, limit, delta);
+            }
+            Dispatch::Coroutine => {
+                let id = instance.id();
+                if let Some(suspended) = continuations.get(&id) {
+                    if suspended.status() == ThreadStatus::Resumable {
+                        continue;
+                    }
+                    continuations.remove(&id);
+                }
+                let thread = match spare.take() {
+                    Some(thread) if thread.reset(method.function.clone()).is_ok() => Ok(thread),
+                    _ => lua.create_thread(method.function.clone()),
+                };
+                let Ok(thread) = thread else {
+                    continue;
+                };
+                resume_method(lua, instance, method, &thread, limit, delta);
+                match thread.status() {
+                    ThreadStatus::Resumable => {
+                        continuations.insert(id, thread);
+                    }
+                    ThreadStatus::Finished => spare = Some(thread),
+                    _ => {}
+                }
+            }
+        }
     }
     if let Some((_, Some(mut account))) = run.take() {
         account.calls(calls);
+    }
+    if let Some(mut s) = lua.app_data_mut::<EntityScripts>() {
+        continuations.retain(|_, thread| thread.status() == ThreadStatus::Resumable);
+        s.continuations = continuations;
+        s.spare = spare;
     }
     restore(lua, instances);
 }
@@ -557,16 +613,45 @@ fn call_method<R: FromLuaMulti>(
     let call = || method.function.call::<R>((&instance.this, args));
     let (result, exhausted) = call_as(lua, Some(caller), site, limit, call);
     result
-        .map_err(|error| {
-            let path = lua
-                .app_data_ref::<EntityScripts>()
-                .map(|s| s.classes[instance.class].path.clone())
-                .unwrap_or_else(|| Arc::from("entity script"));
-            let mut error = ScriptError::from_lua(&path, &error, exhausted);
-            error.message = format!("entity {}: {}", instance.entity, error.message);
-            report(lua, error);
-        })
+        .map_err(|error| report_method_error(lua, instance, &error, exhausted))
         .ok()
+}
+
+/// Resumes `thread`, a coroutine of `method`, for one instance's `on_update`: as
+/// [`call_method`], but the call may suspend.
+fn resume_method(
+    lua: &Lua,
+    instance: &Instance,
+    method: &Method,
+    thread: &Thread,
+    limit: Limits,
+    delta: f64,
+) {
+    let caller = Caller {
+        script: method.version,
+        entity: Some(instance.entity),
+    };
+    let call = || thread.resume::<()>((&instance.this, delta));
+    let (result, exhausted) = call_as(lua, Some(caller), None, limit, call);
+    if let Err(error) = result {
+        report_method_error(lua, instance, &error, exhausted);
+    }
+}
+
+/// Reports an error of one instance's method, naming the entity.
+fn report_method_error(
+    lua: &Lua,
+    instance: &Instance,
+    error: &mlua::Error,
+    exhausted: Option<ScriptErrorKind>,
+) {
+    let path = lua
+        .app_data_ref::<EntityScripts>()
+        .map(|s| s.classes[instance.class].path.clone())
+        .unwrap_or_else(|| Arc::from("entity script"));
+    let mut error = ScriptError::from_lua(&path, error, exhausted);
+    error.message = format!("entity {}: {}", instance.entity, error.message);
+    report(lua, error);
 }
 
 /// Registers the lifecycle queue the [`Script`] hooks write to.

@@ -1,7 +1,7 @@
 //! [`ScriptEngine`]: the main-thread VM and the scripting step.
 
 use super::actors::{Actors, Recipe};
-use super::entity_scripts::{self, EntityScripts};
+use super::entity_scripts::{self, Dispatch, EntityScripts};
 use super::env::SharedFunctions;
 use super::scripts::GlobalScripts;
 use super::worker_scripts::WorkerScripts;
@@ -295,8 +295,8 @@ impl ScriptEngine {
                 self.in_actors(&lua, |actor| scheduler::resume_due(actor, limit));
                 // 4. Per-frame hooks, then the actors' phase.
                 self.run_hooks(&lua, delta);
-                entity_scripts::update(&lua, delta, limit);
-                self.in_actors(&lua, |actor| entity_scripts::update(actor, delta, limit));
+                entity_scripts::update(&lua, delta, limit, Dispatch::Call);
+                self.actor_phase(&lua, delta, limit);
                 // 5. Events and registered messages for Lua handlers.
                 self.deliver_events(&lua);
                 // `task.defer`red coroutines, then deferred `commands` in the order issued.
@@ -365,6 +365,35 @@ impl ScriptEngine {
             let inserted = routes.actors.get(vm).map_or(&[][..], |c| &c.inserted[..]);
             let ran = self.actors.with_vm(lua, vm, |actor| {
                 entity_scripts::attach_all(actor, inserted, limit);
+            });
+            self.errors.extend(ran.err());
+        }
+    }
+
+    /// Stage 4, after the main VM's `on_update`s: the actors' parallel phase, then the writes
+    /// it queued, then the serial part, where the `on_update`s that called `task.synchronize()`
+    /// go on, ordered by entity, each in its own VM with the world lent as usual.
+    fn actor_phase(&mut self, lua: &Lua, delta: f64, limit: Limits) {
+        if self.actors.vms().is_empty() {
+            return;
+        }
+        self.in_actors(lua, |actor| {
+            scheduler::resume_parallel(actor, limit);
+            entity_scripts::update(actor, delta, limit, Dispatch::Coroutine);
+        });
+        let mut synchronized = Vec::new();
+        for (vm, actor) in self.actors.vms().iter().enumerate() {
+            synchronized.extend(
+                scheduler::take_synchronized(actor)
+                    .into_iter()
+                    .map(|task| (vm, task)),
+            );
+        }
+        // Stable: by entity, then as the VMs and the calls came.
+        synchronized.sort_by_key(|(_, task)| task.entity());
+        for (vm, task) in synchronized {
+            let ran = self.actors.with_vm(lua, vm, |actor| {
+                scheduler::resume_synchronized(actor, task, limit);
             });
             self.errors.extend(ran.err());
         }

@@ -194,6 +194,17 @@ pub(crate) fn caller_path(lua: &Lua, caller: Option<Caller>, fallback: &str) -> 
         .unwrap_or_else(|| Arc::from(fallback))
 }
 
+/// Marks an actor VM, which holds the instances of `ScriptActor` entity scripts.
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ActorVm;
+
+/// Whether `lua` is an actor VM.
+pub(crate) fn is_actor_vm(lua: &Lua) -> bool {
+    lua.app_data_ref::<ActorVm>().is_some()
+}
+
 /// Errors raised where no caller can take them (a method called from inside `ecs.despawn`),
 /// written as messages at the end of the step.
 ///

@@ -30,6 +30,23 @@ pub(crate) enum Due {
     At(f64),
     /// At the end of the running step.
     EndOfStep,
+    /// In the serial part of the running step, after the parallel phase (`task.synchronize`).
+    Serial,
+    /// In the next parallel phase (`task.desynchronize`).
+    Parallel,
+}
+
+/// Which tasks a stage of the step resumes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Moment {
+    /// Stage 3: those waiting for a frame or a moment of game time.
+    Due,
+    /// The end of the step: the deferred ones.
+    EndOfStep,
+    /// The serial part: those that synchronized.
+    Serial,
+    /// The parallel phase: those that desynchronized.
+    Parallel,
 }
 
 /// One suspended coroutine and what to resume it with.
@@ -117,13 +134,15 @@ impl Scheduler {
         self.cancelled.push(cancel);
     }
 
-    /// Takes the tasks due now, in the order they were scheduled.
-    fn take_due(&mut self, end_of_step: bool, step: StepTime) -> Vec<Task> {
+    /// Takes the tasks due at `moment`, in the order they were scheduled.
+    fn take_due(&mut self, moment: Moment, step: StepTime) -> Vec<Task> {
         let (now, frame) = (step.elapsed, step.frame);
         let is_due = |task: &Task| match task.due {
-            Due::After(scheduled) => !end_of_step && frame > scheduled,
-            Due::At(time) => !end_of_step && time <= now,
-            Due::EndOfStep => end_of_step,
+            Due::After(scheduled) => moment == Moment::Due && frame > scheduled,
+            Due::At(time) => moment == Moment::Due && time <= now,
+            Due::EndOfStep => moment == Moment::EndOfStep,
+            Due::Serial => moment == Moment::Serial,
+            Due::Parallel => moment == Moment::Parallel,
         };
         if !self.tasks.iter().any(is_due) {
             return Vec::new();
@@ -141,9 +160,43 @@ impl Scheduler {
 pub(crate) fn resume_due(lua: &Lua, limit: Limits) {
     let due = lua
         .app_data_mut::<Scheduler>()
-        .map(|mut s| s.take_due(false, StepTime::of(lua)))
+        .map(|mut s| s.take_due(Moment::Due, StepTime::of(lua)))
         .unwrap_or_default();
     run(lua, due, limit);
+}
+
+/// The parallel phase of an actor VM: resumes the tasks that desynchronized.
+pub(crate) fn resume_parallel(lua: &Lua, limit: Limits) {
+    let due = lua
+        .app_data_mut::<Scheduler>()
+        .map(|mut s| s.take_due(Moment::Parallel, StepTime::of(lua)))
+        .unwrap_or_default();
+    run(lua, due, limit);
+}
+
+/// A task that synchronized, waiting for the serial part of the step.
+pub(crate) struct Synchronized(Task);
+
+impl Synchronized {
+    /// The entity whose script the task belongs to, which orders the serial part.
+    pub fn entity(&self) -> Option<Entity> {
+        self.0.caller.and_then(|c| c.entity)
+    }
+}
+
+/// The tasks of `lua` that synchronized in the parallel phase, in the order they did.
+pub(crate) fn take_synchronized(lua: &Lua) -> Vec<Synchronized> {
+    lua.app_data_mut::<Scheduler>()
+        .map(|mut s| s.take_due(Moment::Serial, StepTime::of(lua)))
+        .unwrap_or_default()
+        .into_iter()
+        .map(Synchronized)
+        .collect()
+}
+
+/// The serial part: resumes one task that synchronized, in `lua`, the VM it belongs to.
+pub(crate) fn resume_synchronized(lua: &Lua, task: Synchronized, limit: Limits) {
+    run(lua, vec![task.0], limit);
 }
 
 /// The end of the step: resumes deferred tasks, including ones they defer in turn, for at most
@@ -152,7 +205,7 @@ pub(crate) fn resume_deferred(lua: &Lua, limit: Limits) {
     for _ in 0..DEFER_ROUNDS {
         let due = lua
             .app_data_mut::<Scheduler>()
-            .map(|mut s| s.take_due(true, StepTime::of(lua)))
+            .map(|mut s| s.take_due(Moment::EndOfStep, StepTime::of(lua)))
             .unwrap_or_default();
         if due.is_empty() {
             return;
