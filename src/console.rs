@@ -198,13 +198,8 @@ impl Console {
 }
 
 /// Lets the main VM's `console.execute` and `console.register` reach the console.
-pub(crate) fn attach(engine: &ScriptEngine) {
-    attach_to(engine.lua());
-}
-
-/// Lets `console.execute` in `lua`, a main-style VM, run console lines.
-pub(crate) fn attach_to(lua: &mlua::Lua) {
-    lua.set_app_data(ConsoleHooks {
+pub(crate) fn attach(engine: &mut ScriptEngine) {
+    engine.attach_console(ConsoleHooks {
         execute: |lua, line| run(&Reach::Lua(lua), line).map_err(|e| e.to_string()),
         builtin: |name| BUILTINS.iter().any(|(b, _)| *b == name),
     });

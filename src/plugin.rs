@@ -284,7 +284,7 @@ fn create_engine(world: &mut World) -> bool {
         Ok((pool, mut engine)) => {
             let runner = ScriptRunner::new(pool.clone(), queue.clone());
             engine.attach_runner(runner.clone());
-            crate::console::attach(&engine);
+            crate::console::attach(&mut engine);
             world.insert_resource(queue);
             world.insert_resource(pool);
             world.insert_resource(runner);

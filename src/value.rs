@@ -13,13 +13,11 @@ use std::fmt;
 
 use bevy_ecs::entity::Entity;
 use bevy_math::Vec3;
-use mlua::{FromLua, IntoLua, LightUserData, Lua, Value};
+use mlua::{IntoLua, LightUserData, Lua, Value};
 use serde::{Deserialize, Serialize};
 
 mod from_lua;
 pub(crate) mod size;
-
-pub(crate) use from_lua::is_identifier;
 
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!(
@@ -254,10 +252,18 @@ impl IntoLua for ScriptValue {
     }
 }
 
-impl FromLua for ScriptValue {
-    fn from_lua(value: Value, _lua: &Lua) -> mlua::Result<Self> {
-        from_lua::convert(value)
-    }
+/// Whether `key` can be written bare in Lua (`{key = 1}`, `t.key`).
+pub(crate) fn is_identifier(key: &str) -> bool {
+    const KEYWORDS: [&str; 21] = [
+        "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
+        "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+    ];
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !KEYWORDS.contains(&key)
 }
 
 /// Lua-like and compact: `{a = 1, b = "x"}`, `{1, 2}`, `vector(1, 2, 3)`, `Entity(5v0)`.

@@ -34,32 +34,10 @@ fn unsafe_code_lives_in_ffi_only() {
     assert_none("`unsafe` code outside src/ffi/", &offenders);
 }
 
-/// The circles that `no_file_imports_in_a_circle` found when it was written, each owed a split:
-/// a new circle fails the test, and so does one listed here that is gone, so the list only
-/// shrinks.
-const KNOWN_CIRCLES: &[&str] = &[
-    // `value.rs` calls `from_lua::convert`; `value/from_lua.rs` uses `super::ScriptValue`.
-    "src/value/from_lua.rs -> src/value.rs -> src/value/from_lua.rs",
-    // `cvar/registry.rs` reaches `cvar/value.rs` through `cvar/mod.rs`'s re-export
-    // (`super::{CVarChanged, CVarValue}`), and `cvar/mod.rs` re-exports `registry::`.
-    "src/cvar/mod.rs -> src/cvar/registry.rs -> src/cvar/mod.rs",
-];
-
 #[test]
 fn no_file_imports_in_a_circle() {
     let circles = import_circles(&crate_source());
-    let new: Vec<&str> = circles
-        .iter()
-        .map(String::as_str)
-        .filter(|circle| !KNOWN_CIRCLES.contains(circle))
-        .collect();
-    assert_none("files that import each other in a circle", &new);
-    let gone: Vec<&str> = KNOWN_CIRCLES
-        .iter()
-        .copied()
-        .filter(|known| !circles.iter().any(|circle| circle == known))
-        .collect();
-    assert_none("these circles are gone; take them off KNOWN_CIRCLES", &gone);
+    assert_none("files that import each other in a circle", &circles);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use super::{CVarChanged, CVarValue};
+use super::value::{CVarChanged, CVarValue};
 
 bitflags::bitflags! {
     /// How a console variable behaves.

@@ -13,7 +13,7 @@ use crate::asset::{Script, ScriptActor};
 use crate::bridge::lent::{lend_world, with_world};
 use crate::error::ScriptError;
 use crate::function::registration::GameLibraries;
-use crate::runtime::context::ActorVm;
+use crate::runtime::context::{ActorVm, ConsoleHooks};
 use crate::vm::ScriptConfig;
 use bevy_asset::AssetServer;
 use bevy_ecs::entity::Entity;
@@ -29,6 +29,8 @@ pub(crate) struct Recipe {
     pub functions: GameLibraries,
     /// Lets `jobs.run` reach the worker pool, once the plugin attached it.
     pub runner: Option<crate::runner::ScriptRunner>,
+    /// Lets `console.execute` reach the console, once the plugin attached it.
+    pub console: Option<ConsoleHooks>,
 }
 
 /// The actor VMs and which entity's instance lives in which.
@@ -84,7 +86,7 @@ impl Actors {
     /// Gives the VMs made from now on the worker pool.
     pub fn set_runner(&mut self, runner: crate::runner::ScriptRunner) {
         for lua in &self.vms {
-            super::script_engine::attach_runner_to(lua, &runner);
+            super::vms::attach_runner_to(lua, &runner);
         }
         self.recipe.runner = Some(runner);
     }
@@ -92,6 +94,14 @@ impl Actors {
     /// Instances per actor VM.
     pub fn load(&self) -> &[usize] {
         &self.load
+    }
+
+    /// Gives every actor VM, made or to be made, the console's hooks.
+    pub fn set_console(&mut self, hooks: ConsoleHooks) {
+        for lua in &self.vms {
+            lua.set_app_data(hooks);
+        }
+        self.recipe.console = Some(hooks);
     }
 
     /// How many instances live in actor VMs.
@@ -174,16 +184,18 @@ impl Actors {
 
     fn make_vms(&mut self) -> Result<(), ScriptError> {
         while self.vms.len() < self.count {
-            let lua = super::script_engine::main_style_vm(
+            let lua = super::vms::main_style_vm(
                 &self.recipe.config,
                 self.recipe.assets.clone(),
                 &self.recipe.functions,
                 false,
             )?;
             if let Some(runner) = &self.recipe.runner {
-                super::script_engine::attach_runner_to(&lua, runner);
+                super::vms::attach_runner_to(&lua, runner);
             }
-            crate::console::attach_to(&lua);
+            if let Some(hooks) = self.recipe.console {
+                lua.set_app_data(hooks);
+            }
             lua.set_app_data(ActorVm);
             self.vms.push(lua);
             self.load.push(0);

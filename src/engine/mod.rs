@@ -6,6 +6,7 @@ pub(crate) mod env;
 mod error_log;
 mod script_engine;
 pub(crate) mod scripts;
+mod vms;
 pub(crate) mod worker_scripts;
 
 pub use script_engine::ScriptEngine;

@@ -2,11 +2,10 @@
 
 use super::actors::{Actors, Recipe};
 use super::entity_scripts::{self, Dispatch, EntityScripts};
-use super::env::SharedFunctions;
 use super::scripts::GlobalScripts;
+use super::vms::{attach_runner_to, main_style_vm};
 use super::worker_scripts::WorkerScripts;
 use crate::api::events::ScriptEvent;
-use crate::api::require::{ModuleEnv, ModuleReader, RequiredModules};
 use crate::asset::ScriptLoaded;
 use crate::cvar::{CVarChanged, CVarFlags, CVarRegistry};
 use crate::diagnostics::{ScriptBudgetExceeded, ScriptProfiles, StepFigures};
@@ -17,20 +16,19 @@ use crate::registry::{MessageSource, ScriptRegistry};
 use crate::runner::JobCompleted;
 use crate::runtime::callbacks::{self, Callback, Callbacks, List};
 use crate::runtime::context::{
-    CallLimits, Caller, EngineHooks, ErrorSink, StepTime, call_as, lend_world, report,
+    Caller, ConsoleHooks, ErrorSink, StepTime, call_as, lend_world, report,
 };
-use crate::runtime::profile::{self, Profiler, Site};
+use crate::runtime::profile::{self, Site};
 use crate::runtime::scheduler::{self, Scheduler};
 use crate::value::ScriptValue;
 use crate::vm::Limits;
-use crate::vm::{self, ScriptConfig};
+use crate::vm::ScriptConfig;
 use bevy_asset::AssetServer;
 use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::{Mut, World};
 use bevy_time::Time;
 use mlua::{FromLua, FromLuaMulti, IntoLua, IntoLuaMulti, Lua, Value};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The main-thread Luau VM, its loaded scripts and their hooks.
@@ -98,6 +96,7 @@ impl ScriptEngine {
             assets,
             functions: functions.clone(),
             runner: None,
+            console: None,
         };
         Ok(Self {
             lua,
@@ -120,6 +119,13 @@ impl ScriptEngine {
     pub(crate) fn attach_runner(&mut self, runner: crate::runner::ScriptRunner) {
         attach_runner_to(&self.lua, &runner);
         self.actors.set_runner(runner);
+    }
+
+    /// Lets `console.execute` and `console.register` reach the console, in the main VM and
+    /// the actor VMs.
+    pub(crate) fn attach_console(&mut self, hooks: ConsoleHooks) {
+        self.lua.set_app_data(hooks);
+        self.actors.set_console(hooks);
     }
 
     /// The main VM, for embedding code that needs mlua directly. Code run through it outside
@@ -815,47 +821,4 @@ impl ScriptEngine {
             self.loaded.clear();
         }
     }
-}
-
-/// Makes a main-style VM: every library, the game's functions (all of them in the main VM, the
-/// worker functions and stand-ins in an actor VM), and the app data the engine's stages use.
-pub(crate) fn main_style_vm(
-    config: &ScriptConfig,
-    assets: Option<AssetServer>,
-    functions: &GameLibraries,
-    main: bool,
-) -> Result<Lua, ScriptError> {
-    let lua = vm::new_vm(config, |lua, globals| {
-        crate::api::install_shared(lua, globals)?;
-        functions.install(lua, globals, main)
-    })
-    .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
-    let shared = SharedFunctions::new(&lua)
-        .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
-    lua.set_app_data(shared);
-    lua.set_app_data(Callbacks::default());
-    lua.set_app_data(RequiredModules::default());
-    lua.set_app_data(ModuleEnv(super::env::build));
-    lua.set_app_data(EngineHooks {
-        despawned: entity_scripts::despawned,
-    });
-    lua.set_app_data(EntityScripts::default());
-    lua.set_app_data(ErrorSink::default());
-    lua.set_app_data(CallLimits(config.limits()));
-    lua.set_app_data(crate::runtime::context::ScriptPaths::default());
-    lua.set_app_data(Profiler::new(config.profiling));
-    if let Some(assets) = assets {
-        lua.set_app_data(ModuleReader(assets));
-    }
-    Ok(lua)
-}
-
-/// Lets `jobs.run` in `lua` reach the worker pool of `runner`.
-pub(crate) fn attach_runner_to(lua: &Lua, runner: &crate::runner::ScriptRunner) {
-    let pool = runner.pool().clone();
-    let runner = runner.clone();
-    lua.set_app_data(crate::api::jobs::Runner {
-        run: Arc::new(move |name: String, args: ScriptValue| runner.call(name, args)),
-        known: Arc::new(move || pool.job_names()),
-    });
 }

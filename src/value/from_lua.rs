@@ -2,7 +2,7 @@
 //! where.
 
 use super::size::SizeLimit;
-use super::{ScriptValue, entity_from_light_userdata};
+use super::{ScriptValue, entity_from_light_userdata, is_identifier};
 use bevy_math::Vec3;
 use mlua::{Table, Value};
 use std::collections::BTreeMap;
@@ -175,24 +175,16 @@ fn article(name: &str) -> &'static str {
     }
 }
 
-/// Whether `key` can be written bare in Lua (`{key = 1}`, `t.key`).
-pub(crate) fn is_identifier(key: &str) -> bool {
-    const KEYWORDS: [&str; 21] = [
-        "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
-        "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
-    ];
-    let mut chars = key.chars();
-    chars
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !KEYWORDS.contains(&key)
-}
-
 fn key_segment(key: &str) -> String {
     if is_identifier(key) {
         format!(".{key}")
     } else {
         format!("[{key:?}]")
+    }
+}
+
+impl mlua::FromLua for ScriptValue {
+    fn from_lua(value: Value, _lua: &mlua::Lua) -> mlua::Result<Self> {
+        convert(value)
     }
 }
