@@ -368,6 +368,7 @@ mod entity_serde {
 #[cfg(test)]
 mod tests {
     use bevy_ecs::entity::{EntityGeneration, EntityIndex};
+    use mlua::FromLua;
 
     use super::*;
 
