@@ -8,7 +8,9 @@ use bevy_ecs::entity::Entity;
 use bevy_ecs::lifecycle::HookContext;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::DeferredWorld;
-use bevy_reflect::TypePath;
+use bevy_ecs::reflect::ReflectComponent;
+use bevy_reflect::std_traits::ReflectDefault;
+use bevy_reflect::{Reflect, TypePath};
 use std::sync::Arc;
 
 /// The source of a `.lua` or `.luau` file, loaded through Bevy's asset server.
@@ -143,10 +145,9 @@ impl Script {
 /// Adding or removing it on an entity whose script runs re-creates the instance in the other
 /// kind of VM (`on_despawn` in the old one, `on_spawn` in the new one): a `self` table cannot
 /// move between VMs, so its fields start over.
-#[derive(
-    Component, Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Component, Reflect, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[component(on_insert = ScriptActor::changed, on_remove = ScriptActor::changed)]
+#[reflect(Component, Default, Debug, PartialEq)]
 pub struct ScriptActor;
 
 impl ScriptActor {

@@ -167,8 +167,9 @@ impl Plugin for LuauScriptingPlugin {
                 self.schedule.unwrap_or_else(|| Update.intern()),
                 scripting_step.in_set(ScriptingSystem),
             );
-        // Scripts spawn actors with `ecs.spawn({ Script = "...", ScriptActor = {} })`.
-        app.register_script_component::<crate::ScriptActor>();
+        // Scripts spawn actors with `ecs.spawn({ Script = "...", ScriptActor = {} })`; with
+        // `reflect_auto_register` the type is registered already, this is for apps without it.
+        app.register_type::<crate::ScriptActor>();
     }
 
     fn finish(&self, app: &mut App) {
