@@ -300,3 +300,21 @@ fn outside_an_actor_synchronize_returns_at_once_and_desynchronize_is_an_error() 
         "{message}"
     );
 }
+
+#[test]
+fn the_compute_pool_runs_tasks_on_threads_of_its_own() {
+    // The parallel phase runs on the compute pool; without bevy_tasks' `multi_threaded`
+    // feature a pool has no threads and the phase would quietly run serially.
+    let h = harness(2, &[]);
+    let (send, receive) = std::sync::mpsc::channel();
+    bevy_tasks::ComputeTaskPool::get()
+        .spawn(async move {
+            let _ = send.send(std::thread::current().name().map(str::to_owned));
+        })
+        .detach();
+    let name = receive
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("a pool thread runs the task");
+    assert_ne!(name.as_deref(), std::thread::current().name());
+    drop(h);
+}
