@@ -318,3 +318,35 @@ fn the_compute_pool_runs_tasks_on_threads_of_its_own() {
     assert_ne!(name.as_deref(), std::thread::current().name());
     drop(h);
 }
+
+#[test]
+fn actor_scripts_cannot_register_global_callbacks() {
+    let actor = r#"
+        local A = {}
+        function A:on_spawn()
+            local refused = {}
+            for name, register in {
+                hooks = function() hooks.on_update(function() end) end,
+                events = function() events.on("x", function() end) end,
+                cvar = function() cvar.on_change("x", function() end) end,
+                console = function() console.register("x", function() end) end,
+            } do
+                local ok, message = pcall(register)
+                if not ok and string.find(tostring(message), "not available in actor scripts", 1, true) then
+                    table.insert(refused, name)
+                end
+            end
+            table.sort(refused)
+            events.emit("refused", table.concat(refused, ","))
+        end
+        return A
+    "#;
+    let mut h = harness(2, &[("scripts/actor.luau", actor)]);
+    spawn(&mut h, "scripts/actor.luau", 1, true);
+    h.run_until_event("refused");
+    assert_eq!(
+        h.payloads("refused"),
+        vec![ScriptValue::String("console,cvar,events,hooks".into())]
+    );
+    h.assert_no_errors();
+}

@@ -95,6 +95,12 @@ pub(crate) fn install_for_script(lua: &Lua, env: &Table, owner: &Owner) -> mlua:
                     ),
                 ));
             }
+            if crate::runtime::context::is_actor_vm(lua) {
+                return Err(lua_error(
+                    ScriptErrorKind::Runtime,
+                    "`console.register` is not available in actor scripts (their VM runs no console commands); register commands from a global script",
+                ));
+            }
             let help = help.unwrap_or_default();
             if help.len() > MAX_TEXT {
                 return Err(lua_error(

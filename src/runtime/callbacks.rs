@@ -99,6 +99,19 @@ pub(crate) fn register(
     owner: Owner,
     function: Function,
 ) -> mlua::Result<Connection> {
+    if crate::runtime::context::is_actor_vm(lua) {
+        let (name, instead) = match list {
+            List::Update => ("hooks.on_update", "the script's on_update method"),
+            List::Event(_) => ("events.on", "the script's on_event method"),
+            List::CVar(_) => ("cvar.on_change", "a global script"),
+        };
+        return Err(crate::error::lua_error(
+            crate::error::ScriptErrorKind::Runtime,
+            format!(
+                "`{name}` is not available in actor scripts (their VM runs no global callbacks); use {instead}"
+            ),
+        ));
+    }
     let alive = Arc::new(AtomicBool::new(true));
     let callback = Callback {
         owner,
