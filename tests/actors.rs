@@ -350,3 +350,65 @@ fn actor_scripts_cannot_register_global_callbacks() {
     );
     h.assert_no_errors();
 }
+
+/// Runs `actors` actor VMs over 6 entities running `script` for `frames` frames after they
+/// spawned, and returns each entity's `Counter`.
+fn counters_after(actors: usize, script: &str, frames: usize) -> Vec<Option<f64>> {
+    let mut h = harness(actors, &[("scripts/actor.luau", script)]);
+    let entities = spawn(&mut h, "scripts/actor.luau", 6, true);
+    spawned(&mut h, 6);
+    for _ in 0..frames {
+        h.update();
+    }
+    h.assert_no_errors();
+    entities.iter().map(|e| counter(&h, *e)).collect()
+}
+
+#[test]
+fn random_numbers_do_not_depend_on_the_actor_count() {
+    let script = r#"
+        local A = {}
+        function A:on_spawn()
+            events.emit("spawned", self.entity)
+        end
+        function A:on_update()
+            local sum = 0
+            for _ = 1, 10 do
+                local x = math.random()
+                assert(x >= 0 and x < 1, "math.random() is in [0, 1)")
+                local n = math.random(6)
+                assert(n >= 1 and n <= 6 and n == math.floor(n), "math.random(6) is in [1, 6]")
+                sum += math.random(-1000, 1000) + n + x
+            end
+            local previous = ecs.get(self.entity, "Counter")
+            ecs.set(self.entity, "Counter", { value = (previous and previous.value or 0) + sum })
+        end
+        return A
+    "#;
+    let one = counters_after(1, script, 4);
+    let two = counters_after(2, script, 4);
+    let three = counters_after(3, script, 4);
+    assert!(one.iter().all(Option::is_some), "{one:?}");
+    assert_eq!(one, two);
+    assert_eq!(one, three);
+    assert_ne!(one[0], one[1], "each entity draws its own numbers");
+}
+
+#[test]
+fn math_random_in_an_actor_refuses_an_empty_interval() {
+    let script = r#"
+        local A = {}
+        function A:on_spawn()
+            local ok, message = pcall(math.random, 5, 1)
+            events.emit("spawned", tostring(message))
+        end
+        return A
+    "#;
+    let mut h = harness(1, &[("scripts/actor.luau", script)]);
+    spawn(&mut h, "scripts/actor.luau", 1, true);
+    h.run_until_event("spawned");
+    let ScriptValue::String(message) = &h.payloads("spawned")[0] else {
+        panic!("a message");
+    };
+    assert!(message.contains("the interval is empty"), "{message}");
+}

@@ -14,6 +14,7 @@ pub(crate) mod input;
 pub(crate) mod jobs;
 pub mod log;
 pub(crate) mod profiler;
+pub(crate) mod random;
 pub(crate) mod require;
 pub(crate) mod task;
 pub(crate) mod time;

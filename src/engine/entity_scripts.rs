@@ -429,6 +429,7 @@ pub(crate) fn despawned(lua: &Lua, entity: Entity, limit: Limits) {
         if let Some(mut scheduler) = lua.app_data_mut::<Scheduler>() {
             scheduler.cancel_entity(entity);
         }
+        crate::api::random::forget(lua, entity);
     }
 }
 

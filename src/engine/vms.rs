@@ -24,6 +24,9 @@ pub(crate) fn main_style_vm(
 ) -> Result<Lua, ScriptError> {
     let lua = vm::new_vm(config, |lua, globals| {
         crate::api::install_shared(lua, globals)?;
+        if !main {
+            crate::api::random::install(lua, globals)?;
+        }
         functions.install(lua, globals, main)
     })
     .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
