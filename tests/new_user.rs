@@ -1,7 +1,7 @@
 //! A newcomer's first hour, as a test: a small headless game built from the README's snippets
 //! alone, with no call the README does not show. Enemies chase the player through entity
-//! scripts, a CVar sets their speed, a worker job adds numbers up, and a reflected component and
-//! Bevy's `Transform` reach Lua with no `register_type`.
+//! scripts, a CVar sets their speed, a worker job adds numbers up, an actor script watches its
+//! health, and a reflected component and Bevy's `Transform` reach Lua with no `register_type`.
 
 #![cfg(feature = "transform")]
 
@@ -12,7 +12,7 @@ use bevy_asset::{AssetPlugin, AssetServer};
 use bevy_ecs::message::MessageReader;
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
-use bevy_luau::typedefs::{write_typedefs, write_worker_typedefs};
+use bevy_luau::typedefs::{write_actor_typedefs, write_typedefs, write_worker_typedefs};
 use bevy_reflect::Reflect;
 use bevy_time::{TimePlugin, TimeUpdateStrategy};
 use bevy_transform::components::Transform;
@@ -92,6 +92,21 @@ jobs.define("sum_squares", function(args)
 end)
 "#;
 
+const ACTOR: &str = r#"
+type Self = { entity: Entity }
+local Watcher = {}
+
+function Watcher.on_update(self: Self, dt: number)
+    local health = ecs.get(self.entity, "Health")
+    if health and health.current <= 0 then
+        task.synchronize()
+        ecs.despawn(self.entity)
+    end
+end
+
+return Watcher
+"#;
+
 fn write(root: &Path, path: &str, contents: &str) {
     let path = root.join(path);
     std::fs::create_dir_all(path.parent().expect("a parent")).expect("create the folder");
@@ -110,6 +125,14 @@ fn spawn_enemies(mut commands: Commands, server: Res<AssetServer>) {
             },
         ));
     }
+    commands.spawn((
+        Script::new(server.load("scripts/actors/watcher.luau")),
+        ScriptActor,
+        Health {
+            current: 100.0,
+            max: 100.0,
+        },
+    ));
 }
 
 /// Runs `app` until the scripts' `Report` says so, failing on any script error.
@@ -201,6 +224,7 @@ fn a_game_built_from_the_readme_runs_and_its_scripts_pass_strict_luau_lsp() {
         ("scripts/game.luau", GAME),
         ("scripts/enemy.luau", ENEMY),
         ("scripts/workers/sum.luau", WORKER),
+        ("scripts/actors/watcher.luau", ACTOR),
     ];
     let mut app = app(&assets, &files);
     app.add_script("scripts/game.luau")
@@ -211,6 +235,7 @@ fn a_game_built_from_the_readme_runs_and_its_scripts_pass_strict_luau_lsp() {
                 spawn_enemies,
                 write_typedefs(assets.join("bevy_luau.d.luau")),
                 write_worker_typedefs(assets.join("workers.d.luau")),
+                write_actor_typedefs(assets.join("actors.d.luau")),
             ),
         );
     run_until(&mut app, "the game to get going", |report| {
@@ -229,7 +254,7 @@ fn a_game_built_from_the_readme_runs_and_its_scripts_pass_strict_luau_lsp() {
         );
     }
 
-    // The README's editor setup: the definitions the game wrote, its two luau-lsp commands.
+    // The README's editor setup: the definitions the game wrote, its three luau-lsp commands.
     let Some(lsp) = common::luau_lsp() else {
         println!("skipped the type check: luau-lsp was not found (set LUAU_LSP to its path)");
         return;

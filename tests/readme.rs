@@ -1,13 +1,16 @@
 //! The README's Lua, checked as the shipped scripts are: every ```` ```lua ```` snippet
 //! type-checks in strict mode with luau-lsp against the definitions of an app that has the
-//! README's types, and the README's own luau-lsp commands work on a tree with worker scripts.
+//! README's types, and the README's own luau-lsp commands work on a tree with worker and actor
+//! scripts.
 //!
 //! Each snippet becomes a script of a small project laid out as the README's "Editor setup"
 //! describes: `assets/scripts/` with a `.luaurc` for strict mode, worker scripts (those that
-//! call `jobs.define`) in `assets/scripts/workers/`, and the two definitions files that
-//! `write_typedefs` and `write_worker_typedefs` would write. The commands are read from the
-//! README's "The command line" block and run as written, with luau-lsp from `$LUAU_LSP` or the
-//! `PATH`. Without luau-lsp the test says so and passes, unless `CI` is set.
+//! call `jobs.define`) in `assets/scripts/workers/`, actor scripts (those that say they are in
+//! `scripts/actors/`) in `assets/scripts/actors/`, and the three definitions files that
+//! `write_typedefs`, `write_worker_typedefs` and `write_actor_typedefs` would write. The
+//! commands are read from the README's "The command line" block and run as written, with
+//! luau-lsp from `$LUAU_LSP` or the `PATH`. Without luau-lsp the test says so and passes, unless
+//! `CI` is set.
 
 #![cfg(feature = "transform")]
 
@@ -17,7 +20,7 @@ use bevy_app::{App, TaskPoolPlugin};
 use bevy_asset::AssetPlugin;
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
-use bevy_luau::typedefs::{generate, generate_workers};
+use bevy_luau::typedefs::{generate, generate_actors, generate_workers};
 use bevy_math::Vec3;
 use bevy_reflect::Reflect;
 use bevy_time::TimePlugin;
@@ -91,7 +94,7 @@ fn app() -> App {
 }
 
 #[test]
-fn the_readme_has_lua_snippets_of_both_kinds_and_two_commands() {
+fn the_readme_has_lua_snippets_of_every_kind_and_three_commands() {
     let markdown = readme();
     let lua: Vec<Block> = blocks(&markdown)
         .into_iter()
@@ -99,7 +102,8 @@ fn the_readme_has_lua_snippets_of_both_kinds_and_two_commands() {
         .collect();
     assert!(lua.len() >= 8, "{} Lua snippets", lua.len());
     assert!(lua.iter().any(|b| b.text.contains("jobs.define(")));
-    assert_eq!(commands(&markdown).len(), 2);
+    assert!(lua.iter().any(|b| b.text.contains("scripts/actors/")));
+    assert_eq!(commands(&markdown).len(), 3);
 }
 
 #[test]
@@ -121,10 +125,14 @@ fn every_readme_snippet_passes_strict_luau_lsp_with_the_readme_commands() {
         .expect("write the definitions");
     std::fs::write(assets.join("workers.d.luau"), generate_workers(app.world()))
         .expect("write the worker definitions");
+    std::fs::write(assets.join("actors.d.luau"), generate_actors(app.world()))
+        .expect("write the actor definitions");
     let mut origins = Vec::new();
     for block in blocks(&markdown).iter().filter(|b| b.language == "lua") {
         let folder = if block.text.contains("jobs.define(") {
             "scripts/workers"
+        } else if block.text.contains("scripts/actors/") {
+            "scripts/actors"
         } else {
             "scripts"
         };

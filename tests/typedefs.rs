@@ -1,25 +1,34 @@
-//! Luau type definitions (`bevy_luau::typedefs`): the generated file against a checked-in
-//! golden file, the environment scripts really get against what the file declares, and
-//! writing the file, also where it cannot be written.
+//! Luau type definitions (`bevy_luau::typedefs`): the generated files against checked-in
+//! golden files, the environment scripts really get against what the files declare, luau-lsp
+//! against the actor file, and writing the files, also where they cannot be written.
 //!
-//! The golden file is `tests/golden/typedefs.d.luau`, generated with every feature on. After
-//! an intended change to the Lua API or to the generator, regenerate it and review the diff:
+//! The golden files are `tests/golden/typedefs.d.luau` (main) and `tests/golden/actors.d.luau`,
+//! generated with every feature on. After an intended change to the Lua API or to the
+//! generator, regenerate them and review the diff:
 //!
 //! ```sh
 //! BLESS=1 cargo test --all-features --test typedefs
 //! ```
+//!
+//! The luau-lsp tests use `$LUAU_LSP`, or `luau-lsp` on the `PATH`. Without luau-lsp they say
+//! so and pass, unless `CI` is set.
 
 mod common;
 
-use bevy_app::Startup;
+use bevy_app::{App, Startup};
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
-use bevy_luau::typedefs::{generate, generate_workers, write_typedefs, write_worker_typedefs};
+use bevy_luau::typedefs::{
+    generate, generate_actors, generate_workers, write_actor_typedefs, write_typedefs,
+    write_worker_typedefs,
+};
 use bevy_math::Vec3;
 use bevy_reflect::Reflect;
-use common::Harness;
+use common::{Harness, luau_lsp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Command;
 
 /// A serde component: declared as `any`, since reflection cannot see its fields.
 #[derive(Component, Serialize, Deserialize)]
@@ -86,24 +95,61 @@ fn register(h: &mut Harness) {
         .register_cvar("r_fov", 75.0, "field of view", CVarFlags::ARCHIVE);
 }
 
+/// The game's own functions: a system, which only the main VM runs, and a plain function,
+/// which every VM has. They are registered before the plugin makes its VMs.
+fn register_functions(app: &mut App) {
+    app.add_script_function(
+        "game.spawn_wave",
+        |In(size): In<u32>, mut commands: Commands| {
+            for _ in 0..size {
+                commands.spawn(Health {
+                    current: 1.0,
+                    max: 1.0,
+                });
+            }
+        },
+    )
+    .add_worker_script_function("game.distance", |(a, b): (Vec3, Vec3)| a.distance(b));
+}
+
+/// A harness whose app has the game's functions of [`register_functions`].
+fn harness_with_functions(plugin: LuauScriptingPlugin, files: &[(&str, &str)]) -> Harness {
+    Harness::set_up_before_plugin(plugin, files, register_functions)
+}
+
+/// `generated` against the golden file `tests/golden/{name}`, or written there with `BLESS`.
+fn check_golden(name: &str, generated: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, generated).expect("write the golden file");
+        return;
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_default();
+    if let Some(difference) = common::first_difference(generated, &golden) {
+        panic!(
+            "the definitions differ from {} from {difference}\nIf the change is intended, \
+             run `BLESS=1 cargo test --all-features --test typedefs`.",
+            path.display()
+        );
+    }
+}
+
 #[cfg(all(feature = "transform", feature = "input"))]
 #[test]
 fn generated_definitions_match_the_golden_file() {
     let mut h = Harness::new(&[]);
     register(&mut h);
-    let generated = generate(h.app.world());
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/typedefs.d.luau");
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(path, &generated).expect("write the golden file");
-        return;
-    }
-    let golden = std::fs::read_to_string(path).unwrap_or_default();
-    if let Some(difference) = common::first_difference(&generated, &golden) {
-        panic!(
-            "the definitions differ from {path} from {difference}\nIf the change is intended, \
-             run `BLESS=1 cargo test --all-features --test typedefs`."
-        );
-    }
+    check_golden("typedefs.d.luau", &generate(h.app.world()));
+}
+
+#[cfg(all(feature = "transform", feature = "input"))]
+#[test]
+fn generated_actor_definitions_match_the_golden_file() {
+    let mut h = harness_with_functions(LuauScriptingPlugin::default(), &[]);
+    register(&mut h);
+    check_golden("actors.d.luau", &generate_actors(h.app.world()));
 }
 
 /// Lists a script environment's globals and the fields of its tables (`ecs.get`), its own
@@ -246,6 +292,228 @@ fn every_global_and_library_function_of_a_script_is_declared() {
     }
 }
 
+/// What an actor VM has that the actor definitions leave out on purpose: the global callbacks,
+/// which the engine dispatches from the main VM only, and the stand-in of the game's system
+/// function. Sorted.
+const REFUSED_IN_ACTORS: &[&str] = &[
+    "console.register",
+    "cvar.on_change",
+    "events.on",
+    "game.spawn_wave",
+    "hooks",
+    "hooks.on_update",
+];
+
+#[test]
+fn every_global_of_an_actor_script_is_declared_unless_refused_there() {
+    let walker = format!(
+        "{WALK}\nlocal Walker = {{}}\n\
+         function Walker:on_spawn()\n\
+             events.emit(\"actor_names\", walk(getfenv(1)))\n\
+         end\n\
+         return Walker\n"
+    );
+    let plugin = LuauScriptingPlugin {
+        actors: Some(1),
+        ..Default::default()
+    };
+    let mut h = harness_with_functions(plugin, &[("scripts/walker.luau", walker.as_str())]);
+    register(&mut h);
+    let script = h
+        .app
+        .world()
+        .resource::<bevy_asset::AssetServer>()
+        .load("scripts/walker.luau");
+    h.app.world_mut().spawn((Script::new(script), ScriptActor));
+    h.run_until_event("actor_names");
+    h.assert_no_errors();
+    assert_eq!(
+        h.app.world().resource::<ScriptEngine>().actor_instances(),
+        vec![1],
+        "the walk ran in an actor VM"
+    );
+
+    let builtins = builtins();
+    let payloads = h.payloads("actor_names");
+    let seen: BTreeSet<String> = payloads
+        .first()
+        .and_then(|p| p.as_list())
+        .unwrap_or_else(|| panic!("actor_names: {payloads:?}"))
+        .iter()
+        .filter_map(|n| n.as_str())
+        .filter(|n| !builtins.contains(*n))
+        .map(str::to_owned)
+        .collect();
+    for expected in ["ecs.get", "task.wait", "jobs.run", "game.distance"] {
+        assert!(
+            seen.contains(expected),
+            "the walk missed {expected}: {seen:?}"
+        );
+    }
+    let declared = declared(&generate_actors(h.app.world()));
+    let stale: Vec<&String> = declared.difference(&seen).collect();
+    assert!(
+        stale.is_empty(),
+        "the actor definitions declare these, but no actor script sees them: {stale:?}"
+    );
+    let undeclared: Vec<&str> = seen.difference(&declared).map(String::as_str).collect();
+    assert_eq!(
+        undeclared, REFUSED_IN_ACTORS,
+        "what actor scripts see but their definitions do not declare"
+    );
+}
+
+/// Runs luau-lsp in strict mode over `scripts` (`(file, source)`) against `definitions`:
+/// whether it passed with no diagnostic, and what it printed. `None`, after saying so, when
+/// luau-lsp is not there.
+fn analyze(definitions: &str, scripts: &[(&str, &str)]) -> Option<(bool, String)> {
+    let Some(lsp) = luau_lsp() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set, but luau-lsp is not there: set LUAU_LSP to its path"
+        );
+        println!("skipped: luau-lsp was not found (set LUAU_LSP to its path)");
+        return None;
+    };
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let root = dir.path();
+    std::fs::write(root.join("defs.d.luau"), definitions).expect("write the definitions");
+    std::fs::create_dir(root.join("scripts")).expect("create the scripts folder");
+    std::fs::write(
+        root.join("scripts/.luaurc"),
+        r#"{ "languageMode": "strict" }"#,
+    )
+    .expect("write .luaurc");
+    for (file, source) in scripts {
+        std::fs::write(root.join("scripts").join(file), source).expect("write a script");
+    }
+    let output = Command::new(&lsp)
+        .args([
+            "analyze",
+            "--platform=standard",
+            "--definitions=@bevy_luau=defs.d.luau",
+            "scripts",
+        ])
+        .current_dir(root)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {}: {e}", lsp.display()));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    let diagnostics: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with("[INFO]"))
+        .collect();
+    Some((
+        output.status.success() && diagnostics.is_empty(),
+        diagnostics.join("\n"),
+    ))
+}
+
+/// The definitions of an app with the test's types and game functions, by flavour.
+fn flavours() -> [(&'static str, String); 3] {
+    let mut h = harness_with_functions(LuauScriptingPlugin::default(), &[]);
+    register(&mut h);
+    let world = h.app.world();
+    [
+        ("main", generate(world)),
+        ("actor", generate_actors(world)),
+        ("worker", generate_workers(world)),
+    ]
+}
+
+#[test]
+fn every_definitions_file_loads_in_luau_lsp() {
+    // A definitions file that luau-lsp cannot read is reported even when no script uses it.
+    for (flavour, definitions) in flavours() {
+        let Some((clean, output)) = analyze(&definitions, &[("a.luau", "log.info(\"hi\")\n")])
+        else {
+            return;
+        };
+        assert!(clean, "the {flavour} definitions:\n{output}");
+    }
+}
+
+/// An actor script that uses what actor VMs have: the world, the phases of `task`, events,
+/// CVars, jobs and the game's plain function.
+const ACTOR: &str = r#"
+local Mover = {}
+type Self = { entity: Entity, steps: number }
+
+function Mover.on_spawn(self: Self)
+    self.steps = 0
+end
+
+function Mover.on_update(self: Self, dt: number)
+    local velocity = ecs.get(self.entity, "Velocity")
+    if velocity and velocity.target then
+        local away = game.distance(velocity.value, vector.zero) * dt
+        task.synchronize()
+        -- The serial part: one actor at a time, with the world to itself.
+        ecs.set_resource("Difficulty", { level = math.floor(away) })
+        events.emit("Damage", { amount = away })
+        task.desynchronize()
+    end
+    local fov: number = cvar.get("r_fov")
+    self.steps += fov // fov
+    jobs.run("plan", { steps = self.steps }):on_complete(function(ok: boolean, result: any)
+        log.info(ok, result, time.frame())
+    end)
+end
+
+return Mover
+"#;
+
+#[test]
+fn a_strict_actor_script_type_checks_against_the_actor_definitions() {
+    let [_, (_, actors), _] = flavours();
+    let Some((clean, output)) = analyze(&actors, &[("mover.luau", ACTOR)]) else {
+        return;
+    };
+    assert!(clean, "{output}");
+}
+
+#[test]
+fn main_only_calls_are_reported_against_the_actor_definitions() {
+    let calls: [(&str, &str); 5] = [
+        (
+            "hooks.luau",
+            "hooks.on_update(function(dt: number) log.info(dt) end)\n",
+        ),
+        (
+            "events_on.luau",
+            "events.on(\"Damage\", function(payload) log.info(payload.amount) end)\n",
+        ),
+        (
+            "cvar_on_change.luau",
+            "cvar.on_change(\"r_fov\", function(name: string) log.info(name) end)\n",
+        ),
+        (
+            "console_register.luau",
+            "console.register(\"roll\", function(args: {string}) return #args end)\n",
+        ),
+        ("spawn_wave.luau", "game.spawn_wave(3)\n"),
+    ];
+    let [(_, main), (_, actors), _] = flavours();
+    // Each call is fine in a main-VM script, so what is reported below is the actor file's.
+    let Some((clean, output)) = analyze(&main, &calls) else {
+        return;
+    };
+    assert!(clean, "{output}");
+    let Some((clean, output)) = analyze(&actors, &calls) else {
+        return;
+    };
+    assert!(!clean, "the actor definitions let main-only calls through");
+    for (file, _) in calls {
+        let at = format!("scripts/{file}(1,");
+        assert!(
+            output
+                .lines()
+                .any(|line| line.starts_with(&at) && line.contains("TypeError")),
+            "{file} is not reported:\n{output}"
+        );
+    }
+}
+
 #[test]
 fn write_typedefs_writes_the_generated_file_at_startup() {
     let mut h = Harness::new(&[]);
@@ -277,6 +545,23 @@ fn write_worker_typedefs_writes_the_worker_file() {
         "declare events",
         "run: (name",
     ] {
+        assert!(!written.contains(absent), "{absent} in {written}");
+    }
+}
+
+#[test]
+fn write_actor_typedefs_writes_the_actor_file() {
+    let mut h = Harness::new(&[]);
+    register(&mut h);
+    let path = h.dir.path().join("actors.d.luau");
+    h.app
+        .add_systems(Startup, write_actor_typedefs(path.clone()));
+    h.update();
+    h.assert_no_errors();
+    let written = std::fs::read_to_string(&path).expect("the file was written");
+    assert_eq!(written, generate_actors(h.app.world()));
+    assert!(written.contains("    synchronize: () -> (),"), "{written}");
+    for absent in ["declare hooks", "    on: ", "    on_change: "] {
         assert!(!written.contains(absent), "{absent} in {written}");
     }
 }

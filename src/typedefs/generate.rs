@@ -1,7 +1,7 @@
 //! [`generate`]: collecting what a script can reach in one app, and writing it out as a
 //! definitions file.
 
-use super::library::{self, EXTERNS, Extern, Library, Registered, Vm};
+use super::library::{self, Extern, Library, Registered, Vm};
 use super::types::{Mode, Namer, Ty};
 use crate::cvar::{CVarRegistry, CVarValue};
 use crate::function::registration::ScriptFunctions;
@@ -66,6 +66,34 @@ pub fn generate(world: &World) -> String {
 /// ```
 pub fn generate_workers(world: &World) -> String {
     render(world, Vm::Worker)
+}
+
+/// Generates the definitions file of actor scripts (entity scripts on entities with
+/// [`ScriptActor`](crate::ScriptActor)), which run in the actor VMs: what [`generate`]
+/// declares, without the global callbacks that the engine dispatches from the main VM only
+/// (`hooks`, `events.on`, `cvar.on_change`, `console.register`; an actor script has its
+/// `on_update` and `on_event` methods instead) and without the game's system functions
+/// (`add_script_function`; its `add_worker_script_function` functions stay). `task.synchronize`
+/// and `task.desynchronize` move an actor script between the parallel phase and the serial
+/// part of the step. Check actor scripts against this file, so that a `hooks.on_update` in one
+/// is an error in the editor as it is at run time.
+///
+/// ```
+/// # use bevy_app::{App, TaskPoolPlugin};
+/// # use bevy_asset::AssetPlugin;
+/// # use bevy_luau::prelude::*;
+/// # use bevy_time::TimePlugin;
+/// let mut app = App::new();
+/// app.add_plugins((TaskPoolPlugin::default(), TimePlugin, AssetPlugin::default()))
+///     .add_plugins(LuauScriptingPlugin::default());
+/// app.finish();
+/// let definitions = bevy_luau::typedefs::generate_actors(app.world());
+/// assert!(definitions.contains("declare ecs: {"));
+/// assert!(definitions.contains("    synchronize: () -> (),"));
+/// assert!(!definitions.contains("declare hooks"));
+/// ```
+pub fn generate_actors(world: &World) -> String {
+    render(world, Vm::Actor)
 }
 
 fn render(world: &World, vm: Vm) -> String {
@@ -232,15 +260,16 @@ impl Definitions {
     pub fn render(&self, syntax: Syntax, vm: Vm) -> String {
         let mut out = String::new();
         out.push_str(match vm {
-            Vm::Main => HEADER,
+            Vm::Main => MAIN_HEADER,
+            Vm::Actor => ACTOR_HEADER,
             Vm::Worker => WORKER_HEADER,
         });
+        if vm != Vm::Worker {
+            out.push_str(LIMITS);
+        }
+        out.push('\n');
         section(&mut out, "Runtime types");
-        // Worker scripts meet entities only; connections and jobs are the main VM's.
-        let externs = EXTERNS
-            .iter()
-            .filter(|item| vm == Vm::Main || item.name == "Entity");
-        for item in externs {
+        for item in library::externs(vm) {
             declare_extern(&mut out, item, syntax);
         }
         for (name, doc, ty) in library::aliases(&self.registered, vm) {
@@ -287,7 +316,7 @@ impl Definitions {
 }
 
 /// The top of the main file.
-const HEADER: &str = "\
+const MAIN_HEADER: &str = "\
 -- Luau type definitions of bevy_luau's scripting API, for luau-lsp.
 -- Generated from the running app by bevy_luau::typedefs: regenerate it rather than edit it.
 -- VS Code: \"luau-lsp.types.definitionFiles\": { \"@bevy_luau\": \"bevy_luau.d.luau\" }
@@ -295,7 +324,26 @@ const HEADER: &str = "\
 --
 -- print, require and loadstring keep Luau's built-in types. Each script has its own: print is
 -- log.info, require resolves paths inside the asset folder, loadstring takes source text only.
--- Worker scripts have their own file (bevy_luau::typedefs::generate_workers).
+-- Worker scripts and actor scripts have their own files (bevy_luau::typedefs::generate_workers
+-- and generate_actors).
+";
+
+/// The top of the actor file.
+const ACTOR_HEADER: &str = "\
+-- Luau type definitions of bevy_luau's actor scripts, for luau-lsp.
+-- Generated from the running app by bevy_luau::typedefs: regenerate it rather than edit it.
+-- An actor script is the entity script of an entity with ScriptActor. It runs in an actor VM,
+-- which has the main VM's libraries but not the global callbacks (hooks, events.on,
+-- cvar.on_change, console.register: use the script's on_update and on_event methods) nor the
+-- game's system functions (its add_worker_script_function functions stay). task.synchronize()
+-- and task.desynchronize() move it between the parallel phase and the serial part of the step.
+-- Command line: luau-lsp analyze --platform=standard --definitions=@bevy_luau=actors.d.luau actors/
+--
+-- print, require and loadstring keep Luau's built-in types, as in the main file.
+";
+
+/// What the main and actor files say about luau-lsp's limits.
+const LIMITS: &str = "\
 --
 -- What luau-lsp's default type checker cannot say:
 -- * An Entity compares with == only against an Entity (or Entity?), not against an unannotated
@@ -305,7 +353,6 @@ const HEADER: &str = "\
 --   the first case and takes that case's result, which would otherwise be the first component's.
 -- * The general case (name: string) also takes the registered names, so ecs.set(e, \"Health\", v)
 --   with a v that is not a Health falls through to it unreported.
-
 ";
 
 /// The top of the worker file.
@@ -314,8 +361,7 @@ const WORKER_HEADER: &str = "\
 -- Generated from the running app by bevy_luau::typedefs: regenerate it rather than edit it.
 -- A worker VM has log, print, require, commands, cvar.get and jobs.define; check worker scripts
 -- against this file and the other scripts against the main one.
--- Command line: luau-lsp analyze --platform=standard --definitions=@bevy_luau=bevy_luau.d.luau workers/
-
+-- Command line: luau-lsp analyze --platform=standard --definitions=@bevy_luau=workers.d.luau workers/
 ";
 
 /// The reflected components (or resources) of `types` that Lua finds by name, grouped by
@@ -572,7 +618,7 @@ mod tests {
     fn every_type_expression_compiles_as_plain_luau() {
         let app = app();
         let types = app.world().resource::<AppTypeRegistry>().read();
-        for vm in [Vm::Main, Vm::Worker] {
+        for vm in [Vm::Main, Vm::Actor, Vm::Worker] {
             let plain = Definitions::collect(app.world(), Some(&types)).render(Syntax::Plain, vm);
             let lua = mlua::Lua::new();
             if let Err(error) = lua.load(plain.as_str()).into_function() {
@@ -636,6 +682,72 @@ mod tests {
         ] {
             assert!(!out.contains(absent), "{absent}\n{out}");
         }
+    }
+
+    #[test]
+    fn actor_definitions_are_the_main_ones_without_callbacks_and_system_functions() {
+        let mut app = app();
+        app.register_cvar("r_fov", 75.0, "field of view", crate::CVarFlags::default())
+            .add_script_function("arena.main_only", |In(()): In<()>| 1.0)
+            .add_worker_script_function("arena.anywhere", || 2.0);
+        let (main, out) = (generate(app.world()), generate_actors(app.world()));
+        for present in [
+            "declare extern type Entity with",
+            "declare extern type Job with",
+            "declare log: {",
+            "declare events: {",
+            "    emit: ((name: \"Damage\", payload: Damage) -> ())",
+            "declare ecs: {",
+            "declare commands: {",
+            "declare time: {",
+            "declare task: {",
+            "    synchronize: () -> (),",
+            "    desynchronize: () -> (),",
+            "    run: (name: string, args: any?) -> Job,",
+            "declare cvar: {",
+            "    set: ((name: \"r_fov\", value: number) -> ())",
+            "    register: (name: string, default: CVarValue, options: CVarOptions?) -> (),",
+            "declare console: {",
+            "    execute: (line: string) -> (string, boolean),",
+            "declare profiler: {",
+            "declare arena: {",
+            "    anywhere: () -> number,",
+            "export type Health = any",
+            "export type CVarOptions =",
+        ] {
+            assert!(out.contains(present), "{present}\n{out}");
+            assert!(
+                main.contains(present),
+                "{present} is not in the main file\n{main}"
+            );
+        }
+        for absent in [
+            "declare hooks",
+            "extern type Connection",
+            "Connection,",
+            "    on: ",
+            "    on_change: ",
+            "    register: (name: string, command:",
+            "    main_only: ",
+            "    define: ",
+        ] {
+            assert!(!out.contains(absent), "{absent}\n{out}");
+        }
+        for only_in_main in [
+            "declare hooks",
+            "    on: ",
+            "    on_change: ",
+            "    main_only: ",
+        ] {
+            assert!(main.contains(only_in_main), "{only_in_main}\n{main}");
+        }
+    }
+
+    #[test]
+    fn only_worker_definitions_lack_the_phases_of_task() {
+        let app = app();
+        assert!(generate(app.world()).contains("    synchronize: () -> (),"));
+        assert!(!generate_workers(app.world()).contains("synchronize"));
     }
 
     #[test]

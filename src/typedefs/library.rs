@@ -31,8 +31,33 @@ pub(crate) struct Registered {
 pub(crate) enum Vm {
     /// Global and entity scripts, in the main VM.
     Main,
+    /// Actor scripts (entity scripts with `ScriptActor`), in the actor VMs: the main VM's
+    /// libraries without the global callbacks and without the game's system functions.
+    Actor,
     /// Worker scripts, in the pool's VMs: `log`, `commands`, `cvar.get` and `jobs.define`.
     Worker,
+}
+
+impl Vm {
+    /// Whether its scripts register global callbacks (`hooks.on_update`, `events.on`,
+    /// `cvar.on_change`, `console.register`): the engine dispatches them from the main VM only;
+    /// actor scripts have their `on_update` and `on_event` methods instead.
+    fn has_callbacks(self) -> bool {
+        self == Vm::Main
+    }
+
+    /// Whether the game's system functions (`add_script_function`) work in it; elsewhere only
+    /// its plain functions (`add_worker_script_function`) do, and the others are stand-ins that
+    /// fail.
+    fn has_system_functions(self) -> bool {
+        self == Vm::Main
+    }
+
+    /// Whether it has the world and the libraries around it (`ecs`, `time`, `task`, `jobs.run`,
+    /// ...): all but the worker VMs.
+    fn has_world(self) -> bool {
+        self != Vm::Worker
+    }
 }
 
 /// An opaque type of the runtime: `declare extern type Name with ... end`.
@@ -150,6 +175,15 @@ pub(crate) const EXTERNS: &[Extern] = &[
     },
 ];
 
+/// The runtime types that `vm`'s libraries use.
+pub(crate) fn externs(vm: Vm) -> impl Iterator<Item = &'static Extern> {
+    EXTERNS.iter().filter(move |item| match item.name {
+        "Connection" => vm.has_callbacks(),
+        "Job" => vm.has_world(),
+        _ => true,
+    })
+}
+
 /// The helper aliases of the fixed API that `vm`'s libraries use, `(name, doc, type)`.
 pub(crate) fn aliases(
     registered: &Registered,
@@ -160,7 +194,7 @@ pub(crate) fn aliases(
         "The value of a console variable.",
         "boolean | number | string".to_owned(),
     );
-    if vm == Vm::Worker {
+    if !vm.has_world() {
         return vec![value];
     }
     let mut aliases = vec![
@@ -268,12 +302,12 @@ pub(crate) fn libraries(registered: &Registered, vm: Vm) -> Vec<Library> {
     libraries
 }
 
-/// The libraries the game gave its scripts: in worker VMs, its plain functions only.
+/// The libraries the game gave its scripts: in worker and actor VMs, its plain functions only.
 fn game_libraries(functions: &[FunctionInfo], vm: Vm) -> Vec<Library> {
     let mut libraries: Vec<Library> = Vec::new();
     let reached = functions
         .iter()
-        .filter(|info| vm == Vm::Main || info.reach == Reach::Every);
+        .filter(|info| vm.has_system_functions() || info.reach == Reach::Every);
     for info in reached {
         let member = Member {
             name: info.function().into(),
@@ -294,16 +328,18 @@ fn game_libraries(functions: &[FunctionInfo], vm: Vm) -> Vec<Library> {
 
 /// The crate's libraries of `vm`'s scripts.
 fn crate_libraries(registered: &Registered, vm: Vm) -> Vec<Library> {
-    if vm == Vm::Worker {
+    if !vm.has_world() {
         return vec![log(), commands(registered), cvar(registered, vm), jobs(vm)];
     }
-    let mut libraries = vec![
-        log(),
-        hooks(),
-        events(registered),
+    let mut libraries = vec![log()];
+    if vm.has_callbacks() {
+        libraries.push(hooks());
+    }
+    libraries.extend([
+        events(registered, vm),
         ecs(registered),
         commands(registered),
-    ];
+    ]);
     if registered.transform {
         libraries.push(transform());
     }
@@ -312,7 +348,7 @@ fn crate_libraries(registered: &Registered, vm: Vm) -> Vec<Library> {
         task(),
         jobs(vm),
         cvar(registered, vm),
-        console(),
+        console(vm),
         profiler(),
     ]);
     if registered.input.is_some() {
@@ -347,30 +383,31 @@ fn hooks() -> Library {
     }
 }
 
-fn events(registered: &Registered) -> Library {
+fn events(registered: &Registered, vm: Vm) -> Library {
+    let mut members = vec![Member::overloaded(
+        "emit",
+        "Writes a ScriptEvent, or the registered message of that name.",
+        &registered.messages,
+        |name, alias| format!("(name: {name}, payload: {alias}) -> ()"),
+        "(name: string, payload: any?) -> ()",
+    )];
+    if vm.has_callbacks() {
+        members.push(Member::overloaded(
+            "on",
+            "Runs handler for each such event. A handler that returns true consumes the event; \
+                 any other result, or none, leaves it to the next handler.",
+            &registered.messages,
+            |name, alias| {
+                format!("(name: {name}, handler: (payload: {alias}) -> ...any) -> Connection")
+            },
+            "(name: string, handler: (payload: any) -> ...any) -> Connection",
+        ));
+    }
     Library {
         name: "events".into(),
         doc: "Named events between scripts and Rust; registered messages by their type name."
             .into(),
-        members: vec![
-            Member::overloaded(
-                "emit",
-                "Writes a ScriptEvent, or the registered message of that name.",
-                &registered.messages,
-                |name, alias| format!("(name: {name}, payload: {alias}) -> ()"),
-                "(name: string, payload: any?) -> ()",
-            ),
-            Member::overloaded(
-                "on",
-                "Runs handler for each such event. A handler that returns true consumes the event; \
-                 any other result, or none, leaves it to the next handler.",
-                &registered.messages,
-                |name, alias| {
-                    format!("(name: {name}, handler: (payload: {alias}) -> ...any) -> Connection")
-                },
-                "(name: string, handler: (payload: any) -> ...any) -> Connection",
-            ),
-        ],
+        members,
     }
 }
 
@@ -378,7 +415,8 @@ fn ecs(registered: &Registered) -> Library {
     let (components, resources) = (&registered.components, &registered.resources);
     Library {
         name: "ecs".into(),
-        doc: "Entities, components and resources of the world, by short type name. Main VM only."
+        doc: "Entities, components and resources of the world, by short type name. Not in worker \
+              VMs."
             .into(),
         members: vec![
             Member::new(
@@ -557,7 +595,7 @@ fn time() -> Library {
     let member = |name, doc| Member::new(name, doc, "() -> number");
     Library {
         name: "time".into(),
-        doc: "The frame's time. Main VM only.".into(),
+        doc: "The frame's time. Not in worker VMs.".into(),
         members: vec![
             member("delta", "Seconds since the previous frame."),
             member("elapsed", "Seconds since the app started."),
@@ -570,7 +608,9 @@ fn task() -> Library {
     let start = "<A...>(f: thread | ((A...) -> ...any), A...) -> thread";
     Library {
         name: "task".into(),
-        doc: "Coroutines across frames, in game time. Main VM only.".into(),
+        doc: "Coroutines across frames, in game time, and an actor script's moves between the \
+              parallel phase and the serial part of the step. Not in worker VMs."
+            .into(),
         members: vec![
             Member::new("spawn", "Runs f(...) in a new coroutine now.", start),
             Member::new(
@@ -593,13 +633,27 @@ fn task() -> Library {
                 "Stops a coroutine that task started.",
                 "(thread: thread) -> ()",
             ),
+            Member::new(
+                "synchronize",
+                "An actor script in the parallel phase: suspends the coroutine (an actor's \
+                 on_update runs as one) until the serial part of this step. Returns at once in \
+                 the serial part and outside actor scripts, where everything is serial.",
+                "() -> ()",
+            ),
+            Member::new(
+                "desynchronize",
+                "An actor script in the serial part: suspends the coroutine until the next \
+                 parallel phase. Returns at once in the parallel phase; an error outside actor \
+                 scripts.",
+                "() -> ()",
+            ),
         ],
     }
 }
 
 fn jobs(vm: Vm) -> Library {
     match vm {
-        Vm::Main => Library {
+        Vm::Main | Vm::Actor => Library {
             name: "jobs".into(),
             doc: "Work for the worker pool, defined by worker scripts.".into(),
             members: vec![Member::new(
@@ -634,32 +688,31 @@ fn cvar(registered: &Registered, vm: Vm) -> Library {
         "(name: string) -> CVarValue?",
         "(name: never) -> any",
     );
-    if vm == Vm::Worker {
+    if !vm.has_world() {
         return Library {
             name: "cvar".into(),
             doc: "Console variables, read from a copy the main thread keeps current.".into(),
             members: vec![get],
         };
     }
-    Library {
-        name: "cvar".into(),
-        doc: "Console variables.".into(),
-        members: vec![
-            get,
-            Member::overloaded(
-                "set",
-                "Type and range checked; an error keeps the old value.",
-                &cvars,
-                |name, ty| format!("(name: {name}, value: {ty}) -> ()"),
-                "(name: string, value: CVarValue) -> ()",
-            ),
-            Member::new(
-                "register",
-                "Registers a CVar; its type is the default's.",
-                "(name: string, default: CVarValue, options: CVarOptions?) -> ()",
-            ),
-            Member::overloaded(
-                "on_change",
+    let mut members = vec![
+        get,
+        Member::overloaded(
+            "set",
+            "Type and range checked; an error keeps the old value.",
+            &cvars,
+            |name, ty| format!("(name: {name}, value: {ty}) -> ()"),
+            "(name: string, value: CVarValue) -> ()",
+        ),
+        Member::new(
+            "register",
+            "Registers a CVar; its type is the default's.",
+            "(name: string, default: CVarValue, options: CVarOptions?) -> ()",
+        ),
+    ];
+    if vm.has_callbacks() {
+        members.push(Member::overloaded(
+            "on_change",
                 "handler may also name a global function of the script.",
                 &cvars,
                 |name, ty| {
@@ -667,40 +720,45 @@ fn cvar(registered: &Registered, vm: Vm) -> Library {
                         "(name: {name}, handler: ((name: string, old: {ty}, new: {ty}) -> ()) | string) -> Connection"
                     )
                 },
-                "(name: string, handler: ((name: string, old: CVarValue, new: CVarValue) -> ()) | string) -> Connection",
-            ),
-        ],
+            "(name: string, handler: ((name: string, old: CVarValue, new: CVarValue) -> ()) | string) -> Connection",
+        ));
+    }
+    Library {
+        name: "cvar".into(),
+        doc: "Console variables.".into(),
+        members,
     }
 }
 
-fn console() -> Library {
+fn console(vm: Vm) -> Library {
+    let mut members = vec![Member::new(
+        "execute",
+        "Runs a console line; returns its output and whether it succeeded.",
+        "(line: string) -> (string, boolean)",
+    )];
+    if vm.has_callbacks() {
+        members.push(Member::new(
+            "register",
+            "Adds a command; what it returns is its output.",
+            "(name: string, command: (args: {string}) -> ...any, help: string?) -> ()",
+        ));
+    }
+    members.push(Member::new(
+        "log",
+        "Writes a line to the console's log.",
+        "(level: LogLevel, message: string) -> ()",
+    ));
     Library {
         name: "console".into(),
         doc: "The game console.".into(),
-        members: vec![
-            Member::new(
-                "execute",
-                "Runs a console line; returns its output and whether it succeeded.",
-                "(line: string) -> (string, boolean)",
-            ),
-            Member::new(
-                "register",
-                "Adds a command; what it returns is its output.",
-                "(name: string, command: (args: {string}) -> ...any, help: string?) -> ()",
-            ),
-            Member::new(
-                "log",
-                "Writes a line to the console's log.",
-                "(level: LogLevel, message: string) -> ()",
-            ),
-        ],
+        members,
     }
 }
 
 fn profiler() -> Library {
     Library {
         name: "profiler".into(),
-        doc: "What the scripts cost, as of the end of the previous step. Main VM only.".into(),
+        doc: "What the scripts cost, as of the end of the previous step. Not in worker VMs.".into(),
         members: vec![
             Member::new(
                 "scripts",

@@ -27,6 +27,13 @@
 //! [`generate_workers`] writes the file for worker scripts:
 //! `log`, `commands`, `cvar.get` and `jobs.define`, with the same types.
 //!
+//! [`generate_actors`] writes the file for actor scripts (entity scripts on entities with
+//! [`ScriptActor`](crate::ScriptActor)): the main file without the global callbacks (`hooks`,
+//! `events.on`, `cvar.on_change`, `console.register`) and without the game's system functions
+//! (`add_script_function`), which actor VMs do not have. `task.synchronize` and
+//! `task.desynchronize`, which move an actor script between the parallel phase and the serial
+//! part of the step, are in both.
+//!
 //! What luau-lsp's default type checker cannot express, and the file's header repeats:
 //! `Entity` is an extern type, which it compares with `==` only against an `Entity` (or
 //! `Entity?`), not against an unannotated parameter; and the general case of a setter also
@@ -41,11 +48,12 @@
 //! `"luau-lsp.types.definitionFiles": { "@bevy_luau": "bevy_luau.d.luau" }` and
 //! `"luau-lsp.platform.type": "standard"`.
 //!
-//! [`write_workers`] and
-//! [`write_worker_typedefs`] do the same for the worker
-//! file. An editor loads one set of definitions per workspace, so there worker scripts see the
-//! main file; check them against their own on the command line
-//! (`luau-lsp analyze --definitions=@bevy_luau=workers.d.luau workers/`).
+//! [`write_workers`] and [`write_worker_typedefs`] do the same for the worker file, and
+//! [`write_actors`] and [`write_actor_typedefs`] for the actor file. An editor loads one set of
+//! definitions per workspace, so there worker and actor scripts see the main file; check them
+//! against their own on the command line
+//! (`luau-lsp analyze --definitions=@bevy_luau=workers.d.luau workers/`, and the same with
+//! `actors.d.luau` and `actors/`).
 
 #![doc = include_str!("mapping.md")]
 
@@ -55,6 +63,8 @@ mod reference;
 mod types;
 mod write;
 
-pub use generate::{generate, generate_workers};
+pub use generate::{generate, generate_actors, generate_workers};
 pub use reference::reference;
-pub use write::{write, write_typedefs, write_worker_typedefs, write_workers};
+pub use write::{
+    write, write_actor_typedefs, write_actors, write_typedefs, write_worker_typedefs, write_workers,
+};

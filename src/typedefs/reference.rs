@@ -28,8 +28,8 @@ const ENTITY_METHODS: &[(&str, &str, &str)] = &[
 ];
 
 /// The Lua API reference in Markdown: every library function with its signature and what it
-/// does, the entity-script methods and `self.entity`, the worker scripts' libraries, the
-/// runtime types, and how Rust types reach Lua. It is rendered from the same tables as
+/// does, the entity-script methods and `self.entity`, the worker scripts' libraries, what actor
+/// scripts lack, the runtime types, and how Rust types reach Lua. It is rendered from the same tables as
 /// [`generate`](super::generate), for the fixed API (the libraries of every compiled-in
 /// feature, no registered types); the repository's `docs/lua-api.md` is its output with every
 /// feature on.
@@ -76,6 +76,21 @@ pub fn reference() -> String {
         render_library(&mut out, &library, 3);
     }
 
+    out.push_str("## Actor scripts\n\n");
+    out.push_str(ACTORS);
+    let omitted = omitted(
+        &library::libraries(&registered, Vm::Main),
+        &library::libraries(&registered, Vm::Actor),
+    );
+    out.push_str(&format!(
+        "An actor VM has the main VM's [libraries](#libraries), except the global callbacks, \
+         which the engine dispatches from the main VM only: {}. An actor script uses its \
+         `on_update` and `on_event` methods instead. The game's system functions \
+         (`app.add_script_function`) are stand-ins that fail there; its plain functions \
+         (`app.add_worker_script_function`) work.\n\n",
+        omitted.join(", ")
+    ));
+
     out.push_str("## Types\n\n");
     for item in EXTERNS {
         out.push_str(&format!("### `{}`\n\n{}\n\n", item.name, item.doc));
@@ -115,6 +130,20 @@ pub fn reference() -> String {
         out.push('\n');
     }
     out
+}
+
+/// The functions of `all` that `some` lacks, as `` `library.function` ``.
+fn omitted(all: &[Library], some: &[Library]) -> Vec<String> {
+    let mut omitted = Vec::new();
+    for library in all {
+        let kept = some.iter().find(|l| l.name == library.name);
+        for member in &library.members {
+            if !kept.is_some_and(|l| l.members.iter().any(|m| m.name == member.name)) {
+                omitted.push(format!("`{}.{}`", library.name, member.name));
+            }
+        }
+    }
+    omitted
 }
 
 /// `entity` for `Entity`: how a method call on a value of the type reads.
@@ -166,6 +195,7 @@ has a global table of its own.
 - [Libraries](#libraries): `log`, `hooks`, `events`, `ecs`, `commands`, `transform`, `time`,
   `task`, `jobs`, `cvar`, `console`, `profiler`, `input`
 - [Worker scripts](#worker-scripts)
+- [Actor scripts](#actor-scripts)
 - [Types](#types)
 - [How Rust types reach Lua](#how-rust-types-reach-lua)
 
@@ -182,6 +212,15 @@ An entity parameter (`e: Entity | number`) takes an entity, or a number holding 
 Functions keyed on a component, resource, message or CVar name have one overload per registered
 name in your app's definitions, so `ecs.get(e, \"Health\")` is a `Health?` and
 `ecs.each(\"Velocity\", ...)` yields a `Velocity`; this page shows the general case.
+
+";
+
+const ACTORS: &str = "\
+An entity script on an entity that also has `ScriptActor` is an actor script. Its instance lives in
+one of the actor VMs, and its `on_update` runs in the parallel phase of the step, after the main
+VM's: it reads the world, and its writes are queued and applied once the phase is over.
+`task.synchronize()` moves it to the serial part of the step and `task.desynchronize()` back.
+Actor scripts have their own definitions file (`bevy_luau::typedefs::generate_actors`).
 
 ";
 

@@ -1,5 +1,5 @@
-//! Writing the definitions files: [`write`] and [`write_workers`], and the [`write_typedefs`]
-//! and [`write_worker_typedefs`] startup systems.
+//! Writing the definitions files: [`write`], [`write_workers`] and [`write_actors`], and the
+//! [`write_typedefs`], [`write_worker_typedefs`] and [`write_actor_typedefs`] startup systems.
 
 use crate::error::{ScriptError, ScriptErrorKind};
 use bevy_ecs::world::World;
@@ -19,6 +19,12 @@ pub fn write(world: &World, path: impl AsRef<Path>) -> Result<(), ScriptError> {
 /// `path`, as [`write`](fn@write) does.
 pub fn write_workers(world: &World, path: impl AsRef<Path>) -> Result<(), ScriptError> {
     write_text(path.as_ref(), &super::generate::generate_workers(world))
+}
+
+/// Writes the actor scripts' definitions of [`generate_actors`](super::generate_actors) to
+/// `path`, as [`write`](fn@write) does.
+pub fn write_actors(world: &World, path: impl AsRef<Path>) -> Result<(), ScriptError> {
+    write_text(path.as_ref(), &super::generate::generate_actors(world))
 }
 
 /// Writes `text` to `path` atomically, unless the file already holds it.
@@ -75,6 +81,12 @@ pub fn write_typedefs(path: impl Into<PathBuf>) -> impl FnMut(&mut World) {
 /// writes the main ones.
 pub fn write_worker_typedefs(path: impl Into<PathBuf>) -> impl FnMut(&mut World) {
     writing(path.into(), |world, path| write_workers(world, path))
+}
+
+/// A system that writes the actor scripts' definitions to `path`, as [`write_typedefs`]
+/// writes the main ones.
+pub fn write_actor_typedefs(path: impl Into<PathBuf>) -> impl FnMut(&mut World) {
+    writing(path.into(), |world, path| write_actors(world, path))
 }
 
 /// The system that writes `path` with `write`, logging and sending its failures.

@@ -90,12 +90,14 @@ pub fn run_commands(lsp: &Path, markdown: &str, root: &Path) -> Vec<String> {
 }
 
 /// A project folder laid out as the README's "Editor setup" describes: `assets/scripts/` with
-/// a `.luaurc` for strict mode, and `assets/scripts/workers/` for worker scripts. Returns the
-/// asset folder.
+/// a `.luaurc` for strict mode, `assets/scripts/workers/` for worker scripts and
+/// `assets/scripts/actors/` for actor scripts. Returns the asset folder.
 pub fn project(root: &Path) -> PathBuf {
     let assets = root.join("assets");
     let scripts = assets.join("scripts");
-    std::fs::create_dir_all(scripts.join("workers")).expect("create the folders");
+    for folder in ["workers", "actors"] {
+        std::fs::create_dir_all(scripts.join(folder)).expect("create the folders");
+    }
     std::fs::write(scripts.join(".luaurc"), r#"{ "languageMode": "strict" }"#)
         .expect("write .luaurc");
     assets
