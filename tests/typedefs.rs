@@ -28,7 +28,6 @@ use common::{Harness, luau_lsp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::process::Command;
 
 /// A serde component: declared as `any`, since reflection cannot see its fields.
 #[derive(Component, Serialize, Deserialize)]
@@ -387,26 +386,17 @@ fn analyze(definitions: &str, scripts: &[(&str, &str)]) -> Option<(bool, String)
     for (file, source) in scripts {
         std::fs::write(root.join("scripts").join(file), source).expect("write a script");
     }
-    let output = Command::new(&lsp)
-        .args([
+    let run = common::run_luau_lsp(
+        &lsp,
+        [
             "analyze",
             "--platform=standard",
             "--definitions=@bevy_luau=defs.d.luau",
             "scripts",
-        ])
-        .current_dir(root)
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {}: {e}", lsp.display()));
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    let diagnostics: Vec<&str> = text
-        .lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with("[INFO]"))
-        .collect();
-    Some((
-        output.status.success() && diagnostics.is_empty(),
-        diagnostics.join("\n"),
-    ))
+        ],
+        root,
+    );
+    Some((run.clean(), run.diagnostics.join("\n")))
 }
 
 /// The definitions of an app with the test's types and game functions, by flavour.

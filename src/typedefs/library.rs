@@ -395,7 +395,7 @@ fn events(registered: &Registered, vm: Vm) -> Library {
         members.push(Member::overloaded(
             "on",
             "Runs handler for each such event. A handler that returns true consumes the event; \
-                 any other result, or none, leaves it to the next handler.",
+             any other result, or none, leaves it to the next handler.",
             &registered.messages,
             |name, alias| {
                 format!("(name: {name}, handler: (payload: {alias}) -> ...any) -> Connection")
@@ -713,13 +713,13 @@ fn cvar(registered: &Registered, vm: Vm) -> Library {
     if vm.has_callbacks() {
         members.push(Member::overloaded(
             "on_change",
-                "handler may also name a global function of the script.",
-                &cvars,
-                |name, ty| {
-                    format!(
-                        "(name: {name}, handler: ((name: string, old: {ty}, new: {ty}) -> ()) | string) -> Connection"
-                    )
-                },
+            "handler may also name a global function of the script.",
+            &cvars,
+            |name, ty| {
+                format!(
+                    "(name: {name}, handler: ((name: string, old: {ty}, new: {ty}) -> ()) | string) -> Connection"
+                )
+            },
             "(name: string, handler: ((name: string, old: CVarValue, new: CVarValue) -> ()) | string) -> Connection",
         ));
     }

@@ -37,6 +37,44 @@ pub fn luau_lsp() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// What a luau-lsp run ended with, and its diagnostics: the lines it printed apart from its
+/// `[INFO]` lines.
+pub struct LspRun {
+    pub status: std::process::ExitStatus,
+    pub diagnostics: Vec<String>,
+}
+
+impl LspRun {
+    /// Whether it passed with no diagnostic at all.
+    pub fn clean(&self) -> bool {
+        self.status.success() && self.diagnostics.is_empty()
+    }
+}
+
+/// Runs luau-lsp (`lsp`) with `args` in `dir`.
+pub fn run_luau_lsp<S: AsRef<std::ffi::OsStr>>(
+    lsp: &Path,
+    args: impl IntoIterator<Item = S>,
+    dir: &Path,
+) -> LspRun {
+    let output = std::process::Command::new(lsp)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {}: {e}", lsp.display()));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    let diagnostics = text
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with("[INFO]"))
+        .map(str::to_owned)
+        .collect();
+    LspRun {
+        status: output.status,
+        diagnostics,
+    }
+}
+
 /// Where `generated` first differs from `checked_in`, a file generated before: the line's
 /// number and both versions of it; `None` when they are the same.
 pub fn first_difference(generated: &str, checked_in: &str) -> Option<String> {

@@ -1,7 +1,6 @@
 //! The README, read by the tests that check it: its fenced blocks and its luau-lsp commands.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The README's text.
 pub fn readme() -> String {
@@ -66,23 +65,13 @@ pub fn commands(markdown: &str) -> Vec<Vec<String>> {
 pub fn run_commands(lsp: &Path, markdown: &str, root: &Path) -> Vec<String> {
     let mut reports = Vec::new();
     for command in commands(markdown) {
-        let output = Command::new(lsp)
-            .args(&command[1..])
-            .current_dir(root)
-            .output()
-            .unwrap_or_else(|e| panic!("could not run {}: {e}", lsp.display()));
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        let diagnostics: Vec<&str> = text
-            .lines()
-            .filter(|line| !line.trim().is_empty() && !line.starts_with("[INFO]"))
-            .collect();
-        if !output.status.success() || !diagnostics.is_empty() {
+        let run = super::run_luau_lsp(lsp, &command[1..], root);
+        if !run.clean() {
             reports.push(format!(
                 "`{}` ({}):\n{}",
                 command.join(" "),
-                output.status,
-                diagnostics.join("\n")
+                run.status,
+                run.diagnostics.join("\n")
             ));
         }
     }
