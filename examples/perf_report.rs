@@ -15,8 +15,8 @@
 //! cargo run --release --example perf_report
 //! cargo run --release --example perf_report --features luau-jit   # with native codegen
 //! ```
-//! It runs the benchmarks' own code (`benches/hooks.rs`, `ecs_access.rs`, `events.rs`,
-//! `limits.rs` and `codegen.rs`, included as modules) and repeats the workloads of `frame.rs`
+//! It runs the benchmarks' own code (`benches/hooks.rs`, `ecs_access.rs`, `actors.rs`,
+//! `events.rs`, `limits.rs` and `codegen.rs`, included as modules) and repeats the workloads of `frame.rs`
 //! and `jobs.rs`. Their scripts are in `assets/scripts/bench/`. Every world-access measure is a
 //! ratio against a raw mlua no-op (`lua.create_function(|_, ()| Ok(()))` in a plain
 //! `Lua::new()`) timed in the same run, and shows its nanoseconds too.
@@ -54,6 +54,13 @@ mod limits;
 )]
 mod ecs_access;
 
+#[path = "../benches/actors.rs"]
+#[expect(
+    dead_code,
+    reason = "the report runs the benchmark's workload, not its entry point"
+)]
+mod actors;
+
 #[cfg(feature = "luau-jit")]
 #[path = "../benches/codegen.rs"]
 #[expect(
@@ -62,7 +69,7 @@ mod ecs_access;
 )]
 mod codegen;
 
-use bevy_app::{App, TaskPoolOptions, TaskPoolThreadAssignmentPolicy};
+use bevy_app::{App, TaskPoolThreadAssignmentPolicy};
 use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_luau::prelude::*;
 use bevy_tasks::AsyncComputeTaskPool;
@@ -120,19 +127,17 @@ impl Report {
 fn main() {
     let started = Instant::now();
     // Task pools are global and the first app to start creates them: give the async compute
-    // pool, which runs the jobs, every core before any app starts (as benches/jobs.rs does).
+    // pool, which runs the jobs, every core before any app starts (as benches/jobs.rs does),
+    // and the compute pool, which runs the actors' parallel phase with the main thread, every
+    // core but one (as benches/actors.rs does).
     let cores = bevy_tasks::available_parallelism();
-    TaskPoolOptions {
-        async_compute: TaskPoolThreadAssignmentPolicy {
-            min_threads: cores,
-            max_threads: cores,
-            percent: 1.0,
-            on_thread_spawn: None,
-            on_thread_destroy: None,
-        },
-        ..Default::default()
-    }
-    .create_default_pools();
+    actors::create_pools(TaskPoolThreadAssignmentPolicy {
+        min_threads: cores,
+        max_threads: cores,
+        percent: 1.0,
+        on_thread_spawn: None,
+        on_thread_destroy: None,
+    });
 
     let mut report = Report::default();
 
@@ -150,6 +155,20 @@ fn main() {
     for result in access.results(&ecs_access::MEASURES, RUNS) {
         report.measured(&result);
     }
+
+    let mut apps = actors::ActorApps::new(actors::actor_count());
+    let n = apps.actors;
+    println!(
+        "actors: {n} actor VMs ({}) against 1, holding {:?} CPU-bound actors:",
+        actors::ACTORS_VAR,
+        apps.spread()
+    );
+    let speedup = apps.cpu_speedup(RUNS, 3);
+    report.at_least("actors_cpu_speedup", speedup, actors::cpu_target(n));
+    let (speedup, cost) = apps.light_ratios(RUNS, 3);
+    report.at_least("actors_light_speedup", speedup, actors::light_target(n));
+    report.at_most("actor_entity_cost", cost, 1.5);
+    drop(apps);
 
     let (speedup, target) = jobs();
     report.at_least("jobs_speedup", speedup, target);

@@ -21,9 +21,12 @@
 #![cfg(feature = "transform")]
 #![expect(
     clippy::duplicate_mod,
-    reason = "the benchmark and the comparison each include the helpers of benches/hooks.rs too"
+    reason = "the benchmarks and the comparison each include the helpers of benches/hooks.rs too"
 )]
 
+#[path = "../benches/actors.rs"]
+#[allow(dead_code)]
+mod actors;
 #[path = "../examples/comparison.rs"]
 #[allow(dead_code)]
 mod comparison;
@@ -66,6 +69,9 @@ mod arcade {
     pub mod game;
     pub mod screen;
 }
+#[path = "../examples/swarm/main.rs"]
+#[allow(dead_code)]
+mod swarm;
 #[path = "../examples/worker_jobs.rs"]
 #[allow(dead_code)]
 mod worker_jobs;
@@ -106,6 +112,16 @@ fn bench_app() -> App {
 /// The world-access benchmark's app.
 fn world_access_app() -> App {
     hooks::app(Some(LuauScriptingPlugin::default()), ecs_access::register)
+}
+
+/// The actors benchmark's app.
+fn actors_app() -> App {
+    hooks::app(Some(LuauScriptingPlugin::default()), actors::register)
+}
+
+/// The swarm's app with its default settings: it is built, never run.
+fn swarm_app() -> App {
+    swarm::app(&swarm::Settings::default())
 }
 
 /// The MUD's app, without a port override: it is built, never run.
@@ -180,6 +196,13 @@ const CHECKS: &[Check] = &[
         modules: &["lua_systems"],
     },
     Check {
+        definitions: "examples/swarm/bevy_luau.d.luau",
+        generate,
+        app: swarm_app,
+        scripts: &["examples/swarm"],
+        modules: &["swarm"],
+    },
+    Check {
         definitions: "games/mud/bevy_luau.d.luau",
         generate,
         app: mud_app,
@@ -220,6 +243,13 @@ const CHECKS: &[Check] = &[
         app: world_access_app,
         scripts: &["scripts/bench/world_access.luau"],
         modules: BENCH,
+    },
+    Check {
+        definitions: "scripts/bench/actors.d.luau",
+        generate,
+        app: actors_app,
+        scripts: &["scripts/bench/steer.luau", "scripts/bench/drift.luau"],
+        modules: &["hooks", "actors"],
     },
     Check {
         definitions: "scripts/bench/workers.d.luau",
