@@ -28,7 +28,7 @@
 //! app) depends on what an earlier input left: run the inputs of the libFuzzer log in order, or
 //! set `BEVY_LUAU_FUZZ_FRESH=1` to give every input a new app, as before.
 
-use super::watch::Watch;
+use super::watch::{Watch, reporting};
 use super::{LOAD_PATIENCE, Seen, app, check};
 use bevy_app::App;
 use bevy_asset::{AssetServer, Assets, Handle};
@@ -108,7 +108,7 @@ struct SourceApp {
 impl SourceApp {
     /// Builds the app with the two scripts empty, and waits until they have loaded.
     fn new() -> Self {
-        if std::env::var_os("BEVY_LUAU_FUZZ_REPORT").is_some() {
+        if reporting() {
             eprintln!("fuzz: a new app for run_source");
         }
         let mut app = app(&[("global.luau", ""), ("entity.luau", EMPTY_ENTITY)]);
@@ -165,6 +165,15 @@ impl SourceApp {
             .map(|e| (e.id(), e.archetype().id()))
             .collect();
         let resources = save_resources(world);
+        if reporting() {
+            let registry = world.resource::<AppTypeRegistry>().read();
+            let names: Vec<&str> = resources
+                .iter()
+                .filter_map(|r| registry.get(r.type_id))
+                .map(|r| r.type_info().type_path())
+                .collect();
+            eprintln!("fuzz: resources restored between inputs: {names:?}");
+        }
         Self {
             app,
             global,

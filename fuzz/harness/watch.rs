@@ -73,6 +73,11 @@ pub fn frame_limit(app: &App) -> Option<Duration> {
     Some(limit * FRAME_TIME_FACTOR + FRAME_TIME_SLACK)
 }
 
+/// Whether `BEVY_LUAU_FUZZ_REPORT` is set: the harness then prints what it measures.
+pub fn reporting() -> bool {
+    std::env::var_os("BEVY_LUAU_FUZZ_REPORT").is_some()
+}
+
 /// One input's watch: counts its frames, times each, and holds its peak Rust memory.
 #[derive(Debug)]
 pub struct Watch {
@@ -130,7 +135,7 @@ impl Watch {
     /// it with the slowest frame, which is how the allowances above were measured.
     pub fn check_memory(&self) {
         let grew = memory::peak().saturating_sub(self.start);
-        if std::env::var_os("BEVY_LUAU_FUZZ_REPORT").is_some() {
+        if reporting() {
             eprintln!(
                 "fuzz input: {} frames, slowest {:.2?}, peak {} KiB above its start",
                 self.frames,
