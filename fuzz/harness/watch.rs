@@ -47,8 +47,8 @@ pub const APP_ALLOWANCE: usize = 8 << 20;
 /// The copies one conversion out of Lua may make: the crate's cap is 64 MiB a conversion
 /// (`MAX_BYTES` in its `src/value/size.rs`, "four times the default VM memory limit", while it
 /// lifts the VM's own limit), and a payload of one string mentioned many times
-/// (`table.create(2000, big)`) gets close to it before it is refused: 74 MiB above the start for
-/// the seed `table_create_of_a_big_string_to_rust`, with its 4 MB string. One conversion runs at
+/// (`table.create(2000, big)`) gets close to it before it is refused: 66 to 74 MiB above the
+/// start for the seed `table_create_of_a_big_string_to_rust`, with its 4 MB string. One conversion runs at
 /// a time on the main thread, where a job's arguments are converted too.
 pub const CONVERSION_ALLOWANCE: usize = 4 * ScriptConfig::DEFAULT.memory_limit;
 
