@@ -2,3 +2,8 @@
 //! `tests/fuzz_corpus.rs`).
 
 pub mod harness;
+
+/// Every fuzz target counts the bytes Rust allocates, for the memory invariant of the harness
+/// (`harness/memory.rs` says what the count includes).
+#[global_allocator]
+static ALLOCATOR: harness::memory::Counting = harness::memory::Counting;

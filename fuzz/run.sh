@@ -10,7 +10,25 @@
 #                          them (tests/fuzz_corpus.rs), and this script never changes them;
 #   fuzz/corpus/<target>   what the fuzzer found worth keeping, minimized after each run.
 # Both are checked in, so the next run starts where the last one stopped.
+#   fuzz/findings/<target> open findings: inputs that break an invariant until the crate is
+#                          fixed, replayed only by `cargo test --test fuzz_corpus -- --ignored`;
+#                          a fix moves the file to fuzz/seeds/<target>.
 # Exits non-zero on any finding, after printing how to reproduce it.
+#
+# Besides a crash, a finding is a broken invariant of the harness (fuzz/harness/mod.rs). For
+# lua_source and library_calls that includes two bounds, taken from the app's ScriptConfig
+# (fuzz/harness/watch.rs):
+#   - frame time: no app.update() longer than 10 x ScriptConfig::time_limit + 100 ms. Mind that
+#     libFuzzer's compare tracing makes Rust's byte loops tens of times slower, so a loop of 100
+#     console lines of megabytes can break it here and not in a release build;
+#   - Rust memory: the peak of live bytes during an input, less those at its start, within each
+#     VM's ScriptConfig::memory_limit (main VM and workers) plus one conversion's cap and an
+#     allowance for the app, counted by a counting global allocator (fuzz/harness/memory.rs;
+#     it sees Luau's heaps, which mlua allocates through Rust's allocator).
+# lua_source runs every input in one app that it resets in between (fuzz/harness/source.rs). A
+# finding that --repro (one input, a new app) does not reproduce came from what an earlier input
+# left behind; BEVY_LUAU_FUZZ_FRESH=1 gives each input a new app, and BEVY_LUAU_FUZZ_REPORT=1
+# prints each input's slowest frame and peak memory.
 set -euo pipefail
 
 cd "$(dirname "$0")"

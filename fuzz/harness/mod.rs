@@ -4,11 +4,17 @@
 //! Each function takes one input and checks invariants, not only the absence of a crash; a
 //! broken invariant panics, which libFuzzer reports as a finding.
 //! - [`run_source`]: arbitrary Luau source, run as a global script and as an entity script in a
-//!   headless app with the default sandbox and limits, for a few frames of game time.
+//!   headless app with the default sandbox and limits, for a few frames of game time. One app
+//!   serves every input and is reset between them (`source.rs`).
 //! - [`run_calls`]: a sequence of library calls with arbitrary arguments, mostly well formed,
 //!   written out as a script, against entities spawned and despawned along the way.
 //! - [`script_value`]: `ScriptValue` through Lua and back, and through its serde forms.
 //! - [`files`]: `game.toml`, the CVar file and console lines.
+//!
+//! Besides what [`check`] asserts after each input, every frame of `run_source` and `run_calls`
+//! is held to a time bound and each input to a bound on the Rust memory it makes (`watch.rs`),
+//! counted by a counting global allocator (`memory.rs`) that the fuzz binaries and the replay
+//! test install.
 
 #![allow(
     dead_code,
@@ -19,12 +25,20 @@ use arbitrary::{Arbitrary, Unstructured};
 use bevy_app::{App, TaskPoolPlugin, Update};
 use bevy_asset::io::memory::{Dir, MemoryAssetReader};
 use bevy_asset::io::{AssetSourceBuilder, ErasedAssetReader};
-use bevy_asset::{AssetApp, AssetPlugin, AssetServer};
+use bevy_asset::{AssetApp, AssetPlugin};
 use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
+use bevy_reflect::Reflect;
 use bevy_time::{TimePlugin, TimeUpdateStrategy};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use watch::Watch;
+
+pub mod memory;
+mod source;
+pub mod watch;
+
+pub use source::run_source;
 
 /// The longest a script's first version may take to load or fail, in wall time.
 const LOAD_PATIENCE: Duration = Duration::from_secs(10);
@@ -71,6 +85,7 @@ fn app(files: &[(&str, &str)]) -> App {
         100,
     )))
     .init_resource::<Seen>()
+    .register_type::<Wide>()
     .add_systems(Update, record.after(ScriptingSystem));
     app.finish();
     app.cleanup();
@@ -78,10 +93,10 @@ fn app(files: &[(&str, &str)]) -> App {
 }
 
 /// Runs `app` until `settled` scripts have loaded or failed, then [`FRAMES`] more frames.
-fn run(app: &mut App, settled: usize) {
+fn run(app: &mut App, settled: usize, watch: &mut Watch) {
     let started = Instant::now();
     loop {
-        app.update();
+        watch.update(app);
         let seen = app.world().resource::<Seen>();
         let mut paths: Vec<&str> = seen.loaded.iter().map(|l| l.path.as_str()).collect();
         paths.extend(seen.errors.iter().map(|e| e.script.as_str()));
@@ -98,15 +113,15 @@ fn run(app: &mut App, settled: usize) {
         std::thread::sleep(Duration::from_millis(1));
     }
     for _ in 0..FRAMES {
-        app.update();
+        watch.update(app);
     }
 }
 
 /// What must hold after any input: the app still runs, the main VM answers, no error lost its
 /// script, every worker VM is back in the pool, and once every scripted entity is despawned no
 /// entity script instance is left behind.
-fn check(app: &mut App) {
-    app.update();
+fn check(app: &mut App, watch: &mut Watch) {
+    watch.update(app);
     let answer = Console::execute(app.world_mut(), "lua 1 + 1");
     assert_eq!(answer.as_deref(), Ok("2"), "the main VM no longer answers");
     for error in &app.world().resource::<Seen>().errors {
@@ -128,7 +143,7 @@ fn check(app: &mut App) {
             pool.idle(),
             pool.size()
         );
-        app.update();
+        watch.update(app);
         std::thread::sleep(Duration::from_millis(1));
     }
     // An `on_despawn` may spawn scripted entities of its own: a few rounds.
@@ -138,10 +153,13 @@ fn check(app: &mut App) {
             .query_filtered::<Entity, With<Script>>()
             .iter(app.world())
             .collect();
+        if scripted.is_empty() {
+            break;
+        }
         for entity in scripted {
             app.world_mut().despawn(entity);
         }
-        app.update();
+        watch.update(app);
     }
     let left = app
         .world_mut()
@@ -156,27 +174,6 @@ fn check(app: &mut App) {
         instances, left,
         "entity script instances outlived their entities"
     );
-}
-
-/// Arbitrary Luau source as a global script and as an entity script.
-pub fn run_source(data: &[u8]) {
-    let source = String::from_utf8_lossy(data);
-    let entity_source =
-        format!("local S = {{}}\nfunction S:on_update(dt)\n{source}\nend\nreturn S");
-    let mut app = app(&[("global.luau", &source), ("entity.luau", &entity_source)]);
-    app.add_script("fuzz://global.luau");
-    let handle = app
-        .world()
-        .resource::<AssetServer>()
-        .load("fuzz://entity.luau");
-    let entity = app.world_mut().spawn(Script::new(handle)).id();
-    run(&mut app, 2);
-    // Despawning the scripted entity, if the script left it, runs its on_despawn once.
-    if app.world().get_entity(entity).is_ok() {
-        app.world_mut().despawn(entity);
-    }
-    app.update();
-    check(&mut app);
 }
 
 /// A value a call is given.
@@ -414,12 +411,16 @@ pub fn run_calls(data: &[u8]) {
         return;
     };
     let source = calls_script(&calls);
+    // The app is made inside the window: its making is part of what the bound allows.
+    let mut watch = Watch::start();
     let mut app = app(&[("calls.luau", &source), ("worker.luau", WORKER)]);
     app.register_script_component::<Health>()
         .add_worker_script("fuzz://worker.luau")
         .add_script("fuzz://calls.luau");
-    run(&mut app, 1);
-    check(&mut app);
+    watch.limits_of(&app);
+    run(&mut app, 1, &mut watch);
+    check(&mut app, &mut watch);
+    watch.check_memory();
 }
 
 /// A serde component for the calls to reach.
@@ -427,6 +428,15 @@ pub fn run_calls(data: &[u8]) {
 pub struct Health {
     current: f32,
     max: f32,
+}
+
+/// A reflected component with 64-bit fields, for scripts to write at and past their bounds.
+#[derive(Component, Reflect, Default)]
+#[reflect(Component)]
+pub struct Wide {
+    n: u64,
+    m: i64,
+    low: i64,
 }
 
 /// A `ScriptValue` as arbitrary data: the crate's type has no `Arbitrary`.
