@@ -554,3 +554,43 @@ fn unfinished_each_loops_count_against_the_memory_limit() {
     h.run_until_done();
     h.assert_no_errors();
 }
+
+#[test]
+fn a_step_of_many_runaways_stops_its_calls_after_a_few_time_limits() {
+    // Every call has its own time limit, so 8 runaway instances would take 8 of them; the step
+    // stops its calls once it has run for 4, and the later instances stop at once.
+    let runaway = r#"
+        local R = {}
+        function R:on_spawn() events.emit("spawned") end
+        function R:on_update() while true do end end
+        return R
+    "#;
+    let config = ScriptConfig {
+        instruction_limit: 0,
+        time_limit: Some(std::time::Duration::from_millis(40)),
+        ..Default::default()
+    };
+    let mut h = Harness::with_config(config, &[("scripts/runaway.luau", runaway)]);
+    let handle = h
+        .app
+        .world()
+        .resource::<bevy_asset::AssetServer>()
+        .load("scripts/runaway.luau");
+    for _ in 0..8 {
+        h.app.world_mut().spawn(Script::new(handle.clone()));
+    }
+    h.run_until("the runaways to stop", |seen| seen.errors.len() >= 8);
+    let errors = h.take_errors();
+    let first_frame = &errors[..8];
+    assert!(
+        first_frame
+            .iter()
+            .all(|e| e.kind == ScriptErrorKind::TimeLimit),
+        "{errors:#?}"
+    );
+    let by_step = first_frame
+        .iter()
+        .filter(|e| e.message.contains("the scripting step has run for 4 time limits"))
+        .count();
+    assert!(by_step >= 3, "the later calls stop for the step: {errors:#?}");
+}

@@ -21,8 +21,8 @@ use crate::runtime::context::{
 use crate::runtime::profile::{self, Site};
 use crate::runtime::scheduler::{self, Scheduler};
 use crate::value::ScriptValue;
-use crate::vm::Limits;
 use crate::vm::ScriptConfig;
+use crate::vm::{Budget, Limits};
 use bevy_asset::AssetServer;
 use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_ecs::resource::Resource;
@@ -284,34 +284,42 @@ impl ScriptEngine {
         {
             let lua = self.lua.clone();
             let limit = self.config.limits();
-            let lent = lend_world(&lua, world, || {
-                // 1. Asset events: new scripts and hot reloads.
-                //    Until the worker scripts first load, scripts wait, so jobs they start
-                //    find their definitions.
-                let workers_ready = !self.worker_scripts.is_loading();
-                if workers_ready {
-                    self.scripts
-                        .apply(&lua, limit, &mut self.errors, &mut self.loaded);
-                }
-                self.apply_lifecycle(&lua, limit, workers_ready);
-                // 2. Job results, worker commands and other actions, in the order sent.
-                self.apply_actions(&lua, actions, limit);
-                // 3. `task` coroutines whose time has come.
-                scheduler::resume_due(&lua, limit);
-                self.in_actors(&lua, |actor| scheduler::resume_due(actor, limit));
-                // 4. Per-frame hooks, then the actors' phase.
-                self.run_hooks(&lua, delta);
-                entity_scripts::update(&lua, delta, limit, Dispatch::Call);
-                self.actor_phase(&lua, delta, limit);
-                // 5. Events and registered messages for Lua handlers.
-                self.deliver_events(&lua);
-                // `task.defer`red coroutines, then deferred `commands` in the order issued.
-                scheduler::resume_deferred(&lua, limit);
-                crate::api::commands::apply(&lua);
-                self.in_actors(&lua, |actor| {
-                    scheduler::resume_deferred(actor, limit);
-                    crate::api::commands::apply(actor);
-                });
+            // However many calls time out, the step stops them once it has run for a few time
+            // limits: each later call stops at its first reading of the clock.
+            let step_deadline = self
+                .config
+                .time_limit
+                .and_then(|t| started.checked_add(t * crate::ffi::interrupt::STEP_LIMITS));
+            let lent = Budget::within_step(step_deadline, || {
+                lend_world(&lua, world, || {
+                    // 1. Asset events: new scripts and hot reloads.
+                    //    Until the worker scripts first load, scripts wait, so jobs they start
+                    //    find their definitions.
+                    let workers_ready = !self.worker_scripts.is_loading();
+                    if workers_ready {
+                        self.scripts
+                            .apply(&lua, limit, &mut self.errors, &mut self.loaded);
+                    }
+                    self.apply_lifecycle(&lua, limit, workers_ready);
+                    // 2. Job results, worker commands and other actions, in the order sent.
+                    self.apply_actions(&lua, actions, limit);
+                    // 3. `task` coroutines whose time has come.
+                    scheduler::resume_due(&lua, limit);
+                    self.in_actors(&lua, |actor| scheduler::resume_due(actor, limit));
+                    // 4. Per-frame hooks, then the actors' phase.
+                    self.run_hooks(&lua, delta);
+                    entity_scripts::update(&lua, delta, limit, Dispatch::Call);
+                    self.actor_phase(&lua, delta, limit);
+                    // 5. Events and registered messages for Lua handlers.
+                    self.deliver_events(&lua);
+                    // `task.defer`red coroutines, then deferred `commands` in the order issued.
+                    scheduler::resume_deferred(&lua, limit);
+                    crate::api::commands::apply(&lua);
+                    self.in_actors(&lua, |actor| {
+                        scheduler::resume_deferred(actor, limit);
+                        crate::api::commands::apply(actor);
+                    });
+                })
             });
             if let Err(error) = lent {
                 self.errors.push(error);

@@ -17,6 +17,10 @@ use std::cell::Cell;
 use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
+/// How many time limits a scripting step may run before its calls stop at their first reading
+/// of the clock (see [`Budget::within_step`]); the stop's message says this number.
+pub(crate) const STEP_LIMITS: u32 = 4;
+
 /// How many checkpoints pass between two readings of the clock, which keeps the clock off
 /// nearly every iteration of a tight loop. A checkpoint that runs long (a library call on a
 /// large string or table) is bounded by the memory limit, and a call overruns its time limit
@@ -31,6 +35,10 @@ thread_local! {
     static TIME_LIMIT: Cell<Option<Duration>> = const { Cell::new(None) };
     /// When that call must stop: set at the first reading of the clock.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// When the scripting step running on this thread must stop its calls, if it must.
+    static STEP_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Whether the running call's deadline is the step's.
+    static STEP_BOUND: Cell<bool> = const { Cell::new(false) };
     /// The limit that stopped the current host call, once one did.
     static STOPPED: Cell<Option<Spent>> = const { Cell::new(None) };
     /// Whether a host call runs on this thread: a call made now is nested in it.
@@ -81,6 +89,7 @@ struct Saved {
     stopped: Option<Spent>,
     active: bool,
     call: u64,
+    step_bound: bool,
 }
 
 impl Saved {
@@ -94,6 +103,7 @@ impl Saved {
             stopped: STOPPED.replace(None),
             active: ACTIVE.replace(true),
             call: CALL.get(),
+            step_bound: STEP_BOUND.replace(false),
         }
     }
 
@@ -105,6 +115,7 @@ impl Saved {
         STOPPED.set(self.stopped);
         ACTIVE.set(self.active);
         CALL.set(self.call);
+        STEP_BOUND.set(self.step_bound);
     }
 }
 
@@ -177,6 +188,21 @@ impl Budget {
         }
     }
 
+    /// Runs `f`, a scripting step or a part of it, with calls that stop at `deadline` at the
+    /// latest: a call whose clock starts after it stops at its first reading. Each call still
+    /// has its own time limit; this bounds the step, whose calls each get one.
+    pub(crate) fn within_step<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
+        /// Puts the previous step deadline back, on return and on unwind alike.
+        struct Restore(Option<Instant>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                STEP_DEADLINE.set(self.0);
+            }
+        }
+        let _restore = Restore(STEP_DEADLINE.replace(deadline));
+        f()
+    }
+
     /// The id of the running host call if it has one, without giving one.
     pub(crate) fn current_call() -> u64 {
         CALL.get()
@@ -243,8 +269,16 @@ fn over_time() -> bool {
     match DEADLINE.get() {
         Some(deadline) => now >= deadline,
         None => {
-            DEADLINE.set(now.checked_add(limit));
-            false
+            let own = now.checked_add(limit);
+            let deadline = match (own, STEP_DEADLINE.get()) {
+                (Some(own), Some(step)) if step < own => {
+                    STEP_BOUND.set(true);
+                    Some(step)
+                }
+                (own, step) => own.or(step),
+            };
+            DEADLINE.set(deadline);
+            deadline.is_some_and(|deadline| now >= deadline)
         }
     }
 }
@@ -288,6 +322,9 @@ unsafe fn checkpoint_slow(state: *mut mlua::ffi::lua_State, remaining: u64) {
     };
     STOPPED.set(Some(kind));
     let message = match kind {
+        Spent::Time if STEP_BOUND.get() => {
+            c"time limit exceeded: the scripting step has run for 4 time limits, so its calls stop until the next step"
+        }
         Spent::Time => c"time limit exceeded",
         Spent::Instructions => c"instruction limit exceeded",
     };
