@@ -10,9 +10,7 @@
 #                          them (tests/fuzz_corpus.rs), and this script never changes them;
 #   fuzz/corpus/<target>   what the fuzzer found worth keeping, minimized after each run.
 # Both are checked in, so the next run starts where the last one stopped.
-#   fuzz/findings/<target> open findings: inputs that break an invariant until the crate is
-#                          fixed, replayed only by `cargo test --test fuzz_corpus -- --ignored`;
-#                          a fix moves the file to fuzz/seeds/<target>.
+# A finding is fixed in the crate and its input kept in fuzz/seeds/<target> with a test in tests/.
 # Exits non-zero on any finding, after printing how to reproduce it.
 #
 # Besides a crash, a finding is a broken invariant of the harness (fuzz/harness/mod.rs). For

@@ -442,7 +442,8 @@ impl PoolLease {
             JobRequest::Call(name, args) => {
                 let Some(job) = crate::api::jobs::defined(self, name) else {
                     let message = format!(
-                        "no job named `{name}`; worker scripts define jobs with jobs.define"
+                        "no job named `{}`; worker scripts define jobs with jobs.define",
+                        crate::suggest::shown(name)
                     );
                     return Err(ScriptError::in_job(
                         name.as_str(),

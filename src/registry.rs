@@ -172,6 +172,17 @@ pub(crate) fn lookup(
     name: &str,
     function: &str,
 ) -> mlua::Result<Access> {
+    if name.len() > crate::suggest::MAX_NAME {
+        return Err(lua_error(
+            ScriptErrorKind::UnknownComponent,
+            format!(
+                "{function}: no {} named `{}`: names are at most {} bytes",
+                kind.noun(),
+                crate::suggest::shown(name),
+                crate::suggest::MAX_NAME
+            ),
+        ));
+    }
     let known = world.get_resource::<ScriptRegistry>().and_then(|registry| {
         let table = match kind {
             Kind::Component => &registry.components,

@@ -23,6 +23,19 @@ pub(crate) const LIBRARIES: &[&str] = &[
 /// "did you mean" looks at, so that its edit distance stays cheap whatever a script passes.
 pub(crate) const MAX_NAME: usize = 64;
 
+/// `name` as an error message shows it: whole up to [`MAX_NAME`] bytes, else its start and its
+/// length, so that a huge name does not make a huge message.
+pub(crate) fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.len() <= MAX_NAME {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut end = MAX_NAME;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}… ({} bytes)", &name[..end], name.len()))
+}
+
 /// The longest text the crate keeps from a script besides values it converts: a CVar's
 /// description or string value, a console command's help.
 pub(crate) const MAX_TEXT: usize = 4096;

@@ -72,14 +72,3 @@ fn script_value_seeds() {
 fn files_seeds() {
     assert!(replay("files", harness::files) > 0);
 }
-
-/// Open findings, `fuzz/findings/<target>/`: inputs that break an invariant because of a bug in
-/// the crate not fixed yet, each named by what it shows. Ignored so the suite stays green;
-/// `cargo test --test fuzz_corpus -- --ignored` shows them failing. A frame-time finding fails
-/// only in the fuzz binary (`fuzz/run.sh --repro lua_source FILE`), since time is only reported
-/// here. Once the crate is fixed, the file moves to `fuzz/seeds/<target>/`.
-#[test]
-#[ignore = "open findings of the fuzzer: each breaks an invariant until the crate is fixed"]
-fn lua_source_open_findings() {
-    assert!(replay_folder("findings", "lua_source", harness::run_source) > 0);
-}

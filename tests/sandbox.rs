@@ -590,7 +590,56 @@ fn a_step_of_many_runaways_stops_its_calls_after_a_few_time_limits() {
     );
     let by_step = first_frame
         .iter()
-        .filter(|e| e.message.contains("the scripting step has run for 4 time limits"))
+        .filter(|e| {
+            e.message
+                .contains("the scripting step has run for 4 time limits")
+        })
         .count();
-    assert!(by_step >= 3, "the later calls stop for the step: {errors:#?}");
+    assert!(
+        by_step >= 3,
+        "the later calls stop for the step: {errors:#?}"
+    );
+}
+
+#[test]
+fn a_huge_name_makes_a_short_error() {
+    let h = run(r#"
+        local huge = string.rep("H", 100000)
+        local e = ecs.spawn()
+        local messages = {}
+        for _, call in {
+            function() return ecs.get(e, huge) end,
+            function() return ecs.resource(huge) end,
+            function() return events.emit(huge, 1) end,
+            function() return jobs.run(huge, 1) end,
+            function() return commands.set(e, huge, 1) end,
+        } do
+            local ok, message = pcall(call)
+            assert(not ok, "refused")
+            message = tostring(message)
+            assert(#message < 400, "short: " .. #message)
+            assert(string.find(message, "64 bytes", 1, true), message)
+        end
+        events.emit("done")
+    "#);
+    h.assert_no_errors();
+}
+
+#[test]
+fn events_of_one_step_are_bounded_in_rust_memory() {
+    let h = run(r#"
+        local payload = string.rep("x", 1000000)
+        local sent = 0
+        local ok, message = pcall(function()
+            for _ = 1, 200 do
+                events.emit("big", payload)
+                sent += 1
+            end
+        end)
+        assert(not ok, "the loop is stopped")
+        assert(string.find(tostring(message), "more than 64 MiB", 1, true), tostring(message))
+        assert(sent >= 60 and sent < 70, "about 64 events of 1 MB: " .. sent)
+        events.emit("done")
+    "#);
+    h.assert_no_errors();
 }

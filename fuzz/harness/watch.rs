@@ -38,11 +38,20 @@ pub const FRAME_TIME_SLACK: Duration = Duration::from_millis(100);
 ///   and the seeds 15.5 MiB, a memory bomb that fills the main VM to its limit (counted by the
 ///   VM term of [`memory_bound`]).
 ///
-/// 8 MiB is about three times the largest, for entities, components and messages that inputs
-/// make within reason and allocator slack. Scripts can make more than that (a loop of
-/// `ecs.spawn`, of `events.emit` of a large payload): the crate bounds neither, and each is a
-/// finding (`fuzz/findings/`).
+/// 8 MiB is about three times the largest, for components and messages that inputs make
+/// within reason and allocator slack. Two things scripts make are bounded apart:
+/// [`EVENTS_ALLOWANCE`] and [`PER_ENTITY`].
 pub const APP_ALLOWANCE: usize = 8 << 20;
+
+/// The events a VM's scripts emit in one step are bounded by the crate at 64 MiB
+/// (`charge_step_copy` in its `src/runtime/context.rs`), and an event lives two frames.
+pub const EVENTS_ALLOWANCE: usize = 2 * (64 << 20);
+
+/// The world is the game's memory, which scripts may grow like any system can (`ecs.spawn` in
+/// a loop, a few thousand entities a frame within the time limit): each entity the input left
+/// alive at its largest counts this much, its components' slots, archetype rows and hooks'
+/// bookkeeping with room to spare. Component values are bounded per conversion.
+pub const PER_ENTITY: usize = 4 << 10;
 
 /// The copies one conversion out of Lua may make: the crate's cap is 64 MiB a conversion
 /// (`MAX_BYTES` in its `src/value/size.rs`, "four times the default VM memory limit", while it
@@ -64,7 +73,7 @@ pub fn memory_bound(app: &App) -> Option<usize> {
         .world()
         .get_resource::<StatePool>()
         .map_or(0, StatePool::size);
-    Some(config.memory_limit * vms + CONVERSION_ALLOWANCE + APP_ALLOWANCE)
+    Some(config.memory_limit * vms + CONVERSION_ALLOWANCE + APP_ALLOWANCE + EVENTS_ALLOWANCE)
 }
 
 /// The longest one frame of `app` may take: `None` when its VMs have no time limit.
@@ -87,6 +96,8 @@ pub struct Watch {
     slowest: Duration,
     frame_limit: Option<Duration>,
     bound: Option<usize>,
+    /// The most entities the world held after a frame of the input.
+    entities: usize,
 }
 
 impl Watch {
@@ -98,6 +109,7 @@ impl Watch {
             slowest: Duration::ZERO,
             frame_limit: None,
             bound: None,
+            entities: 0,
         }
     }
 
@@ -113,6 +125,9 @@ impl Watch {
         app.update();
         let took = started.elapsed();
         self.frames += 1;
+        self.entities = self
+            .entities
+            .max(app.world().entities().count_spawned() as usize);
         self.slowest = self.slowest.max(took);
         let Some(limit) = self.frame_limit else {
             return;
@@ -146,10 +161,12 @@ impl Watch {
         let (Some(bound), true) = (self.bound, memory::installed()) else {
             return;
         };
+        let bound = bound.saturating_add(self.entities.saturating_mul(PER_ENTITY));
         assert!(
             grew <= bound,
             "the input made Rust hold {} MiB more at its peak (after {} frames), past the bound \
-             of {} MiB (each VM's memory limit, a conversion and the app)",
+             of {} MiB (each VM's memory limit, a conversion, the app, a step's events and \
+             the entities the input made)",
             grew >> 20,
             self.frames,
             bound >> 20

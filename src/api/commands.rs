@@ -95,11 +95,34 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
 pub(crate) struct RemoteCommands(pub ActionQueue);
 
 fn push(lua: &Lua, command: ScriptCommand) -> mlua::Result<()> {
+    let (names, values): (Vec<&str>, Vec<&ScriptValue>) = match &command {
+        ScriptCommand::Spawn(list) => list.iter().map(|(n, v)| (n.as_str(), v)).unzip(),
+        ScriptCommand::Set(_, name, value) | ScriptCommand::Emit(name, value) => {
+            (vec![name.as_str()], vec![value])
+        }
+        ScriptCommand::Remove(_, name) => (vec![name.as_str()], Vec::new()),
+        ScriptCommand::Despawn(_) => (Vec::new(), Vec::new()),
+    };
+    if let Some(long) = names.iter().find(|n| n.len() > crate::suggest::MAX_NAME) {
+        return Err(crate::error::lua_error(
+            crate::error::ScriptErrorKind::TypeMismatch,
+            format!(
+                "commands: the name `{}` is longer than {} bytes",
+                crate::suggest::shown(long),
+                crate::suggest::MAX_NAME
+            ),
+        ));
+    }
     let remote = lua.app_data_ref::<RemoteCommands>().map(|r| r.0.clone());
     if let Some(queue) = remote {
         queue.push(Action::Command(command));
         return Ok(());
     }
+    let bytes = values
+        .iter()
+        .map(|v| crate::value::size::bytes(v))
+        .fold(0, usize::saturating_add);
+    crate::runtime::context::charge_step_copy(lua, bytes, "commands")?;
     let mut queue = lua
         .app_data_mut::<CommandQueue>()
         .ok_or_else(|| mlua::Error::runtime("commands are not available in this VM"))?;

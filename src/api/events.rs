@@ -101,6 +101,16 @@ pub(crate) fn emit(lua: &Lua, name: &str, payload: Value, function: &str) -> mlu
             format!("{function}: the event name is empty"),
         ));
     }
+    if name.len() > crate::suggest::MAX_NAME {
+        return Err(lua_error(
+            ScriptErrorKind::TypeMismatch,
+            format!(
+                "{function}: the event name `{}` is longer than {} bytes",
+                crate::suggest::shown(name),
+                crate::suggest::MAX_NAME
+            ),
+        ));
+    }
     with_world(lua, |world| {
         let registered = world
             .get_resource::<ScriptRegistry>()
@@ -125,6 +135,11 @@ pub(crate) fn emit(lua: &Lua, name: &str, payload: Value, function: &str) -> mlu
                     format!("{function}: event `{name}`: {e}"),
                 )
             })?;
+        crate::runtime::context::charge_step_copy(
+            lua,
+            crate::value::size::bytes(&payload),
+            function,
+        )?;
         world.write_message(ScriptEvent::new(name, payload));
         Ok(())
     })?

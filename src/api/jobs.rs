@@ -166,6 +166,23 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
                         "bad argument #1 to `jobs.run`: a job name cannot be empty",
                     ));
                 }
+                if name.len() > suggest::MAX_NAME {
+                    return Err(lua_error(
+                        ScriptErrorKind::UnknownJob,
+                        format!(
+                            "jobs.run: no job named `{}`: job names are at most {} bytes",
+                            suggest::shown(&name),
+                            suggest::MAX_NAME
+                        ),
+                    ));
+                }
+                if let Some(args) = &args {
+                    crate::runtime::context::charge_step_copy(
+                        lua,
+                        crate::value::size::bytes(args),
+                        "jobs.run",
+                    )?;
+                }
                 let (run, known) = lua
                     .app_data_ref::<Runner>()
                     .map(|r| (r.run.clone(), r.known.clone()))
@@ -182,8 +199,9 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
                     return Err(lua_error(
                         ScriptErrorKind::UnknownJob,
                         format!(
-                            "jobs.run: no job named `{name}`{close} Worker scripts define jobs \
-                             with jobs.define"
+                            "jobs.run: no job named `{}`{close} Worker scripts define jobs \
+                             with jobs.define",
+                            suggest::shown(&name)
                         ),
                     ));
                 }

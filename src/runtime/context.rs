@@ -194,6 +194,45 @@ pub(crate) fn caller_path(lua: &Lua, caller: Option<Caller>, fallback: &str) -> 
         .unwrap_or_else(|| Arc::from(fallback))
 }
 
+/// What the calls of one VM have copied out of Lua in one step into things that outlive the
+/// call (events, commands), against [`MAX_BYTES`](crate::value::size::MAX_BYTES).
+///
+/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
+#[derive(Default)]
+struct StepCopies {
+    frame: u64,
+    bytes: usize,
+}
+
+/// Charges `bytes` copied out of Lua by `function` to this step's allowance of `lua`'s VM: each
+/// copy is bounded on its own, and this bounds a loop of them, which Rust would otherwise hold
+/// (an event lives two frames) outside every VM's memory limit.
+pub(crate) fn charge_step_copy(lua: &Lua, bytes: usize, function: &str) -> mlua::Result<()> {
+    let frame = StepTime::of(lua).frame;
+    if lua.app_data_ref::<StepCopies>().is_none() {
+        lua.set_app_data(StepCopies::default());
+    }
+    let Some(mut copies) = lua.app_data_mut::<StepCopies>() else {
+        return Ok(());
+    };
+    if copies.frame != frame {
+        *copies = StepCopies { frame, bytes: 0 };
+    }
+    let total = copies.bytes.saturating_add(bytes);
+    if total > crate::value::size::MAX_BYTES {
+        return Err(crate::error::lua_error(
+            ScriptErrorKind::MemoryLimit,
+            format!(
+                "{function}: this step's events and commands from this VM hold more than {} MiB \
+                 already; send less, or spread it over more steps",
+                crate::value::size::MAX_BYTES >> 20
+            ),
+        ));
+    }
+    copies.bytes = total;
+    Ok(())
+}
+
 /// Marks an actor VM, which holds the instances of `ScriptActor` entity scripts.
 ///
 /// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).

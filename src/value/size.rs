@@ -49,6 +49,21 @@ impl SizeLimit {
     }
 }
 
+/// About the Rust memory `value` holds: its strings and a slot per value, as [`SizeLimit`]
+/// counts them.
+pub(crate) fn bytes(value: &crate::value::ScriptValue) -> usize {
+    use crate::value::ScriptValue;
+    PER_VALUE.saturating_add(match value {
+        ScriptValue::String(text) => text.len(),
+        ScriptValue::List(items) => items.iter().map(bytes).fold(0, usize::saturating_add),
+        ScriptValue::Map(fields) => fields
+            .iter()
+            .map(|(key, item)| key.len().saturating_add(bytes(item)))
+            .fold(0, usize::saturating_add),
+        _ => 0,
+    })
+}
+
 /// How deeply [`measure`] follows tables; deeper ones (and cycles) are refused.
 const MAX_DEPTH: usize = 128;
 
