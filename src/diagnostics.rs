@@ -99,7 +99,7 @@ pub struct ScriptProfiles {
     pub step_average: Duration,
     /// The longest scripting step over the last second.
     pub step_peak: Duration,
-    /// Bytes the main VM holds.
+    /// Bytes the main VM and the actor VMs hold.
     pub memory: usize,
     /// Of those, bytes not attributed to a script: the VM's own (built-in libraries, string
     /// table), the crate's (script environments, entity script instances), and what scripts
@@ -111,6 +111,8 @@ pub struct ScriptProfiles {
     pub jobs: Vec<JobProfile>,
     /// Jobs started and not yet completed: waiting for a worker or running.
     pub queued_jobs: usize,
+    /// What the actors' phase cost in the last step.
+    pub actors: ActorPhaseProfile,
     /// The steps of the last second.
     steps: Window,
     by_path: HashMap<String, usize>,
@@ -120,6 +122,23 @@ pub struct ScriptProfiles {
     measured_scripts: usize,
     /// Scripting steps accounted since the app started.
     steps_total: u64,
+}
+
+/// What the actors' phase cost in the last scripting step (all zero without actors).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ActorPhaseProfile {
+    /// Wall time of the parallel phase: every actor VM's `on_update`s at once.
+    pub parallel: Duration,
+    /// Wall time of applying the writes the phase queued, on the main thread: the serial share
+    /// of the phase, which bounds what more actor VMs can gain.
+    pub apply: Duration,
+    /// Wall time of the serial part: the `on_update`s that called `task.synchronize()`.
+    pub serial: Duration,
+    /// Writes the phase queued.
+    pub writes: usize,
+    /// Writes dropped since the app started because their entity (the one written, or the
+    /// writing actor's) was despawned by a write applied before them.
+    pub dropped_writes: u64,
 }
 
 /// What one script costs. Time is wall time spent in the script's own calls from the host,

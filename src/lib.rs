@@ -40,8 +40,8 @@ pub use cvar::{
     CVar, CVarChanged, CVarFlags, CVarRegistry, CVarSnapshot, CVarValue, CVarValueError, SV_CHEATS,
 };
 pub use diagnostics::{
-    JobProfile, ScriptBudgetExceeded, ScriptDiagnosticsPlugin, ScriptProfile, ScriptProfileReport,
-    ScriptProfiles, SiteProfile,
+    ActorPhaseProfile, JobProfile, ScriptBudgetExceeded, ScriptDiagnosticsPlugin, ScriptProfile,
+    ScriptProfileReport, ScriptProfiles, SiteProfile,
 };
 pub use engine::ScriptEngine;
 pub use error::{ErrorOrigin, ScriptError, ScriptErrorKind};

@@ -203,6 +203,12 @@ impl Budget {
         f()
     }
 
+    /// The deadline of the step running on this thread (see [`Budget::within_step`]), to give
+    /// the threads that run a part of it.
+    pub(crate) fn step_deadline() -> Option<Instant> {
+        STEP_DEADLINE.get()
+    }
+
     /// The id of the running host call if it has one, without giving one.
     pub(crate) fn current_call() -> u64 {
         CALL.get()
