@@ -1,7 +1,7 @@
 //! [`Shared`]: what the fast functions of one VM share, and lending it the world.
 
 use super::world::Lent;
-use bevy_ecs::world::World;
+use bevy_ecs::world::{World, WorldId};
 use mlua::{Lua, ffi};
 use std::any::{Any, TypeId};
 use std::cell::Cell;
@@ -158,15 +158,49 @@ pub(crate) fn running<'a>(vm: usize) -> Option<&'a Shared> {
 /// world of an outer call) before it returns, whatever `f` does. `None`, without running `f`,
 /// when `lua` is not a main VM (it has no [`Shared`]).
 pub(crate) fn lend_world<R>(lua: &Lua, world: &mut World, f: impl FnOnce() -> R) -> Option<R> {
+    let id = world.id();
+    // SAFETY: the pointer is made from a `&mut World` held for the whole call.
+    unsafe { lend(lua, NonNull::from(world), false, id, f) }
+}
+
+/// Gives Lua the world read-only for the length of `f`, as [`lend_world`] does otherwise:
+/// [`Lent::borrow`] refuses while it is lent, and [`Lent::borrow_ref`] hands out shared
+/// references.
+///
+/// Other threads may lend the same world to other VMs at the same time (the parallel phase of
+/// actor VMs): each VM has a `Shared` of its own, reached only under its own lock, and while any
+/// of them holds the world only shared references to it exist (the caller's `&World` freezes
+/// the `&mut World` it came from), which `World: Sync` allows on any number of threads.
+pub(crate) fn lend_world_ref<R>(lua: &Lua, world: &World, f: impl FnOnce() -> R) -> Option<R> {
+    // SAFETY: the pointer is made from a `&World` held for the whole call, and lent read-only.
+    unsafe { lend(lua, NonNull::from(world), true, world.id(), f) }
+}
+
+/// [`lend_world`] and [`lend_world_ref`]: stores `world`, the world whose id is `id`, for the
+/// length of `f`.
+///
+/// # Safety
+///
+/// `world` is valid for the whole call: made from a `&mut World`, or from a `&World` with
+/// `read_only` set, that the caller holds until this returns.
+unsafe fn lend<R>(
+    lua: &Lua,
+    world: NonNull<World>,
+    read_only: bool,
+    id: WorldId,
+    f: impl FnOnce() -> R,
+) -> Option<R> {
     struct Restore<'a> {
         lent: &'a Lent,
         world: Option<NonNull<World>>,
+        read_only: bool,
         borrowed: bool,
         running: Option<(usize, *const Shared)>,
     }
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
             self.lent.world.set(self.world);
+            self.lent.read_only.set(self.read_only);
             self.lent.borrowed.set(self.borrowed);
             RUNNING.set(self.running);
         }
@@ -174,14 +208,15 @@ pub(crate) fn lend_world<R>(lua: &Lua, world: &mut World, f: impl FnOnce() -> R)
     // The VM's lock is held for the whole lend, so no other thread runs the VM (and reaches the
     // world through it) until the lend is over; this thread's own calls take it again.
     Shared::with(lua, |shared| {
-        if shared.lent.last.replace(Some(world.id())) != Some(world.id()) {
+        if shared.lent.last.replace(Some(id)) != Some(id) {
             // Component ids belong to one world.
             shared.forget_world();
         }
         let lent = &shared.lent;
         let _restore = Restore {
             lent,
-            world: lent.world.replace(Some(NonNull::from(world))),
+            world: lent.world.replace(Some(world)),
+            read_only: lent.read_only.replace(read_only),
             borrowed: lent.borrowed.replace(false),
             running: RUNNING.replace(Some((shared.vm, std::ptr::from_ref(shared)))),
         };
