@@ -459,3 +459,7 @@ fn is_reserved(lua: &Lua, entity: Entity) -> bool {
     lua.app_data_ref::<WriteQueue>()
         .is_some_and(|queue| queue.reserved.contains(&entity))
 }
+
+#[cfg(test)]
+#[path = "deferred_tests.rs"]
+mod tests;
