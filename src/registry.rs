@@ -169,7 +169,12 @@ impl Kind {
 /// Reads the world only, so it works in the parallel phase too; nothing is cached here (a
 /// reflected type is found by a walk over the type registry): the bridge keeps what each VM
 /// looked up (`crate::bridge::names::lookup`).
-pub(crate) fn lookup(world: &World, kind: Kind, name: &str, function: &str) -> mlua::Result<Access> {
+pub(crate) fn lookup(
+    world: &World,
+    kind: Kind,
+    name: &str,
+    function: &str,
+) -> mlua::Result<Access> {
     let known = world.get_resource::<ScriptRegistry>().and_then(|registry| {
         let table = match kind {
             Kind::Component => &registry.components,
@@ -393,18 +398,21 @@ impl SerdeAccess {
             },
             convert: |lua, value, what| {
                 let component: T = from_lua(lua, value, what)?;
-                Ok(Converted::Typed(short_type_name::<T>(), Box::new(move |world, entity| {
-                    if let Ok(mut e) = world.get_entity_mut(entity) {
-                        // Writing in place is far cheaper than an insert, and still marks it
-                        // changed.
-                        match e.get_mut::<T>() {
-                            Some(mut existing) => *existing = component,
-                            None => {
-                                e.insert(component);
+                Ok(Converted::Typed(
+                    short_type_name::<T>(),
+                    Box::new(move |world, entity| {
+                        if let Ok(mut e) = world.get_entity_mut(entity) {
+                            // Writing in place is far cheaper than an insert, and still marks it
+                            // changed.
+                            match e.get_mut::<T>() {
+                                Some(mut existing) => *existing = component,
+                                None => {
+                                    e.insert(component);
+                                }
                             }
                         }
-                    }
-                })))
+                    }),
+                ))
             },
             remove: |world, entity| {
                 world
@@ -446,9 +454,12 @@ impl SerdeAccess {
             },
             convert: |lua, value, what| {
                 let resource: T = from_lua(lua, value, what)?;
-                Ok(Converted::Typed(short_type_name::<T>(), Box::new(move |world, _| {
-                    world.insert_resource(resource);
-                })))
+                Ok(Converted::Typed(
+                    short_type_name::<T>(),
+                    Box::new(move |world, _| {
+                        world.insert_resource(resource);
+                    }),
+                ))
             },
             remove: |world, _| world.remove_resource::<T>().is_some(),
             // Resources are not on the fast path.
@@ -651,9 +662,10 @@ impl Converted {
                                     lua_error(ScriptErrorKind::TypeMismatch, format!("{what}: {e}"))
                                 })?;
                         }
-                        None => r
-                            .component
-                            .insert(&mut entity, concrete.as_partial_reflect(), &types),
+                        None => {
+                            r.component
+                                .insert(&mut entity, concrete.as_partial_reflect(), &types)
+                        }
                     }
                 }
                 Ok(())
@@ -739,7 +751,9 @@ impl MessageAccess {
         Self {
             convert: |lua, value, what| {
                 let message: T = from_lua(lua, value, what)?;
-                Ok(Box::new(move |world| world.write_message(message).is_some()))
+                Ok(Box::new(move |world| {
+                    world.write_message(message).is_some()
+                }))
             },
             reader: |world| {
                 let cursor = world

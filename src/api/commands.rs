@@ -18,9 +18,9 @@
 
 use crate::api::function::{self, entity_arg};
 use crate::api::{ecs, events};
+use crate::bridge::lent::in_parallel_phase;
 use crate::error::ScriptError;
 use crate::queue::{Action, ActionQueue, ScriptCommand};
-use crate::bridge::lent::in_parallel_phase;
 use crate::runtime::context::report;
 use crate::value::ScriptValue;
 use mlua::{IntoLua, Lua, Table, Value};

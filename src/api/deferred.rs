@@ -219,7 +219,10 @@ pub(crate) fn install(lua: &Lua) {
 /// [`apply`]: an entity reserved by a queued `ecs.spawn` is spawned, or released, only there.
 #[cfg_attr(
     not(test),
-    expect(dead_code, reason = "the engine's parallel phase of actor VMs calls it")
+    expect(
+        dead_code,
+        reason = "the engine's parallel phase of actor VMs calls it"
+    )
 )]
 pub(crate) fn take(lua: &Lua) -> Vec<Queued> {
     let Some(mut queue) = lua.app_data_mut::<WriteQueue>() else {
@@ -234,7 +237,10 @@ pub(crate) fn take(lua: &Lua) -> Vec<Queued> {
 /// or on the order of the lists.
 #[cfg_attr(
     not(test),
-    expect(dead_code, reason = "the engine's parallel phase of actor VMs calls it")
+    expect(
+        dead_code,
+        reason = "the engine's parallel phase of actor VMs calls it"
+    )
 )]
 pub(crate) fn apply(world: &mut World, mut queued: Vec<Queued>) -> Applied {
     queued.sort_by_key(|q| (q.writer, q.seq));
@@ -372,7 +378,8 @@ pub(crate) fn edit<E: Edit>(lua: &Lua, function: &'static str, edit: E) -> mlua:
     } else {
         with_world(lua, |world| {
             edit.check(world)?;
-            edit.apply(world).map_err(|refusal| refused(function, refusal))
+            edit.apply(world)
+                .map_err(|refusal| refused(function, refusal))
         })?
     }
 }

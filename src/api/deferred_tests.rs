@@ -9,8 +9,8 @@ use crate::runtime::context::Owner;
 use bevy_app::{App, TaskPoolPlugin};
 use bevy_asset::AssetPlugin;
 use bevy_ecs::message::{MessageCursor, Messages};
-use bevy_ecs::prelude::{Component, Resource};
 use bevy_ecs::name::Name;
+use bevy_ecs::prelude::{Component, Resource};
 use bevy_ecs::reflect::ReflectComponent;
 use bevy_reflect::Reflect;
 use bevy_time::TimePlugin;
@@ -96,10 +96,14 @@ impl Phase {
         .add_message::<PhaseDamage>()
         .register_script_message::<PhaseDamage>()
         .register_cvar("speed", 2.0, "how fast", CVarFlags::empty())
-        .add_script_function("game.count", |query: bevy_ecs::system::Query<&PhaseHealth>| {
-            query.iter().count() as f64
-        })
-        .add_script_function("game.twice", |bevy_ecs::system::In(x): bevy_ecs::system::In<f64>| x * 2.0);
+        .add_script_function(
+            "game.count",
+            |query: bevy_ecs::system::Query<&PhaseHealth>| query.iter().count() as f64,
+        )
+        .add_script_function(
+            "game.twice",
+            |bevy_ecs::system::In(x): bevy_ecs::system::In<f64>| x * 2.0,
+        );
         #[cfg(feature = "transform")]
         app.register_type::<bevy_transform::components::Transform>();
         app.finish();
@@ -136,7 +140,9 @@ impl Phase {
                 .with_rotation(Quat::from_rotation_y(0.5))
                 .with_scale(Vec3::splat(2.0));
             world.entity_mut(alpha).insert(turned);
-            world.entity_mut(beta).insert(Transform::from_xyz(-4.0, 0.0, 0.0));
+            world
+                .entity_mut(beta)
+                .insert(Transform::from_xyz(-4.0, 0.0, 0.0));
         }
         let lua = world.resource::<ScriptEngine>().lua().clone();
         let env = script_env(&lua, [alpha, beta, gamma]);
@@ -160,15 +166,7 @@ impl Phase {
     /// Runs `source` as the script of `writer`, in the parallel phase: the world lent
     /// read-only. Returns what the chunk returns.
     fn parallel(&self, writer: Entity, source: &str) -> mlua::Result<Value> {
-        let caller = Caller {
-            script: SCRIPT,
-            entity: Some(writer),
-        };
-        let chunk = self.lua.load(source).set_environment(self.env.clone());
-        crate::bridge::lent::lend_world_ref(&self.lua, self.app.world(), || {
-            caller.run(|| chunk.eval::<Value>())
-        })
-        .expect("a main VM")
+        parallel(&self.lua, &self.env, self.app.world(), writer, source)
     }
 
     /// Runs `source` as the script of `writer` in the main VM: the world lent `&mut`, and the
@@ -219,10 +217,7 @@ impl Phase {
             );
             #[cfg(feature = "transform")]
             {
-                out += &format!(
-                    " {:?}",
-                    e.get::<bevy_transform::components::Transform>()
-                );
+                out += &format!(" {:?}", e.get::<bevy_transform::components::Transform>());
             }
             out += "\n";
         }
@@ -240,6 +235,24 @@ impl Phase {
         out += &format!("events {events:?}\ndamage {damage:?}\n");
         out
     }
+}
+
+/// Runs `source` in `env` of `lua`'s VM as the script of `writer`, in the parallel phase:
+/// `world` lent read-only. Returns what the chunk returns.
+fn parallel(
+    lua: &Lua,
+    env: &Table,
+    world: &World,
+    writer: Entity,
+    source: &str,
+) -> mlua::Result<Value> {
+    let caller = Caller {
+        script: SCRIPT,
+        entity: Some(writer),
+    };
+    let chunk = lua.load(source).set_environment(env.clone());
+    crate::bridge::lent::lend_world_ref(lua, world, || caller.run(|| chunk.eval::<Value>()))
+        .expect("a main VM")
 }
 
 /// A script's environment in `lua`'s VM, with globals `alpha`, `beta` and `gamma` (and
@@ -365,7 +378,9 @@ fn every_read_gives_the_same_answer_read_only() {
     let source = reads();
     let mut phase = Phase::new();
     let alpha = phase.alpha;
-    let serial = phase.serial(alpha, &source).expect("the reads run in the main VM");
+    let serial = phase
+        .serial(alpha, &source)
+        .expect("the reads run in the main VM");
     let before = phase.snapshot();
     let parallel = phase
         .parallel(alpha, &source)
@@ -442,7 +457,11 @@ fn every_write_is_queued_then_applies_as_the_main_vm_does() {
         parallel
             .parallel(writer, source)
             .unwrap_or_else(|e| panic!("{source}: in the parallel phase: {e}"));
-        assert_eq!(parallel.snapshot(), before, "{source}: nothing changes before apply");
+        assert_eq!(
+            parallel.snapshot(),
+            before,
+            "{source}: nothing changes before apply"
+        );
         let applied = parallel.apply();
         assert!(applied.errors.is_empty(), "{source}: {:?}", applied.errors);
         assert!(applied.applied > 0, "{source}: {applied:?}");
@@ -484,16 +503,7 @@ fn apply_orders_writes_by_writer_then_call_order() {
         let other_lua = other.lua().clone();
         let env = script_env(&other_lua, [alpha, beta, phase.gamma]);
         for n in [2, 4] {
-            let chunk = other_lua.load(set(n)).set_environment(env.clone());
-            let caller = Caller {
-                script: SCRIPT,
-                entity: Some(second),
-            };
-            crate::bridge::lent::lend_world_ref(&other_lua, phase.app.world(), || {
-                caller.run(|| chunk.exec())
-            })
-            .expect("a main VM")
-            .expect("queued");
+            parallel(&other_lua, &env, phase.app.world(), second, &set(n)).expect("queued");
         }
         for n in [1, 3] {
             phase.parallel(first, &set(n)).expect("queued");
@@ -534,7 +544,10 @@ fn writes_by_or_to_an_entity_despawned_earlier_in_the_apply_are_dropped() {
     let spawned = crate::value::entity_from_lua(&spawned).expect("an entity at once");
     // To `gamma`, despawned earlier in the apply (the call saw it alive).
     phase
-        .parallel(first, r#"ecs.set(gamma, "PhaseHealth", {current = 0, max = 0})"#)
+        .parallel(
+            first,
+            r#"ecs.set(gamma, "PhaseHealth", {current = 0, max = 0})"#,
+        )
         .expect("queued: gamma exists while the phase runs");
     let applied = phase.apply();
     assert!(applied.errors.is_empty(), "{:?}", applied.errors);
@@ -545,7 +558,10 @@ fn writes_by_or_to_an_entity_despawned_earlier_in_the_apply_are_dropped() {
         Some(99.0)
     );
     assert!(world.get_entity(second).is_err() && world.get_entity(gamma).is_err());
-    assert!(world.get_entity(spawned).is_err(), "the dropped spawn's id is released");
+    assert!(
+        world.get_entity(spawned).is_err(),
+        "the dropped spawn's id is released"
+    );
 }
 
 #[test]
@@ -559,7 +575,10 @@ fn a_write_that_fails_only_when_applied_is_an_error_naming_function_and_entity()
         .parallel(second, r#"ecs.ref(gamma, "PhaseHealth").current = 1"#)
         .expect("queued: the component is there while the phase runs");
     phase
-        .parallel(second, r#"ecs.set(first, "PhaseHealth", {current = 6, max = 6})"#)
+        .parallel(
+            second,
+            r#"ecs.set(first, "PhaseHealth", {current = 6, max = 6})"#,
+        )
         .expect("queued");
     let applied = phase.apply();
     assert_eq!((applied.applied, applied.dropped), (2, 0), "{applied:?}");
@@ -572,7 +591,11 @@ fn a_write_that_fails_only_when_applied_is_an_error_naming_function_and_entity()
     assert!(message.contains(&format!("entity {gamma}")), "{message}");
     assert!(message.contains("no longer has the component"), "{message}");
     assert_eq!(
-        phase.app.world().get::<PhaseHealth>(first).map(|h| h.current),
+        phase
+            .app
+            .world()
+            .get::<PhaseHealth>(first)
+            .map(|h| h.current),
         Some(6.0),
         "the rest still apply"
     );
@@ -583,7 +606,10 @@ fn a_write_queued_before_the_script_errored_still_applies() {
     let mut phase = Phase::new();
     let alpha = phase.alpha;
     let error = error_of(
-        phase.parallel(alpha, r#"ecs.set(beta, "PhaseStamina", {value = 2}); error("boom")"#),
+        phase.parallel(
+            alpha,
+            r#"ecs.set(beta, "PhaseStamina", {value = 2}); error("boom")"#,
+        ),
         "an erroring script",
     );
     assert!(error.contains("boom"), "{error}");
@@ -687,23 +713,9 @@ fn a_value_that_does_not_fit_is_an_error_at_the_call() {
         ]);
     }
     for source in calls {
-        let checked = format!("local ok, e = pcall(function() {source} end) return ok, e");
-        let caller = Caller {
-            script: SCRIPT,
-            entity: Some(alpha),
-        };
-        let chunk = phase.lua.load(&checked).set_environment(phase.env.clone());
-        let (ok, error): (bool, Value) =
-            crate::bridge::lent::lend_world_ref(&phase.lua, phase.app.world(), || {
-                caller.run(|| chunk.eval())
-            })
-            .expect("a main VM")
-            .expect("the chunk runs");
-        assert!(!ok, "{source}: fails at the call");
-        assert!(
-            !matches!(error, Value::Nil),
-            "{source}: with an error value"
-        );
+        let checked = format!("local ok = pcall(function() {source} end) return ok");
+        let ok = phase.parallel(alpha, &checked).expect("the chunk runs");
+        assert_eq!(ok, Value::Boolean(false), "{source}: fails at the call");
         assert!(take(&phase.lua).is_empty(), "{source}: nothing is queued");
     }
 }
@@ -713,9 +725,7 @@ fn a_value_that_does_not_fit_is_an_error_at_the_call() {
 fn two_vms_read_one_world_on_two_threads_at_once() {
     let phase = Phase::new();
     let source = reads();
-    let expected = phase
-        .parallel(phase.alpha, &source)
-        .expect("the reads run");
+    let expected = phase.parallel(phase.alpha, &source).expect("the reads run");
     let Value::String(expected) = expected else {
         panic!("the reads return text");
     };
@@ -731,20 +741,11 @@ fn two_vms_read_one_world_on_two_threads_at_once() {
                     let lua = engine.lua().clone();
                     let (alpha, beta, gamma) = entities;
                     let env = script_env(&lua, [alpha, beta, gamma]);
-                    let caller = Caller {
-                        script: SCRIPT,
-                        entity: Some(alpha),
-                    };
                     // Many rounds, so the two threads overlap.
                     let mut last = String::new();
                     for _ in 0..50 {
-                        let chunk = lua.load(&source).set_environment(env.clone());
-                        let value: Value =
-                            crate::bridge::lent::lend_world_ref(&lua, world, || {
-                                caller.run(|| chunk.eval())
-                            })
-                            .expect("a main VM")
-                            .expect("the reads run");
+                        let value =
+                            parallel(&lua, &env, world, alpha, &source).expect("the reads run");
                         let Value::String(text) = value else {
                             panic!("the reads return text");
                         };

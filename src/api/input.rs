@@ -24,8 +24,8 @@
 //!   [`Window::set_cursor_position`].
 
 use crate::api::function::{self, describe};
-use crate::error::{ScriptErrorKind, lua_error};
 use crate::bridge::lent::with_world_ref;
+use crate::error::{ScriptErrorKind, lua_error};
 use bevy_ecs::query::With;
 use bevy_ecs::world::World;
 use bevy_input::ButtonInput;

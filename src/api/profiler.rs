@@ -12,8 +12,8 @@
 //! (`ScriptConfig::profiling`), `scripts()` is empty and the step figures are zero.
 
 use crate::api::function;
-use crate::diagnostics::ScriptProfiles;
 use crate::bridge::lent::with_world_ref;
+use crate::diagnostics::ScriptProfiles;
 use mlua::{Lua, Table};
 
 /// Adds the `profiler` library to the shared globals.

@@ -21,12 +21,7 @@ pub(crate) fn lend_world<R>(
     world: &mut World,
     f: impl FnOnce() -> R,
 ) -> Result<R, ScriptError> {
-    crate::ffi::lend_world(lua, world, f).ok_or_else(|| {
-        ScriptError::in_crate(
-            ScriptErrorKind::Runtime,
-            "world access is not available in this VM",
-        )
-    })
+    crate::ffi::lend_world(lua, world, f).ok_or_else(not_a_main_vm)
 }
 
 /// Gives Lua the world read-only for the length of `f` (the parallel phase of actor VMs);
@@ -34,20 +29,26 @@ pub(crate) fn lend_world<R>(
 /// the same world to other VMs meanwhile (see `crate::ffi::lend_world_ref`).
 #[cfg_attr(
     not(test),
-    expect(dead_code, reason = "the engine's parallel phase of actor VMs calls it")
+    expect(
+        dead_code,
+        reason = "the engine's parallel phase of actor VMs calls it"
+    )
 )]
 pub(crate) fn lend_world_ref<R>(
     lua: &Lua,
     world: &World,
     f: impl FnOnce() -> R,
 ) -> Result<R, ScriptError> {
-    crate::ffi::lend_world_ref(lua, world, f).ok_or_else(|| {
-        ScriptError::in_crate(
-            ScriptErrorKind::Runtime,
-            "world access is not available in this VM",
-        )
-    })
+    crate::ffi::lend_world_ref(lua, world, f).ok_or_else(not_a_main_vm)
 }
+
+/// The error of lending the world to a VM that cannot reach it (a worker VM).
+fn not_a_main_vm() -> ScriptError {
+    ScriptError::in_crate(ScriptErrorKind::Runtime, NO_WORLD_ACCESS)
+}
+
+/// Why a VM without the fast path's shared state (a worker VM) cannot reach the world.
+const NO_WORLD_ACCESS: &str = "world access is not available in this VM";
 
 /// Whether `lua`'s VM runs in the parallel phase: the world it is lent is read-only, and its
 /// writes are queued.
@@ -104,11 +105,7 @@ pub(crate) fn with_shared_world_ref<R>(
             .ok_or_else(|| unavailable(&shared.lent))?;
         Ok(f(shared, &world))
     })
-    .unwrap_or_else(|| {
-        Err(mlua::Error::runtime(
-            "world access is not available in this VM",
-        ))
-    })
+    .unwrap_or_else(|| Err(mlua::Error::runtime(NO_WORLD_ACCESS)))
 }
 
 /// [`with_world`], with the VM's shared state too.
@@ -123,11 +120,7 @@ pub(crate) fn with_shared_world<R>(
             .ok_or_else(|| unavailable(&shared.lent))?;
         Ok(f(shared, &mut world))
     })
-    .unwrap_or_else(|| {
-        Err(mlua::Error::runtime(
-            "world access is not available in this VM",
-        ))
-    })
+    .unwrap_or_else(|| Err(mlua::Error::runtime(NO_WORLD_ACCESS)))
 }
 
 /// The error for a world that cannot be borrowed now.

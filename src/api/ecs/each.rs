@@ -24,12 +24,12 @@
 
 use super::reference;
 use crate::api::function;
+use crate::bridge::lent::{with_shared_world_ref, with_world_ref};
 use crate::bridge::names;
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::ffi::stack::UPVALUES;
 use crate::ffi::userdata::{Each, Push, Reference};
 use crate::ffi::{self, Stack, fast_fn};
-use crate::bridge::lent::{with_shared_world_ref, with_world_ref};
 use crate::registry::{Access, Kind};
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;

@@ -498,7 +498,9 @@ pub(crate) fn remove(
 /// parallel phase the despawn is queued, and `on_despawn` runs after the phase.
 pub(crate) fn despawn(lua: &Lua, entity: Entity, function: &'static str) -> mlua::Result<()> {
     if in_parallel_phase(lua) {
-        with_world_ref(lua, |world| deferred::existing(lua, world, entity, function))??;
+        with_world_ref(lua, |world| {
+            deferred::existing(lua, world, entity, function)
+        })??;
         return deferred::write(lua, function, Write::Despawn { entity });
     }
     with_world_ref(lua, |world| existing(world, entity, function))??;
@@ -533,7 +535,14 @@ pub(crate) fn spawn(
                     ),
                 ));
             };
-            converted.push(convert(lua, shared, world, &name.to_str()?, value, function)?);
+            converted.push(convert(
+                lua,
+                shared,
+                world,
+                &name.to_str()?,
+                value,
+                function,
+            )?);
         }
         // The allocator is concurrent: this works through `&World`, in every actor VM at once.
         Ok((world.entity_allocator().alloc(), converted))

@@ -351,13 +351,13 @@ fn reach_mut<R>(
     let (mut found, mut through_type);
     let component: &mut dyn Reflect = match &reach.by_id {
         Some((in_world, id, from_ptr)) if *in_world == world_id => {
-            ffi::world::reflect_mut_by_id(world, entity, *id, from_ptr).map_err(
-                |absent| match absent {
+            ffi::world::reflect_mut_by_id(world, entity, *id, from_ptr).map_err(|absent| {
+                match absent {
                     Absent::Entity => Problem::Despawned,
                     Absent::Component => Problem::Removed,
                     Absent::Immutable => Problem::Immutable,
-                },
-            )?
+                }
+            })?
         }
         _ => {
             if crate::reflect::is_immutable(world, &reach.component) {
