@@ -1,11 +1,13 @@
 //! The bridge: the safe layer between the unsafe floor (`crate::ffi`) and the Lua libraries.
 //! It gives the floor's pieces their meaning, and holds no `unsafe` code:
-//! - [`names`]: components by the Lua string of their name, and the query states;
+//! - [`names`]: components by the Lua string of their name, lookups by name, and the query
+//!   states (or, in the parallel phase, queries answered from the archetypes);
 //! - [`keys`]: the pinned Lua strings of Rust field names;
 //! - [`atoms`]: the numbers Luau gives field names, for direct field access;
 //! - [`serde`]: serde values read from and written to the Lua stack;
 //! - [`plan`]: how reflected types are read from the stack and written in place;
-//! - [`lent`]: the lent world with the crate's errors, and the frame's time.
+//! - [`lent`]: the lent world with the crate's errors, in its two modes (`&mut World` for the
+//!   main VM's step, `&World` for the parallel phase of actor VMs), and the frame's time.
 //!
 //! Its caches live in each main VM's `ffi::Shared`, one extension per type ([`install`]).
 //!

@@ -15,6 +15,14 @@
 //! so calls never alias; `commands.*` is there for changes that should wait until the end of
 //! the step.
 //!
+//! In the parallel phase of actor VMs (see `crate::api::deferred`) the world is read-only:
+//! `get`, `has`, `exists`, `query`, `each`, `find`, `name`, `ref`, `value` and `resource` read it
+//! as the phase began (`query`, `each` and `find` in one fixed order, archetype by archetype,
+//! whichever VM asks), while `set`, `spawn`, `despawn`, `remove`, `set_name` and `set_resource`
+//! convert their arguments and check their entity at the call and are queued, applied after
+//! the phase. `spawn` returns the new entity at once; it exists once the queue is applied, and
+//! writes queued after the spawn may name it. A despawn runs `on_despawn` after the phase.
+//!
 //! `ecs.set` and `ecs.spawn` replace a component as a whole: a table that leaves out a field
 //! is an error naming the field (serde fields with `#[serde(default)]` may be left out).
 //! `Script = "path.luau"` in `ecs.spawn` or `ecs.set` attaches an entity script, and
