@@ -31,12 +31,14 @@
 
 use crate::bridge::lent::{in_parallel_phase, with_world, with_world_ref};
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
+use crate::ffi::{Extension, Extensions, Shared};
 use crate::registry::{Access, Converted, Subject};
 use crate::runtime::context::{Caller, ScriptId, ScriptPaths};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use mlua::Lua;
 use rustc_hash::FxHashSet;
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -195,9 +197,8 @@ pub(crate) struct Applied {
     pub errors: Vec<ScriptError>,
 }
 
-/// The writes a VM queued in the parallel phase, in call order.
-///
-/// Lua app data: borrow it only between calls into Lua, never across one (see `crate::runtime`).
+/// The writes a VM queued in the parallel phase, in call order. Kept in the VM's shared state
+/// (slot 6 of its extensions), where fast functions queue too.
 #[derive(Default)]
 pub(crate) struct WriteQueue {
     writes: Vec<Queued>,
@@ -205,14 +206,29 @@ pub(crate) struct WriteQueue {
     next: u64,
     /// The entities `ecs.spawn` reserved in this phase, which writes queued after it may name.
     reserved: FxHashSet<Entity>,
-    /// The script of the last write and its path, so a run of writes by one script looks the
-    /// path up once.
+    /// The script of the last write and its path (this VM's own copy, so that VMs on other
+    /// threads never share its count), so a run of writes by one script looks the path up once.
     script: Option<(ScriptId, Arc<str>)>,
 }
 
-/// Gives the main VM `lua` its queue (call once per VM).
-pub(crate) fn install(lua: &Lua) {
-    lua.set_app_data(WriteQueue::default());
+/// Slot 6 of the VM's extensions.
+impl Extension for RefCell<WriteQueue> {
+    const SLOT: usize = 6;
+}
+
+/// The extensions of this module, for a main VM's shared state: its queue.
+pub(crate) fn extensions() -> mlua::Result<Extensions> {
+    Extensions::default().with(RefCell::new(WriteQueue::default()))
+}
+
+/// Runs `f` with the queue of `lua`'s VM, if it has one.
+fn with_queue<R>(lua: &Lua, f: impl FnOnce(&mut WriteQueue) -> R) -> Option<R> {
+    Shared::with(lua, |shared| {
+        let queue = shared.extension::<RefCell<WriteQueue>>()?;
+        let mut queue = queue.try_borrow_mut().ok()?;
+        Some(f(&mut queue))
+    })
+    .flatten()
 }
 
 /// The writes `lua`'s VM queued, in call order; its queue is empty after. Apply them with
@@ -225,11 +241,11 @@ pub(crate) fn install(lua: &Lua) {
     )
 )]
 pub(crate) fn take(lua: &Lua) -> Vec<Queued> {
-    let Some(mut queue) = lua.app_data_mut::<WriteQueue>() else {
-        return Vec::new();
-    };
-    queue.reserved.clear();
-    std::mem::take(&mut queue.writes)
+    with_queue(lua, |queue| {
+        queue.reserved.clear();
+        std::mem::take(&mut queue.writes)
+    })
+    .unwrap_or_default()
 }
 
 /// Applies `queued`, the writes of any number of VMs: stable-sorted by writing entity and then
@@ -415,35 +431,69 @@ fn gone(function: &str, entity: Entity) -> mlua::Error {
 /// Queues `write`, by the calling entity, after the VM's earlier writes.
 fn queue(lua: &Lua, function: &'static str, write: Write) -> mlua::Result<()> {
     let caller = Caller::current();
-    let writer = caller.and_then(|c| c.entity).unwrap_or(Entity::PLACEHOLDER);
-    let mut queue = lua
-        .app_data_mut::<WriteQueue>()
-        .ok_or_else(|| mlua::Error::runtime("the parallel phase needs an actor VM"))?;
-    let script = match (caller, &queue.script) {
-        (Some(caller), Some((id, path))) if *id == caller.script => Arc::clone(path),
-        (Some(caller), _) => {
-            let path = lua
-                .app_data_ref::<ScriptPaths>()
-                .and_then(|paths| paths.0.get(&caller.script).cloned())
-                .unwrap_or_else(|| Arc::from("actor"));
-            queue.script = Some((caller.script, Arc::clone(&path)));
-            path
-        }
-        (None, _) => Arc::from("actor"),
+    let known = |caller: &Caller| {
+        with_queue(lua, |queue| {
+            queue.script.as_ref().map(|(id, _)| *id) == Some(caller.script)
+        })
+        .unwrap_or(false)
     };
-    if let Write::Spawn { entity, .. } = &write {
-        queue.reserved.insert(*entity);
-    }
-    let seq = queue.next;
-    queue.next += 1;
-    queue.writes.push(Queued {
-        writer,
-        seq,
-        function,
-        script,
-        write,
+    // The path of a script new to the queue, copied for this VM.
+    let path = caller.filter(|caller| !known(caller)).map(|caller| {
+        lua.app_data_ref::<ScriptPaths>()
+            .and_then(|paths| paths.0.get(&caller.script).map(|path| Arc::from(&**path)))
+            .unwrap_or_else(|| Arc::from("actor"))
     });
-    Ok(())
+    with_queue(lua, |queue| {
+        if let (Some(caller), Some(path)) = (caller, path) {
+            queue.script = Some((caller.script, path));
+        }
+        queue.push(caller, function, write);
+    })
+    .ok_or_else(|| mlua::Error::runtime("the parallel phase needs an actor VM"))
+}
+
+/// Queues the write `make` builds, from a fast function in the parallel phase; `None`, with
+/// nothing queued, when `make` gives none or the calling script's path is not known to the
+/// queue yet (the safe implementation then queues it, and learns the path).
+pub(crate) fn queue_fast(
+    shared: &Shared,
+    function: &'static str,
+    make: impl FnOnce() -> Option<Write>,
+) -> Option<()> {
+    let mut queue = shared
+        .extension::<RefCell<WriteQueue>>()?
+        .try_borrow_mut()
+        .ok()?;
+    let caller = Caller::current()?;
+    if queue.script.as_ref().map(|(id, _)| *id) != Some(caller.script) {
+        return None;
+    }
+    queue.push(Some(caller), function, make()?);
+    Some(())
+}
+
+impl WriteQueue {
+    /// Appends `write` by `caller`, whose script's path is [`WriteQueue::script`] when it has
+    /// one.
+    fn push(&mut self, caller: Option<Caller>, function: &'static str, write: Write) {
+        let writer = caller.and_then(|c| c.entity).unwrap_or(Entity::PLACEHOLDER);
+        let script = match (&self.script, caller) {
+            (Some((id, path)), Some(caller)) if *id == caller.script => Arc::clone(path),
+            _ => Arc::from("actor"),
+        };
+        if let Write::Spawn { entity, .. } = &write {
+            self.reserved.insert(*entity);
+        }
+        let seq = self.next;
+        self.next += 1;
+        self.writes.push(Queued {
+            writer,
+            seq,
+            function,
+            script,
+            write,
+        });
+    }
 }
 
 /// Fails with a clear error when `entity` does not exist, unless this VM reserved it with
@@ -463,8 +513,7 @@ pub(crate) fn existing(
 
 /// Whether this VM reserved `entity` with `ecs.spawn` in the running parallel phase.
 fn is_reserved(lua: &Lua, entity: Entity) -> bool {
-    lua.app_data_ref::<WriteQueue>()
-        .is_some_and(|queue| queue.reserved.contains(&entity))
+    with_queue(lua, |queue| queue.reserved.contains(&entity)).unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -410,6 +410,9 @@ const WRITES: &[&str] = &[
        ecs.set(e, "PhaseStamina", {value = 8})"#,
     r#"ecs.set_resource("PhaseScore", {points = 7})"#,
     r#"ecs.ref(beta, "PhaseHealth").current = 5"#,
+    // The first write of a script goes through the safe path, which learns the script; the
+    // next ones are queued by the fast path.
+    r#"ecs.ref(beta, "PhaseHealth").current = 5; ecs.ref(beta, "PhaseHealth").max = 6; ecs.ref(gamma, "PhaseHealth").max = 8"#,
     r#"for e, h in ecs.each("PhaseHealth") do h.current = h.max + 1 end"#,
     r#"events.emit("boom", {n = 1})"#,
     r#"events.emit("PhaseDamage", {amount = 3})"#,
@@ -426,6 +429,8 @@ const WRITES: &[&str] = &[
 #[cfg(feature = "transform")]
 const TRANSFORM_WRITES: &[&str] = &[
     r#"transform.set_position(beta, vector.create(1, 2, 3))"#,
+    r#"transform.set_position(beta, vector.create(1, 2, 3)); transform.set_scale(alpha, vector.create(1, 2, 1)); transform.translate(beta, vector.create(0, 0, 1))"#,
+    r#"local t = ecs.ref(alpha, "Transform"); t.translation.x = 5; t.translation.y = 6; t.scale.z = 0.5"#,
     r#"transform.translate(alpha, vector.create(1, 0, 0)); transform.translate(alpha, vector.create(0, 1, 0))"#,
     r#"transform.set_rotation(beta, vector.create(0, 1, 0))"#,
     r#"transform.rotate(alpha, vector.create(0.1, 0, 0))"#,

@@ -73,8 +73,7 @@ pub(crate) fn is_reserved(name: &str) -> bool {
 /// Adds the libraries every script shares (their functions do not depend on the calling
 /// script) to the global table of a main VM, before it is sealed.
 pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
-    crate::bridge::install(lua)?;
-    deferred::install(lua);
+    crate::bridge::install(lua, deferred::extensions()?)?;
     time::install(lua, globals)?;
     ecs::install(lua, globals)?;
     commands::install(lua, globals)?;

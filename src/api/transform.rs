@@ -35,7 +35,7 @@
 //! call and queue the change, applied after the phase (see `crate::api::deferred`):
 //! `translate` then adds to the transform as it is when applied.
 
-use crate::api::deferred::{self, Edit, Refusal};
+use crate::api::deferred::{self, Edit, Refusal, Write};
 use crate::api::function::{self, describe, entity_arg};
 use crate::bridge::lent::with_world_ref;
 use crate::error::{ScriptErrorKind, lua_error};
@@ -166,8 +166,19 @@ fn get<const K: usize>(stack: Stack<'_>) -> Option<c_int> {
 fn set<const K: usize>(stack: Stack<'_>) -> Option<c_int> {
     let entity = stack.entity(1)?;
     let value = stack.vector(2).filter(|v| v.is_finite())?;
-    // Read-only in the parallel phase: the safe implementation queues the write.
-    let mut world = stack.shared()?.lent.borrow()?;
+    let shared = stack.shared()?;
+    if shared.lent.is_read_only() {
+        // The parallel phase: checked as the safe implementation checks it, and queued.
+        let world = shared.lent.borrow_ref()?;
+        transform_of(&world, entity, Role::Entity).ok()?;
+        drop(world);
+        let name = lua_name(SETTERS[K].1);
+        let how = How::Set(SETTERS[K].2, value);
+        let change = Change { entity, name, how };
+        deferred::queue_fast(shared, name, || Some(Write::Edit(Box::new(change))))?;
+        return Some(0);
+    }
+    let mut world = shared.lent.borrow()?;
     let mut transform = transform_mut(&mut world, entity).ok()?;
     (SETTERS[K].2)(&mut transform, value).ok()?;
     Some(0)

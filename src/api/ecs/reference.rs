@@ -29,7 +29,7 @@
 //! there) and queued, applied after the phase (see `crate::api::deferred`): a read after it in
 //! the same phase still sees the old value.
 
-use crate::api::deferred::{self, Edit, Refusal};
+use crate::api::deferred::{self, Edit, Refusal, Write};
 use crate::api::function::{self, describe, entity_arg};
 use crate::bridge::lent::{with_shared_world_ref, with_world_ref};
 use crate::bridge::names::{self, Named};
@@ -522,7 +522,9 @@ fn assign(stack: Stack<'_>) -> Option<c_int> {
         return None;
     }
     let (field_index, field) = field(stack, &plans, &reference)?;
-    // Read-only in the parallel phase: the safe implementation queues the write.
+    if shared.lent.is_read_only() {
+        return queue_leaf(stack, shared, &plans, &reference, field_index, field).map(|()| 0);
+    }
     let mut world = shared.lent.borrow()?;
     if let Shape::Leaf(leaf) = plans.get(field.plan).shape {
         // One value: read it, then write it, with no staging.
@@ -553,6 +555,38 @@ fn assign(stack: Stack<'_>) -> Option<c_int> {
     })
     .ok()??;
     Some(0)
+}
+
+/// `r.field = value` in the parallel phase, for a leaf field: checked as the safe
+/// implementation checks it, and queued. `None` leaves the call to the safe implementation.
+fn queue_leaf(
+    stack: Stack<'_>,
+    shared: &Shared,
+    plans: &Plans,
+    reference: &Reference,
+    field_index: usize,
+    field: &plan::Field,
+) -> Option<()> {
+    let Shape::Leaf(leaf) = plans.get(field.plan).shape else {
+        return None;
+    };
+    let value = plan::read_leaf(stack, 3, leaf)?;
+    let world = shared.lent.borrow_ref()?;
+    resolve(&world, plans, reference).ok()?;
+    check_mutable(&world, plans, reference).ok()?;
+    drop(world);
+    let reach = reach(plans, reference).ok()?;
+    deferred::queue_fast(shared, "ComponentRef", || {
+        Some(Write::Edit(Box::new(FieldWrite {
+            entity: reference.entity,
+            reach: reach.clone(),
+            path: reference.path().into(),
+            field: field_index,
+            value: FieldValue::Leaf(leaf, value),
+            root: plans.get(reference.root).info,
+            field_name: field.name,
+        })))
+    })
 }
 
 /// An arithmetic metamethod.
@@ -753,8 +787,8 @@ fn assign_slow(lua: &Lua, r: &Value, key: &Value, value: Value) -> mlua::Result<
             ));
         }
         let info = plans.get(field_plan).info;
-        let path = name(lua, &reference);
-        let what = format!("ComponentRef({path}).{field_name}");
+        let root = plans.get(reference.root).info;
+        let what = format!("ComponentRef({}).{field_name}", name(lua, &reference));
         let (value, reach) = with_world_ref(lua, |world| {
             let types = world
                 .get_resource::<AppTypeRegistry>()
@@ -776,8 +810,8 @@ fn assign_slow(lua: &Lua, r: &Value, key: &Value, value: Value) -> mlua::Result<
             reach,
             path: reference.path().into(),
             field: field_index,
-            value,
-            reference: path,
+            value: FieldValue::Reflected(value),
+            root,
             field_name,
         };
         deferred::edit(lua, "ComponentRef", write)
@@ -796,20 +830,32 @@ struct FieldWrite {
     /// The index of the field written, in that struct.
     field: usize,
     /// The new value.
-    value: Box<dyn PartialReflect>,
-    /// What the reference points at (`Transform.translation`), for errors.
-    reference: String,
+    value: FieldValue,
+    /// The component's type, for naming the reference in errors.
+    root: &'static TypeInfo,
     /// The name of the field written, for errors.
     field_name: &'static str,
 }
 
+/// The value of a [`FieldWrite`].
+enum FieldValue {
+    /// Built by reflection (the safe path).
+    Reflected(Box<dyn PartialReflect>),
+    /// A leaf read by the fast path.
+    Leaf(Leaf, plan::Staged),
+}
+
 impl std::fmt::Debug for FieldWrite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value: &dyn std::fmt::Debug = match &self.value {
+            FieldValue::Reflected(value) => value,
+            FieldValue::Leaf(leaf, _) => leaf,
+        };
         f.debug_struct("FieldWrite")
             .field("entity", &self.entity)
-            .field("reference", &self.reference)
+            .field("reference", &reference_name(self.root, &self.path))
             .field("field", &self.field_name)
-            .field("value", &self.value)
+            .field("value", value)
             .finish()
     }
 }
@@ -821,26 +867,48 @@ impl Edit for FieldWrite {
 
     fn apply(self, world: &mut World) -> Result<(), Refusal> {
         let (entity, field_index) = (self.entity, self.field);
+        let value = self.value;
         let written = reach_mut(world, &self.reach, entity, &self.path, |target| {
             let ReflectMut::Struct(fields) = target.reflect_mut() else {
                 return Err(Problem::Lost);
             };
             let field = fields.field_at_mut(field_index).ok_or(Problem::Lost)?;
-            Ok(field.try_apply(&*self.value))
+            Ok(match value {
+                FieldValue::Reflected(value) => field.try_apply(&*value).map_err(|e| e.to_string()),
+                FieldValue::Leaf(leaf, value) => plan::write_leaf(leaf, field, value)
+                    .ok_or_else(|| "the value does not fit the field".to_owned()),
+            })
         });
+        let what = || reference_name(self.root, &self.path);
         match written.and_then(|inner| inner) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(Refusal::Failed(lua_error(
                 ScriptErrorKind::TypeMismatch,
-                format!(
-                    "ComponentRef({}).{}: {error}",
-                    self.reference, self.field_name
-                ),
+                format!("ComponentRef({}).{}: {error}", what(), self.field_name),
             ))),
             Err(Problem::Despawned) => Err(Refusal::Gone),
-            Err(problem) => Err(Refusal::Failed(problem.about(&self.reference, entity))),
+            Err(problem) => Err(Refusal::Failed(problem.about(&what(), entity))),
         }
     }
+}
+
+/// `Health`, or `Transform.translation`: the value at `path` (field indices) in a component of
+/// type `root`, as [`name`] spells a reference, from the type's info alone.
+fn reference_name(root: &'static TypeInfo, path: &[u8]) -> String {
+    let mut text = root.type_path_table().short_path().to_owned();
+    let mut info = Some(root);
+    for &index in path {
+        let Some(TypeInfo::Struct(fields)) = info else {
+            break;
+        };
+        let Some(field) = fields.field_at(usize::from(index)) else {
+            break;
+        };
+        text.push('.');
+        text.push_str(field.name());
+        info = field.type_info();
+    }
+    text
 }
 
 /// `a + b` and friends, the safe way.
