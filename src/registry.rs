@@ -599,12 +599,15 @@ fn type_registry<'w>(world: &'w World, what: &dyn Display) -> mlua::Result<&'w A
     })
 }
 
+/// How a [`Converted::Typed`] value writes itself to an entity (a resource ignores it).
+pub(crate) type TypedWrite = Box<dyn FnOnce(&mut World, Entity) + Send>;
+
 /// A component or resource value built from Lua and not yet written: the main VM writes it at
 /// once, the parallel phase of actor VMs queues it (it is `Send`) and writes it after the phase.
 pub(crate) enum Converted {
     /// A value that writes itself: a serde type, or a shorthand of the `ecs` library (`Name`,
     /// `Script`), with its type's name. A resource ignores the entity.
-    Typed(&'static str, Box<dyn FnOnce(&mut World, Entity) + Send>),
+    Typed(&'static str, TypedWrite),
     /// A reflected value: written in place when the entity has the component and its type is
     /// written in place (as the fast path writes it), else inserted whole, which runs its hooks.
     Reflected(Arc<ReflectAccess>, Box<dyn Reflect>),
