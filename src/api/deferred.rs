@@ -27,7 +27,11 @@
 //!
 //! `ecs.spawn` returns the new entity's id at once (reserved through `&World`); the entity is
 //! spawned when the queue is applied, and until then `ecs.exists` is `false` for it, though
-//! the VM that spawned it may queue writes to it.
+//! the VM that spawned it may queue `ecs` writes to it (`set`, `set_name`, `remove`,
+//! `despawn`).
+//!
+//! The fast path queues too (the `transform` setters, a reference's leaf field), once the
+//! safe path has queued a write of the calling script and the queue knows its path.
 
 use crate::bridge::lent::{in_parallel_phase, with_world, with_world_ref};
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
