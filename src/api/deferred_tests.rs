@@ -343,6 +343,11 @@ for e, h in ecs.each("PhaseHealth") do
 end
 table.sort(all)
 put("each all", all)
+local none = 0
+for _ in ecs.each("PhaseHealth", "PhaseUnused") do
+    none += 1
+end
+put("each unregistered", none)
 put("find", {ecs.find("alpha"), ecs.find("nobody")})
 put("name", {ecs.name(alpha), ecs.name(beta)})
 local r = ecs.ref(alpha, "PhaseHealth")

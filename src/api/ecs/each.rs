@@ -42,32 +42,44 @@ const MAX_COMPONENTS: usize = 32;
 /// Creates `ecs.each(...)`.
 pub(crate) fn create(lua: &Lua) -> mlua::Result<Function> {
     const NAME: &str = "ecs.each";
-    // The safe implementation only reports what the fast path refused.
-    let slow = function::create(lua, NAME, |lua, names: MultiValue| -> mlua::Result<()> {
-        if names.is_empty() {
-            return Err(lua_error(
-                ScriptErrorKind::TypeMismatch,
-                format!("{NAME}: name at least one component"),
-            ));
-        }
-        if names.len() > MAX_COMPONENTS {
-            return Err(lua_error(
-                ScriptErrorKind::TypeMismatch,
-                format!("{NAME}: name at most {MAX_COMPONENTS} components"),
-            ));
-        }
-        with_shared_world_ref(lua, |shared, world| {
-            for (i, name) in names.iter().enumerate() {
-                let name: mlua::LuaString = function::arg(lua, name.clone(), i + 1, NAME)?;
-                names::lookup(shared, world, Kind::Component, &name.to_str()?, NAME)?;
+    // The safe implementation reports what the fast path refused, and runs the loops over a
+    // component the world has not registered (the fast path knows only registered ones).
+    let slow = function::create(
+        lua,
+        NAME,
+        |lua, names: MultiValue| -> mlua::Result<Function> {
+            if names.is_empty() {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!("{NAME}: name at least one component"),
+                ));
             }
-            Ok::<(), mlua::Error>(())
-        })??;
-        Err(lua_error(
-            ScriptErrorKind::Runtime,
-            format!("{NAME}: the loop could not start"),
-        ))
-    })?;
+            if names.len() > MAX_COMPONENTS {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!("{NAME}: name at most {MAX_COMPONENTS} components"),
+                ));
+            }
+            let registered = with_shared_world_ref(lua, |shared, world| {
+                let mut registered = true;
+                for (i, name) in names.iter().enumerate() {
+                    let name: mlua::LuaString = function::arg(lua, name.clone(), i + 1, NAME)?;
+                    let access =
+                        names::lookup(shared, world, Kind::Component, &name.to_str()?, NAME)?;
+                    registered &= access.id(world).is_some();
+                }
+                Ok::<bool, mlua::Error>(registered)
+            })??;
+            if !registered {
+                // No entity has a component the world has not registered: the loop is empty.
+                return lua.create_function(|_, _: MultiValue| Ok(()));
+            }
+            Err(lua_error(
+                ScriptErrorKind::Runtime,
+                format!("{NAME}: the loop could not start"),
+            ))
+        },
+    )?;
     // The loop's own safe implementation: it runs when the world cannot be reached, or a serde
     // component's value cannot be converted on the fast path.
     let ended = function::create(lua, NAME, |lua, _: MultiValue| -> mlua::Result<()> {
