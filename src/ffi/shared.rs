@@ -7,8 +7,9 @@ use std::any::{Any, TypeId};
 use std::cell::Cell;
 use std::ptr::NonNull;
 
-/// What the layer above keeps in a main VM's [`Shared`], one value per type: its caches.
-pub(crate) trait Extension: Any {
+/// What the layers above keep in a main VM's [`Shared`], one value per type: their caches and
+/// other per-VM state. `Send`, as the VM moves between threads with it.
+pub(crate) trait Extension: Any + Send {
     /// The slot of this type, below [`SLOTS`] and distinct for every extension type.
     const SLOT: usize;
 
@@ -58,7 +59,9 @@ pub(crate) struct Shared {
 struct SharedBox(Box<Shared>);
 
 // SAFETY: a VM and its app data move between threads as a whole, and only the thread holding the
-// VM (mlua's lock) touches them; `Shared` is never shared between threads at once.
+// VM (mlua's lock) touches them; `Shared` is never shared between threads at once. Its
+// extensions are `Send` (the trait requires it); the world pointer is set only for the length of
+// a lend, which holds the lock, so it never crosses threads.
 unsafe impl Send for SharedBox {}
 
 /// What [`Shared::install`] takes: the extensions, each put in its slot.
