@@ -19,7 +19,7 @@ use bevy_ecs::reflect::{AppTypeRegistry, ReflectComponent, ReflectResource};
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::EntityRef;
 use bevy_ecs::world::World;
-use bevy_reflect::{ReflectFromPtr, ReflectFromReflect, TypeInfo, TypeRegistration};
+use bevy_reflect::{Reflect, ReflectFromPtr, ReflectFromReflect, TypeInfo, TypeRegistration};
 use mlua::{Lua, LuaSerdeExt, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -121,8 +121,7 @@ impl ScriptRegistry {
         self.messages.iter()
     }
 
-    /// The serde-registered components or resources, by name, with their Rust types (the
-    /// reflected types that lookups cached are left out).
+    /// The serde-registered components or resources, by name, with their Rust types.
     pub(crate) fn serde_types(&self, kind: Kind) -> impl Iterator<Item = (&str, TypeId)> {
         let table = match kind {
             Kind::Component => &self.components,
@@ -165,9 +164,13 @@ impl Kind {
 }
 
 /// Finds how to reach the component or resource `name`, from the serde registrations first,
-/// then the reflected types (whose lookups are cached). `function` names the caller in errors.
+/// then the reflected types. `function` names the caller in errors.
+///
+/// Reads the world only, so it works in the parallel phase too; nothing is cached here (a
+/// reflected type is found by a walk over the type registry): the bridge keeps what each VM
+/// looked up (`crate::bridge::names::lookup`).
 pub(crate) fn lookup(
-    world: &mut World,
+    world: &World,
     kind: Kind,
     name: &str,
     function: &str,
@@ -190,17 +193,10 @@ pub(crate) fn lookup(
         };
         table.get(name).cloned()
     });
-    if let Some(access) = known {
-        return Ok(access);
+    match known {
+        Some(access) => Ok(access),
+        None => find_reflected(world, kind, name, function),
     }
-    let access = find_reflected(world, kind, name, function)?;
-    let mut registry = world.get_resource_or_init::<ScriptRegistry>();
-    let table = match kind {
-        Kind::Component => &mut registry.components,
-        Kind::Resource => &mut registry.resources,
-    };
-    table.insert(name.to_owned(), access.clone());
-    Ok(access)
 }
 
 fn find_reflected(world: &World, kind: Kind, name: &str, function: &str) -> mlua::Result<Access> {
@@ -319,9 +315,9 @@ impl Display for Subject<'_> {
 #[derive(Clone, Copy)]
 pub(crate) struct SerdeAccess {
     get: fn(&Lua, &World, Entity) -> mlua::Result<Option<Value>>,
-    set: fn(&Lua, &mut World, Entity, Value, &dyn Display) -> mlua::Result<()>,
+    /// Builds the value from Lua, ready to be written (to an entity, or as the resource).
+    convert: fn(&Lua, Value, &dyn Display) -> mlua::Result<Converted>,
     remove: fn(&mut World, Entity) -> bool,
-    id: fn(&mut World) -> ComponentId,
     /// The fast `ecs.get`: pushes the entity's component (or `nil`); `None` leaves the call to
     /// the safe path.
     pub push: for<'s> fn(Stack<'s>, EntityRef<'_>) -> Option<()>,
@@ -330,6 +326,8 @@ pub(crate) struct SerdeAccess {
     pub read: for<'s> fn(Stack<'s>, c_int, &mut World, Entity) -> Option<()>,
     /// The Rust type, for the type definitions (`crate::typedefs`).
     type_id: TypeId,
+    /// The Rust type's name, for errors.
+    type_name: &'static str,
 }
 
 /// The reflection backend.
@@ -409,18 +407,23 @@ impl SerdeAccess {
                 let value = world.get_entity(entity).ok().and_then(|e| e.get::<T>());
                 value.map(|v| serialize(lua, v)).transpose()
             },
-            set: |lua, world, entity, value, what| {
+            convert: |lua, value, what| {
                 let component: T = from_lua(lua, value, what)?;
-                if let Ok(mut e) = world.get_entity_mut(entity) {
-                    // Writing in place is far cheaper than an insert, and still marks it changed.
-                    match e.get_mut::<T>() {
-                        Some(mut existing) => *existing = component,
-                        None => {
-                            e.insert(component);
+                Ok(Converted::Typed(
+                    short_type_name::<T>(),
+                    Box::new(move |world, entity| {
+                        if let Ok(mut e) = world.get_entity_mut(entity) {
+                            // Writing in place is far cheaper than an insert, and still marks it
+                            // changed.
+                            match e.get_mut::<T>() {
+                                Some(mut existing) => *existing = component,
+                                None => {
+                                    e.insert(component);
+                                }
+                            }
                         }
-                    }
-                }
-                Ok(())
+                    }),
+                ))
             },
             remove: |world, entity| {
                 world
@@ -429,7 +432,6 @@ impl SerdeAccess {
                     .and_then(|mut e| e.take::<T>())
                     .is_some()
             },
-            id: |world| world.register_component::<T>(),
             push: |stack, entity| match entity.get::<T>() {
                 Some(value) => crate::bridge::serde::push(stack, value).ok(),
                 None => {
@@ -449,6 +451,7 @@ impl SerdeAccess {
                 Some(())
             },
             type_id: TypeId::of::<T>(),
+            type_name: std::any::type_name::<T>(),
         }
     }
 
@@ -460,17 +463,21 @@ impl SerdeAccess {
                     .map(|v| serialize(lua, v))
                     .transpose()
             },
-            set: |lua, world, _, value, what| {
+            convert: |lua, value, what| {
                 let resource: T = from_lua(lua, value, what)?;
-                world.insert_resource(resource);
-                Ok(())
+                Ok(Converted::Typed(
+                    short_type_name::<T>(),
+                    Box::new(move |world, _| {
+                        world.insert_resource(resource);
+                    }),
+                ))
             },
             remove: |world, _| world.remove_resource::<T>().is_some(),
-            id: |world| world.register_component::<T>(),
             // Resources are not on the fast path.
             push: |_, _| None,
             read: |_, _, _, _| None,
             type_id: TypeId::of::<T>(),
+            type_name: std::any::type_name::<T>(),
         }
     }
 }
@@ -494,20 +501,20 @@ impl Access {
         }
     }
 
-    /// Replaces (or inserts) the value on `entity`. `what` names the call for errors.
-    pub fn set(
+    /// Builds the value from Lua, for [`Converted::write`] now or later (the parallel phase
+    /// converts at the call, so a value that does not fit is an error there, and writes after
+    /// the phase). Reads the world only. `what` names the call for errors.
+    pub fn convert(
         &self,
         lua: &Lua,
-        world: &mut World,
-        entity: Entity,
+        world: &World,
         value: Value,
         what: &dyn Display,
-    ) -> mlua::Result<()> {
+    ) -> mlua::Result<Converted> {
         match self {
-            Access::Serde(s) => (s.set)(lua, world, entity, value, what),
+            Access::Serde(s) => (s.convert)(lua, value, what),
             Access::Reflect(r) => {
-                let types = world.resource::<AppTypeRegistry>().clone();
-                let types = types.read();
+                let types = type_registry(world, what)?.read();
                 let dynamic = crate::vm::converting(lua, || {
                     crate::reflect::from_lua(lua, value, r.info, &types, &what.to_string())
                 })?;
@@ -517,6 +524,138 @@ impl Access {
                         format!("{what}: the value does not make a `{}`", r.info.type_path()),
                     )
                 })?;
+                Ok(Converted::Reflected(Arc::clone(r), concrete))
+            }
+        }
+    }
+
+    /// Removes the value from `entity`; returns whether it had one.
+    pub fn remove(&self, world: &mut World, entity: Entity) -> bool {
+        match self {
+            Access::Serde(s) => (s.remove)(world, entity),
+            Access::Reflect(r) => {
+                let Ok(mut entity) = world.get_entity_mut(entity) else {
+                    return false;
+                };
+                let had = r.component.contains(&entity);
+                r.component.remove(&mut entity);
+                had
+            }
+        }
+    }
+
+    /// The component id, when the world has registered the component (no entity has it
+    /// before).
+    pub fn id(&self, world: &World) -> Option<ComponentId> {
+        let type_id = match self {
+            Access::Serde(s) => s.type_id,
+            Access::Reflect(r) => r.type_id,
+        };
+        world.components().get_valid_id(type_id)
+    }
+
+    /// The short name of the type, for errors.
+    pub fn name(&self) -> String {
+        match self {
+            Access::Serde(s) => short_name(s.type_name),
+            Access::Reflect(r) => r.info.type_path_table().short_path().to_owned(),
+        }
+    }
+
+    /// The value of a resource, or `None` when the world has none.
+    pub fn get_resource(&self, lua: &Lua, world: &World) -> mlua::Result<Option<Value>> {
+        match self {
+            Access::Serde(s) => (s.get)(lua, world, Entity::PLACEHOLDER),
+            Access::Reflect(r) => match r.resource_entity(world) {
+                Some(entity) => self.get(lua, world, entity),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Builds a resource value from Lua, for [`Converted::write_resource`] now or later; a
+    /// reflected resource that does not exist is an error here (a serde resource is inserted
+    /// when missing). Reads the world only.
+    pub fn convert_resource(
+        &self,
+        lua: &Lua,
+        world: &World,
+        value: Value,
+        what: &dyn Display,
+    ) -> mlua::Result<Converted> {
+        if let Access::Reflect(r) = self
+            && r.resource_entity(world).is_none()
+        {
+            return Err(no_resource(what));
+        }
+        self.convert(lua, world, value, what)
+    }
+}
+
+/// The error for a reflected resource that the world does not have.
+fn no_resource(what: &dyn Display) -> mlua::Error {
+    lua_error(
+        ScriptErrorKind::UnknownComponent,
+        format!("{what}: the resource does not exist; insert it from Rust first"),
+    )
+}
+
+/// The type registry of `world`, which reflected values are built with.
+fn type_registry<'w>(world: &'w World, what: &dyn Display) -> mlua::Result<&'w AppTypeRegistry> {
+    world.get_resource::<AppTypeRegistry>().ok_or_else(|| {
+        lua_error(
+            ScriptErrorKind::MissingPlugin,
+            format!("{what}: the world has no AppTypeRegistry"),
+        )
+    })
+}
+
+/// How a [`Converted::Typed`] value writes itself to an entity (a resource ignores it).
+pub(crate) type TypedWrite = Box<dyn FnOnce(&mut World, Entity) + Send>;
+
+/// A component or resource value built from Lua and not yet written: the main VM writes it at
+/// once, the parallel phase of actor VMs queues it (it is `Send`) and writes it after the phase.
+pub(crate) enum Converted {
+    /// A value that writes itself: a serde type, or a shorthand of the `ecs` library (`Name`,
+    /// `Script`), with its type's name. A resource ignores the entity.
+    Typed(&'static str, TypedWrite),
+    /// A reflected value: written in place when the entity has the component and its type is
+    /// written in place (as the fast path writes it), else inserted whole, which runs its hooks.
+    Reflected(Arc<ReflectAccess>, Box<dyn Reflect>),
+}
+
+impl std::fmt::Debug for Converted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Converted::Typed(name, _) => f.debug_tuple("Converted::Typed").field(name).finish(),
+            Converted::Reflected(_, value) => f
+                .debug_tuple("Converted::Reflected")
+                .field(&value.as_partial_reflect())
+                .finish(),
+        }
+    }
+}
+
+impl Converted {
+    /// The short name of the value's type, for errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Converted::Typed(name, _) => name,
+            Converted::Reflected(r, _) => r.info.type_path_table().short_path(),
+        }
+    }
+
+    /// Writes the value to `entity`; nothing when the entity does not exist. `what` names the
+    /// call for errors.
+    pub fn write(self, world: &mut World, entity: Entity, what: &dyn Display) -> mlua::Result<()> {
+        match self {
+            Converted::Typed(_, write) => {
+                write(world, entity);
+                Ok(())
+            }
+            Converted::Reflected(r, concrete) => {
+                let types = type_registry(world, what)?.clone();
+                let types = types.read();
                 // An immutable component is inserted whole, which runs its hooks
                 // (`ecs.spawn({ChildOf = parent})` builds a hierarchy).
                 let mutable = !crate::reflect::is_immutable(world, &r.component);
@@ -548,60 +687,13 @@ impl Access {
         }
     }
 
-    /// Removes the value from `entity`; returns whether it had one.
-    pub fn remove(&self, world: &mut World, entity: Entity) -> bool {
-        match self {
-            Access::Serde(s) => (s.remove)(world, entity),
-            Access::Reflect(r) => {
-                let Ok(mut entity) = world.get_entity_mut(entity) else {
-                    return false;
-                };
-                let had = r.component.contains(&entity);
-                r.component.remove(&mut entity);
-                had
-            }
-        }
-    }
-
-    /// The component id, registering the component when the world has not seen it yet.
-    pub fn component_id(&self, world: &mut World) -> ComponentId {
-        match self {
-            Access::Serde(s) => (s.id)(world),
-            Access::Reflect(r) => match world.components().get_valid_id(r.type_id) {
-                Some(id) => id,
-                None => r.component.register_component(world),
-            },
-        }
-    }
-
-    /// The value of a resource, or `None` when the world has none.
-    pub fn get_resource(&self, lua: &Lua, world: &World) -> mlua::Result<Option<Value>> {
-        match self {
-            Access::Serde(s) => (s.get)(lua, world, Entity::PLACEHOLDER),
-            Access::Reflect(r) => match r.resource_entity(world) {
-                Some(entity) => self.get(lua, world, entity),
-                None => Ok(None),
-            },
-        }
-    }
-
-    /// Replaces a resource. A reflected resource must exist already (Rust inserts it); a serde
-    /// resource is inserted when missing.
-    pub fn set_resource(
-        &self,
-        lua: &Lua,
-        world: &mut World,
-        value: Value,
-        what: &dyn Display,
-    ) -> mlua::Result<()> {
-        match self {
-            Access::Serde(s) => (s.set)(lua, world, Entity::PLACEHOLDER, value, what),
-            Access::Reflect(r) => match r.resource_entity(world) {
-                Some(entity) => self.set(lua, world, entity, value, what),
-                None => Err(lua_error(
-                    ScriptErrorKind::UnknownComponent,
-                    format!("{what}: the resource does not exist; insert it from Rust first"),
-                )),
+    /// Writes the value as its resource. `what` names the call for errors.
+    pub fn write_resource(self, world: &mut World, what: &dyn Display) -> mlua::Result<()> {
+        match &self {
+            Converted::Typed(..) => self.write(world, Entity::PLACEHOLDER, what),
+            Converted::Reflected(r, _) => match r.resource_entity(world) {
+                Some(entity) => self.write(world, entity, what),
+                None => Err(no_resource(what)),
             },
         }
     }
@@ -620,10 +712,14 @@ impl ReflectAccess {
     }
 }
 
+/// A message built from Lua and not yet written (`Send`, so the parallel phase can queue it):
+/// writes itself, and returns `false` when the app has no queue for its type.
+pub(crate) type MessageWrite = Box<dyn FnOnce(&mut World) -> bool + Send>;
+
 /// How one registered message type crosses between Lua and Bevy's message queues.
 pub(crate) struct MessageAccess {
-    /// Writes a message built from a Lua value.
-    pub write: fn(&Lua, &mut World, Value, &dyn Display) -> mlua::Result<()>,
+    /// Builds a message from a Lua value; `what` names the call for errors.
+    pub convert: fn(&Lua, Value, &dyn Display) -> mlua::Result<MessageWrite>,
     /// Creates a reader that starts at the messages written from now on.
     pub reader: fn(&World) -> Box<dyn MessageSource>,
     /// The Rust type, for the type definitions (`crate::typedefs`).
@@ -656,16 +752,22 @@ impl<T: Message + Serialize> MessageSource for TypedSource<T> {
 }
 
 impl MessageAccess {
+    /// The error of a message whose type the app has not added (its [`MessageWrite`] returned
+    /// `false`); `what` names the call.
+    pub fn not_added(what: &dyn Display) -> mlua::Error {
+        lua_error(
+            ScriptErrorKind::UnknownComponent,
+            format!("{what}: the message type is registered for scripts but not added to the app"),
+        )
+    }
+
     fn of<T: Message + Serialize + DeserializeOwned>() -> Self {
         Self {
-            write: |lua, world, value, what| {
+            convert: |lua, value, what| {
                 let message: T = from_lua(lua, value, what)?;
-                world.write_message(message).map(|_| ()).ok_or_else(|| {
-                    lua_error(
-                        ScriptErrorKind::UnknownComponent,
-                        format!("{what}: the message type is registered for scripts but not added to the app"),
-                    )
-                })
+                Ok(Box::new(move |world| {
+                    world.write_message(message).is_some()
+                }))
             },
             reader: |world| {
                 let cursor = world
@@ -676,6 +778,17 @@ impl MessageAccess {
             },
             type_id: TypeId::of::<T>(),
         }
+    }
+}
+
+/// The last segment of `T`'s path (`game::Health` is `Health`), for errors; generics keep
+/// their paths.
+fn short_type_name<T>() -> &'static str {
+    let name = std::any::type_name::<T>();
+    let path = name.split('<').next().unwrap_or(name);
+    match path.rfind("::") {
+        Some(at) => &name[at + 2..],
+        None => name,
     }
 }
 

@@ -12,13 +12,16 @@
 //! apply. Values are copied when the command is issued, so later changes to a table do not
 //! reach it. Use them when a change must not be seen by the rest of this frame's scripts, for
 //! example despawning an entity other scripts still look up this frame. Worker VMs, which
-//! have no world, change it only through commands.
+//! have no world, change it only through commands. In the parallel phase of actor VMs a command
+//! is converted at the call (so a value that does not fit is an error there) and queued with
+//! the phase's other writes, applied after the phase.
 
 use crate::api::function::{self, entity_arg};
 use crate::api::{ecs, events};
+use crate::bridge::lent::in_parallel_phase;
 use crate::error::ScriptError;
 use crate::queue::{Action, ActionQueue, ScriptCommand};
-use crate::runtime::context::{report, with_world};
+use crate::runtime::context::report;
 use crate::value::ScriptValue;
 use mlua::{IntoLua, Lua, Table, Value};
 
@@ -113,6 +116,11 @@ fn push(lua: &Lua, command: ScriptCommand) -> mlua::Result<()> {
             ),
         ));
     }
+    // In the parallel phase every write waits until after the phase: the command is converted
+    // and queued with the others, in call order (see `crate::api::deferred`).
+    if in_parallel_phase(lua) {
+        return apply_one(lua, command);
+    }
     let remote = lua.app_data_ref::<RemoteCommands>().map(|r| r.0.clone());
     if let Some(queue) = remote {
         queue.push(Action::Command(command));
@@ -145,7 +153,8 @@ pub(crate) fn apply(lua: &Lua) {
     }
 }
 
-/// Applies one command through the same code as the `ecs` and `events` functions.
+/// Applies one command through the same code as the `ecs` and `events` functions. In the
+/// parallel phase those queue it instead (see `crate::api::deferred`).
 pub(crate) fn apply_one(lua: &Lua, command: ScriptCommand) -> mlua::Result<()> {
     match command {
         ScriptCommand::Spawn(components) => {
@@ -158,23 +167,11 @@ pub(crate) fn apply_one(lua: &Lua, command: ScriptCommand) -> mlua::Result<()> {
             ecs::spawn(lua, pairs, "commands.spawn").map(|_| ())
         }
         ScriptCommand::Set(entity, name, value) => {
-            let value = value.into_lua(lua)?;
-            with_world(lua, |world| {
-                function::existing(world, entity, "commands.set")?;
-                ecs::insert(lua, world, entity, &name, value, "commands.set")
-            })?
+            ecs::set(lua, entity, &name, value.into_lua(lua)?, "commands.set")
         }
-        ScriptCommand::Remove(entity, name) => with_world(lua, |world| {
-            function::existing(world, entity, "commands.remove")?;
-            let access = crate::registry::lookup(
-                world,
-                crate::registry::Kind::Component,
-                &name,
-                "commands.remove",
-            )?;
-            access.remove(world, entity);
-            Ok(())
-        })?,
+        ScriptCommand::Remove(entity, name) => {
+            ecs::remove(lua, entity, &name, "commands.remove").map(|_| ())
+        }
         ScriptCommand::Despawn(entity) => ecs::despawn(lua, entity, "commands.despawn"),
         ScriptCommand::Emit(name, payload) => {
             events::emit(lua, &name, payload.into_lua(lua)?, "commands.emit")

@@ -25,6 +25,8 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     console.raw_set(
         "execute",
         function::create(lua, "console.execute", |lua, (line,): (String,)| {
+            // A console line may do anything to the world.
+            crate::bridge::lent::serial_only(lua, "console.execute")?;
             let outcome = crate::runtime::context::console_execute(lua, &line);
             crate::runtime::context::stop_if_spent()?;
             Ok(match outcome {

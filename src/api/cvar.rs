@@ -13,8 +13,12 @@
 //! Changes from anywhere (Rust, Lua, the console, the CVar file) reach `on_change` handlers at
 //! stage 2 of the next scripting step; a hot-reloaded script's handlers are replaced, not
 //! added to. Worker VMs have `cvar.get` only, reading a snapshot the main thread keeps current.
+//! In the parallel phase of actor VMs `cvar.set` is checked at the call and queued, applied
+//! after the phase; `cvar.register` is refused there.
 
+use crate::api::deferred::{self, Edit, Refusal};
 use crate::api::function;
+use crate::bridge::lent::{serial_only, with_world_ref};
 use crate::cvar::{CVar, CVarFlags, CVarRegistry, CVarSnapshot, CVarValue};
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
 use crate::ffi::{self, Stack, fast_fn};
@@ -30,7 +34,7 @@ fast_fn!(Get, c"cvar.get", fast_get);
 fn fast_get(stack: Stack<'_>) -> Option<c_int> {
     let name = stack.string(1)?;
     let name = std::str::from_utf8(name.bytes()).ok()?;
-    let world = stack.shared()?.lent.borrow()?;
+    let world = stack.shared()?.lent.borrow_ref()?;
     match world.get_resource::<CVarRegistry>()?.get(name)? {
         CVarValue::Bool(b) => stack.push_bool(*b),
         CVarValue::Int(i) => stack.push_number(*i as f64),
@@ -46,7 +50,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let cvar = lua.create_table()?;
     let slow = function::create(lua, "cvar.get", |lua, (name,): (mlua::LuaString,)| {
         let name = name.to_str()?;
-        with_world(lua, |world| {
+        with_world_ref(lua, |world| {
             let value = world
                 .get_resource::<CVarRegistry>()
                 .and_then(|r| r.get(&name));
@@ -60,11 +64,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         "set",
         function::create(lua, "cvar.set", |lua, (name, value): (String, Value)| {
             let value = from_lua(&value, 2, "cvar.set")?;
-            with_world(lua, |world| {
-                registry(world, "cvar.set")?
-                    .set(&name, value)
-                    .map_err(|e| as_lua("cvar.set", e))
-            })?
+            deferred::edit(lua, "cvar.set", Set { name, value })
         })?,
     )?;
     cvar.raw_set(
@@ -73,6 +73,8 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             lua,
             "cvar.register",
             |lua, (name, default, options): (String, Value, Option<Table>)| {
+                // Registering belongs to a script's setup, which never runs in the phase.
+                serial_only(lua, "cvar.register")?;
                 let mut default = from_lua(&default, 2, "cvar.register")?;
                 if let Some(options) = &options {
                     default = numeric_type(default, options.get("type")?)?;
@@ -210,16 +212,49 @@ pub(crate) fn create_on_change(lua: &Lua, bind: &Function) -> mlua::Result<()> {
     Ok(())
 }
 
+/// `cvar.set`, its value read: what the main VM applies at once and the parallel phase checks
+/// at the call and queues (see `crate::api::deferred`).
+#[derive(Debug)]
+struct Set {
+    name: String,
+    value: CVarValue,
+}
+
+impl Edit for Set {
+    fn target(&self) -> Option<bevy_ecs::entity::Entity> {
+        None
+    }
+
+    fn check(&self, world: &bevy_ecs::world::World) -> mlua::Result<()> {
+        world
+            .get_resource::<CVarRegistry>()
+            .ok_or_else(|| no_cvars("cvar.set"))?
+            .check(&self.name, self.value.clone())
+            .map(|_| ())
+            .map_err(|e| as_lua("cvar.set", e))
+    }
+
+    fn apply(self, world: &mut bevy_ecs::world::World) -> Result<(), Refusal> {
+        registry(world, "cvar.set")?
+            .set(&self.name, self.value)
+            .map_err(|e| Refusal::Failed(as_lua("cvar.set", e)))
+    }
+}
+
+fn no_cvars(name: &str) -> mlua::Error {
+    lua_error(
+        ScriptErrorKind::MissingPlugin,
+        format!("{name}: there are no CVars"),
+    )
+}
+
 fn registry<'w>(
     world: &'w mut bevy_ecs::world::World,
     name: &str,
 ) -> mlua::Result<bevy_ecs::world::Mut<'w, CVarRegistry>> {
-    world.get_resource_mut::<CVarRegistry>().ok_or_else(|| {
-        lua_error(
-            ScriptErrorKind::MissingPlugin,
-            format!("{name}: there are no CVars"),
-        )
-    })
+    world
+        .get_resource_mut::<CVarRegistry>()
+        .ok_or_else(|| no_cvars(name))
 }
 
 fn as_lua(function: &str, error: ScriptError) -> mlua::Error {

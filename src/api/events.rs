@@ -8,15 +8,19 @@
 //! ```
 //! Events emitted during a step reach Lua handlers in the same step (stage 5) when emitted
 //! before it, and in the next step when emitted by a handler; Rust systems read them with a
-//! `MessageReader<ScriptEvent>`.
+//! `MessageReader<ScriptEvent>`. In the parallel phase of actor VMs an emitted event is queued
+//! and written after the phase; `events.on` works there too.
 
+use crate::api::deferred::{self, Edit, Refusal};
 use crate::api::function;
+use crate::bridge::lent::with_world_ref;
 use crate::error::{ScriptErrorKind, lua_error};
-use crate::registry::ScriptRegistry;
+use crate::registry::{MessageAccess, MessageWrite, ScriptRegistry, Subject};
 use crate::runtime::callbacks::{self, List};
 use crate::runtime::context::{Owner, with_world};
 use crate::value::ScriptValue;
 use bevy_ecs::change_detection::DetectChangesMut;
+use bevy_ecs::entity::Entity;
 use bevy_ecs::message::Message;
 use bevy_ecs::world::World;
 use mlua::{FromLua, Function, Lua, Table, Value};
@@ -93,8 +97,14 @@ fn hint_message(world: &mut World, name: &str, function: &str) {
 }
 
 /// Emits event `name`: a registered message of that name when there is one (see
-/// `register_script_message`), a [`ScriptEvent`] otherwise.
-pub(crate) fn emit(lua: &Lua, name: &str, payload: Value, function: &str) -> mlua::Result<()> {
+/// `register_script_message`), a [`ScriptEvent`] otherwise. In the parallel phase the payload
+/// is converted at the call and the event queued (see `crate::api::deferred`).
+pub(crate) fn emit(
+    lua: &Lua,
+    name: &str,
+    payload: Value,
+    function: &'static str,
+) -> mlua::Result<()> {
     if name.is_empty() {
         return Err(lua_error(
             ScriptErrorKind::TypeMismatch,
@@ -111,36 +121,93 @@ pub(crate) fn emit(lua: &Lua, name: &str, payload: Value, function: &str) -> mlu
             ),
         ));
     }
-    with_world(lua, |world| {
-        let registered = world
+    let registered = with_world_ref(lua, |world| {
+        world
             .get_resource::<ScriptRegistry>()
-            .and_then(|r| r.message(name));
-        if let Some(message) = registered {
-            return (message.write)(
-                lua,
-                world,
-                payload,
-                &crate::registry::Subject {
-                    function,
-                    kind: "message",
-                    name,
-                },
-            );
+            .and_then(|r| r.message(name))
+    })?;
+    let payload = match registered {
+        Some(message) => {
+            let what = Subject {
+                function,
+                kind: "message",
+                name,
+            };
+            Payload::Message((message.convert)(lua, payload, &what)?)
         }
-        hint_message(world, name, function);
-        let payload =
-            crate::vm::converting(lua, || ScriptValue::from_lua(payload, lua)).map_err(|e| {
-                lua_error(
-                    ScriptErrorKind::TypeMismatch,
-                    format!("{function}: event `{name}`: {e}"),
-                )
-            })?;
-        crate::runtime::context::charge_step_copy(
-            lua,
-            crate::value::size::bytes(&payload),
-            function,
-        )?;
-        world.write_message(ScriptEvent::new(name, payload));
+        None => {
+            // The hint changes the registry: not in the parallel phase, where it is skipped.
+            let _ = with_world(lua, |world| hint_message(world, name, function));
+            let payload = crate::vm::converting(lua, || ScriptValue::from_lua(payload, lua))
+                .map_err(|e| {
+                    lua_error(
+                        ScriptErrorKind::TypeMismatch,
+                        format!("{function}: event `{name}`: {e}"),
+                    )
+                })?;
+            crate::runtime::context::charge_step_copy(
+                lua,
+                crate::value::size::bytes(&payload),
+                function,
+            )?;
+            Payload::Event(payload)
+        }
+    };
+    let emission = Emission {
+        name: name.to_owned(),
+        function,
+        payload,
+    };
+    deferred::edit(lua, function, emission)
+}
+
+/// An event on its way out, converted from Lua: what `events.emit` writes at once in the main
+/// VM and queues in the parallel phase.
+#[derive(Debug)]
+struct Emission {
+    name: String,
+    function: &'static str,
+    payload: Payload,
+}
+
+/// What an [`Emission`] writes.
+enum Payload {
+    /// A [`ScriptEvent`].
+    Event(ScriptValue),
+    /// A registered message.
+    Message(MessageWrite),
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Payload::Event(value) => f.debug_tuple("Event").field(value).finish(),
+            Payload::Message(_) => f.write_str("Message"),
+        }
+    }
+}
+
+impl Edit for Emission {
+    fn target(&self) -> Option<Entity> {
+        None
+    }
+
+    fn apply(self, world: &mut World) -> Result<(), Refusal> {
+        match self.payload {
+            Payload::Event(payload) => {
+                world.write_message(ScriptEvent::new(self.name, payload));
+            }
+            Payload::Message(write) => {
+                if !write(world) {
+                    let what = Subject {
+                        function: self.function,
+                        kind: "message",
+                        name: &self.name,
+                    };
+                    return Err(Refusal::Failed(MessageAccess::not_added(&what)));
+                }
+            }
+        }
         Ok(())
-    })?
+    }
 }

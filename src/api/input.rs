@@ -24,8 +24,8 @@
 //!   [`Window::set_cursor_position`].
 
 use crate::api::function::{self, describe};
+use crate::bridge::lent::with_world_ref;
 use crate::error::{ScriptErrorKind, lua_error};
-use crate::runtime::context::with_world;
 use bevy_ecs::query::With;
 use bevy_ecs::world::World;
 use bevy_input::ButtonInput;
@@ -70,7 +70,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         "mouse_down",
         function::create(lua, "input.mouse_down", |lua, (button,): (Value,)| {
             let button = mouse_button_arg(&button)?;
-            with_world(lua, |world| {
+            with_world_ref(lua, |world| {
                 is_held(world, button, ButtonInput::<MouseButton>::pressed)
             })
         })?,
@@ -78,7 +78,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     input.raw_set(
         "mouse_position",
         function::create(lua, "input.mouse_position", |lua, ()| {
-            let position = with_world(lua, cursor_position)?;
+            let position = with_world_ref(lua, cursor_position)?;
             Ok(position.map(|p| Vector::new(p.x, p.y, 0.0)))
         })?,
     )?;
@@ -96,7 +96,7 @@ fn key_function(
     let keys = Arc::clone(keys);
     function::create(lua, name, move |lua, (key,): (Value,)| {
         let key = keys.arg(&key, name)?;
-        with_world(lua, |world| is_held(world, key, read))
+        with_world_ref(lua, |world| is_held(world, key, read))
     })
 }
 
@@ -111,7 +111,7 @@ where
 }
 
 /// The cursor position in the primary window, if there is one and the cursor is inside it.
-fn cursor_position(world: &mut World) -> Option<bevy_math::Vec2> {
+fn cursor_position(world: &World) -> Option<bevy_math::Vec2> {
     // `try_query` does not register `Window` in a world that has never seen one.
     let mut windows = world.try_query_filtered::<&Window, With<PrimaryWindow>>()?;
     windows.single(world).ok()?.cursor_position()

@@ -5,6 +5,7 @@ use mlua::{Lua, Table};
 pub mod commands;
 pub(crate) mod console;
 pub(crate) mod cvar;
+pub(crate) mod deferred;
 pub(crate) mod ecs;
 pub mod events;
 pub(crate) mod function;
@@ -73,7 +74,7 @@ pub(crate) fn is_reserved(name: &str) -> bool {
 /// Adds the libraries every script shares (their functions do not depend on the calling
 /// script) to the global table of a main VM, before it is sealed.
 pub(crate) fn install_shared(lua: &Lua, globals: &Table) -> mlua::Result<()> {
-    crate::bridge::install(lua)?;
+    crate::bridge::install(lua, deferred::extensions()?)?;
     time::install(lua, globals)?;
     ecs::install(lua, globals)?;
     commands::install(lua, globals)?;

@@ -12,8 +12,8 @@
 //! (`ScriptConfig::profiling`), `scripts()` is empty and the step figures are zero.
 
 use crate::api::function;
+use crate::bridge::lent::with_world_ref;
 use crate::diagnostics::ScriptProfiles;
-use crate::runtime::context::with_world;
 use mlua::{Lua, Table};
 
 /// Adds the `profiler` library to the shared globals.
@@ -22,7 +22,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     profiler.raw_set(
         "scripts",
         function::create(lua, "profiler.scripts", |lua, ()| {
-            with_world(lua, |world| {
+            with_world_ref(lua, |world| {
                 let list = lua.create_table()?;
                 let Some(profiles) = world.get_resource::<ScriptProfiles>() else {
                     return Ok(list);
@@ -44,7 +44,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     profiler.raw_set(
         "step",
         function::create(lua, "profiler.step", |lua, ()| {
-            with_world(lua, |world| {
+            with_world_ref(lua, |world| {
                 let step = lua.create_table_with_capacity(0, 4)?;
                 let profiles = world.get_resource::<ScriptProfiles>();
                 let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;

@@ -29,11 +29,17 @@
 //! entity does not exist or has no `Transform`, a vector argument is not a vector or has a NaN
 //! or infinite component, or a result would not be finite (`translate` overflowing): a NaN
 //! never reaches a `Transform`, and a refused call leaves it unchanged.
+//!
+//! In the parallel phase of actor VMs the getters read the transform as the phase began, and
+//! the setters, `rotate`, `translate` and `look_at` check their arguments and the entity at the
+//! call and queue the change, applied after the phase (see `crate::api::deferred`):
+//! `translate` then adds to the transform as it is when applied.
 
+use crate::api::deferred::{self, Edit, Refusal, Write};
 use crate::api::function::{self, describe, entity_arg};
+use crate::bridge::lent::with_world_ref;
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::ffi::{self, Stack};
-use crate::runtime::context::with_world;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::{Mut, World};
 use bevy_math::{Dir3, EulerRot, Quat, Vec3};
@@ -50,11 +56,7 @@ type Getter = (&'static str, &'static CStr, fn(&Transform) -> Vec3);
 
 /// A setter: its name, as Lua sees it and as a C string, and how it writes. The write refuses
 /// with a [`Failure`] before it changes anything.
-type Setter = (
-    &'static str,
-    &'static CStr,
-    fn(&mut Mut<Transform>, Vec3) -> Result<(), Failure>,
-);
+type Setter = (&'static str, &'static CStr, Assign);
 
 /// `transform.<name>(e) -> vector`.
 const GETTERS: [Getter; 6] = [
@@ -154,7 +156,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
 /// The fast path of getter `K`: an entity that has a transform.
 fn get<const K: usize>(stack: Stack<'_>) -> Option<c_int> {
     let entity = stack.entity(1)?;
-    let world = stack.shared()?.lent.borrow()?;
+    let world = stack.shared()?.lent.borrow_ref()?;
     let transform = transform_of(&world, entity, Role::Entity).ok()?;
     stack.push_vector((GETTERS[K].2)(transform));
     Some(1)
@@ -164,7 +166,19 @@ fn get<const K: usize>(stack: Stack<'_>) -> Option<c_int> {
 fn set<const K: usize>(stack: Stack<'_>) -> Option<c_int> {
     let entity = stack.entity(1)?;
     let value = stack.vector(2).filter(|v| v.is_finite())?;
-    let mut world = stack.shared()?.lent.borrow()?;
+    let shared = stack.shared()?;
+    if shared.lent.is_read_only() {
+        // The parallel phase: checked as the safe implementation checks it, and queued.
+        let world = shared.lent.borrow_ref()?;
+        transform_of(&world, entity, Role::Entity).ok()?;
+        drop(world);
+        let name = lua_name(SETTERS[K].1);
+        let how = How::Set(SETTERS[K].2, value);
+        let change = Change { entity, name, how };
+        deferred::queue_fast(shared, name, || Some(Write::Edit(Box::new(change))))?;
+        return Some(0);
+    }
+    let mut world = shared.lent.borrow()?;
     let mut transform = transform_mut(&mut world, entity).ok()?;
     (SETTERS[K].2)(&mut transform, value).ok()?;
     Some(0)
@@ -179,7 +193,7 @@ fn getter(
     let name = lua_name(name);
     function::create(lua, name, move |lua, (entity,): (Value,)| {
         let entity = entity_arg(&entity, 1, name)?;
-        let value = with_world(lua, |world| {
+        let value = with_world_ref(lua, |world| {
             let transform = transform_of(world, entity, Role::Entity)?;
             Ok(read(transform))
         })?
@@ -191,21 +205,86 @@ fn getter(
 /// Creates `transform.<name>(e, v)`, which changes the entity's transform with `write`.
 ///
 /// `write` refuses with a [`Failure`] before it changes anything.
-fn setter(
-    lua: &Lua,
-    name: &'static CStr,
-    write: fn(&mut Mut<Transform>, Vec3) -> Result<(), Failure>,
-) -> mlua::Result<mlua::Function> {
+fn setter(lua: &Lua, name: &'static CStr, write: Assign) -> mlua::Result<mlua::Function> {
     let name = lua_name(name);
     function::create(lua, name, move |lua, (entity, value): (Value, Value)| {
         let entity = entity_arg(&entity, 1, name)?;
         let value = vector_arg(lua, &value, 2, name)?;
-        with_world(lua, |world| {
-            let mut transform = transform_mut(world, entity)?;
-            write(&mut transform, value)
-        })?
-        .map_err(|failure| failure.into_error(name))
+        deferred::edit(
+            lua,
+            name,
+            Change {
+                entity,
+                name,
+                how: How::Set(write, value),
+            },
+        )
     })
+}
+
+/// How a setter writes a transform.
+type Assign = fn(&mut Mut<Transform>, Vec3) -> Result<(), Failure>;
+
+/// A change of an entity's transform, its arguments checked: what the main VM applies at once
+/// and the parallel phase queues (see `crate::api::deferred`).
+#[derive(Debug)]
+struct Change {
+    entity: Entity,
+    /// The function, for errors.
+    name: &'static str,
+    how: How,
+}
+
+/// What a [`Change`] does.
+enum How {
+    /// A setter of [`SETTERS`], with its vector.
+    Set(Assign, Vec3),
+    /// `look_at`: forward towards the point, with this up.
+    LookAt(Vec3, Dir3),
+}
+
+impl std::fmt::Debug for How {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            How::Set(_, value) => f.debug_tuple("Set").field(value).finish(),
+            How::LookAt(target, up) => f.debug_tuple("LookAt").field(target).field(up).finish(),
+        }
+    }
+}
+
+impl Edit for Change {
+    fn target(&self) -> Option<Entity> {
+        Some(self.entity)
+    }
+
+    fn check(&self, world: &World) -> mlua::Result<()> {
+        transform_of(world, self.entity, Role::Entity)
+            .map(|_| ())
+            .map_err(|failure| failure.into_error(self.name))
+    }
+
+    fn apply(self, world: &mut World) -> Result<(), Refusal> {
+        let refused = |failure: Failure| match failure {
+            Failure::NoEntity(Role::Entity, _) => Refusal::Gone,
+            failure => Refusal::Failed(failure.into_error(self.name)),
+        };
+        let mut transform = transform_mut(world, self.entity).map_err(refused)?;
+        match self.how {
+            How::Set(write, value) => write(&mut transform, value).map_err(refused),
+            How::LookAt(target, up) => {
+                // A zero direction (looking at its own position) or one whose difference
+                // overflowed has no direction to look in.
+                let Ok(forward) = Dir3::new(target - transform.translation) else {
+                    return Ok(());
+                };
+                if up.cross(*forward).length() < PARALLEL_EPSILON {
+                    return Ok(());
+                }
+                transform.look_to(forward, up);
+                Ok(())
+            }
+        }
+    }
 }
 
 /// The name of a function as a `&str`, from the C string the fast path names it with.
@@ -244,28 +323,26 @@ fn look_at(lua: &Lua) -> mlua::Result<mlua::Function> {
                     )
                 })?,
             };
-            with_world(lua, |world| {
-                let target = match target {
+            // The target entity's position as the call sees it (in the parallel phase, as the
+            // phase began).
+            let target = with_world_ref(lua, |world| {
+                // Report a bad first argument before a bad target.
+                transform_of(world, entity, Role::Entity)?;
+                Ok(match target {
                     Target::Point(point) => point,
-                    Target::Entity(other) => {
-                        // Report a bad first argument before a bad target.
-                        transform_of(world, entity, Role::Entity)?;
-                        transform_of(world, other, Role::Target)?.translation
-                    }
-                };
-                let mut transform = transform_mut(world, entity)?;
-                // A zero direction (looking at its own position) or one whose difference
-                // overflowed has no direction to look in.
-                let Ok(forward) = Dir3::new(target - transform.translation) else {
-                    return Ok(());
-                };
-                if up.cross(*forward).length() < PARALLEL_EPSILON {
-                    return Ok(());
-                }
-                transform.look_to(forward, up);
-                Ok(())
+                    Target::Entity(other) => transform_of(world, other, Role::Target)?.translation,
+                })
             })?
-            .map_err(|failure: Failure| failure.into_error(NAME))
+            .map_err(|failure: Failure| failure.into_error(NAME))?;
+            deferred::edit(
+                lua,
+                NAME,
+                Change {
+                    entity,
+                    name: NAME,
+                    how: How::LookAt(target, up),
+                },
+            )
         },
     )
 }

@@ -1,5 +1,11 @@
 //! The lent world as the rest of the crate reaches it: with the crate's errors, and with the
 //! frame's time that the `time` library reports.
+//!
+//! The world is lent in one of two modes: `&mut World` ([`lend_world`], the main VM's step),
+//! where [`with_world`] changes it and [`with_world_ref`] reads it, one borrow at a time; or
+//! `&World` ([`lend_world_ref`], the parallel phase of actor VMs, see [`in_parallel_phase`]),
+//! where only [`with_world_ref`] works and the libraries queue their writes instead
+//! (`crate::api::deferred`).
 
 use crate::error::{ScriptError, ScriptErrorKind, lua_error};
 use crate::ffi::world::Lent;
@@ -15,20 +21,91 @@ pub(crate) fn lend_world<R>(
     world: &mut World,
     f: impl FnOnce() -> R,
 ) -> Result<R, ScriptError> {
-    crate::ffi::lend_world(lua, world, f).ok_or_else(|| {
-        ScriptError::in_crate(
-            ScriptErrorKind::Runtime,
-            "world access is not available in this VM",
-        )
-    })
+    crate::ffi::lend_world(lua, world, f).ok_or_else(not_a_main_vm)
 }
 
-/// Runs `f` with the world of the running step.
+/// Gives Lua the world read-only for the length of `f` (the parallel phase of actor VMs);
+/// restores what was lent before before it returns, whatever `f` does. Other threads may lend
+/// the same world to other VMs meanwhile (see `crate::ffi::lend_world_ref`).
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the engine's parallel phase of actor VMs calls it"
+    )
+)]
+pub(crate) fn lend_world_ref<R>(
+    lua: &Lua,
+    world: &World,
+    f: impl FnOnce() -> R,
+) -> Result<R, ScriptError> {
+    crate::ffi::lend_world_ref(lua, world, f).ok_or_else(not_a_main_vm)
+}
+
+/// The error of lending the world to a VM that cannot reach it (a worker VM).
+fn not_a_main_vm() -> ScriptError {
+    ScriptError::in_crate(ScriptErrorKind::Runtime, NO_WORLD_ACCESS)
+}
+
+/// Why a VM without the fast path's shared state (a worker VM) cannot reach the world.
+const NO_WORLD_ACCESS: &str = "world access is not available in this VM";
+
+/// Whether `lua`'s VM runs in the parallel phase: the world it is lent is read-only, and its
+/// writes are queued.
+pub(crate) fn in_parallel_phase(lua: &Lua) -> bool {
+    Shared::with(lua, |shared| shared.lent.is_read_only()).unwrap_or(false)
+}
+
+/// Fails with the error of `function`, which cannot run in the parallel phase, when `lua` runs
+/// in it.
+pub(crate) fn serial_only(lua: &Lua, function: &str) -> mlua::Result<()> {
+    if in_parallel_phase(lua) {
+        Err(not_in_parallel_phase(function))
+    } else {
+        Ok(())
+    }
+}
+
+/// The error of `function`, which cannot run in the parallel phase.
+pub(crate) fn not_in_parallel_phase(function: &str) -> mlua::Error {
+    lua_error(
+        ScriptErrorKind::Denied,
+        format!(
+            "`{function}` is not allowed in the parallel phase (actor scripts can call it after \
+             task.synchronize())"
+        ),
+    )
+}
+
+/// Runs `f` with the world of the running step, for changing it.
 ///
 /// Fails with a clear error when called outside a step, which only a worker VM or code kept
-/// past its step could do, or while the world is borrowed already.
+/// past its step could do, while the world is borrowed already, or in the parallel phase,
+/// where the world is read-only.
 pub(crate) fn with_world<R>(lua: &Lua, f: impl FnOnce(&mut World) -> R) -> mlua::Result<R> {
     with_shared_world(lua, |_, world| f(world))
+}
+
+/// Runs `f` with the world of the running step, for reading it: in both modes.
+///
+/// Fails as [`with_world`] does, except in the parallel phase.
+pub(crate) fn with_world_ref<R>(lua: &Lua, f: impl FnOnce(&World) -> R) -> mlua::Result<R> {
+    with_shared_world_ref(lua, |_, world| f(world))
+}
+
+/// [`with_world_ref`], with the VM's shared state too.
+pub(crate) fn with_shared_world_ref<R>(
+    lua: &Lua,
+    f: impl FnOnce(&Shared, &World) -> R,
+) -> mlua::Result<R> {
+    Shared::with(lua, |shared| {
+        let world = shared
+            .lent
+            .borrow_ref()
+            .ok_or_else(|| unavailable(&shared.lent))?;
+        Ok(f(shared, &world))
+    })
+    .unwrap_or_else(|| Err(mlua::Error::runtime(NO_WORLD_ACCESS)))
 }
 
 /// [`with_world`], with the VM's shared state too.
@@ -43,16 +120,18 @@ pub(crate) fn with_shared_world<R>(
             .ok_or_else(|| unavailable(&shared.lent))?;
         Ok(f(shared, &mut world))
     })
-    .unwrap_or_else(|| {
-        Err(mlua::Error::runtime(
-            "world access is not available in this VM",
-        ))
-    })
+    .unwrap_or_else(|| Err(mlua::Error::runtime(NO_WORLD_ACCESS)))
 }
 
 /// The error for a world that cannot be borrowed now.
 pub(crate) fn unavailable(lent: &Lent) -> mlua::Error {
-    if lent.is_lent() {
+    if lent.is_read_only() {
+        lua_error(
+            ScriptErrorKind::Denied,
+            "this call changes the world, which is read-only in the parallel phase (actor \
+             scripts can call it after task.synchronize())",
+        )
+    } else if lent.is_lent() {
         lua_error(
             ScriptErrorKind::Runtime,
             "the world is in use by the calling Rust code",
@@ -100,10 +179,4 @@ impl Shared {
     pub fn time(&self) -> Option<&Cell<StepTime>> {
         self.extension()
     }
-}
-
-/// Whether `lua` runs in the parallel phase. The phase still lends actor VMs the world as
-/// usual, one VM after another, so no VM is in it yet.
-pub(crate) fn in_parallel_phase(_lua: &Lua) -> bool {
-    false
 }

@@ -67,6 +67,7 @@ pub(crate) struct Plan {
 }
 
 /// How a reference reaches its component on an entity.
+#[derive(Clone)]
 pub(crate) struct Reach {
     /// Through its type: works in any world.
     pub component: ReflectComponent,

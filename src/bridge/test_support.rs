@@ -171,7 +171,8 @@ impl Vm {
     pub(crate) fn new(main: bool, entity: Entity) -> Self {
         let lua = Lua::new();
         if main {
-            crate::bridge::install(&lua).expect("a new VM has no shared state");
+            crate::bridge::install(&lua, crate::ffi::Extensions::default())
+                .expect("a new VM has no shared state");
         }
         let globals = lua.globals();
         let entity = crate::value::entity_to_lua(entity);

@@ -292,7 +292,19 @@ impl CVarRegistry {
         })
     }
 
-    fn change(&mut self, name: &str, value: CVarValue, checked: bool) -> Result<(), ScriptError> {
+    /// The value `set(name, value)` would store (coerced to the CVar's type), or the error it
+    /// would fail with; changes nothing.
+    pub(crate) fn check(&self, name: &str, value: CVarValue) -> Result<CVarValue, ScriptError> {
+        self.checked(name, value, true)
+    }
+
+    /// [`check`](Self::check), `checked` telling whether the flags apply.
+    fn checked(
+        &self,
+        name: &str,
+        value: CVarValue,
+        checked: bool,
+    ) -> Result<CVarValue, ScriptError> {
         let cheats = matches!(self.get(SV_CHEATS), Some(CVarValue::Bool(true)));
         let cvar = self.known(name)?;
         let denied = |message: String| ScriptError::in_cvar(name, ScriptErrorKind::Denied, message);
@@ -315,6 +327,11 @@ impl CVarRegistry {
                 problem,
             ));
         }
+        Ok(value)
+    }
+
+    fn change(&mut self, name: &str, value: CVarValue, checked: bool) -> Result<(), ScriptError> {
+        let value = self.checked(name, value, checked)?;
         let Some(cvar) = self.vars.get_mut(name) else {
             return Ok(());
         };

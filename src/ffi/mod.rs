@@ -30,7 +30,21 @@
 //! `Cargo.toml` and expected here, in `lib.rs`). The argument, written once:
 //! - **The world pointer** is set by [`shared::lend_world`] from the `&mut World` it holds for
 //!   its whole length and cleared before it returns, also when it unwinds; a flag hands out one
-//!   reference at a time ([`world::Lent::borrow`]).
+//!   reference at a time ([`world::Lent::borrow`], and [`world::Lent::borrow_ref`] for a
+//!   shared one).
+//! - **The read-only lend.** [`shared::lend_world_ref`] sets the pointer from a `&World` it
+//!   holds for its whole length, with the `read_only` flag, both restored before it returns
+//!   (also when it unwinds). While the flag is set, `Lent::borrow`, the only maker of
+//!   `&mut World`, refuses, and `Lent::borrow_ref` makes shared references only, any number at
+//!   once: they alias nothing but one another. The same world may be lent read-only to other VMs
+//!   on other threads at the same time (the parallel phase of actor VMs). That is sound: each VM
+//!   has a [`Shared`] of its own, reached only under that VM's lock (below), so no cell is
+//!   touched by two threads; [`shared::running`] is thread-local; while any of those `&World`s
+//!   is alive the `&mut World` they came from is frozen by the borrow checker, so only shared
+//!   references to the world exist anywhere; and `World: Sync`, so Bevy makes every `&World`
+//!   method safe to call from several threads at once (the entity allocator that reserves ids
+//!   for `ecs.spawn` is concurrent). Component reads by id ([`world::reflect_by_id`]) go through
+//!   a read-only `UnsafeWorldCell`, which reads what a `&World` may read, while nothing writes.
 //! - **One thread at a time.** [`Shared`] (cells: the lent world, the extension's caches) is
 //!   reached only while the VM's lock (mlua's reentrant mutex) is held by the reaching thread:
 //!   fast functions run inside calls into Lua, which hold it; Rust code reaches it only through
@@ -70,7 +84,7 @@ pub(crate) mod testing;
 pub(crate) mod userdata;
 pub(crate) mod world;
 
-pub(crate) use shared::{Extension, Extensions, Shared, lend_world};
+pub(crate) use shared::{Extension, Extensions, Shared, lend_world, lend_world_ref};
 pub(crate) use stack::{Fast, Stack};
 
 use mlua::Lua;

@@ -1,14 +1,15 @@
 //! [`Shared`]: what the fast functions of one VM share, and lending it the world.
 
 use super::world::Lent;
-use bevy_ecs::world::World;
+use bevy_ecs::world::{World, WorldId};
 use mlua::{Lua, ffi};
 use std::any::{Any, TypeId};
 use std::cell::Cell;
 use std::ptr::NonNull;
 
-/// What the layer above keeps in a main VM's [`Shared`], one value per type: its caches.
-pub(crate) trait Extension: Any {
+/// What the layers above keep in a main VM's [`Shared`], one value per type: their caches and
+/// other per-VM state. `Send`, as the VM moves between threads with it.
+pub(crate) trait Extension: Any + Send {
     /// The slot of this type, below [`SLOTS`] and distinct for every extension type.
     const SLOT: usize;
 
@@ -58,7 +59,9 @@ pub(crate) struct Shared {
 struct SharedBox(Box<Shared>);
 
 // SAFETY: a VM and its app data move between threads as a whole, and only the thread holding the
-// VM (mlua's lock) touches them; `Shared` is never shared between threads at once.
+// VM (mlua's lock) touches them; `Shared` is never shared between threads at once. Its
+// extensions are `Send` (the trait requires it); the world pointer is set only for the length of
+// a lend, which holds the lock, so it never crosses threads.
 unsafe impl Send for SharedBox {}
 
 /// What [`Shared::install`] takes: the extensions, each put in its slot.
@@ -158,15 +161,49 @@ pub(crate) fn running<'a>(vm: usize) -> Option<&'a Shared> {
 /// world of an outer call) before it returns, whatever `f` does. `None`, without running `f`,
 /// when `lua` is not a main VM (it has no [`Shared`]).
 pub(crate) fn lend_world<R>(lua: &Lua, world: &mut World, f: impl FnOnce() -> R) -> Option<R> {
+    let id = world.id();
+    // SAFETY: the pointer is made from a `&mut World` held for the whole call.
+    unsafe { lend(lua, NonNull::from(world), false, id, f) }
+}
+
+/// Gives Lua the world read-only for the length of `f`, as [`lend_world`] does otherwise:
+/// [`Lent::borrow`] refuses while it is lent, and [`Lent::borrow_ref`] hands out shared
+/// references.
+///
+/// Other threads may lend the same world to other VMs at the same time (the parallel phase of
+/// actor VMs): each VM has a `Shared` of its own, reached only under its own lock, and while any
+/// of them holds the world only shared references to it exist (the caller's `&World` freezes
+/// the `&mut World` it came from), which `World: Sync` allows on any number of threads.
+pub(crate) fn lend_world_ref<R>(lua: &Lua, world: &World, f: impl FnOnce() -> R) -> Option<R> {
+    // SAFETY: the pointer is made from a `&World` held for the whole call, and lent read-only.
+    unsafe { lend(lua, NonNull::from(world), true, world.id(), f) }
+}
+
+/// [`lend_world`] and [`lend_world_ref`]: stores `world`, the world whose id is `id`, for the
+/// length of `f`.
+///
+/// # Safety
+///
+/// `world` is valid for the whole call: made from a `&mut World`, or from a `&World` with
+/// `read_only` set, that the caller holds until this returns.
+unsafe fn lend<R>(
+    lua: &Lua,
+    world: NonNull<World>,
+    read_only: bool,
+    id: WorldId,
+    f: impl FnOnce() -> R,
+) -> Option<R> {
     struct Restore<'a> {
         lent: &'a Lent,
         world: Option<NonNull<World>>,
+        read_only: bool,
         borrowed: bool,
         running: Option<(usize, *const Shared)>,
     }
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
             self.lent.world.set(self.world);
+            self.lent.read_only.set(self.read_only);
             self.lent.borrowed.set(self.borrowed);
             RUNNING.set(self.running);
         }
@@ -174,14 +211,15 @@ pub(crate) fn lend_world<R>(lua: &Lua, world: &mut World, f: impl FnOnce() -> R)
     // The VM's lock is held for the whole lend, so no other thread runs the VM (and reaches the
     // world through it) until the lend is over; this thread's own calls take it again.
     Shared::with(lua, |shared| {
-        if shared.lent.last.replace(Some(world.id())) != Some(world.id()) {
+        if shared.lent.last.replace(Some(id)) != Some(id) {
             // Component ids belong to one world.
             shared.forget_world();
         }
         let lent = &shared.lent;
         let _restore = Restore {
             lent,
-            world: lent.world.replace(Some(NonNull::from(world))),
+            world: lent.world.replace(Some(world)),
+            read_only: lent.read_only.replace(read_only),
             borrowed: lent.borrowed.replace(false),
             running: RUNNING.replace(Some((shared.vm, std::ptr::from_ref(shared)))),
         };

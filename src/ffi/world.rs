@@ -2,10 +2,16 @@
 //!
 //! [`lend_world`](super::shared::lend_world) stores a pointer to the `&mut World` it was given
 //! in the VM's state and clears it again before it returns (also when it unwinds). Lua functions
-//! reach the world through [`Lent::borrow`], which hands out one `&mut World` at a time: while a borrow is
-//! alive, another fails. The crate never runs Lua while it holds a borrow, so in practice the
-//! second borrow only fails for code that breaks that rule, with an error instead of two
-//! aliasing references.
+//! reach the world through [`Lent::borrow`], which hands out one `&mut World` at a time: while a
+//! borrow is alive, another fails. The crate never runs Lua while it holds a borrow, so in
+//! practice the second borrow only fails for code that breaks that rule, with an error instead
+//! of two aliasing references. [`Lent::borrow_ref`] hands out the world shared, under the same
+//! flag.
+//!
+//! [`lend_world_ref`](super::shared::lend_world_ref) lends a `&World` instead (the parallel
+//! phase of actor VMs): then the world is read-only. [`Lent::borrow`] refuses, and
+//! [`Lent::borrow_ref`] hands out any number of shared references at once, with no flag, since
+//! shared references may alias.
 
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
@@ -15,10 +21,14 @@ use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
-/// The world of the running step, if any, and whether it is borrowed.
+/// The world of the running step, if any, whether it is lent read-only, and whether it is
+/// borrowed.
 #[derive(Default)]
 pub(crate) struct Lent {
     pub(super) world: Cell<Option<NonNull<World>>>,
+    /// Set while `world` came from a `&World` ([`lend_world_ref`](super::shared::lend_world_ref)):
+    /// then no `&mut World` is ever made from it.
+    pub(super) read_only: Cell<bool>,
     pub(super) borrowed: Cell<bool>,
     /// The world lent last, whose component ids the caches hold.
     pub(super) last: Cell<Option<WorldId>>,
@@ -30,29 +40,84 @@ pub(crate) struct WorldRef<'a> {
     world: &'a mut World,
 }
 
+/// A shared borrow of the lent world. In the `&mut` mode it holds the borrow flag, which it
+/// clears when it drops; in the read-only mode it holds nothing.
+pub(crate) struct WorldRead<'a> {
+    /// The lent world's state, when this borrow holds its flag.
+    flag: Option<&'a Lent>,
+    world: &'a World,
+}
+
 impl Lent {
-    /// The lent world, unless none is lent or it is borrowed already.
+    /// The lent world for changing it, unless none is lent, it is borrowed already, or it is
+    /// lent read-only.
     pub fn borrow(&self) -> Option<WorldRef<'_>> {
         let world = self.world.get()?;
+        if self.read_only.get() || self.borrowed.replace(true) {
+            return None;
+        }
+        // SAFETY: the world is not lent read-only (checked above), so the pointer came from the
+        // `&mut World` that `lend_world` holds for as long as the pointer is stored, and the
+        // `borrowed` flag, set above and cleared when the `WorldRef` drops, makes this the only
+        // reference made from it.
+        let world = unsafe { &mut *world.as_ptr() };
+        Some(WorldRef { lent: self, world })
+    }
+
+    /// The lent world for reading it, unless none is lent or (in the `&mut` mode) it is
+    /// borrowed already. While it is lent read-only, any number of these may be alive at once.
+    pub fn borrow_ref(&self) -> Option<WorldRead<'_>> {
+        let world = self.world.get()?;
+        if self.read_only.get() {
+            // SAFETY: the pointer came from the `&World` that `lend_world_ref` holds for as
+            // long as the pointer is stored (with `read_only` set), and while `read_only` is
+            // set only shared references are made from it (`borrow` refuses), so this one
+            // aliases only shared references.
+            let world = unsafe { world.as_ref() };
+            return Some(WorldRead { flag: None, world });
+        }
         if self.borrowed.replace(true) {
             return None;
         }
-        // SAFETY: the pointer came from the `&mut World` that `lend_world` holds for as long
-        // as the pointer is stored, and the `borrowed` flag, set above and cleared when the
-        // `WorldRef` drops, makes this the only reference made from it.
-        let world = unsafe { &mut *world.as_ptr() };
-        Some(WorldRef { lent: self, world })
+        // SAFETY: as in `borrow`: the pointer came from the `&mut World` that `lend_world`
+        // holds, and the `borrowed` flag, set above and cleared when the `WorldRead` drops,
+        // makes this the only reference made from it.
+        let world = unsafe { world.as_ref() };
+        Some(WorldRead {
+            flag: Some(self),
+            world,
+        })
     }
 
     /// Whether a world is lent, borrowed or not.
     pub fn is_lent(&self) -> bool {
         self.world.get().is_some()
     }
+
+    /// Whether a world is lent read-only (the parallel phase of actor VMs).
+    pub fn is_read_only(&self) -> bool {
+        self.is_lent() && self.read_only.get()
+    }
 }
 
 impl Drop for WorldRef<'_> {
     fn drop(&mut self) {
         self.lent.borrowed.set(false);
+    }
+}
+
+impl Drop for WorldRead<'_> {
+    fn drop(&mut self) {
+        if let Some(lent) = self.flag {
+            lent.borrowed.set(false);
+        }
+    }
+}
+
+impl Deref for WorldRead<'_> {
+    type Target = World;
+    fn deref(&self) -> &World {
+        self.world
     }
 }
 

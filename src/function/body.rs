@@ -102,6 +102,10 @@ where
             return Err(no_world(name, false));
         };
         let Some(mut world) = lent.borrow() else {
+            if lent.is_read_only() {
+                // A system may change anything.
+                return Err(crate::bridge::lent::not_in_parallel_phase(name));
+            }
             return Err(no_world(name, lent.is_lent()));
         };
         if world.id() != self.world {

@@ -1,5 +1,7 @@
 //! What Lua functions of the main VM can reach while the scripting step runs: the world
-//! (through a scoped handle), the frame's time, and the identity of the calling script.
+//! (through a scoped handle, read-only in the parallel phase of actor VMs, see
+//! `crate::bridge::lent`), the frame's time, and the identity of the calling script, whose
+//! entity is the writer of the writes an actor queues (`crate::api::deferred`).
 
 pub(crate) use super::identity::{ScriptId, ScriptPaths, next_id};
 use super::profile::{Account, Site};

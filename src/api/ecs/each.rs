@@ -17,16 +17,20 @@
 //!
 //! An entity despawned during the loop, or one that lost a named component, is skipped; one
 //! spawned during the loop is not visited.
+//!
+//! In the parallel phase of actor VMs the loop works read-only: it matches the entities from
+//! the archetypes, in a fixed order, and a write through one of its references is queued like
+//! any reference write (see `crate::api::deferred`).
 
 use super::reference;
 use crate::api::function;
+use crate::bridge::lent::{with_shared_world_ref, with_world_ref};
 use crate::bridge::names;
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::ffi::stack::UPVALUES;
 use crate::ffi::userdata::{Each, Push, Reference};
 use crate::ffi::{self, Stack, fast_fn};
-use crate::registry::{Access, Kind, lookup};
-use crate::runtime::context::with_world;
+use crate::registry::{Access, Kind};
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use mlua::{Function, Lua, MultiValue, Value};
@@ -38,36 +42,48 @@ const MAX_COMPONENTS: usize = 32;
 /// Creates `ecs.each(...)`.
 pub(crate) fn create(lua: &Lua) -> mlua::Result<Function> {
     const NAME: &str = "ecs.each";
-    // The safe implementation only reports what the fast path refused.
-    let slow = function::create(lua, NAME, |lua, names: MultiValue| -> mlua::Result<()> {
-        if names.is_empty() {
-            return Err(lua_error(
-                ScriptErrorKind::TypeMismatch,
-                format!("{NAME}: name at least one component"),
-            ));
-        }
-        if names.len() > MAX_COMPONENTS {
-            return Err(lua_error(
-                ScriptErrorKind::TypeMismatch,
-                format!("{NAME}: name at most {MAX_COMPONENTS} components"),
-            ));
-        }
-        with_world(lua, |world| {
-            for (i, name) in names.iter().enumerate() {
-                let name: mlua::LuaString = function::arg(lua, name.clone(), i + 1, NAME)?;
-                lookup(world, Kind::Component, &name.to_str()?, NAME)?;
+    // The safe implementation reports what the fast path refused, and runs the loops over a
+    // component the world has not registered (the fast path knows only registered ones).
+    let slow = function::create(
+        lua,
+        NAME,
+        |lua, names: MultiValue| -> mlua::Result<Function> {
+            if names.is_empty() {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!("{NAME}: name at least one component"),
+                ));
             }
-            Ok::<(), mlua::Error>(())
-        })??;
-        Err(lua_error(
-            ScriptErrorKind::Runtime,
-            format!("{NAME}: the loop could not start"),
-        ))
-    })?;
+            if names.len() > MAX_COMPONENTS {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!("{NAME}: name at most {MAX_COMPONENTS} components"),
+                ));
+            }
+            let registered = with_shared_world_ref(lua, |shared, world| {
+                let mut registered = true;
+                for (i, name) in names.iter().enumerate() {
+                    let name: mlua::LuaString = function::arg(lua, name.clone(), i + 1, NAME)?;
+                    let access =
+                        names::lookup(shared, world, Kind::Component, &name.to_str()?, NAME)?;
+                    registered &= access.id(world).is_some();
+                }
+                Ok::<bool, mlua::Error>(registered)
+            })??;
+            if !registered {
+                // No entity has a component the world has not registered: the loop is empty.
+                return lua.create_function(|_, _: MultiValue| Ok(()));
+            }
+            Err(lua_error(
+                ScriptErrorKind::Runtime,
+                format!("{NAME}: the loop could not start"),
+            ))
+        },
+    )?;
     // The loop's own safe implementation: it runs when the world cannot be reached, or a serde
     // component's value cannot be converted on the fast path.
     let ended = function::create(lua, NAME, |lua, _: MultiValue| -> mlua::Result<()> {
-        with_world(lua, |_| ())?;
+        with_world_ref(lua, |_| ())?;
         Err(lua_error(
             ScriptErrorKind::TypeMismatch,
             format!(
@@ -93,11 +109,11 @@ fn start(stack: Stack<'_>) -> Option<c_int> {
         return None;
     }
     let shared = stack.shared()?;
-    let mut world = shared.lent.borrow()?;
+    let world = shared.lent.borrow_ref()?;
     let mut components = Vec::with_capacity(count);
     let mut roots = Vec::with_capacity(count);
     for index in 1..=stack.args() {
-        let named = names::component(stack, &mut world, index, "ecs.each")?;
+        let named = names::component(stack, &world, index, "ecs.each")?;
         match &named.access {
             Access::Serde(serde) => {
                 components.push((named.id, Some(serde.push as Push)));
@@ -111,12 +127,8 @@ fn start(stack: Stack<'_>) -> Option<c_int> {
         }
     }
     let ids: Vec<ComponentId> = components.iter().map(|(id, _)| *id).collect();
-    let entities = shared
-        .queries()?
-        .try_borrow_mut()
-        .ok()?
-        .matching(&mut world, ids);
     drop(world);
+    let entities = names::matching(shared, ids)?;
     // The iterator: its safe implementation (this closure's first extra upvalue), then as its
     // extra upvalues the loop state, the matched entities and one reference per reflected
     // component.
@@ -143,7 +155,7 @@ fn next(stack: Stack<'_>) -> Option<c_int> {
     const ENTITIES: c_int = STATE + 1;
     const REFERENCES: c_int = ENTITIES + 1;
     let shared = stack.shared()?;
-    let world = shared.lent.borrow()?;
+    let world = shared.lent.borrow_ref()?;
     let each = stack.upvalue_each(STATE)?;
     // A loop in a task goes on in later calls: its references move with it into each.
     let call = crate::vm::Budget::call_id();

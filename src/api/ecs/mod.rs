@@ -15,6 +15,14 @@
 //! so calls never alias; `commands.*` is there for changes that should wait until the end of
 //! the step.
 //!
+//! In the parallel phase of actor VMs (see `crate::api::deferred`) the world is read-only:
+//! `get`, `has`, `exists`, `query`, `each`, `find`, `name`, `ref`, `value` and `resource` read it
+//! as the phase began (`query`, `each` and `find` in one fixed order, archetype by archetype,
+//! whichever VM asks), while `set`, `spawn`, `despawn`, `remove`, `set_name` and `set_resource`
+//! convert their arguments and check their entity at the call and are queued, applied after
+//! the phase. `spawn` returns the new entity at once; it exists once the queue is applied, and
+//! writes queued after the spawn may name it. A despawn runs `on_despawn` after the phase.
+//!
 //! `ecs.set` and `ecs.spawn` replace a component as a whole: a table that leaves out a field
 //! is an error naming the field (serde fields with `#[serde(default)]` may be left out).
 //! `Script = "path.luau"` in `ecs.spawn` or `ecs.set` attaches an entity script, and
@@ -24,16 +32,18 @@
 pub(crate) mod each;
 pub(crate) mod reference;
 
+use crate::api::deferred::{self, Write};
 use crate::api::function::{self, entity_arg, existing};
 use crate::api::require::ModuleReader;
 use crate::vm::Limits;
 
 use crate::asset::Script;
-use crate::bridge::names::{self, Named, Queries};
+use crate::bridge::lent::{in_parallel_phase, with_shared_world_ref, with_world_ref};
+use crate::bridge::names::{self, Named};
 use crate::bridge::plan;
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::ffi::{self, Shared, Stack, fast_fn};
-use crate::registry::{Access, Kind, ReflectAccess, Subject, lookup};
+use crate::registry::{Access, Converted, Kind, ReflectAccess, Subject};
 use crate::runtime::context::{CallLimits, with_world};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::name::Name;
@@ -74,7 +84,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     )?;
     let slow = function::create(lua, "ecs.exists", |lua, (e,): (Value,)| {
         let entity = entity_arg(&e, 1, "ecs.exists")?;
-        with_world(lua, |world| world.get_entity(entity).is_ok())
+        with_world_ref(lua, |world| world.get_entity(entity).is_ok())
     })?;
     ecs.raw_set("exists", ffi::function::<Exists>(lua, slow)?)?;
     let slow = function::create(
@@ -83,9 +93,9 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         |lua, (e, name): (Value, mlua::LuaString)| {
             let entity = entity_arg(&e, 1, "ecs.get")?;
             let name = name.to_str()?;
-            with_world(lua, |world| {
+            with_shared_world_ref(lua, |shared, world| {
                 existing(world, entity, "ecs.get")?;
-                let access = lookup(world, Kind::Component, &name, "ecs.get")?;
+                let access = names::lookup(shared, world, Kind::Component, &name, "ecs.get")?;
                 Ok(access.get(lua, world, entity)?.unwrap_or(Value::Nil))
             })?
         },
@@ -96,11 +106,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         "ecs.set",
         |lua, (e, name, value): (Value, mlua::LuaString, Value)| {
             let entity = entity_arg(&e, 1, "ecs.set")?;
-            let name = name.to_str()?;
-            with_world(lua, |world| {
-                existing(world, entity, "ecs.set")?;
-                insert(lua, world, entity, &name, value, "ecs.set")
-            })?
+            set(lua, entity, &name.to_str()?, value, "ecs.set")
         },
     )?;
     ecs.raw_set("set", ffi::function::<Set>(lua, slow)?)?;
@@ -110,11 +116,10 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         |lua, (e, name): (Value, mlua::LuaString)| {
             let entity = entity_arg(&e, 1, "ecs.has")?;
             let name = name.to_str()?;
-            with_world(lua, |world| {
+            with_shared_world_ref(lua, |shared, world| {
                 existing(world, entity, "ecs.has")?;
-                let access = lookup(world, Kind::Component, &name, "ecs.has")?;
-                let id = access.component_id(world);
-                Ok(world.entity(entity).contains_id(id))
+                let access = names::lookup(shared, world, Kind::Component, &name, "ecs.has")?;
+                Ok(has(world, entity, &access))
             })?
         },
     )?;
@@ -129,12 +134,7 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             "ecs.remove",
             |lua, (e, name): (Value, mlua::LuaString)| {
                 let entity = entity_arg(&e, 1, "ecs.remove")?;
-                let name = name.to_str()?;
-                with_world(lua, |world| {
-                    existing(world, entity, "ecs.remove")?;
-                    let access = lookup(world, Kind::Component, &name, "ecs.remove")?;
-                    Ok(access.remove(world, entity))
-                })?
+                remove(lua, entity, &name.to_str()?, "ecs.remove")
             },
         )?,
     )?;
@@ -144,28 +144,14 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
         "find",
         function::create(lua, "ecs.find", |lua, (name,): (mlua::LuaString,)| {
             let name = name.to_str()?;
-            let found = with_world(lua, |world| {
-                let mut cache = lua.app_data_mut::<QueryCache>();
-                let state = match cache.as_deref_mut() {
-                    Some(cache) => cache
-                        .names
-                        .get_or_insert_with(|| world.query::<(Entity, &Name)>()),
-                    None => return None,
-                };
-                state.update_archetypes(world);
-                state
-                    .iter_manual(world)
-                    .find(|(_, n)| n.as_str() == &*name)
-                    .map(|(e, _)| e)
-            })?;
-            Ok(found.map(crate::value::entity_to_lua))
+            Ok(find(lua, &name)?.map(crate::value::entity_to_lua))
         })?,
     )?;
     ecs.raw_set(
         "name",
         function::create(lua, "ecs.name", |lua, (e,): (Value,)| {
             let entity = entity_arg(&e, 1, "ecs.name")?;
-            with_world(lua, |world| {
+            with_world_ref(lua, |world| {
                 existing(world, entity, "ecs.name")?;
                 Ok(world.get::<Name>(entity).map(|n| n.as_str().to_owned()))
             })?
@@ -174,20 +160,19 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     ecs.raw_set(
         "set_name",
         function::create(lua, "ecs.set_name", |lua, (e, name): (Value, String)| {
-            let entity = entity_arg(&e, 1, "ecs.set_name")?;
-            with_world(lua, |world| {
-                existing(world, entity, "ecs.set_name")?;
-                world.entity_mut(entity).insert(Name::new(name));
-                Ok(())
-            })?
+            const NAME: &str = "ecs.set_name";
+            let entity = entity_arg(&e, 1, NAME)?;
+            with_world_ref(lua, |world| deferred::existing(lua, world, entity, NAME))??;
+            let component = name_component(name);
+            deferred::write(lua, NAME, Write::Insert { entity, component })
         })?,
     )?;
     ecs.raw_set(
         "resource",
         function::create(lua, "ecs.resource", |lua, (name,): (mlua::LuaString,)| {
             let name = name.to_str()?;
-            with_world(lua, |world| {
-                let access = lookup(world, Kind::Resource, &name, "ecs.resource")?;
+            with_shared_world_ref(lua, |shared, world| {
+                let access = names::lookup(shared, world, Kind::Resource, &name, "ecs.resource")?;
                 Ok(access.get_resource(lua, world)?.unwrap_or(Value::Nil))
             })?
         })?,
@@ -198,21 +183,58 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             lua,
             "ecs.set_resource",
             |lua, (name, value): (mlua::LuaString, Value)| {
+                const NAME: &str = "ecs.set_resource";
                 let name = name.to_str()?;
-                with_world(lua, |world| {
-                    let access = lookup(world, Kind::Resource, &name, "ecs.set_resource")?;
+                let resource = with_shared_world_ref(lua, |shared, world| {
+                    let access = names::lookup(shared, world, Kind::Resource, &name, NAME)?;
                     let what = Subject {
-                        function: "ecs.set_resource",
+                        function: NAME,
                         kind: "resource",
                         name: &name,
                     };
-                    access.set_resource(lua, world, value, &what)
-                })?
+                    access.convert_resource(lua, world, value, &what)
+                })??;
+                deferred::write(lua, NAME, Write::SetResource { resource })
             },
         )?,
     )?;
     ecs.set_readonly(true);
     globals.raw_set("ecs", ecs)
+}
+
+/// Whether the existing `entity` has the component of `access`.
+fn has(world: &World, entity: Entity, access: &Access) -> bool {
+    let id = access.id(world);
+    world
+        .get_entity(entity)
+        .is_ok_and(|found| id.is_some_and(|id| found.contains_id(id)))
+}
+
+/// `ecs.find(name)`: the first entity named `name`. In the parallel phase it reads the
+/// archetypes in a fixed order, so the first is the same in every actor VM.
+fn find(lua: &Lua, name: &str) -> mlua::Result<Option<Entity>> {
+    if in_parallel_phase(lua) {
+        return with_world_ref(lua, |world| {
+            let id = world.components().valid_component_id::<Name>()?;
+            names::scan(world, vec![id])
+                .into_iter()
+                .find(|&e| world.get::<Name>(e).is_some_and(|n| n.as_str() == name))
+        });
+    }
+    with_world(lua, |world| {
+        let mut cache = lua.app_data_mut::<QueryCache>();
+        let state = match cache.as_deref_mut() {
+            Some(cache) => cache
+                .names
+                .get_or_insert_with(|| world.query::<(Entity, &Name)>()),
+            None => return None,
+        };
+        state.update_archetypes(world);
+        state
+            .iter_manual(world)
+            .find(|(_, n)| n.as_str() == name)
+            .map(|(e, _)| e)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -222,14 +244,14 @@ pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
 
 fast_fn!(Exists, c"ecs.exists", exists);
 fast_fn!(Get, c"ecs.get", get);
-fast_fn!(Set, c"ecs.set", set);
-fast_fn!(Has, c"ecs.has", has);
+fast_fn!(Set, c"ecs.set", fast_set);
+fast_fn!(Has, c"ecs.has", fast_has);
 fast_fn!(Query, c"ecs.query", fast_query);
 
 /// `ecs.exists(e)`.
 fn exists(stack: Stack<'_>) -> Option<c_int> {
     let entity = stack.entity(1)?;
-    let world = stack.shared()?.lent.borrow()?;
+    let world = stack.shared()?.lent.borrow_ref()?;
     stack.push_bool(world.get_entity(entity).is_ok());
     Some(1)
 }
@@ -237,8 +259,8 @@ fn exists(stack: Stack<'_>) -> Option<c_int> {
 /// `ecs.get(e, name)`.
 fn get(stack: Stack<'_>) -> Option<c_int> {
     let entity = stack.entity(1)?;
-    let mut world = stack.shared()?.lent.borrow()?;
-    let named = names::component(stack, &mut world, 2, "ecs.get")?;
+    let world = stack.shared()?.lent.borrow_ref()?;
+    let named = names::component(stack, &world, 2, "ecs.get")?;
     match &named.access {
         Access::Serde(serde) => (serde.push)(stack, world.get_entity(entity).ok()?)?,
         Access::Reflect(reflect) => {
@@ -275,15 +297,16 @@ fn reflected<'w>(
 }
 
 /// `ecs.set(e, name, value)`.
-fn set(stack: Stack<'_>) -> Option<c_int> {
+fn fast_set(stack: Stack<'_>) -> Option<c_int> {
     let entity = stack.entity(1)?;
     // `Script` and `Name` are shorthands the safe implementation handles.
     if matches!(stack.string(2)?.bytes(), b"Script" | b"Name") {
         return None;
     }
     let shared = stack.shared()?;
+    // Read-only in the parallel phase: the safe implementation queues the write.
     let mut world = shared.lent.borrow()?;
-    let named = names::component(stack, &mut world, 2, "ecs.set")?;
+    let named = names::component(stack, &world, 2, "ecs.set")?;
     world.get_entity(entity).ok()?;
     match &named.access {
         Access::Serde(serde) => (serde.read)(stack, 3, &mut world, entity)?,
@@ -295,10 +318,10 @@ fn set(stack: Stack<'_>) -> Option<c_int> {
 }
 
 /// `ecs.has(e, name)`.
-fn has(stack: Stack<'_>) -> Option<c_int> {
+fn fast_has(stack: Stack<'_>) -> Option<c_int> {
     let entity = stack.entity(1)?;
-    let mut world = stack.shared()?.lent.borrow()?;
-    let Named { id, .. } = *names::component(stack, &mut world, 2, "ecs.has")?;
+    let world = stack.shared()?.lent.borrow_ref()?;
+    let Named { id, .. } = *names::component(stack, &world, 2, "ecs.has")?;
     let entity = world.get_entity(entity).ok()?;
     stack.push_bool(entity.contains_id(id));
     Some(1)
@@ -308,17 +331,13 @@ fn has(stack: Stack<'_>) -> Option<c_int> {
 fn fast_query(stack: Stack<'_>) -> Option<c_int> {
     let count = usize::try_from(stack.args()).ok().filter(|n| *n > 0)?;
     let shared = stack.shared()?;
-    let mut world = shared.lent.borrow()?;
+    let world = shared.lent.borrow_ref()?;
     let mut ids = Vec::with_capacity(count);
     for index in 1..=stack.args() {
-        ids.push(names::component(stack, &mut world, index, "ecs.query")?.id);
+        ids.push(names::component(stack, &world, index, "ecs.query")?.id);
     }
-    let entities = shared
-        .queries()?
-        .try_borrow_mut()
-        .ok()?
-        .matching(&mut world, ids);
     drop(world);
+    let entities = names::matching(shared, ids)?;
     stack.push_table(entities.len(), 0);
     let table = stack.top();
     for (index, entity) in entities.into_iter().enumerate() {
@@ -370,15 +389,16 @@ fn plan_of(
     Some(())
 }
 
-/// Inserts component `name` built from `value`, including the `Script` and `Name` shorthands.
-pub(crate) fn insert(
+/// Builds component `name` from `value` for writing it, including the `Script` and `Name`
+/// shorthands; reads the world only. `function` names the caller in errors.
+pub(crate) fn convert(
     lua: &Lua,
-    world: &mut World,
-    entity: Entity,
+    shared: &Shared,
+    world: &World,
     name: &str,
     value: Value,
     function: &str,
-) -> mlua::Result<()> {
+) -> mlua::Result<Converted> {
     let what = Subject {
         function,
         kind: "component",
@@ -408,18 +428,18 @@ pub(crate) fn insert(
                         format!("{what}: scripts need Bevy's AssetPlugin"),
                     )
                 })?;
-            world
-                .entity_mut(entity)
-                .insert(Script::new(server.load(path)));
-            Ok(())
+            let script = Script::new(server.load(path));
+            Ok(Converted::Typed(
+                "Script",
+                Box::new(move |world, entity| {
+                    if let Ok(mut entity) = world.get_entity_mut(entity) {
+                        entity.insert(script);
+                    }
+                }),
+            ))
         }
         "Name" => match value {
-            Value::String(text) => {
-                world
-                    .entity_mut(entity)
-                    .insert(Name::new(text.to_str()?.to_owned()));
-                Ok(())
-            }
+            Value::String(text) => Ok(name_component(text.to_str()?.to_owned())),
             other => Err(lua_error(
                 ScriptErrorKind::TypeMismatch,
                 format!(
@@ -430,15 +450,68 @@ pub(crate) fn insert(
             )),
         },
         _ => {
-            let access = lookup(world, Kind::Component, name, function)?;
-            access.set(lua, world, entity, value, &what)
+            let access = names::lookup(shared, world, Kind::Component, name, function)?;
+            access.convert(lua, world, value, &what)
         }
     }
 }
 
-/// Despawns an existing entity, running its entity script's `on_despawn` first.
-pub(crate) fn despawn(lua: &Lua, entity: Entity, function: &str) -> mlua::Result<()> {
-    with_world(lua, |world| existing(world, entity, function))??;
+/// The `Name` component `name`, to write.
+fn name_component(name: String) -> Converted {
+    Converted::Typed(
+        "Name",
+        Box::new(move |world, entity| {
+            if let Ok(mut entity) = world.get_entity_mut(entity) {
+                entity.insert(Name::new(name));
+            }
+        }),
+    )
+}
+
+/// `ecs.set`, and `commands.set` when applied: replaces (or inserts) component `name` of an
+/// existing `entity`; queued in the parallel phase.
+pub(crate) fn set(
+    lua: &Lua,
+    entity: Entity,
+    name: &str,
+    value: Value,
+    function: &'static str,
+) -> mlua::Result<()> {
+    let component = with_shared_world_ref(lua, |shared, world| {
+        deferred::existing(lua, world, entity, function)?;
+        convert(lua, shared, world, name, value, function)
+    })??;
+    deferred::write(lua, function, Write::Insert { entity, component })
+}
+
+/// `ecs.remove`, and `commands.remove` when applied: removes component `name` from an existing
+/// `entity`; returns whether it had one (in the parallel phase: when the phase began).
+pub(crate) fn remove(
+    lua: &Lua,
+    entity: Entity,
+    name: &str,
+    function: &'static str,
+) -> mlua::Result<bool> {
+    let (access, had) = with_shared_world_ref(lua, |shared, world| {
+        deferred::existing(lua, world, entity, function)?;
+        let access = names::lookup(shared, world, Kind::Component, name, function)?;
+        let had = has(world, entity, &access);
+        Ok::<_, mlua::Error>((access, had))
+    })??;
+    deferred::write(lua, function, Write::Remove { entity, access })?;
+    Ok(had)
+}
+
+/// Despawns an existing entity, running its entity script's `on_despawn` first. In the
+/// parallel phase the despawn is queued, and `on_despawn` runs after the phase.
+pub(crate) fn despawn(lua: &Lua, entity: Entity, function: &'static str) -> mlua::Result<()> {
+    if in_parallel_phase(lua) {
+        with_world_ref(lua, |world| {
+            deferred::existing(lua, world, entity, function)
+        })??;
+        return deferred::write(lua, function, Write::Despawn { entity });
+    }
+    with_world_ref(lua, |world| existing(world, entity, function))??;
     let limit = lua
         .app_data_ref::<CallLimits>()
         .map_or(Limits::NONE, |l| l.0);
@@ -449,37 +522,41 @@ pub(crate) fn despawn(lua: &Lua, entity: Entity, function: &str) -> mlua::Result
     crate::runtime::context::stop_if_spent()
 }
 
-/// Spawns an entity with `(name, value)` components; on any error nothing stays spawned.
+/// Spawns an entity with `(name, value)` components; on any error nothing stays spawned. The
+/// components are built first; in the parallel phase the entity's id is reserved and the
+/// spawn queued.
 pub(crate) fn spawn(
     lua: &Lua,
     components: impl Iterator<Item = mlua::Result<(Value, Value)>>,
-    function: &str,
+    function: &'static str,
 ) -> mlua::Result<Entity> {
-    with_world(lua, |world| {
-        let entity = world.spawn_empty().id();
-        let mut inserted = Ok(());
+    let (entity, components) = with_shared_world_ref(lua, |shared, world| {
+        let mut converted = Vec::new();
         for pair in components {
-            inserted = pair.and_then(|(key, value)| {
-                let Value::String(name) = key else {
-                    return Err(lua_error(
-                        ScriptErrorKind::TypeMismatch,
-                        format!(
-                            "{function}: component names are strings, got {}",
-                            function::describe(&key)
-                        ),
-                    ));
-                };
-                insert(lua, world, entity, &name.to_str()?, value, function)
-            });
-            if inserted.is_err() {
-                break;
-            }
+            let (key, value) = pair?;
+            let Value::String(name) = key else {
+                return Err(lua_error(
+                    ScriptErrorKind::TypeMismatch,
+                    format!(
+                        "{function}: component names are strings, got {}",
+                        function::describe(&key)
+                    ),
+                ));
+            };
+            converted.push(convert(
+                lua,
+                shared,
+                world,
+                &name.to_str()?,
+                value,
+                function,
+            )?);
         }
-        if inserted.is_err() {
-            world.despawn(entity);
-        }
-        inserted.map(|()| entity)
-    })?
+        // The allocator is concurrent: this works through `&World`, in every actor VM at once.
+        Ok((world.entity_allocator().alloc(), converted))
+    })??;
+    deferred::write(lua, function, Write::Spawn { entity, components })?;
+    Ok(entity)
 }
 
 fn query(lua: &Lua, names: MultiValue) -> mlua::Result<Table> {
@@ -489,18 +566,24 @@ fn query(lua: &Lua, names: MultiValue) -> mlua::Result<Table> {
             "ecs.query: name at least one component",
         ));
     }
-    let entities = crate::bridge::lent::with_shared_world(lua, |shared, world| {
+    let ids = with_shared_world_ref(lua, |shared, world| {
         let mut ids = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             let name: mlua::LuaString = function::arg(lua, name.clone(), i + 1, "ecs.query")?;
-            let access = lookup(world, Kind::Component, &name.to_str()?, "ecs.query")?;
-            ids.push(access.component_id(world));
+            let access =
+                names::lookup(shared, world, Kind::Component, &name.to_str()?, "ecs.query")?;
+            // A component the world has not registered: no entity has it.
+            match access.id(world) {
+                Some(id) => ids.push(id),
+                None => return Ok(None),
+            }
         }
-        Ok::<_, mlua::Error>(match shared.queries() {
-            Some(queries) => queries.borrow_mut().matching(world, ids),
-            None => Queries::default().matching(world, ids),
-        })
+        Ok::<_, mlua::Error>(Some(ids))
     })??;
+    let entities = match ids {
+        Some(ids) => names::matching_in(lua, ids)?,
+        None => Vec::new(),
+    };
     let table = lua.create_table_with_capacity(entities.len(), 0)?;
     for (i, entity) in entities.into_iter().enumerate() {
         table.raw_set(i + 1, crate::value::entity_to_lua(entity))?;

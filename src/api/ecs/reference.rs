@@ -22,17 +22,25 @@
 //! References reach reflected components (`#[reflect(Component)]`) that are structs; serde
 //! components cross by value with `ecs.get` and `ecs.set`. They work while the scripting step
 //! runs, like every world access.
+//!
+//! In the parallel phase of actor VMs references read the world as the phase began, and a
+//! write through one (`r.field = v`, `r.field += v`) is converted and checked at the call
+//! (a value that does not fit, a despawned entity, a removed or immutable component are errors
+//! there) and queued, applied after the phase (see `crate::api::deferred`): a read after it in
+//! the same phase still sees the old value.
 
+use crate::api::deferred::{self, Edit, Refusal, Write};
 use crate::api::function::{self, describe, entity_arg};
+use crate::bridge::lent::{with_shared_world_ref, with_world_ref};
 use crate::bridge::names::{self, Named};
 use crate::bridge::plan::{self, Leaf, Plans, Reach, Shape};
 use crate::error::{ScriptErrorKind, lua_error};
 use crate::ffi::userdata::{self, Reference};
 use crate::ffi::world::Absent;
 use crate::ffi::{self, Shared, Stack, fast_fn};
-use crate::registry::{Access, Kind, ReflectAccess, lookup};
-use crate::runtime::context::with_world;
+use crate::registry::{Access, Kind, ReflectAccess};
 use bevy_ecs::component::ComponentId;
+use bevy_ecs::entity::Entity;
 use bevy_ecs::reflect::AppTypeRegistry;
 use bevy_ecs::world::World;
 use bevy_math::Vec3;
@@ -100,9 +108,9 @@ pub(crate) fn create_ref(lua: &Lua) -> mlua::Result<Function> {
     let slow = function::create(lua, NAME, |lua, (e, name): (Value, mlua::LuaString)| {
         let entity = entity_arg(&e, 1, NAME)?;
         let name = name.to_str()?;
-        let component = with_world(lua, |world| {
+        let component = with_shared_world_ref(lua, |shared, world| {
             function::existing(world, entity, NAME)?;
-            let access = lookup(world, Kind::Component, &name, NAME)?;
+            let access = names::lookup(shared, world, Kind::Component, &name, NAME)?;
             let Access::Reflect(reflect) = access else {
                 return Err(lua_error(
                     ScriptErrorKind::TypeMismatch,
@@ -122,7 +130,10 @@ pub(crate) fn create_ref(lua: &Lua) -> mlua::Result<Function> {
                     ),
                 ));
             }
-            let id = Access::Reflect(reflect.clone()).component_id(world);
+            // A component the world has not registered: no entity has it.
+            let Some(id) = Access::Reflect(reflect.clone()).id(world) else {
+                return Ok(None);
+            };
             let has = world.entity(entity).contains_id(id);
             Ok(has.then_some((reflect, world.id(), id)))
         })??;
@@ -174,7 +185,7 @@ pub(crate) fn plain_value(lua: &Lua, value: &Value, function: &str) -> mlua::Res
 /// names `function`.
 fn value_of(lua: &Lua, reference: &Reference, function: &str) -> mlua::Result<Value> {
     with_plans(lua, |vm_plans| {
-        with_world(lua, |world| {
+        with_world_ref(lua, |world| {
             let plans = vm_plans.borrow();
             let value = resolve(world, &plans, reference).map_err(|problem| {
                 let kind = problem.kind();
@@ -237,8 +248,11 @@ impl Problem {
     }
 
     fn error(self, lua: &Lua, reference: &Reference) -> mlua::Error {
-        let what = name(lua, reference);
-        let entity = reference.entity;
+        self.about(&name(lua, reference), reference.entity)
+    }
+
+    /// The error of the reference to `what` (`Health.current`) of `entity`.
+    fn about(self, what: &str, entity: Entity) -> mlua::Error {
         let message = match self {
             Problem::Ended => format!(
                 "ComponentRef({what}): this reference belonged to an ecs.each loop that has \
@@ -320,34 +334,47 @@ fn resolve_mut<R>(
     f: impl FnOnce(&mut dyn PartialReflect) -> R,
 ) -> Result<R, Problem> {
     let reach = reach(plans, reference)?;
+    reach_mut(world, reach, reference.entity, reference.path(), f)
+}
+
+/// Runs `f` on the value at `path` (field indices) in the component `reach` reaches on
+/// `entity`, for changing it (through change detection): for a reference now, and for a
+/// queued reference write when it is applied.
+fn reach_mut<R>(
+    world: &mut World,
+    reach: &Reach,
+    entity: Entity,
+    path: &[u8],
+    f: impl FnOnce(&mut dyn PartialReflect) -> R,
+) -> Result<R, Problem> {
     let world_id = world.id();
-    let (mut entity, mut through_type);
+    let (mut found, mut through_type);
     let component: &mut dyn Reflect = match &reach.by_id {
         Some((in_world, id, from_ptr)) if *in_world == world_id => {
-            ffi::world::reflect_mut_by_id(world, reference.entity, *id, from_ptr).map_err(
-                |absent| match absent {
+            ffi::world::reflect_mut_by_id(world, entity, *id, from_ptr).map_err(|absent| {
+                match absent {
                     Absent::Entity => Problem::Despawned,
                     Absent::Component => Problem::Removed,
                     Absent::Immutable => Problem::Immutable,
-                },
-            )?
+                }
+            })?
         }
         _ => {
             if crate::reflect::is_immutable(world, &reach.component) {
                 return Err(Problem::Immutable);
             }
-            entity = world
-                .get_entity_mut(reference.entity)
+            found = world
+                .get_entity_mut(entity)
                 .map_err(|_| Problem::Despawned)?;
             through_type = reach
                 .component
-                .reflect_mut(&mut entity)
+                .reflect_mut(&mut found)
                 .ok_or(Problem::Removed)?;
             &mut *through_type
         }
     };
     let mut value = component.as_partial_reflect_mut();
-    for &index in reference.path() {
+    for &index in path {
         value = match value.reflect_mut() {
             ReflectMut::Struct(fields) => fields.field_at_mut(usize::from(index)),
             _ => None,
@@ -355,6 +382,22 @@ fn resolve_mut<R>(
         .ok_or(Problem::Lost)?;
     }
     Ok(f(value))
+}
+
+/// Whether the component of `reference` may be changed in place, read with `&World` alone:
+/// [`Problem::Immutable`] for an immutable one. What the parallel phase checks at the call.
+fn check_mutable(world: &World, plans: &Plans, reference: &Reference) -> Result<(), Problem> {
+    let type_id = plans.get(reference.root).info.type_id();
+    let immutable = world
+        .components()
+        .get_valid_id(type_id)
+        .and_then(|id| world.components().get_info(id))
+        .is_some_and(|info| !info.mutable());
+    if immutable {
+        Err(Problem::Immutable)
+    } else {
+        Ok(())
+    }
 }
 
 /// `Health`, or `Transform.translation`: what a reference points at.
@@ -410,8 +453,8 @@ const OPS: [(&str, &std::ffi::CStr, Op); 5] = [
 fn make_ref(stack: Stack<'_>) -> Option<c_int> {
     let entity = stack.entity(1)?;
     let shared = stack.shared()?;
-    let mut world = shared.lent.borrow()?;
-    let named = names::component(stack, &mut world, 2, "ecs.ref")?;
+    let world = shared.lent.borrow_ref()?;
+    let named = names::component(stack, &world, 2, "ecs.ref")?;
     let Named {
         access: Access::Reflect(reflect),
         id,
@@ -452,7 +495,7 @@ fn index(stack: Stack<'_>) -> Option<c_int> {
     let shared = stack.shared()?;
     let plans = shared.plans()?.try_borrow().ok()?;
     let (field_index, field) = field(stack, &plans, &reference)?;
-    let world = shared.lent.borrow()?;
+    let world = shared.lent.borrow_ref()?;
     let value = resolve(&world, &plans, &reference).ok()?;
     let ReflectRef::Struct(fields) = value.reflect_ref() else {
         return None;
@@ -479,6 +522,9 @@ fn assign(stack: Stack<'_>) -> Option<c_int> {
         return None;
     }
     let (field_index, field) = field(stack, &plans, &reference)?;
+    if shared.lent.is_read_only() {
+        return queue_leaf(stack, shared, &plans, &reference, field_index, field).map(|()| 0);
+    }
     let mut world = shared.lent.borrow()?;
     if let Shape::Leaf(leaf) = plans.get(field.plan).shape {
         // One value: read it, then write it, with no staging.
@@ -509,6 +555,38 @@ fn assign(stack: Stack<'_>) -> Option<c_int> {
     })
     .ok()??;
     Some(0)
+}
+
+/// `r.field = value` in the parallel phase, for a leaf field: checked as the safe
+/// implementation checks it, and queued. `None` leaves the call to the safe implementation.
+fn queue_leaf(
+    stack: Stack<'_>,
+    shared: &Shared,
+    plans: &Plans,
+    reference: &Reference,
+    field_index: usize,
+    field: &plan::Field,
+) -> Option<()> {
+    let Shape::Leaf(leaf) = plans.get(field.plan).shape else {
+        return None;
+    };
+    let value = plan::read_leaf(stack, 3, leaf)?;
+    let world = shared.lent.borrow_ref()?;
+    resolve(&world, plans, reference).ok()?;
+    check_mutable(&world, plans, reference).ok()?;
+    drop(world);
+    let reach = reach(plans, reference).ok()?;
+    deferred::queue_fast(shared, "ComponentRef", || {
+        Some(Write::Edit(Box::new(FieldWrite {
+            entity: reference.entity,
+            reach: reach.clone(),
+            path: reference.path().into(),
+            field: field_index,
+            value: FieldValue::Leaf(leaf, value),
+            root: plans.get(reference.root).info,
+            field_name: field.name,
+        })))
+    })
 }
 
 /// An arithmetic metamethod.
@@ -577,7 +655,7 @@ fn vector_of(world: &World, plans: &Plans, reference: &Reference) -> Option<Vec3
 fn arithmetic(stack: Stack<'_>, op: Op) -> Option<c_int> {
     let shared = stack.shared()?;
     let plans = shared.plans()?.try_borrow().ok()?;
-    let world = shared.lent.borrow()?;
+    let world = shared.lent.borrow_ref()?;
     let operand = |index: c_int| match stack.reference(index) {
         Some(reference) => vector_of(&world, &plans, reference).map(Operand::Vector),
         None => stack
@@ -656,7 +734,7 @@ fn index_slow(lua: &Lua, r: &Value, key: &Value) -> mlua::Result<Value> {
         let nested = !vm_plans.borrow().get(field_plan).fields.is_empty();
         if nested {
             // Check that the value is reachable now, as the fast path would.
-            with_world(lua, |world| {
+            with_world_ref(lua, |world| {
                 let plans = vm_plans.borrow();
                 resolve(world, &plans, &reference).map(|_| ())
             })?
@@ -673,7 +751,7 @@ fn index_slow(lua: &Lua, r: &Value, key: &Value) -> mlua::Result<Value> {
             })?;
             return made.map_err(|()| mlua::Error::runtime("a reference could not be made"));
         }
-        with_world(lua, |world| {
+        with_world_ref(lua, |world| {
             let plans = vm_plans.borrow();
             let value = resolve(world, &plans, &reference).map_err(|p| p.error(lua, &reference))?;
             let ReflectRef::Struct(fields) = value.reflect_ref() else {
@@ -709,30 +787,128 @@ fn assign_slow(lua: &Lua, r: &Value, key: &Value, value: Value) -> mlua::Result<
             ));
         }
         let info = plans.get(field_plan).info;
+        let root = plans.get(reference.root).info;
         let what = format!("ComponentRef({}).{field_name}", name(lua, &reference));
-        with_world(lua, |world| {
+        let (value, reach) = with_world_ref(lua, |world| {
             let types = world
                 .get_resource::<AppTypeRegistry>()
                 .cloned()
                 .unwrap_or_default();
             let types = types.read();
-            let dynamic = crate::vm::converting(lua, || {
+            let value = crate::vm::converting(lua, || {
                 crate::reflect::from_lua(lua, value, info, &types, &what)
             })?;
-            resolve_mut(world, &plans, &reference, |target| {
-                let ReflectMut::Struct(fields) = target.reflect_mut() else {
-                    return Err(Problem::Lost.error(lua, &reference));
-                };
-                let field = fields
-                    .field_at_mut(field_index)
-                    .ok_or_else(|| Problem::Lost.error(lua, &reference))?;
-                field.try_apply(&*dynamic).map_err(|error| {
-                    lua_error(ScriptErrorKind::TypeMismatch, format!("{what}: {error}"))
-                })
-            })
-            .map_err(|p| p.error(lua, &reference))?
-        })?
+            // What the write will find, checked now so that the call raises it.
+            resolve(world, &plans, &reference).map_err(|p| p.error(lua, &reference))?;
+            check_mutable(world, &plans, &reference).map_err(|p| p.error(lua, &reference))?;
+            let reach = reach(&plans, &reference).map_err(|p| p.error(lua, &reference))?;
+            Ok::<_, mlua::Error>((value, reach.clone()))
+        })??;
+        drop(plans);
+        let write = FieldWrite {
+            entity: reference.entity,
+            reach,
+            path: reference.path().into(),
+            field: field_index,
+            value: FieldValue::Reflected(value),
+            root,
+            field_name,
+        };
+        deferred::edit(lua, "ComponentRef", write)
     })
+}
+
+/// A write to a field through a reference (`r.field = v`), converted from Lua: what the main VM
+/// applies at once and the parallel phase queues.
+struct FieldWrite {
+    /// The entity whose component it is.
+    entity: Entity,
+    /// How to reach the component.
+    reach: Reach,
+    /// The field indices from the component to the struct written to.
+    path: Box<[u8]>,
+    /// The index of the field written, in that struct.
+    field: usize,
+    /// The new value.
+    value: FieldValue,
+    /// The component's type, for naming the reference in errors.
+    root: &'static TypeInfo,
+    /// The name of the field written, for errors.
+    field_name: &'static str,
+}
+
+/// The value of a [`FieldWrite`].
+enum FieldValue {
+    /// Built by reflection (the safe path).
+    Reflected(Box<dyn PartialReflect>),
+    /// A leaf read by the fast path.
+    Leaf(Leaf, plan::Staged),
+}
+
+impl std::fmt::Debug for FieldWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value: &dyn std::fmt::Debug = match &self.value {
+            FieldValue::Reflected(value) => value,
+            FieldValue::Leaf(leaf, _) => leaf,
+        };
+        f.debug_struct("FieldWrite")
+            .field("entity", &self.entity)
+            .field("reference", &reference_name(self.root, &self.path))
+            .field("field", &self.field_name)
+            .field("value", value)
+            .finish()
+    }
+}
+
+impl Edit for FieldWrite {
+    fn target(&self) -> Option<Entity> {
+        Some(self.entity)
+    }
+
+    fn apply(self, world: &mut World) -> Result<(), Refusal> {
+        let (entity, field_index) = (self.entity, self.field);
+        let value = self.value;
+        let written = reach_mut(world, &self.reach, entity, &self.path, |target| {
+            let ReflectMut::Struct(fields) = target.reflect_mut() else {
+                return Err(Problem::Lost);
+            };
+            let field = fields.field_at_mut(field_index).ok_or(Problem::Lost)?;
+            Ok(match value {
+                FieldValue::Reflected(value) => field.try_apply(&*value).map_err(|e| e.to_string()),
+                FieldValue::Leaf(leaf, value) => plan::write_leaf(leaf, field, value)
+                    .ok_or_else(|| "the value does not fit the field".to_owned()),
+            })
+        });
+        let what = || reference_name(self.root, &self.path);
+        match written.and_then(|inner| inner) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(Refusal::Failed(lua_error(
+                ScriptErrorKind::TypeMismatch,
+                format!("ComponentRef({}).{}: {error}", what(), self.field_name),
+            ))),
+            Err(Problem::Despawned) => Err(Refusal::Gone),
+            Err(problem) => Err(Refusal::Failed(problem.about(&what(), entity))),
+        }
+    }
+}
+
+/// `Health`, or `Transform.translation`: the value at `path` (field indices) in a component of
+/// type `root`, as [`name`] spells a reference, from the type's info alone.
+fn reference_name(root: &'static TypeInfo, path: &[u8]) -> String {
+    let mut text = root.type_path_table().short_path().to_owned();
+    let mut info = Some(root);
+    for &index in path {
+        let Some(TypeInfo::Struct(fields)) = info else {
+            break;
+        };
+        let Some(field) = fields.field_at(usize::from(index)) else {
+            break;
+        };
+        text.push('.');
+        text.push_str(field.name());
+        info = field.type_info();
+    }
+    text
 }
 
 /// `a + b` and friends, the safe way.
@@ -749,7 +925,7 @@ fn arithmetic_slow(lua: &Lua, op: Op, a: &Value, b: &Value) -> mlua::Result<Valu
                         if !is_vector(&plans, &reference) {
                             None
                         } else {
-                            with_world(lua, |world| {
+                            with_world_ref(lua, |world| {
                                 resolve(world, &plans, &reference).map(|_| ())?;
                                 Ok(vector_of(world, &plans, &reference).map(Operand::Vector))
                             })?
