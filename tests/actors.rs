@@ -412,3 +412,183 @@ fn math_random_in_an_actor_refuses_an_empty_interval() {
     };
     assert!(message.contains("the interval is empty"), "{message}");
 }
+
+/// `Counter` of `target` after 3 frames of 6 actors running `script`, each told the target in
+/// `on_spawn` through the `Target` resource... simpler: the target is the first entity spawned.
+fn shared_target_after(actors: usize, script: &str) -> (Option<f64>, ScriptProfiles) {
+    let mut h = harness(actors, &[("scripts/actor.luau", script)]);
+    let target = h.app.world_mut().spawn(Counter { value: 0.0 }).id();
+    assert_eq!(target.index_u32(), target.index_u32());
+    spawn(&mut h, "scripts/actor.luau", 6, true);
+    spawned(&mut h, 6);
+    for _ in 0..3 {
+        h.update();
+    }
+    h.assert_no_errors();
+    let profiles = h.app.world().resource::<ScriptProfiles>().clone();
+    (counter(&h, target), profiles)
+}
+
+#[test]
+fn actors_writing_one_component_give_the_same_result_whatever_the_actor_count() {
+    // Every actor writes the same entity's Counter with its own value; the writes apply by
+    // writing entity, then call order, so the last entity's last write wins, whatever the VMs.
+    let script = r#"
+        local A = {}
+        function A:on_spawn()
+            self.id = 0
+            events.emit("spawned", self.entity)
+        end
+        function A:on_update()
+            local target = nil
+            for e in ecs.each("Counter") do
+                if not ecs.has(e, "ScriptActor") then target = e end
+            end
+            self.id += 1
+            local bits = tonumber(string.match(tostring(self.entity), "%d+")) or 0
+            ecs.set(target, "Counter", { value = bits * 100 + self.id })
+            ecs.set(self.entity, "Counter", { value = self.id })
+        end
+        return A
+    "#;
+    let (one, _) = shared_target_after(1, script);
+    let (two, profiles) = shared_target_after(2, script);
+    let (three, _) = shared_target_after(3, script);
+    assert!(one.is_some_and(|v| v > 0.0), "{one:?}");
+    assert_eq!(one, two);
+    assert_eq!(one, three);
+    assert!(profiles.actors.writes >= 12, "{:?}", profiles.actors);
+}
+
+#[test]
+fn a_write_that_cannot_wait_is_refused_in_the_parallel_phase_and_allowed_after_synchronize() {
+    let script = r#"
+        local A = {}
+        function A:on_spawn() events.emit("spawned", self.entity) end
+        function A:on_update()
+            local ok, message = pcall(console.execute, "echo hi")
+            events.emit("refused", tostring(message))
+            task.synchronize()
+            events.emit("serial", (pcall(console.execute, "help")))
+        end
+        return A
+    "#;
+    let mut h = harness(2, &[("scripts/actor.luau", script)]);
+    spawn(&mut h, "scripts/actor.luau", 1, true);
+    h.run_until_event("serial");
+    let ScriptValue::String(refused) = &h.payloads("refused")[0] else {
+        panic!("a message");
+    };
+    assert!(
+        refused.contains("`console.execute` is not allowed in the parallel phase"),
+        "{refused}"
+    );
+    assert_eq!(h.payloads("serial")[0], ScriptValue::Bool(true));
+    h.assert_no_errors();
+}
+
+#[test]
+fn an_actor_despawned_by_another_actors_write_has_its_later_writes_dropped() {
+    // Every actor despawns every other one and writes its own Counter. The writes apply by
+    // writing entity: the first writer's despawns go through, and every write by the actors
+    // it despawned is dropped and counted, never applied to a missing entity.
+    let script = r#"
+        local A = {}
+        function A:on_spawn() events.emit("spawned", self.entity) end
+        function A:on_update()
+            for e in ecs.each("ScriptActor") do
+                if e ~= self.entity then ecs.despawn(e) end
+            end
+            ecs.set(self.entity, "Counter", { value = 1 })
+        end
+        return A
+    "#;
+    for actors in [1, 2] {
+        let mut h = harness(actors, &[("scripts/actor.luau", script)]);
+        let entities = spawn(&mut h, "scripts/actor.luau", 4, true);
+        spawned(&mut h, 4);
+        h.update();
+        h.assert_no_errors();
+        let first = *entities.iter().min().expect("four");
+        for entity in &entities {
+            assert_eq!(
+                h.app.world().get_entity(*entity).is_ok(),
+                *entity == first,
+                "only the first writer is left ({actors} actor VMs)"
+            );
+        }
+        assert_eq!(counter(&h, first), Some(1.0));
+        let actors_profile = h.app.world().resource::<ScriptProfiles>().actors;
+        // Each of the three others queued three despawns and a set.
+        assert_eq!(actors_profile.dropped_writes, 12, "{actors_profile:?}");
+    }
+}
+
+#[test]
+fn desynchronize_goes_back_to_the_parallel_phase() {
+    let script = r#"
+        local A = {}
+        function A:on_spawn() events.emit("spawned", self.entity) end
+        function A:on_update()
+            task.synchronize()
+            local serial = pcall(console.execute, "help")
+            task.desynchronize()
+            local parallel = pcall(console.execute, "help")
+            ecs.set(self.entity, "Counter", { value = 1 })
+            events.emit("phases", { serial = serial, parallel = parallel })
+        end
+        return A
+    "#;
+    let mut h = harness(2, &[("scripts/actor.luau", script)]);
+    let entity = spawn(&mut h, "scripts/actor.luau", 1, true)[0];
+    spawned(&mut h, 1);
+    h.run_until_event("phases");
+    let ScriptValue::Map(phases) = &h.payloads("phases")[0] else {
+        panic!("a table");
+    };
+    assert_eq!(phases.get("serial"), Some(&ScriptValue::Bool(true)));
+    assert_eq!(phases.get("parallel"), Some(&ScriptValue::Bool(false)));
+    h.update();
+    assert_eq!(counter(&h, entity), Some(1.0), "the queued write applied");
+    h.assert_no_errors();
+}
+
+#[test]
+fn an_actors_next_on_update_waits_while_one_is_suspended() {
+    let script = r#"
+        local A = {}
+        function A:on_spawn()
+            self.n = 0
+            events.emit("spawned", self.entity)
+        end
+        function A:on_update()
+            self.n += 1
+            local n = self.n
+            events.emit("start", n)
+            task.wait()
+            task.wait()
+            events.emit("end", n)
+        end
+        return A
+    "#;
+    let mut h = harness(2, &[("scripts/actor.luau", script)]);
+    spawn(&mut h, "scripts/actor.luau", 1, true);
+    spawned(&mut h, 1);
+    for _ in 0..8 {
+        h.update();
+    }
+    h.assert_no_errors();
+    let order: Vec<(String, ScriptValue)> = h
+        .seen()
+        .events
+        .iter()
+        .filter(|e| e.name == "start" || e.name == "end")
+        .map(|e| (e.name.clone(), e.payload.clone()))
+        .collect();
+    assert!(order.len() >= 4, "{order:?}");
+    for (i, (name, n)) in order.iter().enumerate() {
+        let expected = if i % 2 == 0 { "start" } else { "end" };
+        assert_eq!(name, expected, "start and end alternate: {order:?}");
+        assert_eq!(*n, ScriptValue::Number((i / 2 + 1) as f64), "{order:?}");
+    }
+}

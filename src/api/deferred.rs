@@ -237,13 +237,6 @@ fn with_queue<R>(lua: &Lua, f: impl FnOnce(&mut WriteQueue) -> R) -> Option<R> {
 
 /// The writes `lua`'s VM queued, in call order; its queue is empty after. Apply them with
 /// [`apply`]: an entity reserved by a queued `ecs.spawn` is spawned, or released, only there.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the engine's parallel phase of actor VMs calls it"
-    )
-)]
 pub(crate) fn take(lua: &Lua) -> Vec<Queued> {
     with_queue(lua, |queue| {
         queue.reserved.clear();
@@ -255,13 +248,6 @@ pub(crate) fn take(lua: &Lua) -> Vec<Queued> {
 /// Applies `queued`, the writes of any number of VMs: stable-sorted by writing entity and then
 /// sequence number, so the outcome does not depend on how the writes were split between VMs
 /// or on the order of the lists.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the engine's parallel phase of actor VMs calls it"
-    )
-)]
 pub(crate) fn apply(world: &mut World, mut queued: Vec<Queued>) -> Applied {
     queued.sort_by_key(|q| (q.writer, q.seq));
     // Components added by hooks and observers are queued as commands; spawning at a reserved id

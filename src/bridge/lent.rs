@@ -27,13 +27,6 @@ pub(crate) fn lend_world<R>(
 /// Gives Lua the world read-only for the length of `f` (the parallel phase of actor VMs);
 /// restores what was lent before before it returns, whatever `f` does. Other threads may lend
 /// the same world to other VMs meanwhile (see `crate::ffi::lend_world_ref`).
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the engine's parallel phase of actor VMs calls it"
-    )
-)]
 pub(crate) fn lend_world_ref<R>(
     lua: &Lua,
     world: &World,

@@ -5,8 +5,10 @@ use super::entity_scripts::{self, Dispatch, EntityScripts};
 use super::scripts::GlobalScripts;
 use super::vms::{attach_runner_to, main_style_vm};
 use super::worker_scripts::WorkerScripts;
+use crate::api::deferred;
 use crate::api::events::ScriptEvent;
 use crate::asset::ScriptLoaded;
+use crate::bridge::lent::lend_world_ref;
 use crate::cvar::{CVarChanged, CVarFlags, CVarRegistry};
 use crate::diagnostics::{ScriptBudgetExceeded, ScriptProfiles, StepFigures};
 use crate::error::{ErrorOrigin, ScriptError, ScriptErrorKind};
@@ -27,6 +29,7 @@ use bevy_asset::AssetServer;
 use bevy_ecs::message::{MessageCursor, Messages};
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::{Mut, World};
+use bevy_tasks::ComputeTaskPool;
 use bevy_time::Time;
 use mlua::{FromLua, FromLuaMulti, IntoLua, IntoLuaMulti, Lua, Value};
 use std::time::Instant;
@@ -391,10 +394,26 @@ impl ScriptEngine {
         if self.actors.vms().is_empty() {
             return;
         }
-        self.in_actors(lua, |actor| {
-            scheduler::resume_parallel(actor, limit);
-            entity_scripts::update(actor, delta, limit, Dispatch::Coroutine);
-        });
+        let started = Instant::now();
+        self.parallel_phase(lua, delta, limit);
+        let parallel = started.elapsed();
+        let queued: Vec<deferred::Queued> =
+            self.actors.vms().iter().flat_map(deferred::take).collect();
+        let writes = queued.len();
+        let applied =
+            crate::runtime::context::with_world(lua, |world| deferred::apply(world, queued));
+        let apply = started.elapsed() - parallel;
+        let dropped = match applied {
+            Ok(applied) => {
+                self.errors.extend(applied.errors);
+                applied.dropped
+            }
+            Err(error) => {
+                self.errors
+                    .push(ScriptError::from_lua("bevy_luau", &error, None));
+                0
+            }
+        };
         let mut synchronized = Vec::new();
         for (vm, actor) in self.actors.vms().iter().enumerate() {
             synchronized.extend(
@@ -410,6 +429,55 @@ impl ScriptEngine {
                 scheduler::resume_synchronized(actor, task, limit);
             });
             self.errors.extend(ran.err());
+        }
+        let serial = started.elapsed() - parallel - apply;
+        let _ = crate::runtime::context::with_world(lua, |world| {
+            let mut profiles = world.get_resource_or_init::<ScriptProfiles>();
+            let total = profiles.actors.dropped_writes + dropped as u64;
+            profiles.actors = crate::diagnostics::ActorPhaseProfile {
+                parallel,
+                apply,
+                serial,
+                writes,
+                dropped_writes: total,
+            };
+        });
+    }
+
+    /// The parallel phase: every actor VM runs its due tasks and its instances' `on_update`s
+    /// at the same time, on the compute task pool (the main thread takes a share), with the
+    /// world lent read-only: the main VM's borrow of it, shared by every VM for the length of
+    /// the phase, so that no `&mut World` is used until it ends.
+    fn parallel_phase(&mut self, lua: &Lua, delta: f64, limit: Limits) {
+        let vms = self.actors.vms();
+        let step = Budget::step_deadline();
+        let ran = crate::runtime::context::with_world(lua, |world| {
+            let world: &World = world;
+            let run = |actor: &Lua| {
+                Budget::within_step(step, || {
+                    lend_world_ref(actor, world, || {
+                        scheduler::resume_parallel(actor, limit);
+                        entity_scripts::update(actor, delta, limit, Dispatch::Coroutine);
+                    })
+                })
+            };
+            match ComputeTaskPool::try_get() {
+                Some(pool) if vms.len() > 1 => pool.scope(|scope| {
+                    for actor in vms {
+                        let run = &run;
+                        scope.spawn(async move { run(actor) });
+                    }
+                }),
+                _ => vms.iter().map(run).collect(),
+            }
+        });
+        match ran {
+            Ok(results) => self
+                .errors
+                .extend(results.into_iter().filter_map(Result::err)),
+            Err(error) => self
+                .errors
+                .push(ScriptError::from_lua("bevy_luau", &error, None)),
         }
     }
 
