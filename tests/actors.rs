@@ -202,17 +202,9 @@ fn hot_reload_keeps_the_fields_of_actor_instances() {
         "scripts/counter.luau",
         &COUNTER.replace("self.count += 1", "self.count += 10"),
     );
-    let deadline = common::Deadline::new();
-    loop {
-        deadline.check("the new version to take effect");
-        let a = counter(&h, entities[1]).expect("counter");
-        h.update();
-        let b = counter(&h, entities[1]).expect("counter");
-        if b - a == 10.0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    h.run_until_a_frame_adds("the new version to take effect", 10.0, |h| {
+        counter(h, entities[1]).expect("counter")
+    });
     assert!(counter(&h, entities[1]).expect("counts") > before + 10.0);
     assert_eq!(
         h.payloads("spawned").len(),

@@ -255,18 +255,9 @@ fn hot_reload_keeps_instance_fields() {
         "scripts/counter.luau",
         &COUNTER.replace("self.count += self.step", "self.count += self.step * 10"),
     );
-    let deadline = common::Deadline::new();
-    loop {
-        deadline.check("the new version to take effect");
-        let a = counter(&h, entities[0]).expect("counter");
-        h.update();
-        let b = counter(&h, entities[0]).expect("counter");
-        if b - a == 10.0 {
-            break;
-        }
-
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    h.run_until_a_frame_adds("the new version to take effect", 10.0, |h| {
+        counter(h, entities[0]).expect("counter")
+    });
     let after = counter(&h, entities[0]).expect("counter");
     assert!(after > before, "fields kept: {before} -> {after}");
     assert_eq!(

@@ -278,6 +278,21 @@ impl Harness {
         }
     }
 
+    /// Runs frames until one frame changes `read` by `step` (a new version of a script taking
+    /// effect), failing the test after the [`Deadline`].
+    pub fn run_until_a_frame_adds(&mut self, what: &str, step: f64, read: impl Fn(&Self) -> f64) {
+        let deadline = Deadline::new();
+        loop {
+            deadline.check(what);
+            let before = read(self);
+            self.app.update();
+            if read(self) - before == step {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Runs frames until an event called `name` was emitted.
     pub fn run_until_event(&mut self, name: &str) {
         self.run_until(&format!("event `{name}`"), |seen| {
