@@ -72,7 +72,7 @@ impl Site<'_> {
 #[derive(Debug)]
 pub(crate) struct SiteTotals {
     pub kind: &'static str,
-    pub name: Box<str>,
+    pub name: Arc<str>,
     pub time: Duration,
     pub calls: u64,
 }
