@@ -393,6 +393,8 @@ fn math_random_in_an_actor_refuses_an_empty_interval() {
         function A:on_spawn()
             local ok, message = pcall(math.random, 5, 1)
             events.emit("spawned", tostring(message))
+            local _, wrong = pcall(math.random, "six")
+            events.emit("wrong", tostring(wrong))
         end
         return A
     "#;
@@ -403,6 +405,13 @@ fn math_random_in_an_actor_refuses_an_empty_interval() {
         panic!("a message");
     };
     assert!(message.contains("the interval is empty"), "{message}");
+    let ScriptValue::String(wrong) = &h.payloads("wrong")[0] else {
+        panic!("a message");
+    };
+    assert!(
+        wrong.contains("bad argument #1 to `math.random`: expected a finite number"),
+        "{wrong}"
+    );
 }
 
 /// `Counter` of `target` after 3 frames of 6 actors running `script`, each told the target in
