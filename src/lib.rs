@@ -5,6 +5,8 @@ mod asset;
 mod bridge;
 mod console;
 mod cvar;
+#[cfg(feature = "debugger")]
+mod debugger;
 mod diagnostics;
 mod engine;
 mod error;
@@ -43,6 +45,8 @@ pub use diagnostics::{
     ActorPhaseProfile, JobProfile, ScriptBudgetExceeded, ScriptDiagnosticsPlugin, ScriptProfile,
     ScriptProfileReport, ScriptProfiles, SiteProfile,
 };
+#[cfg(feature = "debugger")]
+pub use debugger::ScriptDebuggerPlugin;
 pub use engine::ScriptEngine;
 pub use error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 #[doc(hidden)]
