@@ -5,6 +5,7 @@ mod asset;
 mod bridge;
 mod console;
 mod cvar;
+mod debug;
 #[cfg(feature = "debugger")]
 mod debugger;
 mod diagnostics;
@@ -41,12 +42,12 @@ pub use console::{Console, ConsoleError};
 pub use cvar::{
     CVar, CVarChanged, CVarFlags, CVarRegistry, CVarSnapshot, CVarValue, CVarValueError, SV_CHEATS,
 };
+#[cfg(feature = "debugger")]
+pub use debugger::{ScriptDebugger, ScriptDebuggerPlugin};
 pub use diagnostics::{
     ActorPhaseProfile, JobProfile, ScriptBudgetExceeded, ScriptDiagnosticsPlugin, ScriptProfile,
     ScriptProfileReport, ScriptProfiles, SiteProfile,
 };
-#[cfg(feature = "debugger")]
-pub use debugger::ScriptDebuggerPlugin;
 pub use engine::ScriptEngine;
 pub use error::{ErrorOrigin, ScriptError, ScriptErrorKind};
 #[doc(hidden)]

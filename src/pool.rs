@@ -59,6 +59,8 @@ struct Shared {
     /// The game's own functions (`app.add_worker_script_function`, and stand-ins for the
     /// system functions).
     functions: GameLibraries,
+    /// The debugger the pool's VMs are under, once one is added.
+    debugger: crate::debug::PoolLink,
     /// Module files worker VMs required that the main thread has not seen yet.
     required: Mutex<Vec<String>>,
     /// Whether `required` has anything, so the main thread looks each frame without locking.
@@ -139,6 +141,7 @@ impl StatePool {
                 scripts: RwLock::default(),
                 modules,
                 functions,
+                debugger: crate::debug::PoolLink::default(),
                 required: Mutex::default(),
                 has_required: AtomicBool::new(false),
                 idle_sender,
@@ -150,6 +153,12 @@ impl StatePool {
             pool.give_back(vm);
         }
         Ok(pool)
+    }
+
+    /// Puts the pool's VMs under the debugger of `session`: each one built or leased from now.
+    #[cfg(feature = "debugger")]
+    pub(crate) fn link_debugger(&self, session: std::sync::Arc<crate::debugger::session::Session>) {
+        self.shared.debugger.set(session);
     }
 
     /// How many VMs the pool has.
@@ -203,6 +212,7 @@ impl StatePool {
         } else {
             self.fresh().unwrap_or(vm)
         };
+        crate::debug::on_worker(&vm.lua, &self.shared.debugger, &self.shared.config);
         PoolLease {
             vm: Some(vm),
             pool: self.clone(),
@@ -312,6 +322,7 @@ impl StatePool {
             self.shared.functions.install(lua, globals, false)
         })
         .map_err(|e| ScriptError::in_crate(ScriptErrorKind::Config, e.to_string()))?;
+        crate::debug::on_worker(&lua, &self.shared.debugger, config);
         let ran = scripts.sources.iter().try_for_each(|(path, source)| {
             run_script(&lua, path, source, config.limits()).map(|_| ())
         });
@@ -395,7 +406,10 @@ fn run_script(
         .set_environment(env)
         .into_function()
         .map_err(|e| ScriptError::new(&**path, ScriptErrorKind::Compile, e.to_string()))?;
-    let (result, exhausted) = Budget::run(limit, || function.call::<ScriptValue>(()));
+    crate::debug::chunk_loaded(lua, path, &function, source);
+    let (result, exhausted) = Budget::run(limit, || {
+        crate::debug::call::<ScriptValue>(lua, &function, ())
+    });
     result.map_err(|e| ScriptError::from_lua(path, &e, exhausted.map(Into::into)))
 }
 
@@ -451,8 +465,9 @@ impl PoolLease {
                         message,
                     ));
                 };
-                let (result, exhausted) =
-                    Budget::run(limit, || job.call::<ScriptValue>(args.clone()));
+                let (result, exhausted) = Budget::run(limit, || {
+                    crate::debug::call::<ScriptValue>(self, &job, args.clone())
+                });
                 result.map_err(|e| {
                     ScriptError::from_lua(name, &e, exhausted.map(Into::into))
                         .with_origin(ErrorOrigin::Job)

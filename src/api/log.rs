@@ -35,8 +35,9 @@ pub(crate) fn install(lua: &Lua, env: &Table, path: &Arc<str>) -> mlua::Result<(
         ("error", Level::Error),
     ] {
         let path = path.clone();
-        let function = lua.create_function(move |_, args: MultiValue| {
+        let function = lua.create_function(move |lua, args: MultiValue| {
             let text = join(&args)?;
+            crate::debug::output(lua, name, &text);
             say_when_unheard();
             match level {
                 Level::Debug => tracing::debug!(target: LOG_TARGET, script = %path, "{text}"),

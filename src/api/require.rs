@@ -125,12 +125,14 @@ fn require(lua: &Lua, state: &Table, request: &str) -> mlua::Result<Value> {
         .ok_or(RequireError::NoModules)
         .map_err(fail)?;
     let result = build(lua, &owner, &file, &modules).and_then(|module_env| {
-        lua.load(source)
+        let chunk = lua
+            .load(&*source)
             .set_name(format!("@{file}"))
             .set_mode(ChunkMode::Text)
             .set_environment(module_env)
-            .into_function()?
-            .call::<Value>(())
+            .into_function()?;
+        crate::debug::chunk_loaded(lua, &file, &chunk, &source);
+        crate::debug::call::<Value>(lua, &chunk, ())
     });
     let module = match result {
         Ok(Value::Nil) => Value::Boolean(true),

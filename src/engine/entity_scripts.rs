@@ -611,7 +611,7 @@ fn call_method<R: FromLuaMulti>(
         script: method.version,
         entity: Some(instance.entity),
     };
-    let call = || method.function.call::<R>((&instance.this, args));
+    let call = || crate::debug::call::<R>(lua, &method.function, (&instance.this, args));
     let (result, exhausted) = call_as(lua, Some(caller), site, limit, call);
     result
         .map_err(|error| report_method_error(lua, instance, &error, exhausted))
@@ -635,6 +635,7 @@ fn resume_method(
     let call = || thread.resume::<()>((&instance.this, delta));
     let (result, exhausted) = call_as(lua, Some(caller), None, limit, call);
     if let Err(error) = result {
+        crate::debug::resume_failed(lua, thread, &error);
         report_method_error(lua, instance, &error, exhausted);
     }
 }

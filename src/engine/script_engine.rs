@@ -243,7 +243,8 @@ impl ScriptEngine {
 
     /// The scripting step, run once a frame by the [`ScriptingSystem`](crate::ScriptingSystem).
     pub(crate) fn step(&mut self, world: &mut World) {
-        let started = Instant::now();
+        // The limits' clock, which leaves out the time scripts stood stopped in the debugger.
+        let started = crate::ffi::interrupt::clock();
         self.frame += 1;
         let time = world
             .get_resource::<Time>()
@@ -258,6 +259,7 @@ impl ScriptEngine {
         for lua in std::iter::once(&self.lua).chain(self.actors.vms()) {
             time.set(lua);
         }
+        crate::debug::before_step(world, &self.lua, self.actors.vms().iter(), &self.config);
 
         self.watch_messages(world);
         self.scripts.collect(&self.lua, world, &mut self.errors);
@@ -503,8 +505,8 @@ impl ScriptEngine {
         if !self.config.profiling {
             return;
         }
+        let step = crate::ffi::interrupt::clock().saturating_duration_since(started);
         let now = Instant::now();
-        let step = now.duration_since(started);
         let queued = world
             .get_resource::<crate::ScriptRunner>()
             .map(|r| r.pending());
@@ -827,7 +829,7 @@ impl ScriptEngine {
             entity: None,
         };
         let limit = self.config.limits();
-        let call = || callback.function.call::<R>(args);
+        let call = || crate::debug::call::<R>(&self.lua, &callback.function, args);
         let (result, exhausted) = call_as(&self.lua, Some(caller), Some(site), limit, call);
         result
             .map_err(|error| {

@@ -272,6 +272,7 @@ pub(crate) fn run_version(
         .set_environment(env.clone())
         .into_function()
         .map_err(|e| ScriptError::new(&**path, ScriptErrorKind::Compile, e.to_string()))?;
+    crate::debug::chunk_loaded(lua, path, &function, source);
     if let Some(mut paths) = lua.app_data_mut::<ScriptPaths>() {
         paths.0.insert(id, path.clone());
     }
@@ -279,7 +280,7 @@ pub(crate) fn run_version(
         script: id,
         entity: None,
     };
-    let call = || function.call::<Value>(());
+    let call = || crate::debug::call::<Value>(lua, &function, ());
     let (result, exhausted) = call_as(lua, Some(caller), Some(Site::Load), limit, call);
     let value = result.map_err(|e| lua_error(e, exhausted))?;
     Ok((env, value))

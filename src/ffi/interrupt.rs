@@ -52,6 +52,33 @@ thread_local! {
 /// never meets an id of its old one.
 static NEXT_CALL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// How long scripts have stood stopped in the debugger, in nanoseconds: the clock limits and
+/// profiles read, [`clock`], leaves it out.
+#[cfg(feature = "debugger")]
+static PAUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The time limits' clock: the monotonic clock, less the time scripts stood stopped in the
+/// debugger, so a script stopped at a breakpoint does not run out of time while it stands.
+#[inline]
+pub(crate) fn clock() -> Instant {
+    let now = Instant::now();
+    #[cfg(feature = "debugger")]
+    {
+        let paused = PAUSED.load(std::sync::atomic::Ordering::Relaxed);
+        if paused > 0 {
+            return now.checked_sub(Duration::from_nanos(paused)).unwrap_or(now);
+        }
+    }
+    now
+}
+
+/// Takes `stood`, the time a script stood stopped in the debugger, off [`clock`].
+#[cfg(feature = "debugger")]
+pub(crate) fn stood_still(stood: Duration) {
+    let nanos = u64::try_from(stood.as_nanos()).unwrap_or(u64::MAX);
+    PAUSED.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The limit that stopped a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Spent {
@@ -140,15 +167,13 @@ impl Budget {
         // The caller's clock starts now if it has not, so the nested call cannot outlast it.
         let outer_deadline = match (TIME_LIMIT.get(), DEADLINE.get()) {
             (Some(limit), None) => {
-                let deadline = Instant::now().checked_add(limit);
+                let deadline = clock().checked_add(limit);
                 DEADLINE.set(deadline);
                 deadline
             }
             (_, deadline) => deadline,
         };
-        let own_deadline = limits
-            .time
-            .and_then(|limit| Instant::now().checked_add(limit));
+        let own_deadline = limits.time.and_then(|limit| clock().checked_add(limit));
         let deadline = match (outer_deadline, own_deadline) {
             (Some(outer), Some(own)) => Some(outer.min(own)),
             (outer, own) => outer.or(own),
@@ -163,12 +188,24 @@ impl Budget {
                 charge(spent);
             }
         }
-        let time_limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let time_limit = deadline.map(|d| d.saturating_duration_since(clock()));
         let charge = Charge(Saved::replace(start, time_limit, deadline), start);
         let result = f();
         let stopped = STOPPED.get();
         drop(charge);
         (result, stopped)
+    }
+
+    /// Runs `f` with a budget of its own even inside another call, not charged to it, and puts
+    /// the caller's budget back after: for the debugger's own calls (a condition, a logpoint,
+    /// an evaluated expression), which must not spend what the stopped call has left.
+    #[cfg(feature = "debugger")]
+    pub(crate) fn detached<R>(limits: Limits, f: impl FnOnce() -> R) -> (R, Option<Spent>) {
+        let checkpoints = match limits.checkpoints {
+            0 => u64::MAX,
+            n => n,
+        };
+        Self::fresh(checkpoints, limits.time, f)
     }
 
     /// The id of the host call running on this thread (`0` when none runs): what the
@@ -256,10 +293,7 @@ fn charge(spent: u64) {
     if REMAINING.get() == 0 && STOPPED.get().is_none() {
         STOPPED.set(Some(Spent::Instructions));
     }
-    if DEADLINE
-        .get()
-        .is_some_and(|deadline| Instant::now() >= deadline)
-    {
+    if DEADLINE.get().is_some_and(|deadline| clock() >= deadline) {
         REMAINING.set(0);
         STOPPED.set(Some(Spent::Time));
     }
@@ -271,7 +305,7 @@ fn over_time() -> bool {
     let Some(limit) = TIME_LIMIT.get() else {
         return false;
     };
-    let now = Instant::now();
+    let now = clock();
     match DEADLINE.get() {
         Some(deadline) => now >= deadline,
         None => {
@@ -320,6 +354,11 @@ unsafe fn checkpoint_slow(state: *mut mlua::ffi::lua_State, remaining: u64) {
         STOPPED.get().unwrap_or(Spent::Instructions)
     } else {
         REMAINING.set(remaining - 1);
+        #[cfg(feature = "debugger")]
+        // SAFETY: called from the interrupt, outside a GC step, with the state Luau gave it.
+        unsafe {
+            super::debug::checkpoint(state);
+        }
         if !over_time() {
             return;
         }
@@ -440,7 +479,7 @@ mod tests {
         Budget::run(outer, || {
             Budget::run(inner, || {
                 let deadline = DEADLINE.get().expect("the inner deadline");
-                assert!(deadline <= Instant::now() + Duration::from_millis(20));
+                assert!(deadline <= clock() + Duration::from_millis(20));
             });
         });
     }

@@ -11,6 +11,8 @@
 //! - [`dynamic`]: the boxed bodies of the game's own functions;
 //! - [`interrupt`]: the call limits, in Luau's interrupt callback;
 //! - [`memory`]: Luau's memory categories;
+//! - `debug` (feature `debugger`): the break callback, breakpoints, and reading and writing the
+//!   frames of a stopped script;
 //! - [`Shared`]: what the fast functions of one VM share, with slots ([`Extension`]) that the
 //!   layer above fills with its caches.
 //!
@@ -66,6 +68,17 @@
 //!   block of each tag always holds the same type; direct field access checks the tag Luau
 //!   passes. A dynamic function's body is only ever borrowed shared, since a call can run while
 //!   another is inside the same body.
+//! - **The debugger's stops** (feature `debugger`) run inside Luau's break callback, an
+//!   interrupt checkpoint or an error handler: points where Luau allows calling a function,
+//!   with the stopped frames intact beneath. The callback only makes a protected call of a
+//!   registered Lua function, so what it runs is an ordinary mlua callback on the stopped
+//!   thread, under the lock that thread already holds. Frames are read with `lua_getinfo`,
+//!   `lua_getlocal` and `lua_getupvalue` through `exec_raw`, each push checked for room, the
+//!   values moved with `lua_xmove` when the frames are another thread's (a coroutine that
+//!   failed and is dead, so nothing runs on it); a level that names no frame reads nothing.
+//!   `lua_breakpoint` is given a Lua function only (checked). A pause is an atomic counter
+//!   read at the checkpoints that read the clock, never Luau's single-step flag, which is not
+//!   safe to write from another thread.
 //! - **Preconditions.** Every safe method of [`Stack`] checks its preconditions in release
 //!   builds (an index that names a value, a table under the values `raw_set` stores, a function
 //!   under a closure's upvalues, a pin that names a pinned value); a method whose precondition
@@ -73,6 +86,8 @@
 //!   this module can corrupt the stack, whatever it passes, with or without Luau's own
 //!   assertions (`-DNDEBUG`).
 
+#[cfg(feature = "debugger")]
+pub(crate) mod debug;
 pub(crate) mod dynamic;
 pub(crate) mod interrupt;
 pub(crate) mod memory;

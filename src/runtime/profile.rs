@@ -228,7 +228,7 @@ impl<'lua, 'site> Account<'lua, 'site> {
             slot,
             site,
             calls: 1,
-            started: Instant::now(),
+            started: crate::ffi::interrupt::clock(),
             previous,
             _span: span,
         })
@@ -242,7 +242,7 @@ impl<'lua, 'site> Account<'lua, 'site> {
 
 impl Drop for Account<'_, '_> {
     fn drop(&mut self) {
-        let took = self.started.elapsed();
+        let took = crate::ffi::interrupt::clock().saturating_duration_since(self.started);
         let restored = self.lua.app_data_mut::<Profiler>().map(|mut profiler| {
             profiler.record(self.slot, self.site, took, self.calls);
             let changed = profiler.current != self.previous;

@@ -250,6 +250,7 @@ pub(crate) fn resume(
     let site = Some(Site::Task);
     let (result, exhausted) = call_as(lua, caller, site, limit, || thread.resume::<()>(args));
     if let Err(error) = result {
+        crate::debug::resume_failed(lua, thread, &error);
         let path = caller_path(lua, caller, "task");
         let mut error = ScriptError::from_lua(&path, &error, exhausted);
         if let Some(entity) = caller.and_then(|c| c.entity) {

@@ -1,0 +1,606 @@
+//! The script debugger over real TCP: a client attaches to a headless app with the Debug
+//! Adapter Protocol, stops at breakpoints, reads `self` and locals, evaluates, steps, and
+//! lets the game go on; and bad input from the client never stops the game.
+
+mod common;
+
+use bevy_asset::AssetServer;
+use bevy_luau::prelude::*;
+use bevy_luau::{ScriptDebugger, ScriptDebuggerPlugin};
+use common::{Deadline, Harness};
+use serde_json::{Value as Json, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A Debug Adapter Protocol client, as an editor is.
+struct Dap {
+    out: TcpStream,
+    input: BufReader<TcpStream>,
+    seq: i64,
+    /// Events that came while waiting for a response.
+    events: Vec<Json>,
+}
+
+impl Dap {
+    fn connect(address: SocketAddr) -> Self {
+        let out = TcpStream::connect(address).expect("connect to the debugger");
+        out.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let input = BufReader::new(out.try_clone().unwrap());
+        Self {
+            out,
+            input,
+            seq: 0,
+            events: Vec::new(),
+        }
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.out.write_all(bytes).unwrap();
+        self.out.flush().unwrap();
+    }
+
+    fn send(&mut self, command: &str, arguments: Json) -> i64 {
+        self.seq += 1;
+        let body =
+            json!({"seq": self.seq, "type": "request", "command": command, "arguments": arguments});
+        let body = serde_json::to_vec(&body).unwrap();
+        let mut message = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        message.extend(body);
+        self.send_raw(&message);
+        self.seq
+    }
+
+    /// The next message, or `None` when the server closed the connection.
+    fn read(&mut self) -> Option<Json> {
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            if self.input.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(value) = line.strip_prefix("Content-Length:") {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+        let mut body = vec![0; length?];
+        self.input.read_exact(&mut body).ok()?;
+        Some(serde_json::from_slice(&body).expect("the server sends JSON"))
+    }
+
+    /// Sends a request and returns its response (successful or not).
+    fn ask(&mut self, command: &str, arguments: Json) -> Json {
+        let seq = self.send(command, arguments);
+        loop {
+            let message = self
+                .read()
+                .unwrap_or_else(|| panic!("no response to `{command}`"));
+            if message["type"] == "response" && message["request_seq"] == seq {
+                return message;
+            }
+            self.events.push(message);
+        }
+    }
+
+    /// Sends a request that must succeed and returns its body.
+    fn ok(&mut self, command: &str, arguments: Json) -> Json {
+        let response = self.ask(command, arguments);
+        assert_eq!(response["success"], true, "`{command}` failed: {response}");
+        response["body"].clone()
+    }
+
+    /// Waits for the event `name`, skipping others (kept in `events`).
+    fn event(&mut self, name: &str) -> Json {
+        if let Some(i) = self.events.iter().position(|e| e["event"] == name) {
+            return self.events.remove(i);
+        }
+        loop {
+            let message = self
+                .read()
+                .unwrap_or_else(|| panic!("the server closed before the `{name}` event"));
+            if message["type"] == "event" && message["event"] == name {
+                return message;
+            }
+            self.events.push(message);
+        }
+    }
+
+    /// Attaches as an editor does, with breakpoints at `lines` of `path`.
+    fn attach(&mut self, path: &str, breakpoints: Json) {
+        let capabilities = self.ok(
+            "initialize",
+            json!({"adapterID": "bevy-luau", "linesStartAt1": true}),
+        );
+        assert_eq!(capabilities["supportsConditionalBreakpoints"], true);
+        self.event("initialized");
+        self.ok("attach", json!({}));
+        self.set_breakpoints(path, breakpoints);
+        self.ok("configurationDone", json!({}));
+    }
+
+    fn set_breakpoints(&mut self, path: &str, breakpoints: Json) -> Json {
+        self.ok(
+            "setBreakpoints",
+            json!({"source": {"path": path}, "breakpoints": breakpoints}),
+        )
+    }
+
+    fn stopped(&mut self) -> Json {
+        self.event("stopped")["body"].clone()
+    }
+
+    fn top_frame(&mut self, thread: &Json) -> Json {
+        let trace = self.ok("stackTrace", json!({"threadId": thread}));
+        trace["stackFrames"][0].clone()
+    }
+
+    /// The variables of the scope named `scope` in frame `frame`, as name → value text.
+    fn scope(&mut self, frame: &Json, scope: &str) -> Vec<(String, String, i64)> {
+        let scopes = self.ok("scopes", json!({"frameId": frame}));
+        let reference = scopes["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == scope)
+            .unwrap_or_else(|| panic!("no scope `{scope}` in {scopes}"))["variablesReference"]
+            .clone();
+        self.variables(&reference)
+    }
+
+    fn variables(&mut self, reference: &Json) -> Vec<(String, String, i64)> {
+        let body = self.ok("variables", json!({"variablesReference": reference}));
+        body["variables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["name"].as_str().unwrap().to_owned(),
+                    v["value"].as_str().unwrap().to_owned(),
+                    v["variablesReference"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn value_of<'a>(variables: &'a [(String, String, i64)], name: &str) -> &'a str {
+    variables
+        .iter()
+        .find(|(n, _, _)| n == name)
+        .map(|(_, v, _)| v.as_str())
+        .unwrap_or_else(|| panic!("no variable `{name}` in {variables:?}"))
+}
+
+const WALKER: &str = "local Walker = {}
+
+function Walker:on_spawn()
+    self.steps = 0
+end
+
+function Walker:on_update(dt)
+    local before = self.steps
+    local after = before + 1
+    self.steps = after
+    events.emit(\"walked\", after)
+end
+
+return Walker
+";
+
+/// An app with the debugger on a free port, and `files` in its asset folder.
+fn debugged(files: &[(&str, &str)]) -> (Harness, SocketAddr) {
+    let h = Harness::set_up_before_plugin(LuauScriptingPlugin::default(), files, |app| {
+        app.add_plugins(ScriptDebuggerPlugin::on_port(0));
+    });
+    let address = h.app.world().resource::<ScriptDebugger>().address();
+    assert!(
+        address.ip().is_loopback(),
+        "the loopback address by default"
+    );
+    (h, address)
+}
+
+fn spawn_walker(h: &mut Harness) {
+    let handle = h
+        .app
+        .world()
+        .resource::<AssetServer>()
+        .load("scripts/walker.luau");
+    h.app.world_mut().spawn(Script::new(handle));
+}
+
+fn disk_path(h: &Harness, asset: &str) -> String {
+    h.dir.path().join(asset).to_string_lossy().into_owned()
+}
+
+/// Runs frames until the client says it attached.
+fn run_until_attached(h: &mut Harness, attached: &std::sync::mpsc::Receiver<()>) {
+    let deadline = Deadline::new();
+    while attached.try_recv().is_err() {
+        h.update();
+        deadline.check("the client to attach");
+    }
+}
+
+/// Runs frames until `client` finishes, and returns what it returned.
+fn run_with<T>(h: &mut Harness, client: JoinHandle<T>) -> T {
+    let deadline = Deadline::new();
+    while !client.is_finished() {
+        h.update();
+        std::thread::sleep(Duration::from_millis(1));
+        deadline.check("the debugger client");
+    }
+    client.join().expect("the client's checks")
+}
+
+fn walked(h: &mut Harness) -> usize {
+    h.take_events()
+        .iter()
+        .filter(|e| e.name == "walked")
+        .count()
+}
+
+#[test]
+fn a_client_stops_at_a_breakpoint_reads_self_and_locals_evaluates_steps_and_continues() {
+    let (mut h, address) = debugged(&[("scripts/walker.luau", WALKER)]);
+    let path = disk_path(&h, "scripts/walker.luau");
+    let (attached, attach) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, json!([{"line": 9}]));
+        attached.send(()).unwrap();
+        let stopped = dap.stopped();
+        assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
+        let thread = stopped["threadId"].clone();
+        let threads = dap.ok("threads", json!({}));
+        assert!(
+            threads["threads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["id"] == thread)
+        );
+
+        let frame = dap.top_frame(&thread);
+        assert_eq!(frame["line"], 9, "{frame}");
+        let source = frame["source"]["path"].as_str().unwrap();
+        assert!(source.ends_with("scripts/walker.luau"), "{source}");
+
+        let this = dap.scope(&frame["id"], "Self");
+        assert_eq!(value_of(&this, "steps"), "0");
+        let locals = dap.scope(&frame["id"], "Locals");
+        assert_eq!(value_of(&locals, "before"), "0");
+        assert_eq!(value_of(&locals, "dt"), "0.1");
+
+        let evaluated = dap.ok(
+            "evaluate",
+            json!({"expression": "before + 41", "frameId": frame["id"], "context": "repl"}),
+        );
+        assert_eq!(evaluated["result"], "41");
+        // Evaluate sees the script's globals and libraries, and errors come back as errors.
+        let evaluated = dap.ok(
+            "evaluate",
+            json!({"expression": "math.max(before, 7)", "frameId": frame["id"]}),
+        );
+        assert_eq!(evaluated["result"], "7");
+        let failed = dap.ask(
+            "evaluate",
+            json!({"expression": "nothing.here", "frameId": frame["id"]}),
+        );
+        assert_eq!(failed["success"], false);
+
+        dap.ok("next", json!({"threadId": thread}));
+        let stopped = dap.stopped();
+        assert_eq!(stopped["reason"], "step");
+        let frame = dap.top_frame(&thread);
+        assert_eq!(
+            frame["line"], 10,
+            "step over goes to the next line: {frame}"
+        );
+        let locals = dap.scope(&frame["id"], "Locals");
+        assert_eq!(value_of(&locals, "after"), "1");
+
+        // A local set from the client is what the script goes on with.
+        let locals = dap_locals_ref(&mut dap, &frame);
+        let set = dap.ok(
+            "setVariable",
+            json!({"variablesReference": locals, "name": "after", "value": "100"}),
+        );
+        assert_eq!(set["value"], "100");
+
+        dap.set_breakpoints(&path, json!([]));
+        dap.ok("continue", json!({"threadId": thread}));
+        dap.ok("disconnect", json!({}));
+    });
+    run_until_attached(&mut h, &attach);
+    spawn_walker(&mut h);
+    run_with(&mut h, client);
+    // The game goes on, with the value the client set.
+    for _ in 0..3 {
+        h.update();
+    }
+    let payloads = h.payloads("walked");
+    assert!(payloads.len() >= 3, "{payloads:?}");
+    assert_eq!(payloads[0].as_number(), Some(100.0), "{payloads:?}");
+    assert_eq!(payloads[1].as_number(), Some(101.0));
+    h.assert_no_errors();
+}
+
+fn dap_locals_ref(dap: &mut Dap, frame: &Json) -> Json {
+    let scopes = dap.ok("scopes", json!({"frameId": frame["id"]}));
+    scopes["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Locals")
+        .unwrap()["variablesReference"]
+        .clone()
+}
+
+const COUNTING: &str = "local n = 0
+hooks.on_update(function()
+    n += 1
+    local doubled = n * 2
+    events.emit(\"counted\", doubled)
+end)
+";
+
+#[test]
+fn logpoints_write_output_and_conditional_breakpoints_stop_when_true() {
+    let (mut h, address) = debugged(&[("scripts/count.luau", COUNTING)]);
+    let path = disk_path(&h, "scripts/count.luau");
+    let (attached, attach) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(
+            &path,
+            json!([
+                {"line": 4, "logMessage": "n is {n}"},
+                {"line": 5, "condition": "doubled == 6"},
+            ]),
+        );
+        attached.send(()).unwrap();
+        let stopped = dap.stopped();
+        assert_eq!(stopped["reason"], "breakpoint");
+        let thread = stopped["threadId"].clone();
+        let frame = dap.top_frame(&thread);
+        assert_eq!(frame["line"], 5);
+        let locals = dap.scope(&frame["id"], "Locals");
+        assert_eq!(value_of(&locals, "doubled"), "6", "the condition held");
+        let upvalues = dap.scope(&frame["id"], "Upvalues");
+        assert_eq!(value_of(&upvalues, "n"), "3");
+        // The logpoint wrote for the hits before the stop, and did not stop.
+        let logged: Vec<String> = dap
+            .events
+            .iter()
+            .filter(|e| e["event"] == "output")
+            .filter_map(|e| e["body"]["output"].as_str().map(str::to_owned))
+            .collect();
+        for n in 1..=3 {
+            assert!(logged.contains(&format!("n is {n}\n")), "{logged:?}");
+        }
+        // A hit condition: stop on the second hit from now.
+        dap.set_breakpoints(&path, json!([{"line": 5, "hitCondition": "2"}]));
+        dap.ok("continue", json!({"threadId": thread}));
+        let stopped = dap.stopped();
+        let frame = dap.top_frame(&stopped["threadId"]);
+        let locals = dap.scope(&frame["id"], "Locals");
+        assert_eq!(
+            value_of(&locals, "doubled"),
+            "10",
+            "the second hit after the change"
+        );
+        dap.ok("disconnect", json!({}));
+    });
+    run_until_attached(&mut h, &attach);
+    h.app.add_script("scripts/count.luau");
+    run_with(&mut h, client);
+    h.update();
+    h.assert_no_errors();
+}
+
+#[test]
+fn the_exception_filter_stops_where_the_error_is_raised_and_the_error_still_reports() {
+    let source = "hooks.on_update(function()
+    local reason = \"out of mana\"
+    error(reason)
+end)
+";
+    let (h, address) = debugged(&[("scripts/fails.luau", source)]);
+    let mut h = h.scripts(&["scripts/fails.luau"]);
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.ok("initialize", json!({}));
+        dap.ok("setExceptionBreakpoints", json!({"filters": ["error"]}));
+        dap.ok("configurationDone", json!({}));
+        let stopped = dap.stopped();
+        assert_eq!(stopped["reason"], "exception");
+        assert!(
+            stopped["text"].as_str().unwrap().contains("out of mana"),
+            "{stopped}"
+        );
+        let frame = dap.top_frame(&stopped["threadId"]);
+        assert_eq!(
+            frame["line"], 3,
+            "stopped where the error was raised: {frame}"
+        );
+        let locals = dap.scope(&frame["id"], "Locals");
+        assert_eq!(value_of(&locals, "reason"), "\"out of mana\"");
+        dap.ok("setExceptionBreakpoints", json!({"filters": []}));
+        dap.ok("continue", json!({"threadId": stopped["threadId"]}));
+        dap.ok("disconnect", json!({}));
+    });
+    run_with(&mut h, client);
+    h.update();
+    let errors = h.take_errors();
+    assert!(!errors.is_empty(), "the error still becomes a ScriptError");
+    assert!(
+        errors[0].message.contains("out of mana"),
+        "{}",
+        errors[0].message
+    );
+    assert!(
+        errors[0].message.contains("fails.luau:3"),
+        "{}",
+        errors[0].message
+    );
+}
+
+#[test]
+fn a_breakpoint_survives_a_hot_reload() {
+    let (h, address) = debugged(&[("scripts/count.luau", COUNTING)]);
+    let mut h = h.scripts(&["scripts/count.luau"]);
+    h.run_until_event("counted");
+    let path = disk_path(&h, "scripts/count.luau");
+    let (attached, attach) = std::sync::mpsc::channel();
+    let (reloaded, reload) = std::sync::mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, json!([{"line": 5, "condition": "doubled < 0"}]));
+        attached.send(()).unwrap();
+        reload.recv().unwrap();
+        // The new version emits a negative number on line 5: the same breakpoint stops there.
+        let stopped = dap.stopped();
+        let frame = dap.top_frame(&stopped["threadId"]);
+        assert_eq!(frame["line"], 5);
+        let locals = dap.scope(&frame["id"], "Locals");
+        assert!(value_of(&locals, "doubled").starts_with('-'), "{locals:?}");
+        dap.set_breakpoints(&path, json!([]));
+        dap.ok("continue", json!({"threadId": stopped["threadId"]}));
+        dap.ok("disconnect", json!({}));
+    });
+    let deadline = Deadline::new();
+    while attach.try_recv().is_err() {
+        h.update();
+        deadline.check("the client to attach");
+    }
+    for _ in 0..3 {
+        h.update();
+    }
+    h.write("scripts/count.luau", &COUNTING.replace("n * 2", "n * -2"));
+    reloaded.send(()).unwrap();
+    run_with(&mut h, client);
+    h.assert_no_errors();
+}
+
+#[test]
+fn pause_stops_a_running_script() {
+    let (h, address) = debugged(&[("scripts/count.luau", COUNTING)]);
+    let mut h = h.scripts(&["scripts/count.luau"]);
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.ok("initialize", json!({}));
+        dap.ok("configurationDone", json!({}));
+        dap.ok("pause", json!({"threadId": 1}));
+        let stopped = dap.stopped();
+        assert_eq!(stopped["reason"], "pause");
+        let frame = dap.top_frame(&stopped["threadId"]);
+        assert!(
+            frame["source"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("count.luau")
+        );
+        dap.ok("continue", json!({"threadId": stopped["threadId"]}));
+        dap.ok("disconnect", json!({}));
+    });
+    run_with(&mut h, client);
+    h.update();
+    h.assert_no_errors();
+}
+
+#[test]
+fn bad_input_gets_an_error_or_a_closed_connection_and_the_game_goes_on() {
+    let (h, address) = debugged(&[("scripts/count.luau", COUNTING)]);
+    let mut h = h.scripts(&["scripts/count.luau"]);
+    h.run_until_event("counted");
+    let client = std::thread::spawn(move || {
+        // Invalid JSON: an error response, and the connection goes on.
+        let mut dap = Dap::connect(address);
+        dap.send_raw(b"Content-Length: 5\r\n\r\n{oops");
+        let error = dap.read().expect("an answer to invalid JSON");
+        let error = if error["type"] == "event" {
+            dap.read().unwrap()
+        } else {
+            error
+        };
+        assert_eq!(error["success"], false, "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains("invalid JSON"),
+            "{error}"
+        );
+        // An unknown command: an error response naming it.
+        let unknown = dap.ask("fly", json!({}));
+        assert_eq!(unknown["success"], false);
+        assert!(
+            unknown["message"].as_str().unwrap().contains("fly"),
+            "{unknown}"
+        );
+        // Requests that need a stopped script, while none is.
+        let trace = dap.ask("stackTrace", json!({"threadId": 1}));
+        assert_eq!(trace["success"], false);
+        let missing = dap.ask("setBreakpoints", json!({}));
+        assert_eq!(missing["success"], false);
+        // A second client is refused while this one is attached.
+        let mut second = Dap::connect(address);
+        let told = second.read().expect("the refusal");
+        assert!(
+            told["body"]["output"]
+                .as_str()
+                .unwrap()
+                .contains("another debugger client")
+        );
+        assert_eq!(second.read().unwrap()["event"], "terminated");
+        assert!(second.read().is_none(), "the second connection is closed");
+        drop(dap);
+
+        // A malformed header: the connection is closed.
+        let mut dap = Dap::connect(address);
+        dap.send_raw(b"Nonsense without a colon\r\n\r\n");
+        while dap.read().is_some() {}
+        // A bad Content-Length: the connection is closed.
+        let mut dap = Dap::connect(address);
+        dap.send_raw(b"Content-Length: lots\r\n\r\n{}");
+        while dap.read().is_some() {}
+    });
+    run_with(&mut h, client);
+    h.take_events();
+    h.update();
+    assert!(
+        !h.payloads("counted").is_empty() || {
+            h.update();
+            !h.payloads("counted").is_empty()
+        }
+    );
+    h.assert_no_errors();
+}
+
+#[test]
+fn a_client_that_disconnects_while_stopped_lets_the_script_go_on() {
+    let (mut h, address) = debugged(&[("scripts/walker.luau", WALKER)]);
+    spawn_walker(&mut h);
+    let path = disk_path(&h, "scripts/walker.luau");
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, json!([{"line": 8}]));
+        dap.stopped();
+        // Gone without a word.
+        drop(dap);
+    });
+    run_with(&mut h, client);
+    // The stopped frame resumed, and the breakpoints went with the client.
+    h.take_events();
+    for _ in 0..3 {
+        h.update();
+    }
+    assert!(walked(&mut h) >= 3);
+    h.assert_no_errors();
+    let debugger = h.app.world().resource::<ScriptDebugger>();
+    assert!(!debugger.stopped());
+}
