@@ -67,6 +67,15 @@ impl Server {
     }
 
     fn launch(assets: PathBuf, clock: Option<Arc<Clock>>) -> Self {
+        Self::launch_with(assets, clock, |_| {})
+    }
+
+    /// Starts the game as [`Server::launch`] does, with `setup` applied to the app first.
+    fn launch_with(
+        assets: PathBuf,
+        clock: Option<Arc<Clock>>,
+        setup: impl FnOnce(&mut bevy_app::App) + Send + 'static,
+    ) -> Self {
         let (console, input) = crossbeam_channel::unbounded();
         let (output, replies) = crossbeam_channel::unbounded();
         let (port_tx, port_rx) = crossbeam_channel::bounded(1);
@@ -77,6 +86,7 @@ impl Server {
         let time = clock.clone();
         let thread = std::thread::spawn(move || {
             let mut app = game::app(assets, Some(0));
+            setup(&mut app);
             app.insert_resource(AdminConsole { input, output })
                 .add_systems(bevy_app::Update, move |routes: Query<&Route>| {
                     if !routes.is_empty() {
@@ -578,4 +588,48 @@ fn idle_connections_cannot_keep_players_out() {
     bob.sees("Alice, Temple of the Moon");
     let errors = server.stop();
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// The debugger's done-when: a player types a command over telnet, and the script stops at a
+/// breakpoint in `scripts/commands.luau`, with the command's text in its locals.
+#[cfg(feature = "debugger")]
+#[test]
+fn a_debugger_stops_in_commands_luau_when_a_player_types_the_command() {
+    use bevy_luau::{ScriptDebugger, ScriptDebuggerPlugin};
+    use common::dap::{Dap, value_of};
+    use serde_json::json;
+
+    let dir = game_copy("mud");
+    let (address_tx, address_rx) = crossbeam_channel::bounded(1);
+    let server = Server::launch_with(dir.path().to_path_buf(), None, move |app| {
+        app.add_plugins(ScriptDebuggerPlugin::on_port(0));
+        let address = app.world().resource::<ScriptDebugger>().address();
+        address_tx.send(address).unwrap();
+    });
+    let address = address_rx.recv_timeout(PATIENCE).unwrap();
+    let commands = dir.path().join("games/mud/scripts/commands.luau");
+    let line = std::fs::read_to_string(&commands)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("mud.tell(e, `You say, '{rest}'`)"))
+        .expect("the say command")
+        + 1;
+
+    let mut dap = Dap::connect(address);
+    dap.attach(&commands.to_string_lossy(), json!([{ "line": line }]));
+    let mut player = Client::login(&server, "ada");
+    player.say("say hello there");
+    let stopped = dap.stopped();
+    assert_eq!(stopped["reason"], "breakpoint");
+    let frame = dap.top_frame(&stopped["threadId"]);
+    assert_eq!(frame["line"], line);
+    let path = frame["source"]["path"].as_str().unwrap();
+    assert!(path.ends_with("games/mud/scripts/commands.luau"), "{path}");
+    let locals = dap.scope(&frame["id"], "Locals");
+    assert_eq!(value_of(&locals, "rest"), "\"hello there\"");
+    dap.ok("continue", json!({ "threadId": stopped["threadId"] }));
+    // The game goes on: the player hears their own words.
+    player.sees("You say, 'hello there'");
+    dap.ok("disconnect", json!({}));
+    assert!(server.stop().is_empty());
 }

@@ -179,11 +179,11 @@ pub(super) fn start_step(lua: &Lua, mode: StepMode, frames: &[raw::Frame]) {
         call: Budget::call_id(),
         marked,
     };
-    if let Some(mut vm) = lua.app_data_mut::<VmDebug>() {
-        if let Some(old) = vm.step.replace(step) {
-            drop(vm);
-            unmark_step(lua, old);
-        }
+    let old = lua
+        .app_data_mut::<VmDebug>()
+        .and_then(|mut vm| vm.step.replace(step));
+    if let Some(old) = old {
+        unmark_step(lua, old);
     }
 }
 

@@ -244,18 +244,19 @@ unsafe fn on_stack<R: FromLuaMulti>(
     }
 }
 
-/// Reads `ar`'s C strings.
+/// Reads a C string Luau gave.
 ///
 /// # Safety
 ///
-/// `ar` was filled by `lua_getinfo` with `s` and `n`, and its strings are still alive.
+/// `ptr` is null or a NUL-terminated string that is still alive (from `lua_getinfo`,
+/// `lua_getlocal` or `lua_getupvalue`).
 unsafe fn text(ptr: *const std::ffi::c_char) -> Option<String> {
-    // SAFETY: the caller's contract: a null or a NUL-terminated string.
-    (!ptr.is_null()).then(|| {
-        unsafe { CStr::from_ptr(ptr) }
-            .to_string_lossy()
-            .into_owned()
-    })
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: the caller's contract: a NUL-terminated string that is alive.
+    let text = unsafe { CStr::from_ptr(ptr) };
+    Some(text.to_string_lossy().into_owned())
 }
 
 /// The frames of `thread` (or of the running thread, which includes the frames of the

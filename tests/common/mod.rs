@@ -5,6 +5,8 @@
     reason = "each test file uses a different part of the harness"
 )]
 
+#[cfg(feature = "debugger")]
+pub mod dap;
 pub mod readme;
 
 use bevy_app::{App, TaskPoolPlugin, Update};
