@@ -441,3 +441,54 @@ fn a_client_that_disconnects_while_stopped_lets_the_script_go_on() {
     let debugger = h.app.world().resource::<ScriptDebugger>();
     assert!(!debugger.stopped());
 }
+
+#[test]
+fn a_breakpoint_in_a_job_stops_that_job_on_its_worker_thread() {
+    let worker = "jobs.define(\"double\", function(x)
+    local doubled = x * 2
+    return doubled
+end)
+";
+    let (mut h, address) = debugged(&[("scripts/workers/double.luau", worker)]);
+    h.app.add_worker_script("scripts/workers/double.luau");
+    let path = disk_path(&h, "scripts/workers/double.luau");
+    let (attached, attach) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, json!([{"line": 3}]));
+        attached.send(()).unwrap();
+        let stopped = dap.stopped();
+        let thread = stopped["threadId"].clone();
+        assert_ne!(thread, 1, "a worker VM is a thread of its own");
+        let threads = dap.ok("threads", json!({}));
+        let listed = threads["threads"].as_array().unwrap();
+        let worker = listed.iter().find(|t| t["id"] == thread).expect("listed");
+        assert!(
+            worker["name"].as_str().unwrap().starts_with("worker"),
+            "{worker}"
+        );
+        let frame = dap.top_frame(&thread);
+        assert_eq!(frame["line"], 3);
+        let locals = dap.scope(&frame["id"], "Locals");
+        assert_eq!(value_of(&locals, "doubled"), "42");
+        dap.set_breakpoints(&path, json!([]));
+        dap.ok("continue", json!({"threadId": thread}));
+        dap.ok("disconnect", json!({}));
+    });
+    run_until_attached(&mut h, &attach);
+    // Until the worker script loads, the job is unknown; ask until it runs.
+    let deadline = Deadline::new();
+    let result = loop {
+        h.app.world().resource::<ScriptRunner>().call("double", 21);
+        h.update();
+        let completed =
+            std::mem::take(&mut h.app.world_mut().resource_mut::<common::Seen>().completed);
+        if let Some(done) = completed.into_iter().find_map(|c| c.result.ok()) {
+            break done;
+        }
+        deadline.check("the job");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(result.as_number(), Some(42.0));
+    run_with(&mut h, client);
+}

@@ -39,6 +39,10 @@ pub(crate) fn before_step<'a>(
         return;
     };
     let session = debugger.session.clone();
+    // The pool may be made after the debugger plugin finished (plugin order).
+    if let Some(pool) = world.get_resource::<crate::StatePool>() {
+        pool.link_debugger(session.clone());
+    }
     let pause = session.pause.load(Ordering::Acquire);
     let limits = config.limits();
     let vms = std::iter::once((1, "main".to_owned(), main)).chain(

@@ -135,6 +135,7 @@ impl Plugin for ScriptDebuggerPlugin {
     }
 
     fn finish(&self, app: &mut App) {
+        // When the pool comes later, the first scripting step links it.
         let world = app.world();
         let (Some(debugger), Some(pool)) = (
             world.get_resource::<ScriptDebugger>(),

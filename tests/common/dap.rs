@@ -167,4 +167,3 @@ pub fn value_of<'a>(variables: &'a [(String, String, i64)], name: &str) -> &'a s
         .map(|(_, v, _)| v.as_str())
         .unwrap_or_else(|| panic!("no variable `{name}` in {variables:?}"))
 }
-
