@@ -4,7 +4,7 @@
 use mlua::{FromLuaMulti, Function, IntoLuaMulti, Lua, Thread};
 
 #[cfg(feature = "debugger")]
-pub(crate) use crate::debugger::hooks::{PoolLink, before_step, on_worker};
+pub(crate) use crate::debugger::hooks::{PoolLink, actor_made, before_step, on_worker};
 
 /// Calls `function`, through the debugger's error handler when a client asked to stop at
 /// errors, so the stop sees the failing frames.
@@ -62,6 +62,17 @@ pub(crate) fn before_step<'a>(
     _: &bevy_ecs::world::World,
     _: &Lua,
     _: impl Iterator<Item = &'a Lua>,
+    _: &crate::vm::ScriptConfig,
+) {
+}
+
+/// An actor VM was made (nothing without the feature).
+#[cfg(not(feature = "debugger"))]
+#[inline]
+pub(crate) fn actor_made(
+    _: &bevy_ecs::world::World,
+    _: &Lua,
+    _: usize,
     _: &crate::vm::ScriptConfig,
 ) {
 }

@@ -492,3 +492,41 @@ end)
     assert_eq!(result.as_number(), Some(42.0));
     run_with(&mut h, client);
 }
+
+#[test]
+fn a_breakpoint_in_an_actor_script_stops_its_actor_vm() {
+    let (mut h, address) = debugged(&[("scripts/walker.luau", WALKER)]);
+    let path = disk_path(&h, "scripts/walker.luau");
+    let (attached, attach) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, json!([{"line": 9}]));
+        attached.send(()).unwrap();
+        let stopped = dap.stopped();
+        let thread = stopped["threadId"].clone();
+        let threads = dap.ok("threads", json!({}));
+        let listed = threads["threads"].as_array().unwrap();
+        let actor = listed.iter().find(|t| t["id"] == thread).expect("listed");
+        assert!(
+            actor["name"].as_str().unwrap().starts_with("actor"),
+            "{actor}"
+        );
+        let frame = dap.top_frame(&thread);
+        assert_eq!(frame["line"], 9);
+        let this = dap.scope(&frame["id"], "Self");
+        assert_eq!(value_of(&this, "steps"), "0");
+        dap.set_breakpoints(&path, json!([]));
+        dap.ok("continue", json!({"threadId": thread}));
+        dap.ok("disconnect", json!({}));
+    });
+    run_until_attached(&mut h, &attach);
+    let handle = h
+        .app
+        .world()
+        .resource::<AssetServer>()
+        .load("scripts/walker.luau");
+    h.app.world_mut().spawn((Script::new(handle), ScriptActor));
+    run_with(&mut h, client);
+    h.update();
+    h.assert_no_errors();
+}

@@ -62,6 +62,17 @@ pub(crate) fn before_step<'a>(
     }
 }
 
+/// An actor VM was made: puts it under the debugger at once, as `before_step` names it.
+pub(crate) fn actor_made(world: &World, lua: &Lua, index: usize, config: &ScriptConfig) {
+    let Some(debugger) = world.get_resource::<ScriptDebugger>() else {
+        return;
+    };
+    let (thread, name) = (100 + index as i64, format!("actor {}", index + 1));
+    if let Err(error) = vm::install(lua, &debugger.session, thread, name, config.limits()) {
+        tracing::error!(target: "bevy_luau", "the debugger could not attach to an actor VM: {error}");
+    }
+}
+
 /// The worker pool's link to a debugger, set when the debugger plugin finishes.
 #[derive(Debug, Default)]
 pub(crate) struct PoolLink(OnceLock<Arc<Session>>);

@@ -141,7 +141,7 @@ impl Actors {
                     routes.main.inserted.push(entity);
                 }
                 (None, true) => {
-                    if let Err(error) = self.make_vms() {
+                    if let Err(error) = self.make_vms(world) {
                         routes.error.get_or_insert(error);
                         routes.main.inserted.push(entity);
                         continue;
@@ -182,7 +182,7 @@ impl Actors {
         best
     }
 
-    fn make_vms(&mut self) -> Result<(), ScriptError> {
+    fn make_vms(&mut self, world: &bevy_ecs::world::World) -> Result<(), ScriptError> {
         while self.vms.len() < self.count {
             let lua = super::vms::main_style_vm(
                 &self.recipe.config,
@@ -197,6 +197,8 @@ impl Actors {
                 lua.set_app_data(hooks);
             }
             lua.set_app_data(ActorVm);
+            // Under the debugger from the start, so the scripts it loads now get breakpoints.
+            crate::debug::actor_made(world, &lua, self.vms.len(), &self.recipe.config);
             self.vms.push(lua);
             self.load.push(0);
         }
