@@ -530,3 +530,185 @@ fn a_breakpoint_in_an_actor_script_stops_its_actor_vm() {
     h.update();
     h.assert_no_errors();
 }
+
+const NESTED: &str = "local M = {}
+function M.inner(x)
+    local y = x + 1
+    return y
+end
+hooks.on_update(function()
+    local a = M.inner(1)
+    local b = a + 1
+    events.emit(\"nested\", b)
+end)
+";
+
+#[test]
+fn step_in_enters_a_call_and_step_out_returns_to_the_caller() {
+    let (mut h, address) = debugged(&[("scripts/nested.luau", NESTED)]);
+    let path = disk_path(&h, "scripts/nested.luau");
+    let (attached, attach) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, json!([{"line": 7}]));
+        attached.send(()).unwrap();
+        let thread = dap.stopped()["threadId"].clone();
+        dap.set_breakpoints(&path, json!([]));
+        dap.ok("stepIn", json!({"threadId": thread}));
+        assert_eq!(dap.stopped()["reason"], "step");
+        let trace = dap.ok("stackTrace", json!({"threadId": thread}));
+        assert_eq!(
+            trace["stackFrames"][0]["line"], 3,
+            "inside `inner`: {trace}"
+        );
+        assert_eq!(trace["stackFrames"][0]["name"], "inner");
+        assert_eq!(
+            trace["stackFrames"][1]["line"], 7,
+            "called from line 7: {trace}"
+        );
+        dap.ok("stepOut", json!({"threadId": thread}));
+        assert_eq!(dap.stopped()["reason"], "step");
+        let frame = dap.top_frame(&thread);
+        assert!(
+            frame["line"] == 7 || frame["line"] == 8,
+            "back in the caller: {frame}"
+        );
+        let locals = dap.scope(&frame["id"], "Locals");
+        if frame["line"] == 8 {
+            assert_eq!(value_of(&locals, "a"), "2");
+        }
+        dap.ok("continue", json!({"threadId": thread}));
+        dap.ok("disconnect", json!({}));
+    });
+    run_until_attached(&mut h, &attach);
+    h.app.add_script("scripts/nested.luau");
+    run_with(&mut h, client);
+    h.update();
+    h.assert_no_errors();
+    assert!(!h.payloads("nested").is_empty());
+}
+
+#[test]
+fn a_stop_does_not_spend_the_time_limit_of_the_stopped_call() {
+    let config = ScriptConfig {
+        time_limit: Some(Duration::from_millis(200)),
+        ..ScriptConfig::default()
+    };
+    let h = Harness::set_up_before_plugin(
+        LuauScriptingPlugin {
+            config,
+            ..Default::default()
+        },
+        &[("scripts/count.luau", COUNTING)],
+        |app| {
+            app.add_plugins(ScriptDebuggerPlugin::on_port(0));
+        },
+    );
+    let address = h.app.world().resource::<ScriptDebugger>().address();
+    let mut h = h;
+    let path = disk_path(&h, "scripts/count.luau");
+    let (attached, attach) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, json!([{"line": 4}]));
+        attached.send(()).unwrap();
+        let thread = dap.stopped()["threadId"].clone();
+        // Stand stopped for longer than the call's time limit and the step's.
+        std::thread::sleep(Duration::from_millis(1000));
+        // An evaluated loop gets limits of its own, not what the stopped call has left.
+        let spun = dap.ok(
+            "evaluate",
+            json!({"expression": "(function() local s = 0 for i = 1, 1e5 do s += i end return s end)()", "frameId": 0}),
+        );
+        assert_eq!(spun["result"], "5000050000");
+        dap.set_breakpoints(&path, json!([]));
+        dap.ok("continue", json!({"threadId": thread}));
+        dap.ok("disconnect", json!({}));
+    });
+    run_until_attached(&mut h, &attach);
+    h.app.add_script("scripts/count.luau");
+    run_with(&mut h, client);
+    for _ in 0..2 {
+        h.update();
+    }
+    h.assert_no_errors();
+}
+
+#[test]
+fn the_exception_filter_stops_in_a_failed_task_and_an_entity_shows_its_components() {
+    let source = "task.spawn(function()
+    local me = ecs.spawn({Name = \"hero\"})
+    task.wait()
+    error(\"task failed\")
+end)
+";
+    let (mut h, address) = debugged(&[("scripts/task.luau", source)]);
+    let (attached, attach) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.ok("initialize", json!({}));
+        dap.ok("setExceptionBreakpoints", json!({"filters": ["error"]}));
+        dap.ok("configurationDone", json!({}));
+        attached.send(()).unwrap();
+        let stopped = dap.stopped();
+        assert_eq!(stopped["reason"], "exception");
+        let frame = dap.top_frame(&stopped["threadId"]);
+        assert_eq!(frame["line"], 4, "{frame}");
+        let locals = dap.scope(&frame["id"], "Locals");
+        let me = locals
+            .iter()
+            .find(|(n, _, _)| n == "me")
+            .expect("the entity local");
+        assert!(me.2 > 0, "an entity expands: {me:?}");
+        let components = dap.variables(&json!(me.2));
+        assert_eq!(value_of(&components, "Name"), "\"hero\"", "{components:?}");
+        dap.ok("continue", json!({"threadId": stopped["threadId"]}));
+        dap.ok("disconnect", json!({}));
+    });
+    run_until_attached(&mut h, &attach);
+    h.app.add_script("scripts/task.luau");
+    run_with(&mut h, client);
+    h.update();
+    let errors = h.take_errors();
+    assert!(
+        errors.iter().any(|e| e.message.contains("task failed")),
+        "{errors:?}"
+    );
+}
+
+/// A function compiled to native code runs interpreted once it has a breakpoint, so it stops.
+#[cfg(feature = "luau-jit")]
+#[test]
+fn a_breakpoint_stops_in_natively_compiled_code() {
+    let config = ScriptConfig {
+        native_codegen: true,
+        ..ScriptConfig::default()
+    };
+    let mut h = Harness::set_up_before_plugin(
+        LuauScriptingPlugin {
+            config,
+            ..Default::default()
+        },
+        &[("scripts/count.luau", COUNTING)],
+        |app| {
+            app.add_plugins(ScriptDebuggerPlugin::on_port(0));
+        },
+    );
+    let address = h.app.world().resource::<ScriptDebugger>().address();
+    // Loaded and run natively before any breakpoint exists.
+    h.app.add_script("scripts/count.luau");
+    h.run_until_event("counted");
+    let path = disk_path(&h, "scripts/count.luau");
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, json!([{"line": 5}]));
+        let stopped = dap.stopped();
+        let frame = dap.top_frame(&stopped["threadId"]);
+        assert_eq!(frame["line"], 5);
+        dap.set_breakpoints(&path, json!([]));
+        dap.ok("continue", json!({"threadId": stopped["threadId"]}));
+        dap.ok("disconnect", json!({}));
+    });
+    run_with(&mut h, client);
+    h.assert_no_errors();
+}

@@ -5,6 +5,7 @@ use super::session::{Command, Event, LineBreakpoint, Resume, Session, asset_of, 
 use super::vm::{self, StepMode, VmDebug};
 use crate::ffi::debug::{self as raw, Frame, Reason};
 use crate::ffi::interrupt::{Budget, Limits};
+use crate::value::entity_from_lua;
 use mlua::{Function, Lua, MultiValue, Table, Thread, Value};
 use serde_json::{Value as Json, json};
 use std::cell::Cell;
@@ -520,17 +521,13 @@ impl Stopped<'_> {
 
     /// An entity's components by name, read as scripts read them (`ecs.get`).
     fn components(&self, entity: &Value) -> Vec<(String, Value)> {
-        let Some(id) = crate::api::function::entity_of(entity) else {
+        let Some(id) = entity_from_lua(entity) else {
             return Vec::new();
         };
         let names = crate::bridge::lent::with_world_ref(self.lua, |world| {
-            world.inspect_entity(id).map(|components| {
-                let mut names: Vec<String> = components
-                    .map(|(_, info)| info.name().shortname().to_string())
-                    .collect();
-                names.sort();
-                names
-            })
+            world
+                .inspect_entity(id)
+                .map(|components| component_names(world, components))
         });
         let names = match names {
             Ok(Ok(names)) => names,
@@ -576,7 +573,7 @@ impl Stopped<'_> {
         let kind = kind_of(&value);
         let reference = match &value {
             Value::Table(table) => self.reference(Container::Table(table.clone())),
-            Value::UserData(_) if crate::api::function::entity_of(&value).is_some() => {
+            Value::LightUserData(_) if entity_from_lua(&value).is_some() => {
                 self.reference(Container::Entity(value.clone()))
             }
             _ => 0,
@@ -599,7 +596,7 @@ impl Stopped<'_> {
             .map_err(|e| crate::registry::plain(&e))?;
         let result = shown_values(self.lua, &values);
         let reference = match values.front() {
-            Some(value @ (Value::Table(_) | Value::UserData(_))) => {
+            Some(value @ (Value::Table(_) | Value::LightUserData(_))) => {
                 self.variable(String::new(), value.clone())["variablesReference"].clone()
             }
             _ => json!(0),
@@ -661,6 +658,45 @@ impl Stopped<'_> {
     }
 }
 
+/// The names scripts know `components` by: the serde registration's name, or the reflected
+/// type's short path. Components scripts cannot name (Bevy's own bookkeeping) are left out.
+fn component_names<'w>(
+    world: &'w bevy_ecs::world::World,
+    components: impl Iterator<
+        Item = (
+            bevy_ecs::component::ComponentId,
+            &'w bevy_ecs::component::ComponentInfo,
+        ),
+    >,
+) -> Vec<String> {
+    let serde = world.get_resource::<crate::ScriptRegistry>();
+    let types = world.get_resource::<bevy_ecs::reflect::AppTypeRegistry>();
+    let types = types.map(|t| t.read());
+    let mut names: Vec<String> = components
+        .filter_map(|(_, info)| {
+            let type_id = info.type_id()?;
+            let by_serde = serde.and_then(|registry| {
+                registry
+                    .serde_types(crate::registry::Kind::Component)
+                    .find(|(_, id)| *id == type_id)
+                    .map(|(name, _)| name.to_owned())
+            });
+            by_serde.or_else(|| {
+                let registration = types.as_ref()?.get(type_id)?;
+                Some(
+                    registration
+                        .type_info()
+                        .type_path_table()
+                        .short_path()
+                        .to_owned(),
+                )
+            })
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// Makes a Lua string of Rust text for a shown value.
 trait IntoLuaText {
     fn into_lua_text(self, lua: &Lua) -> Value;
@@ -696,7 +732,7 @@ fn key_name(lua: &Lua, key: &Value) -> String {
 }
 
 fn kind_of(value: &Value) -> String {
-    if crate::api::function::entity_of(value).is_some() {
+    if entity_from_lua(value).is_some() {
         return "Entity".into();
     }
     value.type_name().to_owned()
