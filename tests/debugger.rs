@@ -712,3 +712,67 @@ fn a_breakpoint_stops_in_natively_compiled_code() {
     run_with(&mut h, client);
     h.assert_no_errors();
 }
+
+#[test]
+fn a_breakpoint_in_a_required_module_stops_and_print_goes_to_the_client() {
+    let module = "local M = {}
+function M.greet(name)
+    local text = \"hello, \" .. name
+    return text
+end
+return M
+";
+    let main = "local greeter = require(\"./lib/greeter\")
+hooks.on_update(function()
+    print(greeter.greet(\"ada\"))
+end)
+";
+    let (mut h, address) = debugged(&[
+        ("scripts/lib/greeter.luau", module),
+        ("scripts/main.luau", main),
+    ]);
+    let path = disk_path(&h, "scripts/lib/greeter.luau");
+    let (attached, attach) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, json!([{"line": 4}]));
+        attached.send(()).unwrap();
+        let stopped = dap.stopped();
+        let frame = dap.top_frame(&stopped["threadId"]);
+        assert_eq!(frame["line"], 4);
+        assert_eq!(frame["source"]["path"], path.as_str());
+        let locals = dap.scope(&frame["id"], "Locals");
+        assert_eq!(value_of(&locals, "text"), "\"hello, ada\"");
+        let sources = dap.ok("loadedSources", json!({}));
+        let paths: Vec<&str> = sources["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["path"].as_str())
+            .collect();
+        assert!(
+            paths.iter().any(|p| p.ends_with("scripts/main.luau")),
+            "{paths:?}"
+        );
+        assert!(
+            paths
+                .iter()
+                .any(|p| p.ends_with("scripts/lib/greeter.luau")),
+            "{paths:?}"
+        );
+        dap.set_breakpoints(&path, json!([]));
+        dap.ok("continue", json!({"threadId": stopped["threadId"]}));
+        // `print` reaches the client while it is attached.
+        loop {
+            let output = dap.event("output");
+            if output["body"]["output"] == "hello, ada\n" {
+                break;
+            }
+        }
+        dap.ok("disconnect", json!({}));
+    });
+    run_until_attached(&mut h, &attach);
+    h.app.add_script("scripts/main.luau");
+    run_with(&mut h, client);
+    h.assert_no_errors();
+}

@@ -250,6 +250,8 @@ impl<'a> Client<'a> {
                 }
                 Ok(json!({"threads": threads}))
             }
+            // A script is stopped already: nothing more to pause.
+            "pause" if self.stopped.is_some() => Ok(json!({})),
             "pause" => {
                 if !self.session.pause.swap(true, Ordering::AcqRel) {
                     crate::ffi::debug::want_pause(true);

@@ -55,6 +55,12 @@ pub(crate) fn on_stop(lua: &Lua, reason: Reason, error: Value) {
         vm::end_step(lua);
         return;
     }
+    // The cheap checks first: a pause checkpoint runs often while another VM's pause waits.
+    match reason {
+        Reason::Pause if !session.pause.load(Ordering::Acquire) => return,
+        Reason::Error if !session.errors.load(Ordering::Acquire) => return,
+        _ => {}
+    }
     let Ok(frames) = raw::frames(lua, None) else {
         return;
     };
@@ -64,25 +70,28 @@ pub(crate) fn on_stop(lua: &Lua, reason: Reason, error: Value) {
     }
     let (why, text) = match reason {
         Reason::Pause => {
-            if !session.pause.swap(false, Ordering::AcqRel) {
+            if !take_pause(&session) {
                 return;
             }
-            crate::ffi::debug::want_pause(false);
             vm::end_step(lua);
             ("pause", None)
         }
-        Reason::Error => {
-            if !session.errors.load(Ordering::Acquire) {
-                return;
-            }
-            ("exception", Some(error_text(lua, &error)))
-        }
+        Reason::Error => ("exception", Some(error_text(lua, &error))),
         Reason::Break => match decide(lua, &session, &frames) {
             Some(why) => (why, None),
             None => return,
         },
     };
     stop(lua, &session, None, frames, why, text);
+}
+
+/// Takes the pause asked for, if no other script took it first.
+fn take_pause(session: &Session) -> bool {
+    let taken = session.pause.swap(false, Ordering::AcqRel);
+    if taken {
+        crate::ffi::debug::want_pause(false);
+    }
+    taken
 }
 
 /// Stops in the frames of a coroutine that failed, for the exception filter: its stack
@@ -119,15 +128,17 @@ pub(crate) fn on_failed_thread(lua: &Lua, thread: &Thread, error: &mlua::Error) 
 /// conditions hold. Logpoints write here and do not stop.
 fn decide(lua: &Lua, session: &Session, frames: &[Frame]) -> Option<&'static str> {
     let top = &frames[0];
+    // Breakpoints the client changed since this VM applied them (while a script was stopped,
+    // say) take effect before this one is looked up.
+    vm::refresh(lua);
     let step = lua.app_data_ref::<VmDebug>().and_then(|vm| vm.step.clone());
     if let Some(step) = step {
         match step.mode {
             StepMode::Pause => {
                 vm::end_step(lua);
-                if session.pause.swap(false, Ordering::AcqRel) {
-                    crate::ffi::debug::want_pause(false);
+                if take_pause(session) {
+                    return Some("pause");
                 }
-                return Some("pause");
             }
             StepMode::Step(mode) if step.call == Budget::call_id() => {
                 let same_thread = raw::thread_key(lua) == step.thread;
@@ -337,6 +348,8 @@ fn stop(
     };
     session.stopped.store(0, Ordering::Release);
     crate::ffi::interrupt::stood_still(started.elapsed());
+    // Breakpoints set while stopped apply from the next line on.
+    vm::refresh(lua);
     if resume != Resume::Continue && thread.is_none() {
         vm::start_step(lua, StepMode::Step(resume), &frames);
     }
@@ -791,5 +804,26 @@ pub(crate) fn shown(lua: &Lua, value: &Value) -> String {
             });
             text.unwrap_or_else(|_| other.type_name().to_owned())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hit_condition_holds;
+
+    #[test]
+    fn hit_conditions_count_hits() {
+        assert_eq!(hit_condition_holds("3", 3), Ok(true));
+        assert_eq!(hit_condition_holds("3", 4), Ok(false));
+        assert_eq!(hit_condition_holds("== 2", 2), Ok(true));
+        assert_eq!(hit_condition_holds(">= 3", 5), Ok(true));
+        assert_eq!(hit_condition_holds("> 3", 3), Ok(false));
+        assert_eq!(hit_condition_holds("< 3", 2), Ok(true));
+        assert_eq!(hit_condition_holds("<= 3", 4), Ok(false));
+        assert_eq!(hit_condition_holds("% 2", 4), Ok(true));
+        assert_eq!(hit_condition_holds("% 2", 5), Ok(false));
+        assert_eq!(hit_condition_holds("% 0", 5), Ok(false));
+        let error = hit_condition_holds("often", 1).unwrap_err();
+        assert!(error.contains("`often`"), "{error}");
     }
 }
