@@ -2,6 +2,7 @@
 
 use super::ScriptDebugger;
 use super::session::Session;
+use super::stop;
 use super::vm::{self, VmDebug};
 use crate::vm::ScriptConfig;
 use bevy_ecs::world::World;
@@ -51,7 +52,7 @@ pub(crate) fn before_step<'a>(
             .map(|(i, lua)| (100 + i as i64, format!("actor {}", i + 1), lua)),
     );
     for (thread, name, lua) in vms {
-        if let Err(error) = vm::install(lua, &session, thread, name, limits) {
+        if let Err(error) = vm::install(lua, &session, (thread, name), limits, stop::handler) {
             tracing::error!(target: "bevy_luau", "the debugger could not attach to a VM: {error}");
             continue;
         }
@@ -68,7 +69,13 @@ pub(crate) fn actor_made(world: &World, lua: &Lua, index: usize, config: &Script
         return;
     };
     let (thread, name) = (100 + index as i64, format!("actor {}", index + 1));
-    if let Err(error) = vm::install(lua, &debugger.session, thread, name, config.limits()) {
+    if let Err(error) = vm::install(
+        lua,
+        &debugger.session,
+        (thread, name),
+        config.limits(),
+        stop::handler,
+    ) {
         tracing::error!(target: "bevy_luau", "the debugger could not attach to an actor VM: {error}");
     }
 }
@@ -91,7 +98,7 @@ pub(crate) fn on_worker(lua: &Lua, link: &PoolLink, config: &ScriptConfig) {
     };
     let thread = 1000 + session.next_id();
     let name = format!("worker {}", thread - 1000);
-    if let Err(error) = vm::install(lua, session, thread, name, config.limits()) {
+    if let Err(error) = vm::install(lua, session, (thread, name), config.limits(), stop::handler) {
         tracing::error!(target: "bevy_luau", "the debugger could not attach to a worker VM: {error}");
         return;
     }

@@ -43,6 +43,16 @@ const SHOWING: Limits = Limits {
 /// The most entries a table shows when expanded.
 const SHOWN_ENTRIES: usize = 1000;
 
+/// The Lua function a VM's stops call: `(reason, error?)`.
+pub(crate) fn handler(lua: &Lua) -> mlua::Result<Function> {
+    lua.create_function(|lua, (reason, error): (i64, Value)| {
+        if let Some(reason) = Reason::from_number(reason) {
+            on_stop(lua, reason, error);
+        }
+        Ok(())
+    })
+}
+
 /// Called by the VM's stop handler: a break, a pause checkpoint or an error.
 pub(crate) fn on_stop(lua: &Lua, reason: Reason, error: Value) {
     let Some(_inside) = Inside::enter() else {

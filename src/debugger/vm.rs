@@ -2,9 +2,9 @@
 //! the lines a step marked.
 
 use super::session::{LineBreakpoint, Resume, Session, asset_of};
-use crate::ffi::debug::{self as raw, Reason};
+use crate::ffi::debug as raw;
 use crate::ffi::interrupt::{Budget, Limits};
-use mlua::{Function, Lua, Value};
+use mlua::{Function, Lua};
 use std::sync::Arc;
 
 /// How many loaded versions of one file a VM keeps breakpoints on: older ones are dropped.
@@ -55,24 +55,19 @@ pub(super) enum StepMode {
     Pause,
 }
 
-/// Puts `lua` under the debugger of `session`, as the protocol thread `thread`.
+/// Puts `lua` under the debugger of `session`, as the protocol thread `thread`: stops call
+/// `handler` (made by `stop::handler`), unless the VM is under it already.
 pub(crate) fn install(
     lua: &Lua,
     session: &Arc<Session>,
-    thread: i64,
-    name: String,
+    (thread, name): (i64, String),
     limits: Limits,
+    handler: impl FnOnce(&Lua) -> mlua::Result<Function>,
 ) -> mlua::Result<()> {
     if lua.app_data_ref::<VmDebug>().is_some() {
         return Ok(());
     }
-    let handler = lua.create_function(|lua, (reason, error): (i64, Value)| {
-        if let Some(reason) = Reason::from_number(reason) {
-            super::stop::on_stop(lua, reason, error);
-        }
-        Ok(())
-    })?;
-    raw::install(lua, handler)?;
+    raw::install(lua, handler(lua)?)?;
     lua.set_app_data(VmDebug {
         session: session.clone(),
         thread,
