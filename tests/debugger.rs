@@ -776,3 +776,26 @@ end)
     run_with(&mut h, client);
     h.assert_no_errors();
 }
+
+#[test]
+fn the_client_hears_continued_and_terminated_when_the_game_exits() {
+    let (mut h, address) = debugged(&[("scripts/count.luau", COUNTING)]);
+    let path = disk_path(&h, "scripts/count.luau");
+    let (attached, attach) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, json!([{"line": 4}]));
+        attached.send(()).unwrap();
+        let thread = dap.stopped()["threadId"].clone();
+        dap.set_breakpoints(&path, json!([]));
+        dap.ok("continue", json!({"threadId": thread}));
+        assert_eq!(dap.event("continued")["body"]["threadId"], thread);
+        dap.event("terminated");
+    });
+    run_until_attached(&mut h, &attach);
+    h.app.add_script("scripts/count.luau");
+    // The first frame stops at the breakpoint, and returns once the client continued.
+    h.run_until_event("counted");
+    h.app.world_mut().write_message(bevy_app::AppExit::Success);
+    run_with(&mut h, client);
+}

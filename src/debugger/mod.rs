@@ -131,7 +131,8 @@ impl Plugin for ScriptDebuggerPlugin {
         let (session, events) = Session::new(root);
         server::spawn(listener, session.clone(), events);
         tracing::info!(target: "bevy_luau", "debugger: attach an editor to {address}");
-        app.insert_resource(ScriptDebugger { session, address });
+        app.insert_resource(ScriptDebugger { session, address })
+            .add_systems(bevy_app::Last, tell_the_client_the_game_ends);
     }
 
     fn finish(&self, app: &mut App) {
@@ -144,6 +145,19 @@ impl Plugin for ScriptDebuggerPlugin {
             return;
         };
         pool.link_debugger(debugger.session.clone());
+    }
+}
+
+/// Sends `terminated` to an attached client when the app is told to exit.
+fn tell_the_client_the_game_ends(
+    mut exits: bevy_ecs::message::MessageReader<bevy_app::AppExit>,
+    debugger: bevy_ecs::system::Res<ScriptDebugger>,
+) {
+    if exits.read().next().is_some() && debugger.attached() {
+        let _ = debugger.session.events.send_timeout(
+            session::Event::Terminated,
+            std::time::Duration::from_secs(1),
+        );
     }
 }
 

@@ -162,6 +162,10 @@ impl<'a> Client<'a> {
                         }
                         self.event("output", json!({"category": category, "output": text}));
                     }
+                    Ok(Event::Terminated) => {
+                        self.event("terminated", json!({}));
+                        return;
+                    }
                     Err(_) => return,
                 },
             }
@@ -314,9 +318,14 @@ impl<'a> Client<'a> {
                 };
                 match self.stopped.take() {
                     None => Err("no script is stopped".into()),
-                    Some(_) => {
+                    Some(thread) => {
                         let _ = self.session.commands.0.send(Command::Resume(resume));
-                        Ok(json!({"allThreadsContinued": true}))
+                        self.respond(request, Ok(json!({"allThreadsContinued": true})));
+                        self.event(
+                            "continued",
+                            json!({"threadId": thread, "allThreadsContinued": true}),
+                        );
+                        return true;
                     }
                 }
             }

@@ -40,6 +40,8 @@ pub(crate) enum Event {
         category: &'static str,
         text: String,
     },
+    /// The game is exiting.
+    Terminated,
 }
 
 /// How a stopped script goes on.
