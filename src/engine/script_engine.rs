@@ -396,15 +396,17 @@ impl ScriptEngine {
         if self.actors.vms().is_empty() {
             return;
         }
-        let started = Instant::now();
+        // The limits' clock, which leaves out the time a script stood stopped in the debugger.
+        let started = crate::ffi::interrupt::clock();
+        let elapsed = || crate::ffi::interrupt::clock().saturating_duration_since(started);
         self.parallel_phase(lua, delta, limit);
-        let parallel = started.elapsed();
+        let parallel = elapsed();
         let queued: Vec<deferred::Queued> =
             self.actors.vms().iter().flat_map(deferred::take).collect();
         let writes = queued.len();
         let applied =
             crate::runtime::context::with_world(lua, |world| deferred::apply(world, queued));
-        let apply = started.elapsed() - parallel;
+        let apply = elapsed() - parallel;
         let dropped = match applied {
             Ok(applied) => {
                 self.errors.extend(applied.errors);
@@ -432,7 +434,7 @@ impl ScriptEngine {
             });
             self.errors.extend(ran.err());
         }
-        let serial = started.elapsed() - parallel - apply;
+        let serial = elapsed() - parallel - apply;
         let _ = crate::runtime::context::with_world(lua, |world| {
             let mut profiles = world.get_resource_or_init::<ScriptProfiles>();
             let total = profiles.actors.dropped_writes + dropped as u64;
