@@ -13,14 +13,23 @@ mod arcade {
     pub mod api;
     pub mod components;
     pub mod game;
+    pub mod options;
     pub mod screen;
     pub mod terminal;
 }
+
+#[path = "../examples/common/debug_flag.rs"]
+#[allow(
+    dead_code,
+    reason = "adding the debugger is the game's part; the tests read the flag"
+)]
+mod debug_flag;
 
 mod common;
 
 use arcade::components::{Board, Enemy, Player, Score, Shot};
 use arcade::game::{self, Errors, Keystroke, StepTimes};
+use arcade::options::{self, DEMO_FRAMES, Options};
 use arcade::screen::{HEIGHT, Screen, WIDTH};
 use arcade::terminal::{FIRST_HOLD, Holds, REPEAT_HOLD, translate};
 use bevy_app::App;
@@ -416,4 +425,50 @@ fn terminal_keys_become_bevy_keys() {
     assert_eq!(press(TermKey::F(13)), (None, None));
     // A character with no key of its own still types.
     assert_eq!(press(TermKey::Char('é')), (None, Some('é')));
+}
+
+fn args(line: &str) -> Vec<String> {
+    line.split_whitespace().map(String::from).collect()
+}
+
+#[test]
+fn the_command_line_keeps_demo_frames_and_swarm() {
+    assert_eq!(
+        options::parse(args("--demo --frames 120 --swarm 300")),
+        Ok(Options {
+            demo: true,
+            frames: 120,
+            swarm: Some(300),
+            debug: None,
+        })
+    );
+    assert_eq!(options::parse(args("")).map(|o| o.frames), Ok(DEMO_FRAMES));
+    for (line, says) in [
+        ("--frames", "--frames needs a number"),
+        ("--swarm many", "--swarm many"),
+        ("--fast", "unknown argument `--fast`"),
+        ("--debugger", "unknown argument `--debugger`"),
+        (
+            "--debug=99999",
+            "--debug=99999: the port is a number from 1 to 65535",
+        ),
+        (
+            "--debug=abc",
+            "--debug=abc: the port is a number from 1 to 65535",
+        ),
+    ] {
+        let error = options::parse(args(line)).expect_err(line);
+        assert!(error.contains(says), "{line}: {error}");
+    }
+}
+
+#[test]
+fn debug_takes_a_port_next_to_the_demo() {
+    let parsed = options::parse(args("--demo --debug=5000"));
+    if cfg!(feature = "debugger") {
+        assert_eq!(parsed.map(|o| (o.demo, o.debug)), Ok((true, Some(5000))));
+    } else {
+        let error = parsed.expect_err("no debugger in this build");
+        assert!(error.contains("--features debugger"), "{error}");
+    }
 }

@@ -7,10 +7,18 @@ mod api;
 mod client;
 #[path = "../examples/mud/components.rs"]
 mod components;
+#[path = "../examples/common/debug_flag.rs"]
+#[allow(
+    dead_code,
+    reason = "adding the debugger is the game's part; the tests read the flag"
+)]
+mod debug_flag;
 #[path = "../examples/mud/game.rs"]
 mod game;
 #[path = "../examples/mud/net.rs"]
 mod net;
+#[path = "../examples/mud/options.rs"]
+mod options;
 
 mod common;
 
@@ -22,6 +30,7 @@ use common::{edit, game_copy};
 use components::Route;
 use crossbeam_channel::{Receiver, Sender};
 use game::{AdminConsole, MudServer};
+use options::Options;
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
@@ -632,4 +641,66 @@ fn a_debugger_stops_in_commands_luau_when_a_player_types_the_command() {
     player.sees("You say, 'hello there'");
     dap.ok("disconnect", json!({}));
     assert!(server.stop().is_empty());
+}
+
+fn args(line: &str) -> Vec<String> {
+    line.split_whitespace().map(String::from).collect()
+}
+
+#[test]
+fn the_command_line_takes_a_port_and_demo_in_any_order() {
+    let options = options::parse(args("--demo 4001")).expect("valid arguments");
+    assert_eq!(
+        options,
+        Options {
+            port: Some(4001),
+            demo: true,
+            debug: None,
+        }
+    );
+    assert_eq!(options::parse(args("")), Ok(Options::default()));
+    let error = options::parse(args("4001 --verbose")).expect_err("an unknown flag");
+    assert!(error.contains("`--verbose`"), "{error}");
+}
+
+#[cfg(feature = "debugger")]
+#[test]
+fn debug_takes_the_debugger_default_port_or_the_one_given() {
+    use bevy_luau::ScriptDebuggerPlugin;
+    assert_eq!(
+        options::parse(args("--debug")).map(|o| o.debug),
+        Ok(Some(ScriptDebuggerPlugin::DEFAULT_PORT))
+    );
+    assert_eq!(ScriptDebuggerPlugin::DEFAULT_PORT, 4711);
+    assert_eq!(
+        options::parse(args("4001 --debug=5000 --demo")),
+        Ok(Options {
+            port: Some(4001),
+            demo: true,
+            debug: Some(5000),
+        })
+    );
+}
+
+#[cfg(not(feature = "debugger"))]
+#[test]
+fn debug_without_the_feature_says_which_feature_to_turn_on() {
+    for line in ["--debug", "--debug=5000", "4001 --debug"] {
+        let error = options::parse(args(line)).expect_err(line);
+        assert!(error.contains("--features debugger"), "{line}: {error}");
+    }
+}
+
+#[test]
+fn a_debug_port_that_is_not_a_port_is_a_usage_error() {
+    for value in ["abc", "99999", "0", "", "-1", "4711x"] {
+        let arg = format!("--debug={value}");
+        let error = options::parse([arg.clone()]).expect_err(&arg);
+        assert!(error.contains("1 to 65535"), "{arg}: {error}");
+        assert!(error.contains(&arg), "{arg}: {error}");
+    }
+    // A longer flag is not `--debug`: it is an unknown argument.
+    let error = options::parse(args("--debugger")).expect_err("--debugger");
+    assert!(error.contains("`--debugger`"), "{error}");
+    assert!(options::USAGE.contains("[--debug[=PORT]]"));
 }

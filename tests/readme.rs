@@ -11,6 +11,10 @@
 //! commands are read from the README's "The command line" block and run as written, with
 //! luau-lsp from `$LUAU_LSP` or the `PATH`. Without luau-lsp the test says so and passes, unless
 //! `CI` is set.
+//!
+//! A block whose info string says more than `lua` (```` ```lua nvim ````, the README's nvim-dap
+//! setup) is an editor's own Lua, not a game script, and is not type-checked; `tests/editors.rs`
+//! checks it instead.
 
 #![cfg(feature = "transform")]
 

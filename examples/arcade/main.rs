@@ -11,10 +11,19 @@
 //! Edit any script under `assets/games/arcade/scripts/` while playing: enemies pick up the new
 //! code and keep their state; a broken save shows its error on the bottom line and the game
 //! goes on with the old code.
+//!
+//! `cargo run --features debugger --example arcade -- --debug` also serves the script debugger
+//! on `127.0.0.1:4711` (`--debug=PORT` for another port), and prints the address before the
+//! board takes the terminal: attach an editor and set breakpoints in the scripts (the README's
+//! "Debugging scripts"). Without the feature `debugger`, `--debug` is an error that says so.
+
+#[path = "../common/debug_flag.rs"]
+mod debug_flag;
 
 mod api;
 mod components;
 mod game;
+mod options;
 mod screen;
 mod terminal;
 
@@ -23,6 +32,7 @@ use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
 use components::Score;
 use game::{Errors, StepTimes, Steps};
+use options::USAGE;
 use screen::Screen;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -30,47 +40,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// How many frames the demo plays: a minute of game time.
-const DEMO_FRAMES: u32 = 3600;
-
-struct Options {
-    demo: bool,
-    frames: u32,
-    swarm: Option<u32>,
-}
-
-fn options() -> Result<Options, String> {
-    let mut options = Options {
-        demo: false,
-        frames: DEMO_FRAMES,
-        swarm: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut number = |name: &str| -> Result<u32, String> {
-            let value = args.next().ok_or(format!("{name} needs a number"))?;
-            value.parse().map_err(|e| format!("{name} {value}: {e}"))
-        };
-        match arg.as_str() {
-            "--demo" => options.demo = true,
-            "--frames" => options.frames = number("--frames")?,
-            "--swarm" => options.swarm = Some(number("--swarm")?),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(options)
-}
-
 fn main() -> AppExit {
-    let options = match options() {
+    let options = match options::parse(std::env::args().skip(1)) {
         Ok(options) => options,
         Err(error) => {
-            eprintln!("usage: arcade [--demo [--frames N]] [--swarm N]: {error}");
+            eprintln!("{USAGE}: {error}");
             return AppExit::error();
         }
     };
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
     let mut app = game::app(assets);
+    if let Some(port) = options.debug {
+        debug_flag::add(&mut app, port);
+    }
     if let Some(count) = options.swarm {
         app.add_systems(Update, swarm_once(count));
     }

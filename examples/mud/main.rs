@@ -17,12 +17,21 @@
 //! `cargo run --example mud -- 4001` listens on another port, and
 //! `cargo run --example mud -- --demo` plays a short scripted session with two real TCP
 //! clients, prints it, and exits.
+//!
+//! `cargo run --features debugger --example mud -- --debug` also serves the script debugger on
+//! `127.0.0.1:4711` (`--debug=PORT` for another port): attach an editor to it, set breakpoints in
+//! `assets/games/mud/scripts/`, and play (the README's "Debugging scripts" shows VS Code, nvim-dap
+//! and Zed). Without the feature `debugger`, `--debug` is an error that says so.
+
+#[path = "../common/debug_flag.rs"]
+mod debug_flag;
 
 mod api;
 mod client;
 mod components;
 mod game;
 mod net;
+mod options;
 
 use bevy_app::{AppExit, ScheduleRunnerPlugin, Update};
 use bevy_ecs::prelude::*;
@@ -31,27 +40,26 @@ use bevy_luau::prelude::*;
 use client::Client;
 use crossbeam_channel::Sender;
 use game::{AdminConsole, MudServer};
+use options::{Options, USAGE};
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 fn main() -> AppExit {
-    let mut port = None;
-    let mut demo = false;
-    for arg in std::env::args().skip(1) {
-        match (arg.as_str(), arg.parse::<u16>()) {
-            ("--demo", _) => demo = true,
-            (_, Ok(number)) => port = Some(number),
-            (_, Err(error)) => {
-                eprintln!("usage: mud [port] [--demo]: `{arg}`: {error}");
-                return AppExit::error();
-            }
+    let Options { port, demo, debug } = match options::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("{USAGE}: {error}");
+            return AppExit::error();
         }
-    }
+    };
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
     // The demo takes any free port, so it runs next to a server on 4000.
     let mut app = game::app(assets, if demo { Some(0) } else { port });
+    if let Some(port) = debug {
+        debug_flag::add(&mut app, port);
+    }
     let console = admin_console(!demo);
     if demo {
         app.add_systems(Update, start_demo(console.commands.clone()));
