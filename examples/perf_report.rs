@@ -14,9 +14,10 @@
 //! ```sh
 //! cargo run --release --example perf_report
 //! cargo run --release --example perf_report --features luau-jit   # with native codegen
+//! cargo run --release --example perf_report --features debugger   # with the debugger
 //! ```
 //! It runs the benchmarks' own code (`benches/hooks.rs`, `ecs_access.rs`, `actors.rs`,
-//! `events.rs`, `limits.rs` and `codegen.rs`, included as modules) and repeats the workloads of `frame.rs`
+//! `events.rs`, `limits.rs`, `codegen.rs` and `debugger.rs`, included as modules) and repeats the workloads of `frame.rs`
 //! and `jobs.rs`. Their scripts are in `assets/scripts/bench/`. Every world-access measure is a
 //! ratio against a raw mlua no-op (`lua.create_function(|_, ()| Ok(()))` in a plain
 //! `Lua::new()`) timed in the same run, and shows its nanoseconds too.
@@ -60,6 +61,14 @@ mod ecs_access;
     reason = "the report runs the benchmark's workload, not its entry point"
 )]
 mod actors;
+
+#[cfg(feature = "debugger")]
+#[path = "../benches/debugger.rs"]
+#[expect(
+    dead_code,
+    reason = "the report runs the benchmark's workload, not its entry point"
+)]
+mod debugger;
 
 #[cfg(feature = "luau-jit")]
 #[path = "../benches/codegen.rs"]
@@ -178,6 +187,17 @@ fn main() {
     let (lua_to_rust, rust_to_lua) = events::Events::new().ratios(RUNS, 3);
     report.info("lua_to_rust_event", lua_to_rust);
     report.info("rust_to_lua_event", rust_to_lua);
+
+    // The debugger with a client attached and breakpoints away from the hot code, against the
+    // same app with no client.
+    #[cfg(feature = "debugger")]
+    report.at_most(
+        "debugger_attached",
+        debugger::Debugged::new().ratio(RUNS, 5),
+        1.05,
+    );
+    #[cfg(not(feature = "debugger"))]
+    println!("debugger_attached - <=1.05 SKIP (build with --features debugger)");
 
     #[cfg(feature = "luau-jit")]
     {
