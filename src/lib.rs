@@ -30,6 +30,8 @@ mod template;
 pub mod typedefs;
 mod value;
 mod vm;
+#[cfg(feature = "hot-reload")]
+mod watch;
 
 /// The mlua crate this one is built on: [`ScriptEngine::lua`] and [`PoolLease`] hand out its
 /// types, so code that needs mlua directly uses the same version.

@@ -175,6 +175,8 @@ impl Plugin for LuauScriptingPlugin {
     fn finish(&self, app: &mut App) {
         // Here rather than in `build`, so the plugin works whatever order plugins are added in.
         register_asset(app);
+        #[cfg(feature = "hot-reload")]
+        crate::watch::install(app);
         if let Some(dir) = &self.template {
             apply_template(app.world_mut(), dir);
         }

@@ -172,11 +172,8 @@ fn queue_version(
     let Some(asset) = assets.get(&class.handle) else {
         return;
     };
-    if class
-        .last_source
-        .as_ref()
-        .is_some_and(|s| Arc::ptr_eq(s, &asset.source))
-    {
+    // A reload with the same text (a second report of one save) keeps the running version.
+    if super::scripts::same_source(class.last_source.as_ref(), &asset.source) {
         return;
     }
     class.last_source = Some(asset.source.clone());

@@ -7,6 +7,10 @@
 //!
 //! Modules a script `require`s are watched too: when one changes, every script whose active
 //! version required it reloads.
+//!
+//! A change is a change of text: an asset event whose source equals the text last acted on (a
+//! second reload of one save, as when both Bevy's file watcher and the crate's report it) is
+//! dropped, so the top level does not run again and no `ScriptLoaded` is written.
 
 use super::env;
 use crate::api::require::RequiredModules;
@@ -63,8 +67,45 @@ pub(crate) struct GlobalScripts {
     failed: MessageCursor<AssetLoadFailedEvent<LuauScript>>,
     /// Scripts whose asset changed, with the new source, waiting for stage 1 of the step.
     pending: Vec<(usize, LuauScript)>,
-    /// Handles of required module files, kept so the asset server watches them.
-    module_handles: Vec<(String, Handle<LuauScript>)>,
+    /// Required module files, kept loaded so the asset server watches them.
+    modules: Vec<ScriptFile>,
+}
+
+/// A script file the engine keeps loaded, and the text it last acted on.
+pub(crate) struct ScriptFile {
+    pub path: String,
+    pub handle: Handle<LuauScript>,
+    source: Option<Arc<str>>,
+}
+
+impl ScriptFile {
+    /// Starts loading `path`, noting its text if the asset is loaded already.
+    pub fn load(server: &AssetServer, assets: Option<&Assets<LuauScript>>, path: String) -> Self {
+        let handle = server.load::<LuauScript>(path.clone());
+        let source = assets
+            .and_then(|a| a.get(&handle))
+            .map(|a| a.source.clone());
+        Self {
+            path,
+            handle,
+            source,
+        }
+    }
+
+    /// The file's new text when it differs from the text last acted on, which it becomes.
+    pub fn take_change(&mut self, assets: &Assets<LuauScript>) -> Option<Arc<str>> {
+        let asset = assets.get(&self.handle)?;
+        if same_source(self.source.as_ref(), &asset.source) {
+            return None;
+        }
+        self.source = Some(asset.source.clone());
+        self.source.clone()
+    }
+}
+
+/// Whether `new` is the text `last` holds: the same allocation, or equal text.
+pub(crate) fn same_source(last: Option<&Arc<str>>, new: &Arc<str>) -> bool {
+    last.is_some_and(|last| Arc::ptr_eq(last, new) || **last == **new)
 }
 
 impl GlobalScripts {
@@ -83,14 +124,21 @@ impl GlobalScripts {
         self.watch_required_modules(lua, world);
         let mut changed = Vec::new();
         let mut modules_changed = Vec::new();
-        if let Some(messages) = world.get_resource::<Messages<AssetEvent<LuauScript>>>() {
+        if let (Some(messages), Some(assets)) = (
+            world.get_resource::<Messages<AssetEvent<LuauScript>>>(),
+            world.get_resource::<Assets<LuauScript>>(),
+        ) {
             for event in self.loaded.read(messages) {
-                if let AssetEvent::Added { id } | AssetEvent::Modified { id } = event {
-                    changed.push(*id);
-                }
-                if let AssetEvent::Modified { id } = event {
-                    let module = self.module_handles.iter().find(|(_, h)| h.id() == *id);
-                    modules_changed.extend(module.map(|(path, _)| path.clone()));
+                let (AssetEvent::Added { id } | AssetEvent::Modified { id }) = event else {
+                    continue;
+                };
+                changed.push(*id);
+                for module in self.modules.iter_mut().filter(|m| m.handle.id() == *id) {
+                    // A module's first load only notes its text: the script read it already.
+                    let new_text = module.take_change(assets).is_some();
+                    if new_text && matches!(event, AssetEvent::Modified { .. }) {
+                        modules_changed.push(module.path.clone());
+                    }
                 }
             }
         }
@@ -122,11 +170,7 @@ impl GlobalScripts {
             let Some(asset) = assets.get(&script.handle) else {
                 continue;
             };
-            let unchanged = script
-                .last_source
-                .as_ref()
-                .is_some_and(|s| Arc::ptr_eq(s, &asset.source));
-            if !unchanged || module_changed {
+            if !same_source(script.last_source.as_ref(), &asset.source) || module_changed {
                 script.last_source = Some(asset.source.clone());
                 self.pending.push((index, asset.clone()));
             }
@@ -152,11 +196,11 @@ impl GlobalScripts {
             if !script.modules.contains(&file) {
                 script.modules.push(file.clone());
             }
-            if !self.module_handles.iter().any(|(path, _)| *path == file)
+            if !self.modules.iter().any(|m| m.path == file)
                 && let Some(server) = world.get_resource::<AssetServer>()
             {
-                let handle = server.load::<LuauScript>(file.clone());
-                self.module_handles.push((file, handle));
+                let assets = world.get_resource::<Assets<LuauScript>>();
+                self.modules.push(ScriptFile::load(server, assets, file));
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Worker scripts: loaded through the asset server and handed to every worker VM, again on
-//! each change of a script or of a module one of them requires.
+//! each change of the text of a script or of a module one of them requires.
 
-use super::scripts::ScriptRequests;
+use super::scripts::{ScriptFile, ScriptRequests};
 use crate::asset::LuauScript;
 use crate::error::{ScriptError, ScriptErrorKind};
 use crate::pool::StatePool;
@@ -12,11 +12,11 @@ use bevy_ecs::world::World;
 /// The worker scripts asked for with `app.add_worker_script`, and their changes.
 #[derive(Default)]
 pub(crate) struct WorkerScripts {
-    scripts: Vec<(String, Handle<LuauScript>)>,
+    scripts: Vec<ScriptFile>,
     /// Worker scripts whose first load has neither finished nor failed.
     loading: Vec<Handle<LuauScript>>,
     /// Modules worker scripts required, watched so that editing one rebuilds the workers.
-    modules: Vec<(String, Handle<LuauScript>)>,
+    modules: Vec<ScriptFile>,
     loaded: MessageCursor<AssetEvent<LuauScript>>,
     failed: MessageCursor<AssetLoadFailedEvent<LuauScript>>,
 }
@@ -39,10 +39,11 @@ impl WorkerScripts {
                 return;
             };
             for path in requested {
-                if !self.scripts.iter().any(|(p, _)| *p == path) {
-                    let handle = server.load(path.clone());
-                    self.loading.push(handle.clone());
-                    self.scripts.push((path, handle));
+                if !self.scripts.iter().any(|s| s.path == path) {
+                    // Not noting a loaded text: the pool has not run this script yet.
+                    let script = ScriptFile::load(server, None, path);
+                    self.loading.push(script.handle.clone());
+                    self.scripts.push(script);
                 }
             }
         }
@@ -58,24 +59,26 @@ impl WorkerScripts {
         };
         if let Some(server) = world.get_resource::<AssetServer>() {
             for file in pool.take_required() {
-                if !self.modules.iter().any(|(path, _)| *path == file) {
-                    let handle = server.load(file.clone());
-                    self.modules.push((file, handle));
+                if !self.modules.iter().any(|m| m.path == file) {
+                    self.modules
+                        .push(ScriptFile::load(server, Some(assets), file));
                 }
             }
         }
         let mut module_changed = false;
         for event in self.loaded.read(events) {
-            if let AssetEvent::Modified { id } = event {
-                module_changed |= self.modules.iter().any(|(_, h)| h.id() == *id);
-            }
             let (AssetEvent::Added { id } | AssetEvent::Modified { id }) = event else {
                 continue;
             };
+            for module in self.modules.iter_mut().filter(|m| m.handle.id() == *id) {
+                // A module's first load only notes its text: the workers read it already.
+                let new_text = module.take_change(assets).is_some();
+                module_changed |= new_text && matches!(event, AssetEvent::Modified { .. });
+            }
             self.loading.retain(|h| h.id() != *id);
-            for (path, handle) in self.scripts.iter().filter(|(_, h)| h.id() == *id) {
-                if let Some(asset) = assets.get(handle)
-                    && let Err(error) = pool.set_script(path, asset.source.clone())
+            for script in self.scripts.iter_mut().filter(|s| s.handle.id() == *id) {
+                if let Some(source) = script.take_change(assets)
+                    && let Err(error) = pool.set_script(&script.path, source)
                 {
                     errors.push(error);
                 }
@@ -87,7 +90,8 @@ impl WorkerScripts {
         if let Some(failures) = world.get_resource::<Messages<AssetLoadFailedEvent<LuauScript>>>() {
             for failure in self.failed.read(failures) {
                 self.loading.retain(|h| h.id() != failure.id);
-                for (path, _) in self.scripts.iter().filter(|(_, h)| h.id() == failure.id) {
+                for script in self.scripts.iter().filter(|s| s.handle.id() == failure.id) {
+                    let path = &script.path;
                     let message =
                         format!("could not load worker script `{path}`: {}", failure.error);
                     errors.push(ScriptError::new(
