@@ -1,9 +1,17 @@
-//! Hot reload of global scripts, driven by rewriting files that Bevy's file watcher watches.
+//! Hot reload, driven by rewriting files that the crate's watcher and Bevy's file watcher
+//! watch: global scripts, a save that changes nothing, deleted files and missing folders.
 
 mod common;
 
+use bevy_app::{App, TaskPoolPlugin, Update};
+use bevy_asset::{AssetPlugin, AssetServer, Assets};
+use bevy_ecs::prelude::*;
 use bevy_luau::prelude::*;
-use common::Harness;
+use bevy_time::TimePlugin;
+use common::{Deadline, Harness};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn version_script(version: u32) -> String {
     format!(
@@ -185,4 +193,259 @@ fn script_loaded_reports_the_first_load_each_reload_and_not_a_broken_save() {
     h.write("scripts/live.luau", &version_script(2));
     settle_on(&mut h, 2);
     assert_eq!(h.seen().loaded, vec![loaded(false), loaded(true)]);
+}
+
+#[test]
+fn a_save_that_renames_a_new_file_over_the_script_reaches_the_game() {
+    let mut h = start();
+    // As editors that save atomically do: write a new file, then rename it over the old one.
+    let folder = h.dir.path().join("scripts");
+    std::fs::write(folder.join(".live.luau.tmp"), version_script(2)).expect("write");
+    std::fs::rename(folder.join(".live.luau.tmp"), folder.join("live.luau")).expect("rename");
+    let versions = settle_on(&mut h, 2);
+    assert_eq!(versions, vec![ScriptValue::Number(2.0); 3]);
+    h.assert_no_errors();
+}
+
+/// The text of the loaded script asset at `path`.
+fn text(h: &Harness, path: &str) -> Arc<str> {
+    let world = h.app.world();
+    let handle = world
+        .resource::<AssetServer>()
+        .get_handle::<LuauScript>(path.to_owned())
+        .expect("a loaded script");
+    let assets = world.resource::<Assets<LuauScript>>();
+    assets.get(&handle).expect("its asset").source.clone()
+}
+
+/// Runs frames until the asset at `path` is a new version, not `before`.
+fn wait_for_reload(h: &mut Harness, path: &str, before: &Arc<str>) {
+    let deadline = Deadline::new();
+    while Arc::ptr_eq(&text(h, path), before) {
+        deadline.check(&format!("a reload of {path}"));
+        h.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Saves `path` with the text it has, runs frames until that save reloaded the asset, reloads
+/// it once more through the asset server (two reports of one save), and runs a few frames.
+fn save_unchanged(h: &mut Harness, path: &str) {
+    let before = text(h, path);
+    h.write(path, &before);
+    wait_for_reload(h, path, &before);
+    let saved = text(h, path);
+    assert_eq!(saved, before, "the same text, in a new asset version");
+    h.app
+        .world()
+        .resource::<AssetServer>()
+        .reload(path.to_owned());
+    wait_for_reload(h, path, &saved);
+    for _ in 0..5 {
+        h.update();
+    }
+}
+
+/// `frames` counts 1, 2, 3, ... with no restart.
+fn assert_counts_on(counts: &[ScriptValue]) {
+    let expected: Vec<_> = (1..=counts.len())
+        .map(|n| ScriptValue::Number(n as f64))
+        .collect();
+    assert_eq!(counts, expected, "the running version kept its state");
+}
+
+#[test]
+fn a_reload_with_unchanged_text_does_not_run_the_script_again() {
+    let script = r#"
+        local frames = 0
+        events.emit("top level ran")
+        hooks.on_update(function()
+            frames += 1
+            events.emit("frames", frames)
+        end)
+    "#;
+    let mut h = Harness::new(&[("scripts/same.luau", script)]).scripts(&["scripts/same.luau"]);
+    h.run_until_event("frames");
+    save_unchanged(&mut h, "scripts/same.luau");
+    assert_eq!(
+        h.payloads("top level ran").len(),
+        1,
+        "the top level ran once"
+    );
+    let loaded = ScriptLoaded {
+        path: "scripts/same.luau".into(),
+        reloaded: false,
+    };
+    assert_eq!(h.seen().loaded, vec![loaded], "one ScriptLoaded");
+    assert_counts_on(&h.payloads("frames"));
+    h.assert_no_errors();
+}
+
+#[test]
+fn a_module_saved_with_unchanged_text_reloads_no_script() {
+    let main = r#"
+        local m = require("./m")
+        local frames = 0
+        events.emit("top level ran")
+        hooks.on_update(function()
+            frames += m.step
+            events.emit("frames", frames)
+        end)
+    "#;
+    let mut h = Harness::new(&[
+        ("scripts/main.luau", main),
+        ("scripts/m.luau", "return {step = 1}"),
+    ])
+    .scripts(&["scripts/main.luau"]);
+    h.run_until_event("frames");
+    let server = h.app.world().resource::<AssetServer>().clone();
+    let deadline = Deadline::new();
+    while server
+        .get_handle::<LuauScript>("scripts/m.luau")
+        .is_none_or(|m| !server.is_loaded(&m))
+    {
+        deadline.check("the module's asset");
+        h.update();
+    }
+    save_unchanged(&mut h, "scripts/m.luau");
+    assert_eq!(
+        h.payloads("top level ran").len(),
+        1,
+        "the top level ran once"
+    );
+    assert_eq!(h.seen().loaded.len(), 1, "{:?}", h.seen().loaded);
+    assert_counts_on(&h.payloads("frames"));
+    h.assert_no_errors();
+}
+
+#[test]
+fn an_entity_script_reload_with_unchanged_text_keeps_self_and_runs_nothing_again() {
+    let script = r#"
+        events.emit("top level ran")
+        local Counter = {}
+        function Counter:on_spawn()
+            self.count = 0
+        end
+        function Counter:on_update(dt)
+            self.count += 1
+            events.emit("count", self.count)
+        end
+        return Counter
+    "#;
+    let mut h = Harness::new(&[("scripts/counter.luau", script)]);
+    let handle = h
+        .app
+        .world()
+        .resource::<AssetServer>()
+        .load("scripts/counter.luau");
+    h.app.world_mut().spawn(Script::new(handle));
+    h.run_until_event("count");
+    save_unchanged(&mut h, "scripts/counter.luau");
+    assert_eq!(
+        h.payloads("top level ran").len(),
+        1,
+        "the top level ran once"
+    );
+    assert_eq!(h.seen().loaded.len(), 1, "{:?}", h.seen().loaded);
+    assert_counts_on(&h.payloads("count"));
+    h.assert_no_errors();
+}
+
+#[test]
+fn a_worker_script_reload_with_unchanged_text_keeps_the_worker_vms() {
+    let script = "local calls = 0\njobs.define('calls', function() calls += 1 return calls end)\n";
+    let plugin = LuauScriptingPlugin {
+        workers: Some(1),
+        ..Default::default()
+    };
+    let mut h = Harness::with_plugin(plugin, &[("scripts/worker.luau", script)]);
+    h.app.add_worker_script("scripts/worker.luau");
+    let call = |h: &mut Harness| {
+        let runner = h.app.world().resource::<ScriptRunner>().clone();
+        let id = runner.call("calls", ScriptValue::Nil);
+        h.run_until("the job", |seen| seen.completed.iter().any(|c| c.id == id));
+        let seen = h.seen().completed.iter().find(|c| c.id == id);
+        seen.expect("completed").result.clone()
+    };
+    // Until the worker script loads, the job is unknown.
+    let deadline = Deadline::new();
+    while call(&mut h).is_err() {
+        deadline.check("the worker script");
+    }
+    let before = call(&mut h).expect("a count");
+    save_unchanged(&mut h, "scripts/worker.luau");
+    let ScriptValue::Number(before) = before else {
+        panic!("{before:?}")
+    };
+    assert_eq!(
+        call(&mut h),
+        Ok(ScriptValue::Number(before + 1.0)),
+        "the same VM, not one rebuilt"
+    );
+}
+
+#[test]
+fn deleting_a_script_keeps_it_running_and_saving_it_again_reloads_it() {
+    let mut h = start();
+    std::fs::remove_file(h.dir.path().join("scripts/live.luau")).expect("delete");
+    // Past Bevy's watcher's 300 ms debounce, so both watchers have seen the removal.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(600) {
+        h.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.take_events();
+    h.update();
+    assert_eq!(h.payloads("version"), vec![ScriptValue::Number(1.0)]);
+    h.write("scripts/live.luau", &version_script(2));
+    settle_on(&mut h, 2);
+    h.assert_no_errors();
+}
+
+/// Every `ScriptError` written.
+#[derive(Resource, Default)]
+struct Errors(Vec<ScriptError>);
+
+fn record_errors(mut errors: MessageReader<ScriptError>, mut seen: ResMut<Errors>) {
+    seen.0.extend(errors.read().cloned());
+}
+
+/// An app whose asset folder is `root`, watched, loading one script that cannot be there.
+fn app_with_asset_folder(root: &Path) -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        TaskPoolPlugin::default(),
+        TimePlugin,
+        AssetPlugin {
+            file_path: root.to_string_lossy().into_owned(),
+            watch_for_changes_override: Some(true),
+            ..Default::default()
+        },
+        LuauScriptingPlugin::default(),
+    ))
+    .init_resource::<Errors>()
+    .add_script("scripts/main.luau")
+    .add_systems(Update, record_errors.after(ScriptingSystem));
+    app.finish();
+    app.cleanup();
+    app
+}
+
+#[test]
+fn a_missing_or_unreadable_asset_folder_gives_load_errors_and_no_panic() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("not_a_folder");
+    std::fs::write(&file, "").expect("write");
+    for root in [dir.path().join("missing"), file] {
+        let mut app = app_with_asset_folder(&root);
+        let deadline = Deadline::new();
+        while app.world().resource::<Errors>().0.is_empty() {
+            deadline.check("the load error");
+            app.update();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let errors = &app.world().resource::<Errors>().0;
+        assert_eq!(errors[0].kind, ScriptErrorKind::Io, "{errors:?}");
+        assert_eq!(errors[0].script, "scripts/main.luau");
+    }
 }
