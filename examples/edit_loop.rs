@@ -1,6 +1,7 @@
 //! The edit loop: how long a saved script takes to run in the game. The app runs headless at
-//! 60 frames a second over a real, watched asset folder, saves a script many times with new
-//! content, and times each save until the frame whose `ScriptLoaded` reports that version.
+//! 60 frames a second over a real, watched asset folder (a temporary one, which it writes the
+//! script into), saves the script many times with new content from another thread, as an editor
+//! would, and times each save until the frame whose `ScriptLoaded` reports that version.
 //!
 //! ```sh
 //! cargo run --release --example edit_loop            # 20 saves of each script
@@ -37,6 +38,7 @@ fn main() {
     let saves: usize = std::env::args()
         .nth(1)
         .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
         .unwrap_or(20);
     let dir = tempfile::tempdir().expect("a temporary folder");
     let (crate_dir, bevy_dir) = (dir.path().join("assets"), dir.path().join("bevy"));

@@ -368,11 +368,20 @@ mod tests {
             .expect("a saved file")
     }
 
+    /// A temporary folder holding `files`, and a watcher of it.
+    fn watched(files: &[(&str, &str)]) -> (tempfile::TempDir, FileWatcher) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            write(&dir.path().join(name), text);
+        }
+        let mut watcher = FileWatcher::start(QUIET).expect("watcher");
+        watcher.watch(dir.path()).expect("watch");
+        (dir, watcher)
+    }
+
     #[test]
     fn a_saved_script_file_is_sent_and_other_files_are_not() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut files = FileWatcher::start(QUIET).expect("watcher");
-        files.watch(dir.path()).expect("watch");
+        let (dir, files) = watched(&[]);
         write(&dir.path().join("notes.txt"), "not a script");
         let script = dir.path().join("live.luau");
         write(&script, "return 1");
@@ -381,13 +390,10 @@ mod tests {
 
     #[test]
     fn a_script_renamed_into_place_is_sent_under_its_new_name() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let script = dir.path().join("live.lua");
-        write(&script, "return 1");
-        let mut files = FileWatcher::start(QUIET).expect("watcher");
-        files.watch(dir.path()).expect("watch");
+        let (dir, files) = watched(&[("live.lua", "return 1")]);
         let temporary = dir.path().join("live.lua.tmp");
         write(&temporary, "return 2");
+        let script = dir.path().join("live.lua");
         std::fs::rename(&temporary, &script).expect("rename");
         assert_eq!(next(&files), script);
     }

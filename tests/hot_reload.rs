@@ -246,12 +246,22 @@ fn save_unchanged(h: &mut Harness, path: &str) {
     }
 }
 
-/// `frames` counts 1, 2, 3, ... with no restart.
-fn assert_counts_on(counts: &[ScriptValue]) {
+/// After [`save_unchanged`]: the script's top level ran once, its one `ScriptLoaded` is the first
+/// load's, and the numbers of its `counts` events went 1, 2, 3, ... with no restart.
+fn assert_nothing_ran_again(h: &Harness, counts: &str) {
+    assert_eq!(
+        h.payloads("top level ran").len(),
+        1,
+        "the top level ran once"
+    );
+    let loaded = &h.seen().loaded;
+    assert!(loaded.len() == 1 && !loaded[0].reloaded, "{loaded:?}");
+    let counts = h.payloads(counts);
     let expected: Vec<_> = (1..=counts.len())
         .map(|n| ScriptValue::Number(n as f64))
         .collect();
     assert_eq!(counts, expected, "the running version kept its state");
+    h.assert_no_errors();
 }
 
 #[test]
@@ -267,18 +277,7 @@ fn a_reload_with_unchanged_text_does_not_run_the_script_again() {
     let mut h = Harness::new(&[("scripts/same.luau", script)]).scripts(&["scripts/same.luau"]);
     h.run_until_event("frames");
     save_unchanged(&mut h, "scripts/same.luau");
-    assert_eq!(
-        h.payloads("top level ran").len(),
-        1,
-        "the top level ran once"
-    );
-    let loaded = ScriptLoaded {
-        path: "scripts/same.luau".into(),
-        reloaded: false,
-    };
-    assert_eq!(h.seen().loaded, vec![loaded], "one ScriptLoaded");
-    assert_counts_on(&h.payloads("frames"));
-    h.assert_no_errors();
+    assert_nothing_ran_again(&h, "frames");
 }
 
 #[test]
@@ -308,14 +307,7 @@ fn a_module_saved_with_unchanged_text_reloads_no_script() {
         h.update();
     }
     save_unchanged(&mut h, "scripts/m.luau");
-    assert_eq!(
-        h.payloads("top level ran").len(),
-        1,
-        "the top level ran once"
-    );
-    assert_eq!(h.seen().loaded.len(), 1, "{:?}", h.seen().loaded);
-    assert_counts_on(&h.payloads("frames"));
-    h.assert_no_errors();
+    assert_nothing_ran_again(&h, "frames");
 }
 
 #[test]
@@ -341,14 +333,7 @@ fn an_entity_script_reload_with_unchanged_text_keeps_self_and_runs_nothing_again
     h.app.world_mut().spawn(Script::new(handle));
     h.run_until_event("count");
     save_unchanged(&mut h, "scripts/counter.luau");
-    assert_eq!(
-        h.payloads("top level ran").len(),
-        1,
-        "the top level ran once"
-    );
-    assert_eq!(h.seen().loaded.len(), 1, "{:?}", h.seen().loaded);
-    assert_counts_on(&h.payloads("count"));
-    h.assert_no_errors();
+    assert_nothing_ran_again(&h, "count");
 }
 
 #[test]
