@@ -566,6 +566,15 @@ fn step_in_enters_a_call_and_step_out_returns_to_the_caller() {
             trace["stackFrames"][1]["line"], 7,
             "called from line 7: {trace}"
         );
+        // A page of the stack, as editors ask for deep ones.
+        let page = dap.ok(
+            "stackTrace",
+            json!({"threadId": thread, "startFrame": 1, "levels": 1}),
+        );
+        assert_eq!(page["stackFrames"].as_array().unwrap().len(), 1, "{page}");
+        assert_eq!(page["stackFrames"][0]["id"], 1);
+        assert_eq!(page["stackFrames"][0]["line"], 7);
+        assert_eq!(page["totalFrames"], 2);
         dap.ok("stepOut", json!({"threadId": thread}));
         assert_eq!(dap.stopped()["reason"], "step");
         let frame = dap.top_frame(&thread);

@@ -274,7 +274,16 @@ impl<'a> Client<'a> {
                     .collect();
                 Ok(json!({"sources": sources}))
             }
-            "stackTrace" => self.ask(Command::StackTrace),
+            "stackTrace" => {
+                // A page of frames: `startFrame` and `levels` (0 or absent for all of them).
+                let start = arguments["startFrame"].as_u64().unwrap_or(0);
+                let levels = arguments["levels"].as_u64().filter(|l| *l > 0);
+                let page = (
+                    usize::try_from(start).unwrap_or(usize::MAX),
+                    levels.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)),
+                );
+                self.ask(|reply| Command::StackTrace(page, reply))
+            }
             "scopes" => {
                 let frame = arguments["frameId"].as_i64().unwrap_or(-1);
                 self.ask(|reply| Command::Scopes(frame, reply))

@@ -62,7 +62,8 @@ pub(crate) type Reply = Sender<Result<Json, String>>;
 /// A request the protocol thread forwards to the stopped VM.
 #[derive(Debug)]
 pub(crate) enum Command {
-    StackTrace(Reply),
+    /// Frames from the first of the pair, at most the second of them.
+    StackTrace((usize, usize), Reply),
     Scopes(i64, Reply),
     Variables(i64, Reply),
     Evaluate {

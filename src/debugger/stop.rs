@@ -393,8 +393,8 @@ impl Stopped<'_> {
                 .recv_timeout(Duration::from_millis(100))
             {
                 Ok(Command::Resume(resume)) => return resume,
-                Ok(Command::StackTrace(reply)) => {
-                    let _ = reply.send(Ok(self.stack_trace()));
+                Ok(Command::StackTrace(page, reply)) => {
+                    let _ = reply.send(Ok(self.stack_trace(page)));
                 }
                 Ok(Command::Scopes(frame, reply)) => {
                     let _ = reply.send(self.scopes(frame));
@@ -434,8 +434,10 @@ impl Stopped<'_> {
             .ok_or_else(|| format!("no frame {id} in the stopped thread"))
     }
 
-    fn stack_trace(&self) -> Json {
+    fn stack_trace(&self, (start, levels): (usize, usize)) -> Json {
         let frames: Vec<Json> = (self.frames.iter().enumerate())
+            .skip(start)
+            .take(levels)
             .map(|(id, frame)| {
                 let name = frame.name.clone().unwrap_or_else(|| match frame.defined {
                     0 => "main chunk".to_owned(),
