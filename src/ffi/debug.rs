@@ -294,6 +294,9 @@ pub(crate) fn locals(
     level: i32,
 ) -> mlua::Result<Vec<(String, i32, Value)>> {
     let mut names = Vec::new();
+    if level < 0 {
+        return Ok(Vec::new());
+    }
     // SAFETY: each `lua_getlocal` pushes one value on the target, after room is checked, and
     // it is moved to the result stack at once.
     let values = unsafe {
@@ -328,6 +331,10 @@ pub(crate) fn function_at(
     thread: Option<&Thread>,
     level: i32,
 ) -> mlua::Result<Option<Function>> {
+    // A negative level would name a stack slot, not a frame.
+    if level < 0 {
+        return Ok(None);
+    }
     // SAFETY: `lua_getinfo` with `f` pushes the function (only when the level exists), after
     // room is checked; it is moved to the result stack.
     unsafe {
@@ -345,14 +352,16 @@ pub(crate) fn function_at(
     }
 }
 
-/// The upvalues of `function`, in order, with their numbers for [`set_upvalue`].
+/// The upvalues of `function`, in order, with their numbers for [`set_upvalue`]; none for a
+/// host function, whose upvalues are mlua's own.
 pub(crate) fn upvalues(lua: &Lua, function: &Function) -> mlua::Result<Vec<(String, i32, Value)>> {
     let mut names = Vec::new();
     // SAFETY: the function is at index 1; each `lua_getupvalue` pushes one value, after room
     // is checked; the function is removed at the end.
     let values = unsafe {
         lua.exec_raw::<MultiValue>(function, |state| {
-            for n in 1..=255 {
+            let host = mlua::ffi::lua_iscfunction(state, 1) != 0;
+            for n in (1..=255).take_while(|_| !host) {
                 if mlua::ffi::lua_checkstack(state, 2) == 0 {
                     break;
                 }
@@ -392,16 +401,19 @@ pub(crate) fn set_local(
                 true => ffi::lua_tothread(state, 1),
                 false => state,
             };
-            if ffi::lua_checkstack(state, 2) != 0 && ffi::lua_checkstack(target, 2) != 0 {
+            if level >= 0
+                && ffi::lua_checkstack(state, 2) != 0
+                && ffi::lua_checkstack(target, 2) != 0
+            {
+                // `lua_setlocal` pops the value on some of its paths and not on others: the
+                // target's stack is put back to its height before the push either way.
+                let height = ffi::lua_gettop(target);
                 ffi::lua_pushvalue(state, 2);
                 if target != state {
                     ffi::lua_xmove(state, target, 1);
                 }
-                if ffi::lua_setlocal(target, level, n).is_null() {
-                    ffi::lua_pop(target, 1);
-                } else {
-                    set = true;
-                }
+                set = !ffi::lua_setlocal(target, level, n).is_null();
+                ffi::lua_settop(target, height);
             }
             ffi::lua_settop(state, 0);
         })?;
@@ -409,7 +421,8 @@ pub(crate) fn set_local(
     Ok(set)
 }
 
-/// Sets upvalue `n` of `function` to `value`; whether it exists.
+/// Sets upvalue `n` of `function`, a Lua function, to `value`; whether it exists. The upvalues
+/// of host functions (mlua's, which hold its callbacks) are never touched.
 pub(crate) fn set_upvalue(
     lua: &Lua,
     function: &Function,
@@ -417,16 +430,14 @@ pub(crate) fn set_upvalue(
     value: Value,
 ) -> mlua::Result<bool> {
     let mut set = false;
-    // SAFETY: the function and the value are indices 1 and 2; `lua_setupvalue` pops the value
-    // (or it is popped when there is no such upvalue); the function is popped after.
+    // SAFETY: the function and the value are indices 1 and 2; a host function is left alone;
+    // `lua_setupvalue` pops the value when it sets it, and the stack is emptied after.
     unsafe {
         lua.exec_raw::<()>((function, value), |state| {
-            if mlua::ffi::lua_setupvalue(state, 1, n).is_null() {
-                mlua::ffi::lua_pop(state, 1);
-            } else {
-                set = true;
+            if mlua::ffi::lua_iscfunction(state, 1) == 0 {
+                set = !mlua::ffi::lua_setupvalue(state, 1, n).is_null();
             }
-            mlua::ffi::lua_pop(state, 1);
+            mlua::ffi::lua_settop(state, 0);
         })?;
     }
     Ok(set)
@@ -463,4 +474,87 @@ pub(crate) fn thread_key(lua: &Lua) -> usize {
     // SAFETY: only the address of the state is read.
     let _ = unsafe { lua.exec_raw::<()>((), |state| key = state as usize) };
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A coroutine that failed, its stack kept: `a` is its first local, on line 3.
+    fn failed(lua: &Lua) -> Thread {
+        let thread = lua
+            .load("return coroutine.create(function()\n local a = 1\n error('x')\n end)")
+            .eval::<Thread>()
+            .unwrap();
+        assert!(thread.resume::<()>(()).is_err());
+        thread
+    }
+
+    #[test]
+    fn the_frames_of_a_failed_coroutine_read_and_write() {
+        let lua = Lua::new();
+        lua.set_compiler(mlua::chunk::Compiler::new().set_debug_level(2));
+        let thread = failed(&lua);
+        let frames = frames(&lua, Some(&thread)).unwrap();
+        let top = frames.iter().find(|f| f.lua).expect("a Lua frame");
+        assert_eq!(top.line, 3);
+        let read = locals(&lua, Some(&thread), top.level).unwrap();
+        assert_eq!(read[0].0, "a");
+        assert!(set_local(&lua, Some(&thread), top.level, read[0].1, Value::Integer(5)).unwrap());
+        let read = locals(&lua, Some(&thread), top.level).unwrap();
+        assert_eq!(read[0].2, Value::Integer(5));
+        let function = function_at(&lua, Some(&thread), top.level).unwrap();
+        assert!(function.is_some());
+    }
+
+    #[test]
+    fn bad_levels_and_numbers_read_and_write_nothing() {
+        let lua = Lua::new();
+        lua.set_compiler(mlua::chunk::Compiler::new().set_debug_level(2));
+        let thread = failed(&lua);
+        assert!(locals(&lua, Some(&thread), -1).unwrap().is_empty());
+        assert!(locals(&lua, Some(&thread), 1000).unwrap().is_empty());
+        assert!(function_at(&lua, Some(&thread), -1).unwrap().is_none());
+        assert!(function_at(&lua, Some(&thread), 1000).unwrap().is_none());
+        for (level, n) in [(-1, 1), (1000, 1), (0, 0), (0, 99), (0, -3)] {
+            let before = frames(&lua, Some(&thread)).unwrap();
+            assert!(!set_local(&lua, Some(&thread), level, n, Value::Integer(7)).unwrap());
+            // The stopped stack is as it was: a wrong write pops nothing of it.
+            assert_eq!(frames(&lua, Some(&thread)).unwrap(), before);
+        }
+        let lua_level = before_level(&lua, &thread);
+        let read = locals(&lua, Some(&thread), lua_level).unwrap();
+        assert_eq!(read.first().map(|l| &l.2), Some(&Value::Integer(1)));
+    }
+
+    fn before_level(lua: &Lua, thread: &Thread) -> i32 {
+        frames(lua, Some(thread))
+            .unwrap()
+            .iter()
+            .find(|f| f.lua)
+            .unwrap()
+            .level
+    }
+
+    #[test]
+    fn host_functions_keep_their_upvalues_and_take_no_breakpoints() {
+        let lua = Lua::new();
+        let host = lua.create_function(|_, ()| Ok(())).unwrap();
+        assert!(upvalues(&lua, &host).unwrap().is_empty());
+        assert!(!set_upvalue(&lua, &host, 1, Value::Integer(1)).unwrap());
+        assert_eq!(breakpoint(&lua, &host, 1, true).unwrap(), None);
+        host.call::<()>(()).unwrap();
+
+        let counter = lua
+            .load("local n = 0\nreturn function()\n n += 1\n return n\n end")
+            .eval::<Function>()
+            .unwrap();
+        let read = upvalues(&lua, &counter).unwrap();
+        assert_eq!(read.len(), 1);
+        assert!(set_upvalue(&lua, &counter, 1, Value::Integer(41)).unwrap());
+        assert!(!set_upvalue(&lua, &counter, 2, Value::Integer(0)).unwrap());
+        assert_eq!(counter.call::<i64>(()).unwrap(), 42);
+        assert_eq!(breakpoint(&lua, &counter, 1, true).unwrap(), Some(3));
+        assert_eq!(breakpoint(&lua, &counter, 999, true).unwrap(), None);
+    }
 }
