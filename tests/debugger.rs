@@ -457,16 +457,7 @@ end)
         let mut dap = Dap::connect(address);
         dap.attach(&path, json!([{"line": 3}]));
         attached.send(()).unwrap();
-        let stopped = dap.stopped();
-        let thread = stopped["threadId"].clone();
-        assert_ne!(thread, 1, "a worker VM is a thread of its own");
-        let threads = dap.ok("threads", json!({}));
-        let listed = threads["threads"].as_array().unwrap();
-        let worker = listed.iter().find(|t| t["id"] == thread).expect("listed");
-        assert!(
-            worker["name"].as_str().unwrap().starts_with("worker"),
-            "{worker}"
-        );
+        let thread = dap.stopped_on_thread("worker");
         let frame = dap.top_frame(&thread);
         assert_eq!(frame["line"], 3);
         let locals = dap.scope(&frame["id"], "Locals");
@@ -502,15 +493,7 @@ fn a_breakpoint_in_an_actor_script_stops_its_actor_vm() {
         let mut dap = Dap::connect(address);
         dap.attach(&path, json!([{"line": 9}]));
         attached.send(()).unwrap();
-        let stopped = dap.stopped();
-        let thread = stopped["threadId"].clone();
-        let threads = dap.ok("threads", json!({}));
-        let listed = threads["threads"].as_array().unwrap();
-        let actor = listed.iter().find(|t| t["id"] == thread).expect("listed");
-        assert!(
-            actor["name"].as_str().unwrap().starts_with("actor"),
-            "{actor}"
-        );
+        let thread = dap.stopped_on_thread("actor");
         let frame = dap.top_frame(&thread);
         assert_eq!(frame["line"], 9);
         let this = dap.scope(&frame["id"], "Self");

@@ -318,11 +318,16 @@ pub(crate) fn locals(
             }
         })?
     };
-    Ok(names
+    Ok(numbered(names, values))
+}
+
+/// Names with their numbers, paired with the values read for them.
+fn numbered(names: Vec<(String, i32)>, values: MultiValue) -> Vec<(String, i32, Value)> {
+    names
         .into_iter()
         .zip(values)
         .map(|((name, n), value)| (name, n, value))
-        .collect())
+        .collect()
 }
 
 /// The function running at `level` of `thread` (or the running thread).
@@ -374,11 +379,7 @@ pub(crate) fn upvalues(lua: &Lua, function: &Function) -> mlua::Result<Vec<(Stri
             mlua::ffi::lua_remove(state, 1);
         })?
     };
-    Ok(names
-        .into_iter()
-        .zip(values)
-        .map(|((name, n), value)| (name, n, value))
-        .collect())
+    Ok(numbered(names, values))
 }
 
 /// Sets local `n` of the frame at `level` of `thread` (or the running thread) to `value`;

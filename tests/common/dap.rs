@@ -125,6 +125,19 @@ impl Dap {
         self.event("stopped")["body"].clone()
     }
 
+    /// Waits for a stop on a VM thread of its own and checks that `threads` lists it under a
+    /// name starting with `name` (`actor`, `worker`); returns the thread id.
+    pub fn stopped_on_thread(&mut self, name: &str) -> Json {
+        let thread = self.stopped()["threadId"].clone();
+        assert_ne!(thread, 1, "not the main VM");
+        let threads = self.ok("threads", json!({}));
+        let listed = threads["threads"].as_array().unwrap();
+        let found = listed.iter().find(|t| t["id"] == thread).expect("listed");
+        let shown = found["name"].as_str().unwrap();
+        assert!(shown.starts_with(name), "{found}");
+        thread
+    }
+
     pub fn top_frame(&mut self, thread: &Json) -> Json {
         let trace = self.ok("stackTrace", json!({"threadId": thread}));
         trace["stackFrames"][0].clone()
