@@ -65,6 +65,32 @@ fn run_until_attached(h: &mut Harness, attached: &std::sync::mpsc::Receiver<()>)
     }
 }
 
+/// A client on a thread of its own, as an editor is: it attaches with `breakpoints` in the
+/// file at `path`, runs `at_stop` once a script stops there (which returns the thread to go
+/// on with), then clears the breakpoints, continues and detaches. Returns once the client
+/// attached, running frames meanwhile; [`run_with`] runs the rest.
+fn client(
+    h: &mut Harness,
+    address: SocketAddr,
+    path: &str,
+    breakpoints: Json,
+    at_stop: impl FnOnce(&mut Dap) -> Json + Send + 'static,
+) -> JoinHandle<()> {
+    let path = path.to_owned();
+    let (attached, attach) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut dap = Dap::connect(address);
+        dap.attach(&path, breakpoints);
+        attached.send(()).unwrap();
+        let thread = at_stop(&mut dap);
+        dap.set_breakpoints(&path, json!([]));
+        dap.ok("continue", json!({"threadId": thread}));
+        dap.ok("disconnect", json!({}));
+    });
+    run_until_attached(h, &attach);
+    client
+}
+
 /// Runs frames until `client` finishes, and returns what it returned.
 fn run_with<T>(h: &mut Harness, client: JoinHandle<T>) -> T {
     let deadline = Deadline::new();
@@ -87,11 +113,7 @@ fn walked(h: &mut Harness) -> usize {
 fn a_client_stops_at_a_breakpoint_reads_self_and_locals_evaluates_steps_and_continues() {
     let (mut h, address) = debugged(&[("scripts/walker.luau", WALKER)]);
     let path = disk_path(&h, "scripts/walker.luau");
-    let (attached, attach) = std::sync::mpsc::channel();
-    let client = std::thread::spawn(move || {
-        let mut dap = Dap::connect(address);
-        dap.attach(&path, json!([{"line": 9}]));
-        attached.send(()).unwrap();
+    let client = client(&mut h, address, &path, json!([{"line": 9}]), move |dap| {
         let stopped = dap.stopped();
         assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
         let thread = stopped["threadId"].clone();
@@ -144,18 +166,15 @@ fn a_client_stops_at_a_breakpoint_reads_self_and_locals_evaluates_steps_and_cont
         assert_eq!(value_of(&locals, "after"), "1");
 
         // A local set from the client is what the script goes on with.
-        let locals = dap_locals_ref(&mut dap, &frame);
+        let locals = dap_locals_ref(dap, &frame);
         let set = dap.ok(
             "setVariable",
             json!({"variablesReference": locals, "name": "after", "value": "100"}),
         );
         assert_eq!(set["value"], "100");
 
-        dap.set_breakpoints(&path, json!([]));
-        dap.ok("continue", json!({"threadId": thread}));
-        dap.ok("disconnect", json!({}));
+        thread.clone()
     });
-    run_until_attached(&mut h, &attach);
     spawn_walker(&mut h);
     run_with(&mut h, client);
     // The game goes on, with the value the client set.
@@ -452,21 +471,14 @@ end)
     let (mut h, address) = debugged(&[("scripts/workers/double.luau", worker)]);
     h.app.add_worker_script("scripts/workers/double.luau");
     let path = disk_path(&h, "scripts/workers/double.luau");
-    let (attached, attach) = std::sync::mpsc::channel();
-    let client = std::thread::spawn(move || {
-        let mut dap = Dap::connect(address);
-        dap.attach(&path, json!([{"line": 3}]));
-        attached.send(()).unwrap();
+    let client = client(&mut h, address, &path, json!([{"line": 3}]), move |dap| {
         let thread = dap.stopped_on_thread("worker");
         let frame = dap.top_frame(&thread);
         assert_eq!(frame["line"], 3);
         let locals = dap.scope(&frame["id"], "Locals");
         assert_eq!(value_of(&locals, "doubled"), "42");
-        dap.set_breakpoints(&path, json!([]));
-        dap.ok("continue", json!({"threadId": thread}));
-        dap.ok("disconnect", json!({}));
+        thread.clone()
     });
-    run_until_attached(&mut h, &attach);
     // Until the worker script loads, the job is unknown; ask until it runs.
     let deadline = Deadline::new();
     let result = loop {
@@ -488,21 +500,14 @@ end)
 fn a_breakpoint_in_an_actor_script_stops_its_actor_vm() {
     let (mut h, address) = debugged(&[("scripts/walker.luau", WALKER)]);
     let path = disk_path(&h, "scripts/walker.luau");
-    let (attached, attach) = std::sync::mpsc::channel();
-    let client = std::thread::spawn(move || {
-        let mut dap = Dap::connect(address);
-        dap.attach(&path, json!([{"line": 9}]));
-        attached.send(()).unwrap();
+    let client = client(&mut h, address, &path, json!([{"line": 9}]), move |dap| {
         let thread = dap.stopped_on_thread("actor");
         let frame = dap.top_frame(&thread);
         assert_eq!(frame["line"], 9);
         let this = dap.scope(&frame["id"], "Self");
         assert_eq!(value_of(&this, "steps"), "0");
-        dap.set_breakpoints(&path, json!([]));
-        dap.ok("continue", json!({"threadId": thread}));
-        dap.ok("disconnect", json!({}));
+        thread.clone()
     });
-    run_until_attached(&mut h, &attach);
     let handle = h
         .app
         .world()
@@ -599,11 +604,7 @@ fn a_stop_does_not_spend_the_time_limit_of_the_stopped_call() {
     let address = h.app.world().resource::<ScriptDebugger>().address();
     let mut h = h;
     let path = disk_path(&h, "scripts/count.luau");
-    let (attached, attach) = std::sync::mpsc::channel();
-    let client = std::thread::spawn(move || {
-        let mut dap = Dap::connect(address);
-        dap.attach(&path, json!([{"line": 4}]));
-        attached.send(()).unwrap();
+    let client = client(&mut h, address, &path, json!([{"line": 4}]), move |dap| {
         let thread = dap.stopped()["threadId"].clone();
         // Stand stopped for longer than the call's time limit and the step's.
         std::thread::sleep(Duration::from_millis(1000));
@@ -613,11 +614,8 @@ fn a_stop_does_not_spend_the_time_limit_of_the_stopped_call() {
             json!({"expression": "(function() local s = 0 for i = 1, 1e5 do s += i end return s end)()", "frameId": 0}),
         );
         assert_eq!(spun["result"], "5000050000");
-        dap.set_breakpoints(&path, json!([]));
-        dap.ok("continue", json!({"threadId": thread}));
-        dap.ok("disconnect", json!({}));
+        thread.clone()
     });
-    run_until_attached(&mut h, &attach);
     h.app.add_script("scripts/count.luau");
     run_with(&mut h, client);
     for _ in 0..2 {
