@@ -157,7 +157,10 @@ impl StatePool {
 
     /// Puts the pool's VMs under the debugger of `session`: each one built or leased from now.
     #[cfg(feature = "debugger")]
-    pub(crate) fn link_debugger(&self, session: std::sync::Arc<crate::debugger::session::Session>) {
+    pub(crate) fn link_debugger(
+        &self,
+        session: &std::sync::Arc<crate::debugger::session::Session>,
+    ) {
         self.shared.debugger.set(session);
     }
 

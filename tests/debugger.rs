@@ -148,11 +148,21 @@ fn a_client_stops_at_a_breakpoint_reads_self_and_locals_evaluates_steps_and_cont
             json!({"expression": "math.max(before, 7)", "frameId": frame["id"]}),
         );
         assert_eq!(evaluated["result"], "7");
-        let failed = dap.ask(
-            "evaluate",
-            json!({"expression": "nothing.here", "frameId": frame["id"]}),
-        );
-        assert_eq!(failed["success"], false);
+        for expression in [
+            "nothing.here",
+            "local = = 1",
+            "(function() while true do end end)()",
+        ] {
+            let failed = dap.ask(
+                "evaluate",
+                json!({"expression": expression, "frameId": frame["id"]}),
+            );
+            assert_eq!(failed["success"], false, "{expression}: {failed}");
+        }
+        let no_frame = dap.ask("scopes", json!({"frameId": 99}));
+        assert_eq!(no_frame["success"], false);
+        let no_reference = dap.ask("variables", json!({"variablesReference": 999}));
+        assert_eq!(no_reference["success"], false);
 
         dap.ok("next", json!({"threadId": thread}));
         let stopped = dap.stopped();
@@ -172,6 +182,11 @@ fn a_client_stops_at_a_breakpoint_reads_self_and_locals_evaluates_steps_and_cont
             json!({"variablesReference": locals, "name": "after", "value": "100"}),
         );
         assert_eq!(set["value"], "100");
+        let unknown = dap.ask(
+            "setVariable",
+            json!({"variablesReference": locals, "name": "nope", "value": "1"}),
+        );
+        assert_eq!(unknown["success"], false, "{unknown}");
 
         thread.clone()
     });
@@ -392,6 +407,12 @@ fn bad_input_gets_an_error_or_a_closed_connection_and_the_game_goes_on() {
             "{error}"
         );
         // An unknown command: an error response naming it.
+        let launch = dap.ask("launch", json!({}));
+        assert_eq!(launch["success"], false);
+        assert!(
+            launch["message"].as_str().unwrap().contains("attach"),
+            "{launch}"
+        );
         let unknown = dap.ask("fly", json!({}));
         assert_eq!(unknown["success"], false);
         assert!(

@@ -29,7 +29,7 @@ pub(crate) fn output(lua: &Lua, level: &str, text: &str) {
 }
 
 /// At the start of a scripting step: puts the main VM and the actor VMs under the debugger
-/// (once), applies changed breakpoints, and arms a pause asked for.
+/// (the first time), applies changed breakpoints, and arms a pause asked for.
 pub(crate) fn before_step<'a>(
     world: &World,
     main: &Lua,
@@ -39,21 +39,19 @@ pub(crate) fn before_step<'a>(
     let Some(debugger) = world.get_resource::<ScriptDebugger>() else {
         return;
     };
-    let session = debugger.session.clone();
+    let session = &debugger.session;
     // The pool may be made after the debugger plugin finished (plugin order).
     if let Some(pool) = world.get_resource::<crate::StatePool>() {
-        pool.link_debugger(session.clone());
+        pool.link_debugger(session);
     }
     let pause = session.pause.load(Ordering::Acquire);
-    let limits = config.limits();
-    let vms = std::iter::once((1, "main".to_owned(), main)).chain(
-        actors
-            .enumerate()
-            .map(|(i, lua)| (100 + i as i64, format!("actor {}", i + 1), lua)),
-    );
-    for (thread, name, lua) in vms {
-        if let Err(error) = vm::install(lua, &session, (thread, name), limits, stop::handler) {
-            tracing::error!(target: "bevy_luau", "the debugger could not attach to a VM: {error}");
+    let main = std::iter::once((main, None));
+    for (lua, actor) in main.chain(actors.enumerate().map(|(i, lua)| (lua, Some(i)))) {
+        let who = || match actor {
+            None => (1, "main".to_owned()),
+            Some(index) => actor_thread(index),
+        };
+        if !put_under(lua, session, who, config) {
             continue;
         }
         vm::refresh(lua);
@@ -63,20 +61,42 @@ pub(crate) fn before_step<'a>(
     }
 }
 
-/// An actor VM was made: puts it under the debugger at once, as `before_step` names it.
-pub(crate) fn actor_made(world: &World, lua: &Lua, index: usize, config: &ScriptConfig) {
-    let Some(debugger) = world.get_resource::<ScriptDebugger>() else {
-        return;
-    };
-    let (thread, name) = (100 + index as i64, format!("actor {}", index + 1));
-    if let Err(error) = vm::install(
+/// The protocol thread id and name of actor VM `index`.
+fn actor_thread(index: usize) -> (i64, String) {
+    (100 + index as i64, format!("actor {}", index + 1))
+}
+
+/// Puts `lua` under the debugger of `session` unless it is already, as the thread `who`
+/// names (asked only then); whether it is under it now. A failure is logged.
+fn put_under(
+    lua: &Lua,
+    session: &Arc<Session>,
+    who: impl FnOnce() -> (i64, String),
+    config: &ScriptConfig,
+) -> bool {
+    if vm::installed(lua) {
+        return true;
+    }
+    let (thread, name) = who();
+    match vm::install(
         lua,
-        &debugger.session,
-        (thread, name),
+        session,
+        (thread, name.clone()),
         config.limits(),
         stop::handler,
     ) {
-        tracing::error!(target: "bevy_luau", "the debugger could not attach to an actor VM: {error}");
+        Ok(()) => true,
+        Err(error) => {
+            tracing::error!(target: "bevy_luau", "the debugger could not attach to {name}: {error}");
+            false
+        }
+    }
+}
+
+/// An actor VM was made: puts it under the debugger at once, named as `before_step` names it.
+pub(crate) fn actor_made(world: &World, lua: &Lua, index: usize, config: &ScriptConfig) {
+    if let Some(debugger) = world.get_resource::<ScriptDebugger>() {
+        put_under(lua, &debugger.session, || actor_thread(index), config);
     }
 }
 
@@ -85,9 +105,11 @@ pub(crate) fn actor_made(world: &World, lua: &Lua, index: usize, config: &Script
 pub(crate) struct PoolLink(OnceLock<Arc<Session>>);
 
 impl PoolLink {
-    /// Links the pool to `session`.
-    pub(crate) fn set(&self, session: Arc<Session>) {
-        let _ = self.0.set(session);
+    /// Links the pool to `session`, the first time only.
+    pub(crate) fn set(&self, session: &Arc<Session>) {
+        if self.0.get().is_none() {
+            let _ = self.0.set(session.clone());
+        }
     }
 }
 
@@ -96,11 +118,11 @@ pub(crate) fn on_worker(lua: &Lua, link: &PoolLink, config: &ScriptConfig) {
     let Some(session) = link.0.get() else {
         return;
     };
-    let thread = 1000 + session.next_id();
-    let name = format!("worker {}", thread - 1000);
-    if let Err(error) = vm::install(lua, session, (thread, name), config.limits(), stop::handler) {
-        tracing::error!(target: "bevy_luau", "the debugger could not attach to a worker VM: {error}");
-        return;
+    let who = || {
+        let thread = 1000 + session.next_id();
+        (thread, format!("worker {}", thread - 1000))
+    };
+    if put_under(lua, session, who, config) {
+        vm::refresh(lua);
     }
-    vm::refresh(lua);
 }

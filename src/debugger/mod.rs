@@ -144,7 +144,7 @@ impl Plugin for ScriptDebuggerPlugin {
         ) else {
             return;
         };
-        pool.link_debugger(debugger.session.clone());
+        pool.link_debugger(&debugger.session);
     }
 }
 

@@ -71,7 +71,7 @@ enum Incoming {
 struct Client<'a> {
     session: &'a Session,
     out: TcpStream,
-    seq: AtomicU64,
+    seq: u64,
     /// The thread id of the stopped VM, if one is.
     stopped: Option<i64>,
     /// The stopped VM's thread name.
@@ -113,7 +113,7 @@ impl<'a> Client<'a> {
         let mut client = Client {
             session,
             out: stream,
-            seq: AtomicU64::new(1),
+            seq: 1,
             stopped: None,
             stopped_name: String::new(),
         };
@@ -172,13 +172,10 @@ impl<'a> Client<'a> {
         }
     }
 
-    fn next_seq(&self) -> u64 {
-        self.seq.fetch_add(1, Ordering::Relaxed)
-    }
-
     fn send(&mut self, message: &Json) {
         let mut message = message.clone();
-        message["seq"] = json!(self.next_seq());
+        message["seq"] = json!(self.seq);
+        self.seq += 1;
         if write_message(&mut self.out, &message).is_err() {
             let _ = self.out.shutdown(std::net::Shutdown::Both);
         }

@@ -196,6 +196,7 @@ impl Session {
     pub(crate) fn loaded(&self, asset: &str) {
         let mut sources = lock(&self.sources);
         if !sources.contains(asset) {
+            // Only a new path is copied: a path is loaded again at every hot reload.
             sources.insert(asset.to_owned());
         }
     }

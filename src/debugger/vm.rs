@@ -55,8 +55,13 @@ pub(super) enum StepMode {
     Pause,
 }
 
-/// Puts `lua` under the debugger of `session`, as the protocol thread `thread`: stops call
-/// `handler` (made by `stop::handler`), unless the VM is under it already.
+/// Whether `lua` is under a debugger already.
+pub(crate) fn installed(lua: &Lua) -> bool {
+    lua.app_data_ref::<VmDebug>().is_some()
+}
+
+/// Puts `lua` under the debugger of `session`, as the protocol thread `thread` named `name`:
+/// stops call `handler` (made by `stop::handler`).
 pub(crate) fn install(
     lua: &Lua,
     session: &Arc<Session>,
@@ -64,9 +69,6 @@ pub(crate) fn install(
     limits: Limits,
     handler: impl FnOnce(&Lua) -> mlua::Result<Function>,
 ) -> mlua::Result<()> {
-    if lua.app_data_ref::<VmDebug>().is_some() {
-        return Ok(());
-    }
     raw::install(lua, handler(lua)?)?;
     lua.set_app_data(VmDebug {
         session: session.clone(),
