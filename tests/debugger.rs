@@ -43,13 +43,17 @@ fn debugged(files: &[(&str, &str)]) -> (Harness, SocketAddr) {
     (h, address)
 }
 
-fn spawn_walker(h: &mut Harness) {
+/// Spawns an entity running walker.luau: in the main VM, or as an actor.
+fn spawn_walker(h: &mut Harness, actor: bool) {
     let handle = h
         .app
         .world()
         .resource::<AssetServer>()
         .load("scripts/walker.luau");
-    h.app.world_mut().spawn(Script::new(handle));
+    let mut entity = h.app.world_mut().spawn(Script::new(handle));
+    if actor {
+        entity.insert(ScriptActor);
+    }
 }
 
 fn disk_path(h: &Harness, asset: &str) -> String {
@@ -190,7 +194,7 @@ fn a_client_stops_at_a_breakpoint_reads_self_and_locals_evaluates_steps_and_cont
 
         thread.clone()
     });
-    spawn_walker(&mut h);
+    spawn_walker(&mut h, false);
     run_with(&mut h, client);
     // The game goes on, with the value the client set.
     for _ in 0..3 {
@@ -461,7 +465,7 @@ fn bad_input_gets_an_error_or_a_closed_connection_and_the_game_goes_on() {
 #[test]
 fn a_client_that_disconnects_while_stopped_lets_the_script_go_on() {
     let (mut h, address) = debugged(&[("scripts/walker.luau", WALKER)]);
-    spawn_walker(&mut h);
+    spawn_walker(&mut h, false);
     let path = disk_path(&h, "scripts/walker.luau");
     let client = std::thread::spawn(move || {
         let mut dap = Dap::connect(address);
@@ -529,12 +533,7 @@ fn a_breakpoint_in_an_actor_script_stops_its_actor_vm() {
         assert_eq!(value_of(&this, "steps"), "0");
         thread.clone()
     });
-    let handle = h
-        .app
-        .world()
-        .resource::<AssetServer>()
-        .load("scripts/walker.luau");
-    h.app.world_mut().spawn((Script::new(handle), ScriptActor));
+    spawn_walker(&mut h, true);
     run_with(&mut h, client);
     h.update();
     h.assert_no_errors();
